@@ -1,0 +1,189 @@
+"""Aligning a piece of text to the article: exact -> normalised -> fuzzy, with code-point spans.
+
+Spans are ``[start, end)`` in Python string code points of the stored article text. Normalised
+matching compares under NFKC, casefold, one kind of quote/apostrophe/dash, ``...`` for ellipses
+and single spaces, through an index map back to the original text, so spans stay right on
+Cyrillic, accents, emoji and combining marks. Fuzzy matching is rapidfuzz's
+``partial_ratio_alignment`` on the normalised texts (a paraphrase test, never a quote test).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rapidfuzz import fuzz
+
+from summarizer.schema import Alignment
+
+_QUOTES = dict.fromkeys("\u201c\u201d\u201e\u201f\u00ab\u00bb\u2033\u301d\u301e\uff02", '"')
+_QUOTES.update(dict.fromkeys("\u2018\u2019\u201a\u201b\u2032\u2039\u203a`\u00b4", "'"))
+_DASHES = dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d", "-")
+_DROP = frozenset("\u200b\u200c\u2060\ufeff\u00ad")
+_FOLD = {**_QUOTES, **_DASHES, "\u2026": "..."}
+FUZZY_THRESHOLD = 88.0
+
+
+@dataclass(frozen=True)
+class Match:
+    start: int
+    end: int
+    alignment: Alignment
+    score: float = 100.0
+
+
+@dataclass(frozen=True)
+class Normalized:
+    """Normalised text plus, for each of its code points, the index in the original."""
+
+    text: str
+    index: tuple[int, ...]
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Original ``[start, end)`` of the normalised slice ``[start, end)``."""
+        return self.index[start], self.index[end - 1] + 1
+
+
+def _fold_char(ch: str) -> str:
+    if ch in _DROP:
+        return ""
+    ch = _FOLD.get(ch, ch)
+    if ch.isspace():
+        return " "
+    out = unicodedata.normalize("NFKC", ch).casefold()
+    return "".join(_FOLD.get(c, c) for c in out)
+
+
+@lru_cache(maxsize=64)
+def normalize(text: str) -> Normalized:
+    chars: list[str] = []
+    index: list[int] = []
+    for i, ch in enumerate(unicodedata.normalize("NFC", text)):
+        for out in _fold_char(ch):
+            if out == " " and (not chars or chars[-1] == " "):
+                continue
+            chars.append(out)
+            index.append(i)
+    while chars and chars[-1] == " ":
+        chars.pop()
+        index.pop()
+    return Normalized("".join(chars), tuple(index))
+
+
+def fold(text: str) -> str:
+    return normalize(text).text
+
+
+def _strip_item(item: str) -> str:
+    return item.strip().strip("\"'\u201c\u201d\u2018\u2019\u00ab\u00bb\u201e").strip()
+
+
+def align(item: str, article: str, *, fuzzy: bool = True) -> Match | None:
+    """Where ``item`` sits in ``article``, or None. Never raises on any text."""
+    needle = _strip_item(item)
+    if not needle:
+        return None
+    # The article is NFC already (articles.normalize_text); compare NFC to NFC.
+    needle = unicodedata.normalize("NFC", needle)
+    pos = article.find(needle)
+    if pos >= 0:
+        return Match(pos, pos + len(needle), "exact")
+    hay = normalize(article)
+    small = fold(needle)
+    if not small:
+        return None
+    pos = hay.text.find(small)
+    if pos >= 0:
+        start, end = hay.span(pos, pos + len(small))
+        return Match(start, end, "normalized")
+    if not fuzzy or len(small) < 12:
+        return None
+    res = fuzz.partial_ratio_alignment(small, hay.text, score_cutoff=FUZZY_THRESHOLD)
+    if res is None or res.dest_end <= res.dest_start:
+        return None
+    start, end = hay.span(res.dest_start, res.dest_end)
+    return Match(start, end, "fuzzy", round(float(res.score), 1))
+
+
+# --------------------------------------------------------------------------- quoted speech
+
+_OPEN_CLOSE = {"\u201c": "\u201d", "\u00ab": "\u00bb", "\u201e": "\u201c", "\u2018": "\u2019"}
+
+
+@lru_cache(maxsize=64)
+def quoted_regions(article: str) -> tuple[tuple[int, int], ...]:
+    """``[start, end)`` of the text inside quotation marks, paragraph by paragraph.
+
+    Typographic pairs open and close explicitly; straight double quotes toggle. An unclosed
+    quote runs to the end of its paragraph (wire style for multi-paragraph quotes).
+    """
+    regions: list[tuple[int, int]] = []
+    offset = 0
+    for para in article.split("\n"):
+        i, n = 0, len(para)
+        while i < n:
+            ch = para[i]
+            closer = '"' if ch == '"' else _OPEN_CLOSE.get(ch)
+            if closer is None or (ch == "\u2018" and i > 0 and para[i - 1].isalnum()):
+                i += 1
+                continue
+            j = para.find(closer, i + 1)
+            end = n if j < 0 else j
+            if end > i + 1:
+                regions.append((offset + i + 1, offset + end))
+            i = end + 1
+        offset += len(para) + 1
+    return tuple(regions)
+
+
+def inside_quotes(start: int, end: int, article: str) -> bool:
+    return any(a <= start and end <= b for a, b in quoted_regions(article))
+
+
+# --------------------------------------------------------------------------- names
+
+_WORD = re.compile(r"\w[\w'\u2019-]*", re.UNICODE)
+_STOP = frozenset(
+    "the a an of and in on at for to by from with his her its their mr mrs ms dr".split()
+)
+
+
+@lru_cache(maxsize=64)
+def _article_words(article: str) -> frozenset[str]:
+    return frozenset(w.casefold() for w in _WORD.findall(fold(article)))
+
+
+def name_in_article(name: str, article: str) -> bool:
+    """A person, group or place is named in the article.
+
+    The whole name normalised, or every capitalised word of it (so a surname alone, or a
+    first name plus surname in another order, passes; an invented name does not).
+    """
+    if not name.strip():
+        return False
+    if fold(name) in fold(article):
+        return True
+    words = _article_words(article)
+    tokens = [t for t in _WORD.findall(name) if t.casefold() not in _STOP]
+    capitals = [t for t in tokens if t[:1].isupper()]
+    check = capitals or tokens
+    return bool(check) and all(t.casefold() in words for t in check)
+
+
+def name_near(name: str, article: str, start: int, *, before: int = 3, after: int = 1) -> bool:
+    """``name`` (or one of its capitalised words) occurs within a few paragraphs of ``start``."""
+    paras = article.split("\n")
+    pos, here = 0, 0
+    for k, para in enumerate(paras):
+        if pos + len(para) >= start:
+            here = k
+            break
+        pos += len(para) + 1
+    window = "\n".join(paras[max(0, here - before) : here + after + 1])
+    tokens = [t for t in _WORD.findall(name) if t.casefold() not in _STOP and t[:1].isupper()]
+    if fold(name) in fold(window):
+        return True
+    words = _article_words(window)
+    return any(t.casefold() in words for t in tokens)

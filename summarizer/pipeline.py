@@ -1,0 +1,237 @@
+"""The per-article pipeline, shared by ``brief`` and ``batch``.
+
+    Article -> fit to context -> prompt -> model (instructor, re-asks with grounding errors)
+            -> ground -> EventSummary
+
+``Summarizer`` owns the endpoint for a run: with nothing configured it starts the embedded
+llama.cpp server once and stops it on exit, Ctrl-C or error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx2
+
+from summarizer.articles import Article, load_article
+from summarizer.embedded import EmbeddedServer
+from summarizer.grounding import GroundingCheck, find_injections, ground
+from summarizer.llm import Endpoint, Extraction, ModelClient
+from summarizer.prompts import RenderedPrompt, render_prompt
+from summarizer.schema import (
+    ArticleMeta,
+    EventSummary,
+    Provenance,
+    SummaryDraft,
+    Usage,
+)
+from summarizer.settings import EMBEDDED_CONTEXT_WINDOW, Settings
+from summarizer.transport import CallStats, current_stats
+
+BYTES_PER_TOKEN = 3.5  # conservative for English; Cyrillic/Greek cost more bytes per token
+REASK_MESSAGE_TOKENS = 400
+
+
+def estimate_tokens(text: str) -> int:
+    return int(len(text.encode("utf-8")) / BYTES_PER_TOKEN) + 1
+
+
+def fit_article(article: Article, settings: Settings, context_window: int | None) -> tuple[Article, bool]:
+    """Cut the article at a paragraph boundary so prompt + answers fit the model's context.
+
+    Re-asks resend earlier answers, so room for ``max_reasks + 1`` answers is kept.
+    Returns the (possibly shorter) article and whether it was truncated; never silent.
+    """
+    if context_window is None:
+        return article, False
+    answers = settings.max_output_tokens * (settings.max_reasks + 1)
+    overhead = estimate_tokens(" ".join(
+        m["content"] for m in render_prompt(Article(id="x", text="")).messages
+    )) + settings.max_reasks * REASK_MESSAGE_TOKENS
+    room = context_window - answers - overhead
+    if estimate_tokens(article.text) <= room:
+        return article, False
+    if room < 200:
+        from summarizer.errors import ConfigurationError
+
+        raise ConfigurationError(
+            f"a context window of {context_window} tokens leaves no room for the article; "
+            "lower SUMMARIZER_MAX_OUTPUT_TOKENS or SUMMARIZER_MAX_REASKS"
+        )
+    kept: list[str] = []
+    used = 0
+    for para in article.text.split("\n\n"):
+        cost = estimate_tokens(para + "\n\n")
+        if used + cost > room:
+            break
+        kept.append(para)
+        used += cost
+    if not kept:  # one giant paragraph: cut at a sentence end inside the budget
+        head = article.text[: int(room * BYTES_PER_TOKEN / 2)]
+        cut = max(head.rfind(". "), head.rfind("\n"))
+        kept = [head[: cut + 1] if cut > 0 else head]
+    return Article(**{**article.__dict__, "text": "\n\n".join(kept).strip()}), True
+
+
+@dataclass
+class Prepared:
+    """Everything about one article that is known before the model is called."""
+
+    article: Article
+    original_chars: int
+    truncated: bool
+    prompt: RenderedPrompt
+    context: dict[str, Any]
+    lenient: dict[str, Any]
+
+
+def prepare(article: Article, settings: Settings, endpoint: Endpoint) -> Prepared:
+    fitted, truncated = fit_article(article, settings, endpoint.context_window)
+    return Prepared(
+        article=fitted,
+        original_chars=len(article.text),
+        truncated=truncated,
+        prompt=render_prompt(fitted),
+        context={"check": GroundingCheck(fitted.text, strict=True)},
+        lenient={"check": GroundingCheck(fitted.text, strict=False)},
+    )
+
+
+def build_record(prep: Prepared, extraction: Extraction, endpoint: Endpoint) -> EventSummary:
+    draft = extraction.value
+    assert isinstance(draft, SummaryDraft)
+    article = prep.article
+    result = ground(draft, article.text)
+    injections = find_injections(article.text)
+    return EventSummary(
+        article=ArticleMeta(
+            id=article.id,
+            source_path=article.source_path,
+            title=article.title,
+            url=article.url,
+            published_at=article.published_at,
+            publisher=article.publisher,
+            sha256=article.sha256,
+            chars=prep.original_chars,
+            truncated=prep.truncated,
+            text=article.text,
+        ),
+        summary=result.draft,
+        grounding=result.grounded,
+        rejected=result.rejected,
+        stats=result.stats,
+        suspected_injection=injections,
+        needs_review=result.needs_review or prep.truncated or bool(injections),
+        provenance=Provenance(
+            backend=endpoint.backend,
+            base_url=endpoint.base_url,
+            model=endpoint.model,
+            structured_output=endpoint.structured_output,
+            prompt_version=prep.prompt.version,
+            attempts=extraction.attempts,
+            usage=Usage(**extraction.usage),
+            latency_s=extraction.latency_s,
+            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        ),
+    )
+
+
+def resolve_endpoint(settings: Settings, server: EmbeddedServer | None) -> Endpoint:
+    if server is not None:
+        return Endpoint(
+            base_url=server.base_url,
+            api_key=settings.resolved_api_key(),
+            model=settings.resolved_model(),
+            structured_output=settings.resolved_structured_output(),
+            backend="embedded",
+            context_window=settings.context_window or EMBEDDED_CONTEXT_WINDOW,
+        )
+    base_url = str(settings.base_url)
+    return Endpoint(
+        base_url=base_url,
+        api_key=settings.resolved_api_key(),
+        model=settings.resolved_model(),
+        structured_output=settings.resolved_structured_output(),
+        backend=urlsplit(base_url).hostname or base_url,
+        context_window=settings.context_window,
+    )
+
+
+class Summarizer:
+    """One run against one endpoint. Use as a context manager; it cleans up what it started."""
+
+    def __init__(
+        self, settings: Settings | None = None, *, transport: httpx2.BaseTransport | None = None
+    ) -> None:
+        self.settings = settings or Settings()
+        self._transport = transport
+        self._stack = contextlib.ExitStack()
+        self._client: ModelClient | None = None
+        self.server: EmbeddedServer | None = None
+
+    def __enter__(self) -> Summarizer:
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> None:
+        s = self.settings
+        # Fail on configuration before starting anything expensive.
+        s.resolved_model()
+        s.resolved_api_key()
+        if s.embedded:
+            self.server = self._stack.enter_context(
+                EmbeddedServer(
+                    s.model_path,
+                    context_window=s.context_window or EMBEDDED_CONTEXT_WINDOW,
+                    start_timeout=s.server_start_timeout,
+                )
+            )
+        endpoint = resolve_endpoint(s, self.server)
+        self._client = ModelClient(endpoint, s, transport=self._transport)
+        self._stack.callback(self._client.close)
+
+    @property
+    def endpoint(self) -> Endpoint:
+        assert self._client is not None, "use Summarizer as a context manager"
+        return self._client.endpoint
+
+    def summarize(self, article: Article) -> EventSummary:
+        assert self._client is not None, "use Summarizer as a context manager"
+        prep = prepare(article, self.settings, self.endpoint)
+        stats = CallStats()
+        token = current_stats.set(stats)
+        try:
+            extraction = self._client.extract(
+                prep.prompt.messages,
+                SummaryDraft,
+                context=prep.context,
+                lenient_context=prep.lenient,
+                max_tokens=self.settings.max_output_tokens,
+                stats=stats,
+            )
+        finally:
+            current_stats.reset(token)
+        return build_record(prep, extraction, self.endpoint)
+
+    def close(self) -> None:
+        self._stack.close()
+
+
+def summarize(source: Article | str | Path, settings: Settings | None = None) -> EventSummary:
+    """Summarise one article (an ``Article`` or a path, ``-`` for stdin) into an ``EventSummary``."""
+    settings = settings or Settings()
+    article = source if isinstance(source, Article) else load_article(source, max_bytes=settings.max_bytes)
+    with Summarizer(settings) as run:
+        return run.summarize(article)

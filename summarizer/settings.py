@@ -1,0 +1,106 @@
+"""Configuration, resolved in one place: CLI flag -> environment variable -> default.
+
+The CLI passes only the flags the user actually gave; pydantic-settings fills the rest from the
+environment, then from the defaults below.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from summarizer.articles import DEFAULT_MAX_BYTES
+from summarizer.errors import ConfigurationError
+
+StructuredOutput = Literal["auto", "tools", "json_schema", "json_object"]
+
+EMBEDDED_MODEL_NAME = "SmolLM2-135M-Instruct-Q4_1"
+EMBEDDED_CONTEXT_WINDOW = 8192
+
+
+class Settings(BaseSettings):
+    """Everything that changes how a summary is produced. See the README's configuration table."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SUMMARIZER_", populate_by_name=True, extra="forbid", frozen=True
+    )
+
+    base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("base_url", "OPENAI_BASE_URL")
+    )
+    api_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("api_key", "OPENAI_API_KEY"), repr=False
+    )
+    model: str | None = Field(default=None, description="Model name sent to the endpoint.")
+    model_path: str | None = Field(default=None, description="GGUF file for the embedded server.")
+    structured_output: StructuredOutput = "auto"
+    timeout: float = Field(default=180.0, gt=0, description="Seconds per model request.")
+    connect_timeout: float = Field(default=5.0, gt=0)
+    max_retries: int = Field(default=4, ge=0, description="Transport retries per request.")
+    max_reasks: int = Field(default=2, ge=0, description="Validation re-asks per article.")
+    max_retry_wait: float = Field(default=60.0, gt=0, description="Cap on one backoff wait (s).")
+    max_output_tokens: int = Field(default=1024, gt=0)
+    context_window: int | None = Field(
+        default=None, description="Tokens the model can see; embedded default 8192."
+    )
+    max_bytes: int = Field(default=DEFAULT_MAX_BYTES, gt=0)
+    temperature: float = 0.0
+    seed: int | None = 7
+    server_start_timeout: float = Field(default=180.0, gt=0)
+
+    @property
+    def embedded(self) -> bool:
+        """True when no endpoint is configured: the tool runs its own llama.cpp server."""
+        return self.base_url is None
+
+    def resolved_api_key(self) -> str:
+        """The key to send. Loopback endpoints never need one; remote ones must have one."""
+        if self.embedded:
+            return "embedded-no-key"  # never forward a user's key to our own local server
+        if self.api_key:
+            return self.api_key
+        if is_loopback(self.base_url or ""):
+            return "no-key"
+        raise ConfigurationError(
+            f"no API key for {self.base_url}: pass --api-key or set OPENAI_API_KEY"
+        )
+
+    def resolved_model(self) -> str:
+        if self.model:
+            return self.model
+        if self.embedded:
+            return EMBEDDED_MODEL_NAME
+        raise ConfigurationError(
+            "no model name for the endpoint: pass --model or set SUMMARIZER_MODEL "
+            "(e.g. gpt-4o-mini, llama3.1:8b)"
+        )
+
+    def resolved_structured_output(self) -> StructuredOutput:
+        """Structured-output mode per endpoint kind, unless overridden.
+
+        llama.cpp's server rejects ``json_schema`` but constrains decoding to a schema given as
+        ``{"type": "json_object", "schema": ...}``; OpenAI does best with tools; other
+        OpenAI-compatible servers (vLLM, Ollama) accept ``json_schema``.
+        """
+        if self.structured_output != "auto":
+            return self.structured_output
+        if self.embedded:
+            return "json_object"
+        host = urlsplit(self.base_url or "").hostname or ""
+        if host.endswith("openai.com") or host.endswith("openai.azure.com"):
+            return "tools"
+        return "json_schema"
+
+
+def is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
