@@ -105,7 +105,8 @@ def _html_to_text(html: str, name: str) -> tuple[str, dict[str, str | None]]:
             "or paste its text into a .txt file"
         )
     meta = {k: getattr(doc, k, None) for k in ("title", "url", "date", "sitename")}
-    return str(body), {
+    # trafilatura separates paragraphs with one newline; a blank line is our paragraph mark.
+    return str(body).replace("\n", "\n\n"), {
         "title": meta["title"],
         "url": meta["url"],
         "published_at": meta["date"],

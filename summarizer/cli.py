@@ -7,6 +7,7 @@ Errors become one line on stderr (``summarizer: error: ...``) and the exit code 
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import sys
 from pathlib import Path
@@ -26,6 +27,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 
 # Options shared by every command that talks to a model.
@@ -109,8 +111,8 @@ def brief(
 ) -> None:
     """Summarise one article and print a brief (Markdown by default).
 
-    Every quote, figure and claim is checked against the article; what cannot be tied to its
-    text is listed as rejected and the brief is flagged for review.
+    Every quote, figure and claim is checked against the article; what cannot be tied
+    to its text is listed as rejected and the brief is flagged for review.
 
     Exit codes: 0 ok, 2 configuration, 3 bad input, 4 endpoint, 5 bad API key,
     6 unusable model answer, 130 interrupted.
@@ -156,6 +158,8 @@ def _terminate(signum: int, frame: object) -> None:
 
 
 def main() -> None:
+    # We report failures ourselves, in one line; instructor's per-attempt error logs are noise.
+    logging.getLogger("instructor").setLevel(logging.CRITICAL)
     signal.signal(signal.SIGTERM, _terminate)
     try:
         app()

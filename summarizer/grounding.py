@@ -30,6 +30,7 @@ from summarizer.schema import (
     Qualifier,
     Rejected,
     Span,
+    Summary,
     SummaryDraft,
 )
 
@@ -104,7 +105,7 @@ def find_injections(article: str) -> list[Injection]:
 
 @dataclass
 class GroundingResult:
-    draft: SummaryDraft
+    draft: Summary
     grounded: list[Grounded] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -215,6 +216,10 @@ class _Grounder:
 
     def event(self, i: int, e: dict[str, Any]) -> bool:
         path = f"events[{i}]"
+        evidence = self.text(f"{path}.evidence", e["evidence"])
+        if evidence is None:
+            return False
+        self.keep(f"{path}.evidence", e["evidence"], evidence)
         e["actors"] = [a for j, a in enumerate(e["actors"]) if self.name(f"{path}.actors[{j}]", a)]
         if e.get("where") and not self.name(f"{path}.where.place", e["where"]["place"]):
             e["where"] = None
@@ -245,7 +250,7 @@ def ground(draft: SummaryDraft, article: str) -> GroundingResult:
     data["claims"] = [c for i, c in enumerate(data["claims"]) if g.claim(i, c)]
     data["events"] = [e for i, e in enumerate(data["events"]) if g.event(i, e)]
     data["sources"] = [s for i, s in enumerate(data["sources"]) if g.name(f"sources[{i}].name", s["name"])]
-    cleaned = SummaryDraft.model_validate(data)
+    cleaned = Summary.model_validate(data)
     return GroundingResult(cleaned, g.grounded, g.rejected, g.notes)
 
 

@@ -103,6 +103,7 @@ class Casualties(_Strict):
 
 class Event(_Strict):
     what: str = Field(description="One sentence: what happened, in your own words.")
+    evidence: str = Field(description="The sentence from the article that reports it, copied exactly.")
     category: Topic = Field(description="IPTC Media Topic that fits this event best.")
     event_type: AcledEventType | None = Field(
         default=None, description="For armed conflict or political violence only; otherwise null."
@@ -183,6 +184,13 @@ class SummaryDraft(_Strict):
 # --------------------------------------------------------------------------- stored record
 
 
+class Summary(SummaryDraft):
+    """The draft after grounding: only supported items remain, so events may be empty."""
+
+    events: list[Event] = Field(default_factory=list, max_length=6)
+
+
+
 class Span(_Strict):
     """Where an item sits in ``EventSummary.article.text``: ``[start, end)`` in code points."""
 
@@ -256,7 +264,7 @@ class EventSummary(_Strict):
 
     schema_version: str = SCHEMA_VERSION
     article: ArticleMeta
-    summary: SummaryDraft
+    summary: Summary
     grounding: list[Grounded] = Field(default_factory=list)
     rejected: list[Rejected] = Field(default_factory=list)
     stats: GroundingStats = Field(default_factory=GroundingStats)

@@ -101,7 +101,9 @@ class _Wait:
     def __init__(self, policy: RetryPolicy, throttle: Throttle | None) -> None:
         self._policy = policy
         self._throttle = throttle
-        self._backoff = wait_exponential_jitter(initial=policy.initial_wait, max=policy.max_wait)
+        self._backoff = wait_exponential_jitter(
+            multiplier=policy.initial_wait, max=policy.max_wait, jitter=policy.initial_wait
+        )
 
     def __call__(self, state: RetryCallState) -> float:
         outcome = state.outcome

@@ -1,0 +1,86 @@
+"""The command line as a user meets it: help, one-line errors, exit codes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SEED
+
+
+def run(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SUMMARIZER_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "summarizer", *args],
+        capture_output=True, text=True, env={**clean, **(env or {})}, timeout=timeout, check=False,
+    )  # fmt: skip
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess[str], code: int, *needles: str) -> None:
+    assert proc.returncode == code, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("summarizer: error: ")
+    assert "Traceback" not in proc.stderr
+    for needle in needles:
+        assert needle in lines[0]
+
+
+@pytest.mark.parametrize("command", [[], ["brief"], ["schema"]])
+def test_help_is_there_for_every_command(command: list[str]) -> None:
+    proc = run(*command, "--help")
+    assert proc.returncode == 0
+    assert "Usage:" in proc.stdout
+
+
+def test_brief_help_documents_configuration_and_exit_codes() -> None:
+    out = run("brief", "--help").stdout
+    for needle in ("--base-url", "OPENAI_BASE_URL", "--model", "--format", "Exit codes"):
+        assert needle in out
+
+
+def test_unreachable_endpoint_fails_fast_with_one_line() -> None:
+    started = time.monotonic()
+    proc = run("brief", str(SEED), env={"OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "SUMMARIZER_MODEL": "m"})
+    assert time.monotonic() - started < 30
+    assert_one_line_error(proc, 4, "cannot reach http://127.0.0.1:9/v1", "OPENAI_BASE_URL")
+
+
+def test_unreachable_endpoint_without_model_name_says_so() -> None:
+    proc = run("brief", str(SEED), env={"OPENAI_BASE_URL": "http://127.0.0.1:9/v1"})
+    assert_one_line_error(proc, 2, "--model")
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [(b"\x00\xff\x00\x01" * 64, "binary"), (b"\xff\xfe bad", "UTF-8")],
+)
+def test_bad_files_get_one_line(tmp_path: Path, content: bytes, needle: str) -> None:
+    p = tmp_path / "bad.txt"
+    p.write_bytes(content)
+    assert_one_line_error(run("brief", str(p)), 3, needle, str(p))
+
+
+def test_dev_null_and_huge_file(tmp_path: Path) -> None:
+    assert_one_line_error(run("brief", "/dev/null"), 3, "empty")
+    big = tmp_path / "big.txt"
+    with big.open("wb") as fh:
+        fh.truncate(50 * 1024 * 1024)
+    assert_one_line_error(run("brief", str(big)), 3, "--max-bytes")
+
+
+def test_bad_format_and_bad_setting() -> None:
+    assert_one_line_error(run("brief", str(SEED), "--format", "pdf"), 2, "markdown, json or html")
+    proc = run("brief", str(SEED), env={"SUMMARIZER_TIMEOUT": "soon"})
+    assert_one_line_error(proc, 2, "timeout")
+
+
+def test_schema_command_prints_the_exported_schema() -> None:
+    proc = run("schema")
+    exported = (SEED.parent.parent / "schemas" / "event_summary.schema.json").read_text()
+    assert proc.returncode == 0 and proc.stdout == exported
