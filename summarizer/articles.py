@@ -60,8 +60,7 @@ def _decode(data: bytes, name: str) -> str:
     head = data[:8192]
     if b"\x00" in head or sum(b < 9 or 13 < b < 32 for b in head) > len(head) * 0.05:
         raise InputError(
-            f"{name}: this looks like a binary file, not an article; "
-            "give a .txt, .md, .html or .json file"
+            f"{name}: this looks like a binary file, not an article; give a .txt, .md, .html or .json file"
         )
     try:
         return data.decode("utf-8")
@@ -152,9 +151,7 @@ def parse_article(data: bytes, *, name: str, suffix: str, default_id: str) -> Ar
     """Turn raw bytes into an ``Article`` according to ``suffix``; raise ``InputError`` if unfit."""
     suffix = suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        raise InputError(
-            f"{name}: unsupported file type '{suffix}'; give .txt, .md, .html or .json"
-        )
+        raise InputError(f"{name}: unsupported file type '{suffix}'; give .txt, .md, .html or .json")
     raw = _decode(data, name)
     if suffix in JSON_SUFFIXES:
         try:

@@ -37,7 +37,9 @@ BaseUrl = Annotated[
 ]
 ApiKey = Annotated[
     str | None,
-    typer.Option("--api-key", help="API key (not needed on loopback). [env: OPENAI_API_KEY]", show_default=False),
+    typer.Option(
+        "--api-key", help="API key (not needed on loopback). [env: OPENAI_API_KEY]", show_default=False
+    ),
 ]
 Model = Annotated[
     str | None,
@@ -45,7 +47,9 @@ Model = Annotated[
 ]
 ModelPath = Annotated[
     Path | None,
-    typer.Option("--model-path", help="Run this GGUF in the embedded server instead of SmolLM2.", show_default=False),
+    typer.Option(
+        "--model-path", help="Run this GGUF in the embedded server instead of SmolLM2.", show_default=False
+    ),
 ]
 StructuredOut = Annotated[
     str | None,
@@ -57,24 +61,36 @@ StructuredOut = Annotated[
 ]
 Timeout = Annotated[
     float | None,
-    typer.Option("--timeout", help="Seconds per model request (default 180). [env: SUMMARIZER_TIMEOUT]", show_default=False),
+    typer.Option(
+        "--timeout",
+        help="Seconds per model request (default 180). [env: SUMMARIZER_TIMEOUT]",
+        show_default=False,
+    ),
 ]
 MaxBytes = Annotated[
     int | None,
-    typer.Option("--max-bytes", help="Largest article file accepted (default 2000000). [env: SUMMARIZER_MAX_BYTES]", show_default=False),
+    typer.Option(
+        "--max-bytes",
+        help="Largest article file accepted (default 2000000). [env: SUMMARIZER_MAX_BYTES]",
+        show_default=False,
+    ),
 ]
 
 
 def _settings(**flags: Any) -> Any:
     from summarizer.settings import Settings
 
-    given = {k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items() if v is not None}
+    given: dict[str, Any] = {
+        k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items() if v is not None
+    }
     try:
         return Settings(**given)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "settings"
-        raise ConfigurationError(f"invalid setting {where}: {first['msg']}; check the flag or environment variable") from None
+        raise ConfigurationError(
+            f"invalid setting {where}: {first['msg']}; check the flag or environment variable"
+        ) from None
 
 
 def fail(error: SummarizerError) -> NoReturn:
@@ -97,10 +113,10 @@ def _write(text: str, output: Path | None) -> None:
 @app.command()
 def brief(
     path: Annotated[str, typer.Argument(help="Article file (.txt .md .html .json), or - for stdin.")],
-    output_format: Annotated[
-        str, typer.Option("--format", "-f", help="markdown | json | html")
-    ] = "markdown",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
+    output_format: Annotated[str, typer.Option("--format", "-f", help="markdown | json | html")] = "markdown",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
+    ] = None,
     base_url: BaseUrl = None,
     api_key: ApiKey = None,
     model: Model = None,

@@ -75,7 +75,8 @@ class EmbeddedServer:
         self.threads = threads or max(1, os.cpu_count() or 1)
         self.port = 0
         self._proc: subprocess.Popen[bytes] | None = None
-        self._log = tempfile.TemporaryFile()
+        # Lives as long as the server; closed in __exit__.
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115
 
     @property
     def base_url(self) -> str:
@@ -150,7 +151,5 @@ class EmbeddedServer:
 def embedded_server(
     model_path: str | None, *, context_window: int, start_timeout: float
 ) -> Iterator[EmbeddedServer]:
-    with EmbeddedServer(
-        model_path, context_window=context_window, start_timeout=start_timeout
-    ) as server:
+    with EmbeddedServer(model_path, context_window=context_window, start_timeout=start_timeout) as server:
         yield server

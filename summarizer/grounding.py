@@ -12,6 +12,7 @@ budget); once re-asks are spent the pipeline keeps the last answer and records t
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,7 +78,12 @@ def numbers_in(text: str) -> list[float]:
         if w in _NUMBER_WORDS:
             value = float(_NUMBER_WORDS[w])
             nxt = words[i + 1] if i + 1 < len(words) else ""
-            if nxt in {"hundred", "thousand", "million", "billion"} and w not in {"hundred", "thousand", "million", "billion"}:
+            if nxt in {"hundred", "thousand", "million", "billion"} and w not in {
+                "hundred",
+                "thousand",
+                "million",
+                "billion",
+            }:
                 continue  # "six thousand": counted at the multiplier below
             prev = words[i - 1] if i > 0 else ""
             if w in {"hundred", "thousand", "million", "billion"} and prev in _NUMBER_WORDS:
@@ -122,53 +128,72 @@ class GroundingResult:
 
     @property
     def needs_review(self) -> bool:
-        fuzzy_quote = any(
-            g.field.startswith("quotes") and g.span.alignment == "fuzzy" for g in self.grounded
-        )
+        fuzzy_quote = any(g.field.startswith("quotes") and g.span.alignment == "fuzzy" for g in self.grounded)
         return bool(self.rejected or self.notes or fuzzy_quote)
 
 
+Keeps = list[tuple[str, str, Match]]  # (sub-path inside the item, value, where it is)
+
+
 class _Grounder:
+    """Checks items one by one. Rejections name the item's index in the model's answer;
+    grounded spans name its index in the cleaned summary, so the brief can link to them."""
+
     def __init__(self, article: str) -> None:
         self.article = article
         self.grounded: list[Grounded] = []
         self.rejected: list[Rejected] = []
         self.notes: list[str] = []
 
-    def keep(self, path: str, value: str, match: Match) -> None:
-        span = Span(start=match.start, end=match.end, alignment=match.alignment)
-        self.grounded.append(Grounded(field=path, value=value, span=span))
-
-    def reject(self, path: str, value: str, reason: str) -> bool:
+    def reject(self, path: str, value: str, reason: str) -> None:
         self.rejected.append(Rejected(field=path, value=value, reason=reason))
-        return False
 
-    def name(self, path: str, value: str | None) -> bool:
-        """A name must be in the article; recorded as grounded at its first occurrence."""
+    def name(self, keeps: Keeps, path: str, sub: str, value: str | None) -> bool:
+        """A name must occur in the article (as a whole word); its first occurrence is kept."""
         if value is None or not value.strip():
             return True
         if not name_in_article(value, self.article):
-            return self.reject(path, value, "this name does not occur in the article")
-        match = align(value, self.article, fuzzy=False)
+            self.reject(path + sub, value, "this name does not occur in the article")
+            return False
+        match = align(value, self.article, fuzzy=False, whole_words=True)
         if match is not None:
-            self.keep(path, value, match)
+            keeps.append((sub, value, match))
         return True
 
-    def text(self, path: str, value: str, *, fuzzy: bool = True) -> Match | None:
-        match = align(value, self.article, fuzzy=fuzzy)
+    def text(self, keeps: Keeps, path: str, sub: str, value: str) -> bool:
+        match = align(value, self.article)
         if match is None:
-            self.reject(path, value, "this text is not in the article; copy it exactly")
-        return match
-
-    # -- per item kind ------------------------------------------------------------------
-
-    def quote(self, i: int, q: dict[str, Any]) -> bool:
-        path = f"quotes[{i}]"
-        match = align(q["text"], self.article, fuzzy=True)
-        if match is None:
-            return self.reject(f"{path}.text", q["text"], "quote not found in the article; quotes must be copied exactly")
-        if not self.name(f"{path}.speaker", q["speaker"]):
+            self.reject(path + sub, value, "this text is not in the article; copy it exactly")
             return False
+        keeps.append((sub, value, match))
+        return True
+
+    def run(
+        self, kind: str, items: list[dict[str, Any]], check: Callable[[str, dict[str, Any]], Keeps | None]
+    ) -> list[dict[str, Any]]:
+        kept: list[dict[str, Any]] = []
+        for i, item in enumerate(items):
+            keeps = check(f"{kind}[{i}]", item)
+            if keeps is None:
+                continue
+            for sub, value, match in keeps:
+                span = Span(start=match.start, end=match.end, alignment=match.alignment)
+                self.grounded.append(Grounded(field=f"{kind}[{len(kept)}]{sub}", value=value, span=span))
+            kept.append(item)
+        return kept
+
+    # -- per item kind: return what to keep, or None when the item is rejected ------------
+
+    def quote(self, path: str, q: dict[str, Any]) -> Keeps | None:
+        keeps: Keeps = []
+        match = align(q["text"], self.article)
+        if match is None:
+            self.reject(
+                f"{path}.text", q["text"], "quote not found in the article; quotes must be copied exactly"
+            )
+            return None
+        if not self.name(keeps, path, ".speaker", q["speaker"]):
+            return None
         if q["kind"] == "direct":
             if match.alignment == "fuzzy":
                 q["kind"] = "indirect"
@@ -177,51 +202,58 @@ class _Grounder:
                 q["kind"] = "indirect"
                 self.notes.append(f"{path}: not inside quotation marks in the article; shown as indirect")
             elif not name_near(q["speaker"], self.article, match.start):
-                return self.reject(
-                    f"{path}.speaker", q["speaker"], "the article does not attribute this quote to this speaker"
+                self.reject(
+                    f"{path}.speaker",
+                    q["speaker"],
+                    "the article does not attribute this quote to this speaker",
                 )
-        self.keep(f"{path}.text", q["text"], match)
-        return True
+                return None
+        keeps.append((".text", q["text"], match))
+        return keeps
 
-    def figure(self, i: int, f: dict[str, Any]) -> bool:
-        path = f"key_figures[{i}]"
-        source = self.text(f"{path}.source_text", f["source_text"])
-        if source is None:
-            return False
+    def figure(self, path: str, f: dict[str, Any]) -> Keeps | None:
+        keeps: Keeps = []
+        if not self.text(keeps, path, ".source_text", f["source_text"]):
+            return None
+        source = keeps[0][2]
         figure = align(f["text"], self.article, fuzzy=False)
         if figure is None:
-            return self.reject(f"{path}.text", f["text"], "figure not written this way in the article")
-        in_source = self.article[source.start : source.end]
+            self.reject(f"{path}.text", f["text"], "figure not written this way in the article")
+            return None
         wanted = numbers_in(f["text"])
-        if not wanted or not set(wanted) & set(numbers_in(in_source)):
-            return self.reject(f"{path}.text", f["text"], "no such number in the cited sentence")
+        if not wanted or not set(wanted) & set(numbers_in(self.article[source.start : source.end])):
+            self.reject(f"{path}.text", f["text"], "no such number in the cited sentence")
+            return None
         if f.get("value") is not None and float(f["value"]) not in wanted:
-            return self.reject(f"{path}.value", str(f["value"]), f"value does not match '{f['text']}'")
+            self.reject(f"{path}.value", str(f["value"]), f"value does not match '{f['text']}'")
+            return None
         # Keep the qualifier the article itself uses ("at least eight" stays "at least").
-        start = max(0, figure.start - 30)
-        f["qualifier"] = qualifier_of(self.article[start : figure.end]) or f["qualifier"]
-        if not self.name(f"{path}.given_by", f.get("given_by")):
+        f["qualifier"] = qualifier_of(self.article[max(0, figure.start - 30) : figure.end]) or f["qualifier"]
+        if not self.name(keeps, path, ".given_by", f.get("given_by")):
             f["given_by"] = None
-        self.keep(f"{path}.text", f["text"], figure)
-        self.keep(f"{path}.source_text", f["source_text"], source)
-        return True
+        keeps.append((".text", f["text"], figure))
+        return keeps
 
-    def claim(self, i: int, c: dict[str, Any]) -> bool:
-        path = f"claims[{i}]"
-        evidence = self.text(f"{path}.evidence", c["evidence"])
-        if evidence is None or not self.name(f"{path}.claimant", c["claimant"]):
-            return False
-        self.keep(f"{path}.evidence", c["evidence"], evidence)
-        return True
+    def claim(self, path: str, c: dict[str, Any]) -> Keeps | None:
+        keeps: Keeps = []
+        if not self.text(keeps, path, ".evidence", c["evidence"]):
+            return None
+        if not self.name(keeps, path, ".claimant", c["claimant"]):
+            return None
+        return keeps
 
-    def event(self, i: int, e: dict[str, Any]) -> bool:
-        path = f"events[{i}]"
-        evidence = self.text(f"{path}.evidence", e["evidence"])
-        if evidence is None:
-            return False
-        self.keep(f"{path}.evidence", e["evidence"], evidence)
-        e["actors"] = [a for j, a in enumerate(e["actors"]) if self.name(f"{path}.actors[{j}]", a)]
-        if e.get("where") and not self.name(f"{path}.where.place", e["where"]["place"]):
+    def event(self, path: str, e: dict[str, Any]) -> Keeps | None:
+        keeps: Keeps = []
+        if not self.text(keeps, path, ".evidence", e["evidence"]):
+            return None
+        actors: list[str] = []
+        for j, actor in enumerate(e["actors"]):
+            found: Keeps = []
+            if self.name(found, f"{path}.actors[{j}]", "", actor):
+                keeps += [(f".actors[{len(actors)}]", v, m) for _, v, m in found]
+                actors.append(actor)
+        e["actors"] = actors
+        if e.get("where") and not self.name(keeps, path, ".where.place", e["where"]["place"]):
             e["where"] = None
         if e.get("when"):
             match = align(e["when"]["text"], self.article, fuzzy=False)
@@ -229,29 +261,29 @@ class _Grounder:
                 self.reject(f"{path}.when.text", e["when"]["text"], "time words not in the article")
                 e["when"] = None
             else:
-                self.keep(f"{path}.when.text", e["when"]["text"], match)
+                keeps.append((".when.text", e["when"]["text"], match))
         for key in ("killed", "injured"):
             value = (e.get("casualties") or {}).get(key)
-            if value and not numbers_in(value):
-                self.reject(f"{path}.casualties.{key}", value, "not a number")
-                e["casualties"][key] = None
-            elif value and align(value, self.article, fuzzy=False) is None:
+            if value and (not numbers_in(value) or align(value, self.article, fuzzy=False) is None):
                 self.reject(f"{path}.casualties.{key}", value, "casualty figure not in the article")
                 e["casualties"][key] = None
-        return True
+        return keeps
+
+    def source(self, path: str, src: dict[str, Any]) -> Keeps | None:
+        keeps: Keeps = []
+        return keeps if self.name(keeps, path, ".name", src["name"]) else None
 
 
 def ground(draft: SummaryDraft, article: str) -> GroundingResult:
     """Check every item of ``draft`` against ``article``; never raises on any text."""
     g = _Grounder(article)
     data = draft.model_dump()
-    data["quotes"] = [q for i, q in enumerate(data["quotes"]) if g.quote(i, q)]
-    data["key_figures"] = [f for i, f in enumerate(data["key_figures"]) if g.figure(i, f)]
-    data["claims"] = [c for i, c in enumerate(data["claims"]) if g.claim(i, c)]
-    data["events"] = [e for i, e in enumerate(data["events"]) if g.event(i, e)]
-    data["sources"] = [s for i, s in enumerate(data["sources"]) if g.name(f"sources[{i}].name", s["name"])]
-    cleaned = Summary.model_validate(data)
-    return GroundingResult(cleaned, g.grounded, g.rejected, g.notes)
+    data["quotes"] = g.run("quotes", data["quotes"], g.quote)
+    data["key_figures"] = g.run("key_figures", data["key_figures"], g.figure)
+    data["claims"] = g.run("claims", data["claims"], g.claim)
+    data["events"] = g.run("events", data["events"], g.event)
+    data["sources"] = g.run("sources", data["sources"], g.source)
+    return GroundingResult(Summary.model_validate(data), g.grounded, g.rejected, g.notes)
 
 
 class GroundingError(ValueError):

@@ -83,7 +83,7 @@ def _usage_dict(usage: Any) -> dict[str, int]:
 
 
 def _add_usage(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
-    return {k: a.get(k, 0) + b.get(k, 0) for k in {"prompt_tokens", "completion_tokens", "total_tokens"}}
+    return {k: a.get(k, 0) + b.get(k, 0) for k in ("prompt_tokens", "completion_tokens", "total_tokens")}
 
 
 def _guard(response: Any) -> Any:
@@ -134,8 +134,7 @@ def map_error(exc: BaseException, endpoint: Endpoint) -> SummarizerError:
         )
     if isinstance(exc, openai.APITimeoutError):
         return EndpointError(
-            f"{where} did not answer in time after retries; raise SUMMARIZER_TIMEOUT "
-            "or check the server"
+            f"{where} did not answer in time after retries; raise SUMMARIZER_TIMEOUT or check the server"
         )
     if isinstance(exc, openai.APIConnectionError):
         return EndpointError(
@@ -210,9 +209,7 @@ class _Call:
             wanted = window - prompt_tokens
         return wanted if wanted > max_tokens else None
 
-    def finish(
-        self, value: Any, stats: CallStats, started: float, usage: dict[str, int]
-    ) -> Extraction:
+    def finish(self, value: Any, stats: CallStats, started: float, usage: dict[str, int]) -> Extraction:
         usage = _add_usage(usage, _usage_dict(getattr(value, "_total_usage", None)))
         return Extraction(
             value=value,
@@ -225,6 +222,7 @@ class _Call:
     def salvage(
         self,
         exc: InstructorRetryException,
+        *,
         response_model: type[T],
         lenient_context: dict[str, Any] | None,
         stats: CallStats,
@@ -321,7 +319,12 @@ class ModelClient:
                 continue
             except InstructorRetryException as exc:
                 return self._call.salvage(
-                    exc, response_model, lenient_context, stats, started, usage
+                    exc,
+                    response_model=response_model,
+                    lenient_context=lenient_context,
+                    stats=stats,
+                    started=started,
+                    usage=usage,
                 )
             except (openai.OpenAIError, httpx2.HTTPError) as exc:
                 err = map_error(exc, self.endpoint)
@@ -361,9 +364,7 @@ class AsyncModelClient:
         async def create(*args: Any, **kwargs: Any) -> Any:
             return _guard(await sdk.chat.completions.create(*args, **kwargs))
 
-        self._create: Callable[..., Awaitable[Any]] = instructor.patch(
-            create=create, mode=self._call.mode
-        )
+        self._create: Callable[..., Awaitable[Any]] = instructor.patch(create=create, mode=self._call.mode)
 
     @property
     def endpoint(self) -> Endpoint:
@@ -397,7 +398,12 @@ class AsyncModelClient:
                 continue
             except InstructorRetryException as exc:
                 return self._call.salvage(
-                    exc, response_model, lenient_context, stats, started, usage
+                    exc,
+                    response_model=response_model,
+                    lenient_context=lenient_context,
+                    stats=stats,
+                    started=started,
+                    usage=usage,
                 )
             except (openai.OpenAIError, httpx2.HTTPError) as exc:
                 err = map_error(exc, self.endpoint)

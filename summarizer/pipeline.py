@@ -50,9 +50,10 @@ def fit_article(article: Article, settings: Settings, context_window: int | None
     if context_window is None:
         return article, False
     answers = settings.max_output_tokens * (settings.max_reasks + 1)
-    overhead = estimate_tokens(" ".join(
-        m["content"] for m in render_prompt(Article(id="x", text="")).messages
-    )) + settings.max_reasks * REASK_MESSAGE_TOKENS
+    overhead = (
+        estimate_tokens(" ".join(m["content"] for m in render_prompt(Article(id="x", text="")).messages))
+        + settings.max_reasks * REASK_MESSAGE_TOKENS
+    )
     room = context_window - answers - overhead
     if estimate_tokens(article.text) <= room:
         return article, False

@@ -14,7 +14,6 @@ from typing import Any
 
 from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
-
 from pydantic import BaseModel
 
 from summarizer.articles import Article

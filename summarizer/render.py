@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from summarizer.schema import IPTC_TOPICS, EventSummary
 
 STATUS_MARK = {
@@ -11,6 +13,7 @@ STATUS_MARK = {
     "denied": "DENIED",
     "unverified": "UNVERIFIED",
 }
+FLAGGED_STATUSES = frozenset({"disputed", "denied", "unverified"})
 
 
 def to_json(record: EventSummary, *, indent: int | None = 2) -> str:
@@ -18,80 +21,94 @@ def to_json(record: EventSummary, *, indent: int | None = 2) -> str:
 
 
 def _md(text: str) -> str:
-    """Escape what Markdown would act on in model or article text."""
+    """Escape what Markdown would act on in model or article text; keep it on one line."""
     out = text.replace("\\", "\\\\")
     for ch in "`*_[]<>#|":
         out = out.replace(ch, "\\" + ch)
     return " ".join(out.split())
 
 
-def to_markdown(record: EventSummary) -> str:
-    s = record.summary
-    p = record.provenance
-    lines: list[str] = [f"# {_md(s.headline)}", ""]
-    if record.needs_review:
-        lines += ["> **Needs review:** some items could not be tied to the article (see below).", ""]
-    if record.article.truncated:
-        lines += [
-            f"> **Truncated:** the model saw the first {len(record.article.text):,} of "
-            f"{record.article.chars:,} characters.",
-            "",
-        ]
-    lines += [_md(s.brief), ""]
-    topics = ", ".join(f"{t} ({IPTC_TOPICS[t]})" for t in s.topics)
-    lines += [f"**Topics:** {topics}", ""]
-    if s.events:
-        lines += ["## Events", ""]
-        for e in s.events:
-            bits = [e.category] + ([e.event_type] if e.event_type else []) + [e.modality]
-            where = f" — {_md(e.where.place)}" if e.where else ""
-            when = f" ({_md(e.when.text)})" if e.when else ""
-            lines.append(f"- {_md(e.what)}{where}{when} _[{', '.join(bits)}]_")
-            if e.actors:
-                lines.append(f"  - Actors: {', '.join(_md(a) for a in e.actors)}")
-            if e.casualties and (e.casualties.killed or e.casualties.injured):
-                lines.append(
-                    f"  - Casualties: killed {e.casualties.killed or '—'}, "
-                    f"injured {e.casualties.injured or '—'}"
-                )
-        lines.append("")
-    if s.key_figures:
-        lines += ["## Key figures", ""]
-        for f in s.key_figures:
-            by = f" — {_md(f.given_by)}" if f.given_by else ""
-            qual = f" ({f.qualifier})" if f.qualifier != "exact" else ""
-            lines.append(f"- **{_md(f.text)}**{qual} {_md(f.counts)}{by}")
-        lines.append("")
-    if s.quotes:
-        lines += ["## Quotes", ""]
-        for q in s.quotes:
-            role = f", {_md(q.speaker_role)}" if q.speaker_role else ""
-            if q.kind == "direct":
-                lines.append(f"- “{_md(q.text)}” — {_md(q.speaker)}{role}")
-            else:
-                lines.append(f"- {_md(q.speaker)}{role} (reported): {_md(q.text)}")
-        lines.append("")
-    if s.claims:
-        lines += ["## Claims", ""]
-        for c in s.claims:
-            mark = STATUS_MARK[c.status]
-            flag = " ⚠" if c.status in {"unverified", "disputed", "denied"} else ""
-            lines.append(f"- [{mark}{flag}] {_md(c.statement)} — {_md(c.claimant)}")
-        lines.append("")
-    if s.sources:
-        lines += ["## Sources", ""]
-        lines += [f"- {_md(src.name)} ({src.kind})" for src in s.sources]
-        lines.append("")
-    if record.suspected_injection:
-        lines += ["## Suspected prompt injection in the article", ""]
-        lines += [f"- “{_md(i.text)}” at {i.start}–{i.end}" for i in record.suspected_injection]
-        lines.append("")
-    if record.rejected:
-        lines += ["## Rejected by grounding (not shown above)", ""]
-        lines += [f"- `{r.field}`: {_md(r.value)} — {r.reason}" for r in record.rejected]
-        lines.append("")
-    st = record.stats
-    lines += [
+def _banners(r: EventSummary) -> list[str]:
+    out = []
+    if r.needs_review:
+        out.append("> **Needs review:** some items could not be tied to the article (see the end).")
+    if r.article.truncated:
+        out.append(
+            f"> **Truncated:** the model saw the first {len(r.article.text):,} of "
+            f"{r.article.chars:,} characters."
+        )
+    return out
+
+
+def _events(r: EventSummary) -> list[str]:
+    out = []
+    for e in r.summary.events:
+        tags = ", ".join([e.category] + ([e.event_type] if e.event_type else []) + [e.modality])
+        where = f" — {_md(e.where.place)}" if e.where else ""
+        when = f" ({_md(e.when.text)})" if e.when else ""
+        out.append(f"- {_md(e.what)}{where}{when} _[{tags}]_")
+        if e.actors:
+            out.append(f"  - Actors: {', '.join(_md(a) for a in e.actors)}")
+        c = e.casualties
+        if c and (c.killed or c.injured):
+            out.append(f"  - Casualties: killed {_md(c.killed or '—')}, injured {_md(c.injured or '—')}")
+    return out
+
+
+def _figures(r: EventSummary) -> list[str]:
+    out = []
+    for f in r.summary.key_figures:
+        by = f" — {_md(f.given_by)}" if f.given_by else ""
+        qual = f" ({f.qualifier})" if f.qualifier != "exact" else ""
+        out.append(f"- **{_md(f.text)}**{qual} {_md(f.counts)}{by}")
+    return out
+
+
+def _quotes(r: EventSummary) -> list[str]:
+    out = []
+    for q in r.summary.quotes:
+        who = _md(q.speaker) + (f", {_md(q.speaker_role)}" if q.speaker_role else "")
+        if q.kind == "direct":
+            out.append(f"- “{_md(q.text)}” — {who}")
+        else:
+            out.append(f"- {who} (reported, not verbatim): {_md(q.text)}")
+    return out
+
+
+def _claims(r: EventSummary) -> list[str]:
+    return [
+        f"- [{STATUS_MARK[c.status]}{' ⚠' if c.status in FLAGGED_STATUSES else ''}] "
+        f"{_md(c.statement)} — {_md(c.claimant)}"
+        for c in r.summary.claims
+    ]
+
+
+def _sources(r: EventSummary) -> list[str]:
+    return [f"- {_md(s.name)} ({s.kind})" for s in r.summary.sources]
+
+
+def _injections(r: EventSummary) -> list[str]:
+    return [f"- “{_md(i.text)}” at characters {i.start}–{i.end}" for i in r.suspected_injection]
+
+
+def _rejected(r: EventSummary) -> list[str]:
+    return [f"- `{r_.field}`: {_md(r_.value)} — {r_.reason}" for r_ in r.rejected]
+
+
+SECTIONS: list[tuple[str, Callable[[EventSummary], list[str]]]] = [
+    ("Events", _events),
+    ("Key figures", _figures),
+    ("Quotes", _quotes),
+    ("Claims", _claims),
+    ("Sources", _sources),
+    ("Suspected prompt injection in the article (ignored)", _injections),
+    ("Rejected by grounding (not shown above)", _rejected),
+]
+
+
+def _footer(r: EventSummary) -> list[str]:
+    st, p = r.stats, r.provenance
+    out = [
         "---",
         f"_Grounding: {st.items} items, {st.exact} exact, {st.normalized} normalized, "
         f"{st.fuzzy} fuzzy, {st.rejected} rejected._  ",
@@ -100,7 +117,19 @@ def to_markdown(record: EventSummary) -> str:
         f"{p.latency_s:.1f} s._",
     ]
     if p.backend == "embedded":
-        lines.append(
-            "_Demo-grade embedded model: for newsroom use point --base-url at a real model._"
-        )
-    return "\n".join(lines) + "\n"
+        out.append("_Demo-grade embedded model: for newsroom use point --base-url at a real model._")
+    return out
+
+
+def to_markdown(record: EventSummary) -> str:
+    s = record.summary
+    lines = [f"# {_md(s.headline)}", ""]
+    for banner in _banners(record):
+        lines += [banner, ""]
+    topics = ", ".join(f"{t} ({IPTC_TOPICS[t]})" for t in s.topics)
+    lines += [_md(s.brief), "", f"**Topics:** {topics}", ""]
+    for title, section in SECTIONS:
+        body = section(record)
+        if body:
+            lines += [f"## {title}", "", *body, ""]
+    return "\n".join(lines + _footer(record)) + "\n"

@@ -69,9 +69,7 @@ AcledEventType = Literal[
 Modality = Literal["reported", "historical", "future", "hypothetical", "negated"]
 Qualifier = Literal["exact", "at least", "about", "up to", "more than", "fewer than"]
 ClaimStatus = Literal["confirmed", "claimed", "disputed", "denied", "unverified"]
-SourceKind = Literal[
-    "wire agency", "official", "military", "witness", "ngo", "media", "expert", "other"
-]
+SourceKind = Literal["wire agency", "official", "military", "witness", "ngo", "media", "expert", "other"]
 Alignment = Literal["exact", "normalized", "fuzzy", "unaligned"]
 
 
@@ -121,12 +119,16 @@ class Event(_Strict):
 
 
 class KeyFigure(_Strict):
-    text: str = Field(description="The number exactly as written in the article, e.g. '6,266' or 'tens of thousands'.")
+    text: str = Field(
+        description="The number exactly as written in the article, e.g. '6,266' or 'tens of thousands'."
+    )
     value: float | None = Field(default=None, description="The number as digits, if it is a number.")
     unit: str | None = Field(default=None, description="Unit, e.g. 'people', 'km', 'USD'.")
     counts: str = Field(description="What the number counts, e.g. 'people evacuated'.")
     qualifier: Qualifier = Field(default="exact", description="How precise the article says it is.")
-    source_text: str = Field(description="The sentence from the article that contains the number, copied exactly.")
+    source_text: str = Field(
+        description="The sentence from the article that contains the number, copied exactly."
+    )
     given_by: str | None = Field(default=None, description="Who gives the figure, as named in the article.")
 
 
@@ -188,7 +190,6 @@ class Summary(SummaryDraft):
     """The draft after grounding: only supported items remain, so events may be empty."""
 
     events: list[Event] = Field(default_factory=list, max_length=6)
-
 
 
 class Span(_Strict):

@@ -29,9 +29,7 @@ class Settings(BaseSettings):
         env_prefix="SUMMARIZER_", populate_by_name=True, extra="forbid", frozen=True
     )
 
-    base_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("base_url", "OPENAI_BASE_URL")
-    )
+    base_url: str | None = Field(default=None, validation_alias=AliasChoices("base_url", "OPENAI_BASE_URL"))
     api_key: str | None = Field(
         default=None, validation_alias=AliasChoices("api_key", "OPENAI_API_KEY"), repr=False
     )
@@ -65,9 +63,7 @@ class Settings(BaseSettings):
             return self.api_key
         if is_loopback(self.base_url or ""):
             return "no-key"
-        raise ConfigurationError(
-            f"no API key for {self.base_url}: pass --api-key or set OPENAI_API_KEY"
-        )
+        raise ConfigurationError(f"no API key for {self.base_url}: pass --api-key or set OPENAI_API_KEY")
 
     def resolved_model(self) -> str:
         if self.model:

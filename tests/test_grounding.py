@@ -29,7 +29,7 @@ EVENT = {"what": "x", "evidence": "", "category": "politics", "modality": "repor
 
 
 def _draft(text: str, **items: list[dict[str, Any]]) -> SummaryDraft:
-    first = text.split("\n")[0]
+    first = text.split("\n", maxsplit=1)[0]
     return SummaryDraft.model_validate(
         {"headline": "h", "brief": "b", "topics": ["politics"], "events": [{**EVENT, "evidence": first}], **items}
     )
