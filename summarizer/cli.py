@@ -6,10 +6,12 @@ Errors become one line on stderr (``summarizer: error: ...``) and the exit code 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -98,6 +100,21 @@ def fail(error: SummarizerError) -> NoReturn:
     raise typer.Exit(error.exit_code)
 
 
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Our errors become one line and their exit code; Ctrl-C (or SIGTERM) exits 130.
+
+    Context managers inside (the embedded server above all) are closed on the way out.
+    """
+    try:
+        yield
+    except SummarizerError as exc:
+        fail(exc)
+    except KeyboardInterrupt:
+        typer.echo("summarizer: interrupted", err=True)
+        raise typer.Exit(130) from None
+
+
 def _write(text: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text)
@@ -139,7 +156,7 @@ def brief(
 
     if output_format not in {"markdown", "json", "html"}:
         fail(ConfigurationError(f"unknown --format {output_format!r}; use markdown, json or html"))
-    try:
+    with user_errors():
         settings = _settings(
             base_url=base_url, api_key=api_key, model=model, model_path=model_path,
             structured_output=structured_output, timeout=timeout, max_bytes=max_bytes,
@@ -147,8 +164,6 @@ def brief(
         article = load_article(path, max_bytes=settings.max_bytes)
         with Summarizer(settings) as run:
             record = run.summarize(article)
-    except SummarizerError as exc:
-        fail(exc)
     if output_format == "json":
         text = to_json(record) + "\n"
     elif output_format == "html":

@@ -302,8 +302,9 @@ class GroundingCheck:
             return
         result = ground(draft, self.article)
         if result.rejected:
-            lines = [f"- {r.field} = {r.value[:80]!r}: {r.reason}" for r in result.rejected[:8]]
+            lines = [f"- {r.field}: {r.reason}" for r in result.rejected[:8]]
             raise GroundingError(
-                "These items are not supported by the article. Fix them by copying text "
-                "exactly from the article, or remove them:\n" + "\n".join(lines)
+                "Some items are not supported by the article text between the boundary lines. "
+                "For each field listed, copy words exactly from the article, or leave the item "
+                "out:\n" + "\n".join(lines)
             )

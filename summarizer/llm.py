@@ -12,8 +12,10 @@ context has room, never with the same request.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -36,6 +38,7 @@ from summarizer.transport import (
     RetryingTransport,
     RetryPolicy,
     Throttle,
+    current_stats,
 )
 
 T = TypeVar("T", bound=BaseModel)
@@ -106,7 +109,27 @@ def _guard(response: Any) -> Any:
             f"the model refused: {refusal[:200]}; this article needs a human",
             usage=_usage_dict(getattr(response, "usage", None)),
         )
+    _repair_control_characters(choice.message)
     return response
+
+
+def _repair_control_characters(message: Any) -> None:
+    """Re-encode JSON whose strings hold raw newlines or tabs.
+
+    llama.cpp's schema grammar lets raw control characters into strings, which strict JSON
+    (and so pydantic) refuses; Python's lenient decoder reads them, and re-encoding escapes
+    them. Anything else that fails to parse is left alone for validation and re-asks.
+    """
+    text = message.content
+    if not isinstance(text, str):
+        return
+    try:
+        json.loads(text)
+    except ValueError:
+        try:
+            message.content = json.dumps(json.loads(text, strict=False), ensure_ascii=False)
+        except ValueError:
+            return
 
 
 def completion_text(response: Any) -> str | None:
@@ -194,72 +217,101 @@ class _Call:
         if self.endpoint.structured_output == "json_object":
             # llama.cpp constrains decoding to this schema; plain json_object would not.
             kw["extra_body"] = {
-                "response_format": {
-                    "type": "json_object",
-                    "schema": response_model.model_json_schema(),
-                }
+                "response_format": {"type": "json_object", "schema": response_model.model_json_schema()}
             }
         return kw
 
-    def bigger_budget(self, max_tokens: int, prompt_tokens: int) -> int | None:
-        """The one retry after truncation: double the budget if the context has room."""
-        wanted = max_tokens * 2
-        window = self.endpoint.context_window
-        if window is not None and prompt_tokens + wanted > window:
-            wanted = window - prompt_tokens
-        return wanted if wanted > max_tokens else None
 
-    def finish(self, value: Any, stats: CallStats, started: float, usage: dict[str, int]) -> Extraction:
-        usage = _add_usage(usage, _usage_dict(getattr(value, "_total_usage", None)))
+class _Run:
+    """One extraction's state, shared by the sync and async loops: budget, usage, outcome."""
+
+    def __init__(
+        self,
+        call: _Call,
+        *,
+        messages: list[dict[str, str]],
+        response_model: type[BaseModel],
+        lenient_context: dict[str, Any] | None,
+        max_tokens: int,
+        stats: CallStats,
+    ) -> None:
+        self.call = call
+        self.messages = messages
+        self.response_model = response_model
+        self.lenient_context = lenient_context
+        self.budget = max_tokens
+        self.widened = False  # DESIGN.md: at most one retry with a larger budget after "length"
+        self.stats = stats
+        self.usage: dict[str, int] = {}
+        self.started = time.monotonic()
+
+    @contextlib.contextmanager
+    def bound(self) -> Iterator[None]:
+        """The transport counts requests into ``current_stats``: bind this run's ``stats``."""
+        token = current_stats.set(self.stats)
+        try:
+            yield
+        finally:
+            current_stats.reset(token)
+
+    def kwargs(self) -> dict[str, Any]:
+        return self.call.kwargs(self.messages, self.response_model, self.budget)
+
+    def fail(self, err: SummarizerError) -> SummarizerError:
+        err.attempts, err.usage = self.stats.requests, self.usage
+        err.request_id = err.request_id or (self.stats.request_ids[-1] if self.stats.request_ids else None)
+        return err
+
+    def truncated(self, exc: IncompleteOutputException) -> None:
+        """Widen the output budget once if the context has room; otherwise fail."""
+        last = _usage_dict(getattr(exc.last_completion, "usage", None))
+        self.usage = _add_usage(self.usage, last)
+        wanted = self.budget * 2
+        window = self.call.endpoint.context_window
+        if window is not None:
+            wanted = min(wanted, window - last["prompt_tokens"])
+        if self.widened or wanted <= self.budget:
+            raise self.fail(map_error(exc, self.call.endpoint)) from None
+        self.budget, self.widened = wanted, True
+
+    def failed(self, exc: BaseException) -> SummarizerError:
+        return self.fail(map_error(exc, self.call.endpoint))
+
+    def done(self, value: Any, *, failed_validation: bool = False) -> Extraction:
+        self.usage = _add_usage(self.usage, _usage_dict(getattr(value, "_total_usage", None)))
         return Extraction(
             value=value,
-            usage=usage,
-            attempts=stats.requests,
-            latency_s=round(time.monotonic() - started, 3),
-            request_ids=list(stats.request_ids),
+            usage=self.usage,
+            attempts=self.stats.requests,
+            latency_s=round(time.monotonic() - self.started, 3),
+            request_ids=list(self.stats.request_ids),
+            failed_validation=failed_validation,
         )
 
-    def salvage(
-        self,
-        exc: InstructorRetryException,
-        *,
-        response_model: type[T],
-        lenient_context: dict[str, Any] | None,
-        stats: CallStats,
-        started: float,
-        usage: dict[str, int],
-    ) -> Extraction:
-        """Re-asks exhausted: keep the last answer if only grounding failed, else fail."""
-        usage = _add_usage(usage, _usage_dict(exc.total_usage))
+    def exhausted(self, exc: InstructorRetryException) -> Extraction:
+        """Re-asks spent: keep the last answer if only grounding failed, else fail."""
+        self.usage = _add_usage(self.usage, _usage_dict(exc.total_usage))
         cause = exc.__cause__
         if isinstance(cause, SummarizerError):
-            usage = _add_usage(usage, cause.usage)
+            self.usage = _add_usage(self.usage, cause.usage)
         if not isinstance(cause, ValidationError | ValueError):
-            err = map_error(cause or exc, self.endpoint)
-        else:
-            text = completion_text(exc.last_completion)
-            if text is not None and lenient_context is not None:
-                try:
-                    value = response_model.model_validate_json(text, context=lenient_context)
-                except ValidationError:
-                    pass
-                else:
-                    out = self.finish(value, stats, started, usage)
-                    out.failed_validation = True
-                    return out
-            first = str(cause).strip().splitlines()
-            err = ModelResponseError(
+            raise self.failed(cause or exc) from None
+        text = completion_text(exc.last_completion)
+        if text is not None and self.lenient_context is not None:
+            try:
+                value = self.response_model.model_validate_json(text, context=self.lenient_context)
+            except ValidationError:
+                pass
+            else:
+                return self.done(value, failed_validation=True)
+        first = str(cause).strip().splitlines()
+        raise self.fail(
+            ModelResponseError(
                 f"the model's answer did not fit the schema after {exc.n_attempts} attempts "
                 f"({first[0] if first else type(cause).__name__}); use a stronger model "
                 "(--base-url/--model)"
             )
-        err.attempts, err.usage = stats.requests, usage
-        err.request_id = err.request_id or (stats.request_ids[-1] if stats.request_ids else None)
-        return _raise(err)
-
-
-def _raise(err: SummarizerError) -> Extraction:
-    raise err
+        ) from None
 
 
 class ModelClient:
@@ -301,37 +353,26 @@ class ModelClient:
         max_tokens: int,
         stats: CallStats,
     ) -> Extraction:
-        started = time.monotonic()
-        usage: dict[str, int] = {}
-        budget: int | None = max_tokens
-        while budget is not None:
-            kw = self._call.kwargs(messages, response_model, budget)
-            try:
-                value = self._create(context=context, **kw)
-            except IncompleteOutputException as exc:
-                last = _usage_dict(getattr(exc.last_completion, "usage", None))
-                usage = _add_usage(usage, last)
-                budget = self._call.bigger_budget(budget, last["prompt_tokens"])
-                if budget is None:
-                    err = map_error(exc, self.endpoint)
-                    err.attempts, err.usage = stats.requests, usage
-                    raise err from None
-                continue
-            except InstructorRetryException as exc:
-                return self._call.salvage(
-                    exc,
-                    response_model=response_model,
-                    lenient_context=lenient_context,
-                    stats=stats,
-                    started=started,
-                    usage=usage,
-                )
-            except (openai.OpenAIError, httpx2.HTTPError) as exc:
-                err = map_error(exc, self.endpoint)
-                err.attempts, err.usage = stats.requests, usage
-                raise err from None
-            return self._call.finish(value, stats, started, usage)
-        raise AssertionError("unreachable")  # pragma: no cover
+        run = _Run(
+            self._call,
+            messages=messages,
+            response_model=response_model,
+            lenient_context=lenient_context,
+            max_tokens=max_tokens,
+            stats=stats,
+        )
+        with run.bound():
+            while True:
+                try:
+                    value = self._create(context=context, **run.kwargs())
+                except IncompleteOutputException as exc:
+                    run.truncated(exc)
+                    continue
+                except InstructorRetryException as exc:
+                    return run.exhausted(exc)
+                except (openai.OpenAIError, httpx2.HTTPError) as exc:
+                    raise run.failed(exc) from None
+                return run.done(value)
 
     def close(self) -> None:
         self._sdk.close()
@@ -380,37 +421,26 @@ class AsyncModelClient:
         max_tokens: int,
         stats: CallStats,
     ) -> Extraction:
-        started = time.monotonic()
-        usage: dict[str, int] = {}
-        budget: int | None = max_tokens
-        while budget is not None:
-            kw = self._call.kwargs(messages, response_model, budget)
-            try:
-                value = await self._create(context=context, **kw)
-            except IncompleteOutputException as exc:
-                last = _usage_dict(getattr(exc.last_completion, "usage", None))
-                usage = _add_usage(usage, last)
-                budget = self._call.bigger_budget(budget, last["prompt_tokens"])
-                if budget is None:
-                    err = map_error(exc, self.endpoint)
-                    err.attempts, err.usage = stats.requests, usage
-                    raise err from None
-                continue
-            except InstructorRetryException as exc:
-                return self._call.salvage(
-                    exc,
-                    response_model=response_model,
-                    lenient_context=lenient_context,
-                    stats=stats,
-                    started=started,
-                    usage=usage,
-                )
-            except (openai.OpenAIError, httpx2.HTTPError) as exc:
-                err = map_error(exc, self.endpoint)
-                err.attempts, err.usage = stats.requests, usage
-                raise err from None
-            return self._call.finish(value, stats, started, usage)
-        raise AssertionError("unreachable")  # pragma: no cover
+        run = _Run(
+            self._call,
+            messages=messages,
+            response_model=response_model,
+            lenient_context=lenient_context,
+            max_tokens=max_tokens,
+            stats=stats,
+        )
+        with run.bound():
+            while True:
+                try:
+                    value = await self._create(context=context, **run.kwargs())
+                except IncompleteOutputException as exc:
+                    run.truncated(exc)
+                    continue
+                except InstructorRetryException as exc:
+                    return run.exhausted(exc)
+                except (openai.OpenAIError, httpx2.HTTPError) as exc:
+                    raise run.failed(exc) from None
+                return run.done(value)
 
     async def aclose(self) -> None:
         await self._sdk.close()

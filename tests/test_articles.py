@@ -98,6 +98,10 @@ def test_malformed_inputs(tmp_path: Path, name: str, content: bytes, expected: s
 
 
 def test_stdin_html_is_detected() -> None:
-    html = b"<html><body><article><p>" + b"Readable paragraph of news text. " * 20 + b"</p></article></body></html>"
+    html = (
+        b"<html><body><article><p>"
+        + b"Readable paragraph of news text. " * 20
+        + b"</p></article></body></html>"
+    )
     a = parse_article(html, name="stdin", suffix="", default_id="stdin")
     assert a.text.startswith("Readable paragraph") and "<p>" not in a.text

@@ -141,7 +141,7 @@ def test_strict_check_raises_specific_reask_message() -> None:
     draft = _draft(SEED_TEXT, quotes=[quote("We will win", "Nobody Known")])
     with pytest.raises(GroundingError) as info:
         GroundingCheck(SEED_TEXT, strict=True)(draft)
-    assert "quotes[0]" in str(info.value) and "copying text exactly" in str(info.value)
+    assert "quotes[0]" in str(info.value) and "copy words exactly" in str(info.value)
     GroundingCheck(SEED_TEXT, strict=False)(draft)  # lenient never raises
 
 

@@ -44,7 +44,9 @@ def test_loopback_needs_no_key_remote_does() -> None:
 )
 def test_structured_output_per_endpoint_kind(url: str, mode: str) -> None:
     assert Settings(base_url=url).resolved_structured_output() == mode
-    assert Settings(base_url=url, structured_output="json_object").resolved_structured_output() == "json_object"
+    assert (
+        Settings(base_url=url, structured_output="json_object").resolved_structured_output() == "json_object"
+    )
 
 
 def test_is_loopback() -> None:

@@ -19,7 +19,9 @@ from summarizer.transport import (
 )
 
 
-def _client(statuses: list[int | Exception], headers: dict[str, str] | None = None, **policy: float) -> tuple[httpx2.Client, list[float]]:
+def _client(
+    statuses: list[int | Exception], headers: dict[str, str] | None = None, **policy: float
+) -> tuple[httpx2.Client, list[float]]:
     sent: list[float] = []
     queue = list(statuses)
 
