@@ -176,6 +176,89 @@ def brief(
 
 
 @app.command()
+def batch(
+    inputs: Annotated[
+        list[str],
+        typer.Argument(
+            help="Folders (recursive: .txt .md .html .json .jsonl), JSONL files, or - (JSONL on stdin)."
+        ),
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Append-only JSONL of records.")],
+    concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, help="Articles in flight.")] = 4,
+    rpm: Annotated[
+        float | None, typer.Option("--rpm", min=1, help="Client-side requests per minute.")
+    ] = None,
+    tpm: Annotated[float | None, typer.Option("--tpm", min=1, help="Client-side tokens per minute.")] = None,
+    retry_failed: Annotated[
+        bool, typer.Option("--retry-failed", help="Run again the articles in OUT.failed.jsonl.")
+    ] = False,
+    shard: Annotated[
+        str | None, typer.Option("--shard", help="K/N: take only this machine's share, e.g. 2/8.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count articles, estimate tokens and cost; call nothing.")
+    ] = False,
+    price_in: Annotated[float | None, typer.Option("--price-in", help="USD per 1M prompt tokens.")] = None,
+    price_out: Annotated[float | None, typer.Option("--price-out", help="USD per 1M output tokens.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, only the final tally.")] = False,
+    base_url: BaseUrl = None,
+    api_key: ApiKey = None,
+    model: Model = None,
+    model_path: ModelPath = None,
+    structured_output: StructuredOut = None,
+    timeout: Timeout = None,
+    max_bytes: MaxBytes = None,
+) -> None:
+    """Summarise a whole archive into OUT (JSONL), resumably and exactly once.
+
+    Each finished article is fsynced to OUT before it counts; failures go to
+    OUT.failed.jsonl with the reason. Rerunning the same command skips what is done
+    (zero model calls) and finishes the rest; --retry-failed also redoes failures.
+    Identical texts are summarised once. The final line always reads
+    'inputs = succeeded + failed + pending'.
+
+    Exit codes: 0 all succeeded, 8 some articles failed (see OUT.failed.jsonl),
+    2 configuration, 4 endpoint, 5 bad API key (run stopped), 7 output file
+    problem (e.g. disk full; finished work kept), 130 interrupted (rerun to resume).
+    """
+    import asyncio
+
+    from summarizer.batch import EXIT_SOME_FAILED, BatchOptions, BatchRunner, estimate, parse_shard
+    from summarizer.inputs import count_inputs, iter_inputs
+    from summarizer.progress import pricing_for, progress_for
+
+    with user_errors():
+        settings = _settings(
+            base_url=base_url, api_key=api_key, model=model, model_path=model_path,
+            structured_output=structured_output, timeout=timeout, max_bytes=max_bytes,
+        )  # fmt: skip
+        options = BatchOptions(concurrency, rpm, tpm, retry_failed, parse_shard(shard))
+        model_name = settings.resolved_model()
+        pricing = pricing_for(model_name, embedded=settings.embedded, price_in=price_in, price_out=price_out)
+        items = iter_inputs(inputs, max_bytes=settings.max_bytes)
+        if dry_run:
+            est = estimate(items, settings)
+            cost = pricing.cost(est["prompt_tokens"], est["completion_tokens_max"])
+            money = f"${cost:.2f} at most ({pricing.source})" if cost is not None else pricing.source
+            typer.echo(
+                f"{est['articles']} articles ({est['unreadable']} unreadable); about "
+                f"{est['prompt_tokens']:,} prompt tokens, at most {est['completion_tokens_max']:,} "
+                f"output tokens for {model_name}; cost {money}"
+            )
+            return
+        total = count_inputs(inputs)
+        if total is not None and options.shard is not None:
+            total = None  # a shard's share is known only after hashing each article
+        runner = BatchRunner(settings, output, options, progress=progress_for(pricing, quiet=quiet))
+        tally = asyncio.run(runner.run(items, total))
+    if tally.interrupted:
+        typer.echo("summarizer: interrupted; rerun the same command to resume", err=True)
+        raise typer.Exit(130)
+    if tally.failed:
+        raise typer.Exit(EXIT_SOME_FAILED)
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON Schema of the stored record (the same as schemas/event_summary.schema.json)."""
     from summarizer.schema import record_json_schema

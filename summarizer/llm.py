@@ -35,6 +35,7 @@ from summarizer.settings import Settings, StructuredOutput
 from summarizer.transport import (
     AsyncRetryingTransport,
     CallStats,
+    Gate,
     RetryingTransport,
     RetryPolicy,
     Throttle,
@@ -388,13 +389,14 @@ class AsyncModelClient:
         *,
         transport: httpx2.AsyncBaseTransport | None = None,
         throttle: Throttle | None = None,
+        gate: Gate | None = None,
         max_connections: int = 100,
     ) -> None:
         self._call = _Call(endpoint, settings)
         limits = httpx2.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         inner = transport or httpx2.AsyncHTTPTransport(limits=limits)
         http = httpx2.AsyncClient(
-            transport=AsyncRetryingTransport(inner, self._call.policy, throttle),
+            transport=AsyncRetryingTransport(inner, self._call.policy, throttle, gate),
             timeout=self._call.timeout,
         )
         self._sdk = openai.AsyncOpenAI(

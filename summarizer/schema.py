@@ -263,6 +263,11 @@ class Injection(_Strict):
 class EventSummary(_Strict):
     """The stored, validated record for one article."""
 
+    key: str | None = Field(
+        default=None,
+        description="Batch ledger key: sha256 over normalised text, prompt version, schema "
+        "version and model. Same key, same work: a rerun never pays for it twice.",
+    )
     schema_version: str = SCHEMA_VERSION
     article: ArticleMeta
     summary: Summary

@@ -18,6 +18,7 @@ import asyncio
 import contextvars
 import email.utils
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -167,22 +168,32 @@ class RetryingTransport(httpx2.BaseTransport):
         self._inner.close()
 
 
+Gate = Callable[[httpx2.Request], Awaitable[None]]
+
+
 class AsyncRetryingTransport(httpx2.AsyncBaseTransport):
+    """Async twin, plus what a batch runner shares between requests: a ``Throttle`` that one
+    429 sets for everyone, and a ``gate`` (client-side rate limits) every request passes."""
+
     def __init__(
         self,
         inner: httpx2.AsyncBaseTransport,
         policy: RetryPolicy,
         throttle: Throttle | None = None,
+        gate: Gate | None = None,
     ) -> None:
         self._inner = inner
         self._policy = policy
         self._throttle = throttle
+        self._gate = gate
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         async def send() -> httpx2.Response:
             if self._throttle is not None:
                 while (delay := self._throttle.remaining()) > 0:
                     await asyncio.sleep(delay)
+            if self._gate is not None:
+                await self._gate(request)
             _count(request)
             response = _note(await self._inner.handle_async_request(request))
             if _is_retryable(response):

@@ -1,0 +1,416 @@
+"""Batch runs over an archive: the per-article pipeline of ``brief`` under an async runner.
+
+- Exactly once: each article has a ledger key (sha256 over normalised text, prompt version,
+  schema version, model). Keys already in the output are skipped with zero model calls; a key
+  seen twice in one run (identical text) is processed once; failures are retried only when
+  asked (``retry_failed``).
+- Nothing lost: an article counts as done only after its line is fsynced (``ledger.Ledger``);
+  bad files become failure lines with the reason; ``inputs = succeeded + failed + pending``.
+- Polite: ``concurrency`` articles in flight; client-side requests/min and tokens/min limits
+  every HTTP request passes (re-asks and retries included); a 429 pauses the whole runner.
+
+The seam for other executors (the OpenAI Batch API, say) is ``Executor``: anything that turns a
+prepared article into an ``Extraction`` can drive the same ledger and tally.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import signal
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx2
+import orjson
+from aiolimiter import AsyncLimiter
+
+from summarizer.articles import Article
+from summarizer.embedded import EmbeddedServer
+from summarizer.errors import (
+    AuthenticationError,
+    BatchError,
+    ConfigurationError,
+    InputError,
+    SummarizerError,
+)
+from summarizer.inputs import InputItem
+from summarizer.ledger import Ledger
+from summarizer.llm import AsyncModelClient, Endpoint, Extraction
+from summarizer.pipeline import Prepared, build_record, prepare, resolve_endpoint
+from summarizer.progress import NullProgress, Progress, Tally
+from summarizer.prompts import prompt_version
+from summarizer.schema import SCHEMA_VERSION, SummaryDraft
+from summarizer.settings import EMBEDDED_CONTEXT_WINDOW, Settings
+from summarizer.transport import CallStats, Throttle
+
+EXIT_SOME_FAILED = 8  # documented in the README and `summarizer batch --help`
+
+
+def item_key(text: str, model: str) -> str:
+    """Ledger key: same normalised text, prompt, schema and model -> same work."""
+    h = hashlib.sha256()
+    for part in (text, prompt_version(), SCHEMA_VERSION, model):
+        h.update(part.encode("utf-8"))
+        h.update(b"\x00")
+    return h.hexdigest()
+
+
+def input_key(name: str) -> str:
+    """Key of an input that could not be read (no text to hash): its name."""
+    return "input-" + hashlib.sha256(name.encode("utf-8")).hexdigest()
+
+
+def parse_shard(value: str | None) -> tuple[int, int] | None:
+    """``"K/N"`` -> (K, N), 1 <= K <= N."""
+    if value is None:
+        return None
+    try:
+        k, n = (int(x) for x in value.split("/"))
+    except ValueError:
+        k = n = 0
+    if not 1 <= k <= n:
+        raise ConfigurationError(f"bad --shard {value!r}: use K/N with 1 <= K <= N, e.g. 2/8")
+    return k, n
+
+
+def in_shard(key: str, shard: tuple[int, int] | None) -> bool:
+    return shard is None or int(key[:12], 16) % shard[1] == shard[0] - 1
+
+
+class RateGate:
+    """Client-side requests/min and tokens/min limits, shared by every request of a run.
+
+    Buckets are sized to about one second of the limit, so even a server that counts over a
+    sliding minute never sees a burst above its limit.
+    """
+
+    def __init__(self, rpm: float | None, tpm: float | None) -> None:
+        self._rpm = self._bucket(rpm * 0.98, 1.0) if rpm else None
+        self._tpm = self._bucket(tpm * 0.98, 8192.0) if tpm else None
+
+    @staticmethod
+    def _bucket(per_minute: float, biggest: float) -> AsyncLimiter:
+        period = max(1.0, 60.0 * biggest / per_minute)
+        return AsyncLimiter(per_minute * period / 60.0, period)
+
+    async def __call__(self, request: httpx2.Request) -> None:
+        if self._rpm is not None:
+            await self._rpm.acquire()
+        if self._tpm is not None:
+            tokens = len(request.content) / 4  # a body's bytes / 4 ~ its prompt tokens
+            await self._tpm.acquire(min(tokens, self._tpm.max_rate))
+
+
+class Executor(Protocol):
+    """Turns a prepared article into a model answer (the seam for other backends)."""
+
+    endpoint: Endpoint
+
+    async def extract(self, prep: Prepared, stats: CallStats) -> Extraction: ...
+
+
+class _ClientExecutor:
+    def __init__(self, client: AsyncModelClient, settings: Settings) -> None:
+        self.client = client
+        self.endpoint = client.endpoint
+        self.settings = settings
+
+    async def extract(self, prep: Prepared, stats: CallStats) -> Extraction:
+        return await self.client.extract(
+            prep.prompt.messages,
+            SummaryDraft,
+            context=prep.context,
+            lenient_context=prep.lenient,
+            max_tokens=self.settings.max_output_tokens,
+            stats=stats,
+        )
+
+
+@dataclass
+class BatchOptions:
+    concurrency: int = 8
+    rpm: float | None = None
+    tpm: float | None = None
+    retry_failed: bool = False
+    shard: tuple[int, int] | None = None
+
+
+def _failure_line(key: str, name: str, article_id: str | None, err: SummarizerError) -> bytes:
+    return orjson.dumps(
+        {
+            "key": key,
+            "input": name,
+            "id": article_id,
+            "error_class": type(err).__name__,
+            "kind": err.kind,
+            "message": str(err),
+            "attempts": err.attempts,
+            "usage": err.usage,
+            "request_id": err.request_id,
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+    )
+
+
+class BatchRunner:
+    """One batch run: inputs in, ledger lines out. ``await runner.run(items)`` -> ``Tally``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        out: Path,
+        options: BatchOptions | None = None,
+        *,
+        progress: Progress | None = None,
+        transport: httpx2.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.settings = settings
+        self.options = options or BatchOptions()
+        self.ledger = Ledger(out)
+        self.progress = progress or NullProgress()
+        self.tally = Tally()
+        self.model = settings.resolved_model()
+        self._transport = transport
+        self._throttle = Throttle()
+        self._executor: Executor | None = None
+        self._server: EmbeddedServer | None = None
+        self._client: AsyncModelClient | None = None
+        self._client_lock = asyncio.Lock()
+        self._fatal: SummarizerError | None = None
+        self._waiting_dups: dict[str, int] = {}
+        self._ids: set[str] = set()
+
+    # -- model access, started only when some article needs it ------------------------------
+
+    async def _ensure_executor(self) -> Executor:
+        async with self._client_lock:
+            if self._executor is None:
+                s = self.settings
+                if s.embedded:
+                    self._server = EmbeddedServer(
+                        s.model_path,
+                        context_window=s.context_window or EMBEDDED_CONTEXT_WINDOW,
+                        start_timeout=s.server_start_timeout,
+                    )
+                    await asyncio.to_thread(self._server.start)
+                endpoint = resolve_endpoint(s, self._server)
+                self._client = AsyncModelClient(
+                    endpoint,
+                    s,
+                    transport=self._transport,
+                    throttle=self._throttle,
+                    gate=RateGate(self.options.rpm, self.options.tpm),
+                    max_connections=max(self.options.concurrency, 1) + 4,
+                )
+                self._executor = _ClientExecutor(self._client, s)
+            return self._executor
+
+    async def _close_client(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+        if self._server is not None:
+            await asyncio.to_thread(self._server.stop)
+
+    # -- the run --------------------------------------------------------------------------
+
+    async def run(self, items: Iterable[InputItem], total: int | None = None) -> Tally:
+        state = self.ledger.open()
+        if state.repaired_bytes:
+            self.progress.note(
+                f"repaired a torn last line ({state.repaired_bytes} bytes cut) in {self.ledger.out}"
+            )
+        if state.unreadable_lines:
+            self.progress.note(f"{state.unreadable_lines} unreadable ledger lines ignored")
+        self._done, self._failed = state.succeeded, state.failed
+        queue: asyncio.Queue[tuple[InputItem, Article, str] | None] = asyncio.Queue(
+            maxsize=2 * self.options.concurrency
+        )
+        self.progress.start(total)
+        self._stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self._interrupt)
+        workers = [asyncio.create_task(self._worker(queue)) for _ in range(self.options.concurrency)]
+        producer = asyncio.create_task(self._produce(items, queue, len(workers)))
+        everything = asyncio.ensure_future(self._drain(producer, workers))
+        stopper = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait([everything, stopper], return_when=asyncio.FIRST_COMPLETED)
+            if self._stop.is_set():
+                # Ctrl-C, SIGTERM, a bad key or a full disk: in-flight articles stay pending.
+                for task in (*workers, producer, everything):
+                    task.cancel()
+                await asyncio.gather(*workers, producer, everything, return_exceptions=True)
+            else:
+                everything.result()
+        finally:
+            stopper.cancel()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                    loop.remove_signal_handler(sig)
+            await self._close_client()
+            await asyncio.to_thread(self.ledger.close)
+            self.progress.finish(self.tally)
+        if self._fatal is not None:
+            raise self._fatal
+        return self.tally
+
+    def _interrupt(self) -> None:
+        self.tally.interrupted = True
+        self._stop.set()
+
+    def _abort(self, err: SummarizerError) -> None:
+        self._fatal = self._fatal or err
+        self._stop.set()
+
+    @staticmethod
+    async def _drain(producer: asyncio.Task[None], workers: list[asyncio.Task[None]]) -> None:
+        await producer
+        await asyncio.gather(*workers)
+
+    async def _produce(
+        self,
+        items: Iterable[InputItem],
+        queue: asyncio.Queue[tuple[InputItem, Article, str] | None],
+        n_workers: int,
+    ) -> None:
+        for item in items:
+            try:
+                article = item.load()
+            except InputError as err:
+                await self._bad_input(item, err)
+                continue
+            key = item_key(article.text, self.model)
+            if not in_shard(key, self.options.shard):
+                continue
+            self.tally.inputs += 1
+            self._note_id(article.id, item.name)
+            if key in self._done:
+                self.tally.succeeded += 1
+                self.tally.already_done += 1
+            elif key in self._failed and not self.options.retry_failed:
+                self.tally.failed += 1
+            elif key in self._waiting_dups:
+                self._waiting_dups[key] += 1
+                self.tally.duplicates += 1
+                self.progress.note(f"{item.name}: same text as an earlier article; not billed twice")
+            else:
+                self._waiting_dups[key] = 0
+                await queue.put((item, article, key))
+            self.progress.update(self.tally)
+        for _ in range(n_workers):
+            await queue.put(None)
+
+    def _note_id(self, article_id: str, name: str) -> None:
+        if article_id in self._ids:
+            self.tally.duplicate_ids.append(article_id)
+            self.progress.note(f"{name}: duplicate id {article_id!r} (different text); both kept by key")
+        self._ids.add(article_id)
+
+    async def _bad_input(self, item: InputItem, err: InputError) -> None:
+        key = input_key(item.name)
+        if not in_shard(key, self.options.shard):
+            return
+        self.tally.inputs += 1
+        self.tally.failed += 1
+        if key not in self._failed and await self._append(
+            _failure_line(key, item.name, None, err), failed=True
+        ):
+            self._failed.add(key)
+        self.progress.note(str(err))
+
+    async def _append(self, line: bytes, *, failed: bool = False) -> bool:
+        """Write a ledger line; on a disk error stop the run (the article stays pending)."""
+        try:
+            await self.ledger.append(line, failed=failed)
+        except OSError as exc:
+            path = self.ledger.failed_out if failed else self.ledger.out
+            self._abort(
+                BatchError(
+                    f"cannot write {path}: {exc.strerror or exc}; free disk space and rerun "
+                    "(finished work is kept)"
+                )
+            )
+            return False
+        return True
+
+    async def _worker(self, queue: asyncio.Queue[tuple[InputItem, Article, str] | None]) -> None:
+        while (job := await queue.get()) is not None:
+            await self._one(*job)
+
+    async def _one(self, item: InputItem, article: Article, key: str) -> None:
+        stats = CallStats()
+        try:
+            executor = await self._ensure_executor()
+            prep = prepare(article, self.settings, executor.endpoint)
+            extraction = await executor.extract(prep, stats)
+            record = build_record(prep, extraction, executor.endpoint)
+            record.key = key
+            line = record.model_dump_json().encode("utf-8")
+        except AuthenticationError as err:
+            self._account(stats, err.usage)
+            self._abort(err)  # the key is wrong for every article: stop the whole run
+            return
+        except ConfigurationError as exc:  # wrong for every article: stop the run
+            self._abort(exc)
+            return
+        except SummarizerError as exc:
+            await self._failed_article(item, article, key, stats, exc)
+            return
+        except Exception as exc:  # one article never takes the run down
+            internal = SummarizerError(
+                f"internal error on this article: {type(exc).__name__}: {exc}; please report it"
+            )
+            await self._failed_article(item, article, key, stats, internal)
+            return
+        self._account(stats, extraction.usage)
+        if await self._append(line):
+            self._finish(key, ok=True)
+
+    async def _failed_article(
+        self, item: InputItem, article: Article, key: str, stats: CallStats, err: SummarizerError
+    ) -> None:
+        self._account(stats, err.usage)
+        if await self._append(_failure_line(key, item.name, article.id, err), failed=True):
+            self._finish(key, ok=False)
+            self.progress.note(f"{item.name}: failed: {err}")
+
+    def _account(self, stats: CallStats, usage: dict[str, int]) -> None:
+        self.tally.model_calls += stats.requests
+        self.tally.throttled += stats.throttled
+        self.tally.prompt_tokens += usage.get("prompt_tokens", 0)
+        self.tally.completion_tokens += usage.get("completion_tokens", 0)
+
+    def _finish(self, key: str, *, ok: bool) -> None:
+        n = 1 + self._waiting_dups.pop(key, 0)  # duplicates share the original's outcome
+        if ok:
+            self.tally.succeeded += n
+            self._done.add(key)
+        else:
+            self.tally.failed += n
+            self._failed.add(key)
+        self.progress.update(self.tally)
+
+
+def estimate(items: Iterable[InputItem], settings: Settings) -> dict[str, Any]:
+    """``--dry-run``: count articles and estimate prompt tokens without calling any model."""
+    from summarizer.pipeline import estimate_tokens
+    from summarizer.prompts import render_prompt
+
+    articles = bad = tokens = 0
+    for item in items:
+        try:
+            article = item.load()
+        except InputError:
+            bad += 1
+            continue
+        articles += 1
+        tokens += sum(estimate_tokens(m["content"]) for m in render_prompt(article).messages)
+    return {"articles": articles, "unreadable": bad, "prompt_tokens": tokens,
+            "completion_tokens_max": articles * settings.max_output_tokens}  # fmt: skip

@@ -1,0 +1,130 @@
+"""Batch inputs, streamed: directories (recursive), JSONL files and stdin, one item at a time.
+
+Nothing here holds the archive in memory: directories are walked lazily in sorted order (so
+runs and shards are deterministic) and JSONL is read line by line. A bad file or line becomes
+an item whose ``load`` raises ``InputError``; the runner records it as failed and goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from summarizer.articles import SUPPORTED_SUFFIXES, Article, article_from_mapping, load_article
+from summarizer.errors import InputError
+
+BATCH_SUFFIXES = frozenset(SUPPORTED_SUFFIXES - {""})
+JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson"})
+
+
+@dataclass(frozen=True)
+class InputItem:
+    """One article to be: ``name`` says where it came from; ``load`` reads it (may raise)."""
+
+    name: str
+    load: Callable[[], Article]
+
+
+def _from_line(line: str, name: str, max_bytes: int) -> Callable[[], Article]:
+    def load() -> Article:
+        if len(line.encode("utf-8", "replace")) > max_bytes:
+            raise InputError(f"{name}: line over the {max_bytes:,}-byte limit; split it or raise --max-bytes")
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(
+                f"{name}: malformed JSON at column {exc.colno}; fix or remove the line"
+            ) from None
+        return article_from_mapping(obj, name=name, default_id=name)
+
+    return load
+
+
+def _jsonl(lines: Iterator[bytes], label: str, max_bytes: int) -> Iterator[InputItem]:
+    for number, raw in enumerate(lines, start=1):
+        name = f"{label}:{number}"
+        if not raw.strip():
+            continue
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            message = f"{name}: not valid UTF-8 (byte {exc.start}); re-save the file as UTF-8"
+
+            def bad(message: str = message) -> Article:
+                raise InputError(message)
+
+            yield InputItem(name, bad)
+            continue
+        yield InputItem(name, _from_line(line, name, max_bytes))
+
+
+def _file(path: Path, max_bytes: int) -> InputItem:
+    return InputItem(str(path), lambda: load_article(path, max_bytes=max_bytes))
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    for folder, dirs, files in os.walk(root):
+        dirs.sort()
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in sorted(files):
+            if not name.startswith("."):
+                yield Path(folder) / name
+
+
+def iter_inputs(sources: list[str], *, max_bytes: int) -> Iterator[InputItem]:
+    """Every article in ``sources`` (directories, files, JSONL, ``-`` for JSONL on stdin)."""
+    for source in sources:
+        if source == "-":
+            yield from _jsonl(iter(sys.stdin.buffer.readline, b""), "stdin", max_bytes)
+            continue
+        path = Path(source)
+        if path.is_dir():
+            for p in _walk(path):
+                if p.suffix.lower() in JSONL_SUFFIXES:
+                    yield from _jsonl_file(p, max_bytes)
+                elif p.suffix.lower() in BATCH_SUFFIXES:
+                    yield _file(p, max_bytes)
+        elif path.suffix.lower() in JSONL_SUFFIXES:
+            yield from _jsonl_file(path, max_bytes)
+        else:
+            yield _file(path, max_bytes)  # a missing or odd file fails as its own item
+
+
+def _jsonl_file(path: Path, max_bytes: int) -> Iterator[InputItem]:
+    try:
+        fh = path.open("rb")
+    except OSError as exc:
+        message = f"{path}: cannot read ({exc.strerror}); check the path and permissions"
+
+        def bad() -> Article:
+            raise InputError(message)
+
+        yield InputItem(str(path), bad)
+        return
+    with fh:
+        yield from _jsonl(iter(fh.readline, b""), str(path), max_bytes)
+
+
+def count_inputs(sources: list[str]) -> int | None:
+    """How many items ``iter_inputs`` will yield, cheaply (None for stdin)."""
+    if "-" in sources:
+        return None
+    total = 0
+    for source in sources:
+        path = Path(source)
+        paths = _walk(path) if path.is_dir() else iter([path])
+        for p in paths:
+            suffix = p.suffix.lower()
+            if suffix in JSONL_SUFFIXES:
+                try:
+                    with p.open("rb") as fh:
+                        total += sum(1 for line in fh if line.strip())
+                except OSError:
+                    total += 1
+            elif suffix in BATCH_SUFFIXES or not path.is_dir():
+                total += 1
+    return total

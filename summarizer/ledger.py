@@ -1,0 +1,192 @@
+"""The batch ledger: append-only JSONL of results and of failures, fsynced before acknowledged.
+
+Invariant (DESIGN.md): ``inputs = succeeded + failed + pending``, at every moment. An item is
+done only once its line is written, flushed and fsynced; a crash before that leaves it pending,
+a crash during the write leaves a torn last line that the next run cuts off.
+
+Writes happen on one writer thread (group commit: every line queued while the previous fsync
+ran is written and fsynced together), so the event loop never blocks on the disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from summarizer.errors import BatchError
+
+Opener = Callable[[Path], IO[bytes]]
+_KEY_PREFIX = b'{"key":"'
+
+
+def failed_path_for(out: Path) -> Path:
+    """``out.jsonl`` -> ``out.failed.jsonl`` (the dead-letter file beside the output)."""
+    return out.with_name(f"{out.stem}.failed{out.suffix or '.jsonl'}")
+
+
+def repair_torn_tail(path: Path) -> int:
+    """Cut a last line that has no newline (a write a crash interrupted). Returns bytes cut."""
+    if not path.exists():
+        return 0
+    with path.open("rb+") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        if size == 0:
+            return 0
+        fh.seek(size - 1)
+        if fh.read(1) == b"\n":
+            return 0
+        # Walk back to the previous newline in blocks.
+        pos = size
+        while pos > 0:
+            step = min(65536, pos)
+            fh.seek(pos - step)
+            block = fh.read(step)
+            nl = block.rfind(b"\n")
+            if nl >= 0:
+                keep = pos - step + nl + 1
+                break
+            pos -= step
+        else:
+            keep = 0
+        fh.truncate(keep)
+        fh.flush()
+        os.fsync(fh.fileno())
+        return size - keep
+
+
+def _line_key(line: bytes) -> str | None:
+    if line.startswith(_KEY_PREFIX):  # our own writer puts the key first: skip the full parse
+        end = line.find(b'"', len(_KEY_PREFIX))
+        return line[len(_KEY_PREFIX) : end].decode("ascii", "replace") if end > 0 else None
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    key = obj.get("key") if isinstance(obj, dict) else None
+    return key if isinstance(key, str) else None
+
+
+def read_keys(path: Path) -> tuple[set[str], int]:
+    """Keys of the lines in ``path``, and how many lines could not be read."""
+    keys: set[str] = set()
+    bad = 0
+    if not path.exists():
+        return keys, bad
+    with path.open("rb") as fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            key = _line_key(line)
+            if key is None:
+                bad += 1
+            else:
+                keys.add(key)
+    return keys, bad
+
+
+@dataclass
+class LedgerState:
+    succeeded: set[str] = field(default_factory=set)
+    failed: set[str] = field(default_factory=set)
+    repaired_bytes: int = 0
+    unreadable_lines: int = 0
+
+
+class Ledger:
+    """Result and dead-letter files for one batch output. Use ``async with``."""
+
+    def __init__(self, out: Path, *, opener: Opener | None = None) -> None:
+        self.out = out
+        self.failed_out = failed_path_for(out)
+        self._opener: Opener = opener or (lambda p: p.open("ab", buffering=0))
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._files: dict[Path, IO[bytes]] = {}
+        self._broken: OSError | None = None
+
+    def open(self) -> LedgerState:
+        """Repair torn tails and read what is already done. Runs before the writer starts."""
+        try:
+            self.out.parent.mkdir(parents=True, exist_ok=True)
+            repaired = repair_torn_tail(self.out) + repair_torn_tail(self.failed_out)
+            succeeded, bad1 = read_keys(self.out)
+            failed, bad2 = read_keys(self.failed_out)
+            for path in (self.out, self.failed_out):
+                self._files[path] = self._opener(path)
+        except OSError as exc:
+            raise BatchError(
+                f"cannot open {self.out}: {exc.strerror}; check the path and permissions"
+            ) from None
+        self._thread = threading.Thread(target=self._run, name="summarizer-ledger", daemon=True)
+        self._thread.start()
+        return LedgerState(succeeded, failed - succeeded, repaired, bad1 + bad2)
+
+    async def append(self, line: bytes, *, failed: bool = False) -> None:
+        """Write one JSON line; returns once it is on disk (fsynced). Raises ``OSError``."""
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        path = self.failed_out if failed else self.out
+        self._queue.put((path, line if line.endswith(b"\n") else line + b"\n", fut))
+        await fut
+
+    def _run(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            with contextlib.suppress(queue.Empty):
+                while len(batch) < 1024:
+                    batch.append(self._queue.get_nowait())
+            stop = any(item is None for item in batch)
+            items = [item for item in batch if item is not None]
+            error = self._write(items)
+            for _, _, fut in items:
+                loop = fut.get_loop()
+                if error is None:
+                    loop.call_soon_threadsafe(_resolve, fut, None)
+                else:
+                    loop.call_soon_threadsafe(_resolve, fut, error)
+            if stop:
+                return
+
+    def _write(self, items: list[tuple[Path, bytes, Any]]) -> OSError | None:
+        if self._broken is not None:
+            return self._broken  # after a failed write nothing more is written or acknowledged
+        touched: set[Path] = set()
+        try:
+            for path, line, _ in items:
+                self._files[path].write(line)
+                touched.add(path)
+            for path in touched:
+                fh = self._files[path]
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            self._broken = exc
+            return exc
+        return None
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+        for fh in self._files.values():
+            with contextlib.suppress(OSError):
+                fh.close()
+        self._files.clear()
+
+
+def _resolve(fut: asyncio.Future[None], error: OSError | None) -> None:
+    if fut.done():
+        return
+    if error is None:
+        fut.set_result(None)
+    else:
+        fut.set_exception(error)

@@ -1,0 +1,200 @@
+"""Progress and cost reporting for batch runs: a rich bar on a terminal, plain lines elsewhere."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Protocol, TextIO
+
+# USD per 1M tokens (input, output), for estimates only. Unknown models report no cost unless
+# --price-in/--price-out are given; the embedded model costs nothing but electricity.
+PRICES: dict[str, tuple[float, float]] = {
+    "gpt-4o-mini": (0.15, 0.60),
+    "gpt-4o": (2.50, 10.00),
+    "gpt-4.1-mini": (0.40, 1.60),
+    "gpt-4.1-nano": (0.10, 0.40),
+    "gpt-4.1": (2.00, 8.00),
+}
+
+
+@dataclass(frozen=True)
+class Pricing:
+    input_per_m: float | None
+    output_per_m: float | None
+    source: str
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float | None:
+        if self.input_per_m is None or self.output_per_m is None:
+            return None
+        return (prompt_tokens * self.input_per_m + completion_tokens * self.output_per_m) / 1e6
+
+
+def pricing_for(model: str, *, embedded: bool, price_in: float | None, price_out: float | None) -> Pricing:
+    if price_in is not None or price_out is not None:
+        return Pricing(price_in or 0.0, price_out or 0.0, "given prices")
+    if embedded:
+        return Pricing(0.0, 0.0, "local model")
+    for name in sorted(PRICES, key=len, reverse=True):
+        if model.startswith(name):
+            return Pricing(*PRICES[name], f"list price of {name}, estimate")
+    return Pricing(None, None, "unknown price: pass --price-in/--price-out")
+
+
+@dataclass
+class Tally:
+    """Where every input stands. ``inputs == succeeded + failed + pending`` always."""
+
+    inputs: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    already_done: int = 0
+    duplicates: int = 0
+    model_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    throttled: int = 0
+    interrupted: bool = False
+    duplicate_ids: list[str] = field(default_factory=list)
+
+    @property
+    def pending(self) -> int:
+        return self.inputs - self.succeeded - self.failed
+
+    def line(self, pricing: Pricing | None = None) -> str:
+        extra = []
+        if self.already_done:
+            extra.append(f"{self.already_done} already done")
+        if self.duplicates:
+            extra.append(f"{self.duplicates} duplicates not billed")
+        detail = f" ({', '.join(extra)})" if extra else ""
+        cost = pricing.cost(self.prompt_tokens, self.completion_tokens) if pricing else None
+        money = f", cost ${cost:.4f} ({pricing.source})" if cost is not None and pricing else ""
+        if pricing is not None and cost is None:
+            money = f", cost unknown ({pricing.source})"
+        return (
+            f"{self.inputs} inputs = {self.succeeded} succeeded{detail} + {self.failed} failed + "
+            f"{self.pending} pending; {self.model_calls} model calls, "
+            f"{self.prompt_tokens + self.completion_tokens} tokens{money}"
+        )
+
+
+class Progress(Protocol):
+    def start(self, total: int | None) -> None: ...
+    def update(self, tally: Tally) -> None: ...
+    def note(self, message: str) -> None: ...
+    def finish(self, tally: Tally) -> None: ...
+
+
+class NullProgress:
+    def start(self, total: int | None) -> None:
+        pass
+
+    def update(self, tally: Tally) -> None:
+        pass
+
+    def note(self, message: str) -> None:
+        pass
+
+    def finish(self, tally: Tally) -> None:
+        pass
+
+
+class PlainProgress:
+    """One log line every ``every`` seconds: for logs, pipes and CI."""
+
+    def __init__(self, pricing: Pricing, stream: TextIO | None = None, every: float = 10.0) -> None:
+        self.pricing = pricing
+        self.stream = stream or sys.stderr
+        self.every = every
+        self.total: int | None = None
+        self.started = self.last = time.monotonic()
+
+    def start(self, total: int | None) -> None:
+        self.total = total
+        self.started = self.last = time.monotonic()
+
+    def _eta(self, done: int) -> str:
+        elapsed = time.monotonic() - self.started
+        rate = done / elapsed if elapsed > 0 else 0.0
+        if not self.total or rate <= 0:
+            return f"{rate:.2f}/s"
+        return f"{rate:.2f}/s, ETA {max(0.0, (self.total - done) / rate):.0f} s"
+
+    def update(self, tally: Tally) -> None:
+        now = time.monotonic()
+        if now - self.last >= self.every:
+            self.last = now
+            done = tally.succeeded + tally.failed
+            total = f"/{self.total}" if self.total else ""
+            print(
+                f"summarizer: {done}{total} done ({self._eta(done)}); {tally.line(self.pricing)}",
+                file=self.stream,
+            )
+
+    def note(self, message: str) -> None:
+        print(f"summarizer: {message}", file=self.stream)
+
+    def finish(self, tally: Tally) -> None:
+        print(f"summarizer: {tally.line(self.pricing)}", file=self.stream)
+
+
+class RichProgress(PlainProgress):
+    """A rich progress bar with rate, ETA, tokens and cost, for a terminal."""
+
+    def __init__(self, pricing: Pricing, stream: TextIO | None = None) -> None:
+        super().__init__(pricing, stream)
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self._console = Console(file=self.stream)
+        self._bar = Progress(
+            TextColumn("[bold]summarizing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[status]}"),
+            console=self._console,
+            transient=False,
+        )
+        self._task = self._bar.add_task("batch", total=None, rate="", status="")
+
+    def start(self, total: int | None) -> None:
+        super().start(total)
+        self._bar.update(self._task, total=total)
+        self._bar.start()
+
+    def update(self, tally: Tally) -> None:
+        done = tally.succeeded + tally.failed
+        elapsed = time.monotonic() - self.started
+        cost = self.pricing.cost(tally.prompt_tokens, tally.completion_tokens)
+        status = f"{tally.failed} failed, {tally.prompt_tokens + tally.completion_tokens:,} tok"
+        if cost is not None:
+            status += f", ${cost:.4f}"
+        self._bar.update(
+            self._task, completed=done, rate=f"{done / elapsed:.2f}/s" if elapsed else "", status=status
+        )
+
+    def note(self, message: str) -> None:
+        self._console.print(f"summarizer: {message}", markup=False, highlight=False)
+
+    def finish(self, tally: Tally) -> None:
+        self.update(tally)
+        self._bar.stop()
+        super().finish(tally)
+
+
+def progress_for(pricing: Pricing, *, quiet: bool = False, stream: TextIO | None = None) -> Progress:
+    stream = stream or sys.stderr
+    if quiet:
+        return NullProgress()
+    return RichProgress(pricing, stream) if stream.isatty() else PlainProgress(pricing, stream)
