@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import hashlib
 import signal
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -250,12 +250,16 @@ class BatchRunner:
             else:
                 everything.result()
         finally:
+            if total is not None and self._stop.is_set():
+                # Stopped early: inputs not read yet are pending too.
+                self.tally.inputs = max(self.tally.inputs, total)
             stopper.cancel()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                     loop.remove_signal_handler(sig)
             await self._close_client()
             await asyncio.to_thread(self.ledger.close)
+            await asyncio.sleep(0)  # let the last "written" callbacks update the tally
             self.progress.finish(self.tally)
         if self._fatal is not None:
             raise self._fatal
@@ -319,29 +323,40 @@ class BatchRunner:
             return
         self.tally.inputs += 1
         self.tally.failed += 1
-        if key not in self._failed and await self._append(
-            _failure_line(key, item.name, None, err), failed=True
-        ):
+        if key not in self._failed:
             self._failed.add(key)
+            await self._append(_failure_line(key, item.name, None, err), failed=True)
         self.progress.note(str(err))
 
-    async def _append(self, line: bytes, *, failed: bool = False) -> bool:
-        """Write a ledger line; on a disk error stop the run (the article stays pending)."""
-        try:
-            await self.ledger.append(line, failed=failed)
-        except OSError as exc:
+    async def _append(
+        self, line: bytes, *, failed: bool = False, then: Callable[[], None] | None = None
+    ) -> None:
+        """Write a ledger line; ``then`` runs once it is on disk, even if this task is cancelled
+        meanwhile (so the tally always matches the files). A disk error stops the run."""
+        fut = self.ledger.submit(line, failed=failed)
+
+        def written(f: asyncio.Future[None]) -> None:
+            if f.cancelled():
+                return
+            exc = f.exception()
+            if exc is None:
+                if then is not None:
+                    then()
+                return
             path = self.ledger.failed_out if failed else self.ledger.out
+            reason = getattr(exc, "strerror", None) or exc
             self._abort(
                 BatchError(
-                    f"cannot write {path}: {exc.strerror or exc}; free disk space and rerun "
-                    "(finished work is kept)"
+                    f"cannot write {path}: {reason}; free disk space and rerun (finished work is kept)"
                 )
             )
-            return False
-        return True
+
+        fut.add_done_callback(written)
+        with contextlib.suppress(OSError):
+            await asyncio.shield(fut)
 
     async def _worker(self, queue: asyncio.Queue[tuple[InputItem, Article, str] | None]) -> None:
-        while (job := await queue.get()) is not None:
+        while (job := await queue.get()) is not None and not self._stop.is_set():
             await self._one(*job)
 
     async def _one(self, item: InputItem, article: Article, key: str) -> None:
@@ -370,16 +385,15 @@ class BatchRunner:
             await self._failed_article(item, article, key, stats, internal)
             return
         self._account(stats, extraction.usage)
-        if await self._append(line):
-            self._finish(key, ok=True)
+        await self._append(line, then=lambda: self._finish(key, ok=True))
 
     async def _failed_article(
         self, item: InputItem, article: Article, key: str, stats: CallStats, err: SummarizerError
     ) -> None:
         self._account(stats, err.usage)
-        if await self._append(_failure_line(key, item.name, article.id, err), failed=True):
-            self._finish(key, ok=False)
-            self.progress.note(f"{item.name}: failed: {err}")
+        self.progress.note(f"{item.name}: failed: {err}")
+        line = _failure_line(key, item.name, article.id, err)
+        await self._append(line, failed=True, then=lambda: self._finish(key, ok=False))
 
     def _account(self, stats: CallStats, usage: dict[str, int]) -> None:
         self.tally.model_calls += stats.requests

@@ -130,12 +130,16 @@ class Ledger:
         self._thread.start()
         return LedgerState(succeeded, failed - succeeded, repaired, bad1 + bad2)
 
-    async def append(self, line: bytes, *, failed: bool = False) -> None:
-        """Write one JSON line; returns once it is on disk (fsynced). Raises ``OSError``."""
+    def submit(self, line: bytes, *, failed: bool = False) -> asyncio.Future[None]:
+        """Queue one JSON line; the future resolves once it is on disk (fsynced), or fails
+        with ``OSError``. The line is written even if whoever awaits the future is cancelled."""
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         path = self.failed_out if failed else self.out
         self._queue.put((path, line if line.endswith(b"\n") else line + b"\n", fut))
-        await fut
+        return fut
+
+    async def append(self, line: bytes, *, failed: bool = False) -> None:
+        await self.submit(line, failed=failed)
 
     def _run(self) -> None:
         while True:

@@ -193,8 +193,18 @@ class RichProgress(PlainProgress):
         super().finish(tally)
 
 
+class FinalLineOnly(PlainProgress):
+    """``--quiet``: nothing while running, the final tally at the end."""
+
+    def update(self, tally: Tally) -> None:
+        pass
+
+    def note(self, message: str) -> None:
+        pass
+
+
 def progress_for(pricing: Pricing, *, quiet: bool = False, stream: TextIO | None = None) -> Progress:
     stream = stream or sys.stderr
     if quiet:
-        return NullProgress()
+        return FinalLineOnly(pricing, stream)
     return RichProgress(pricing, stream) if stream.isatty() else PlainProgress(pricing, stream)

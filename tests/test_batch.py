@@ -1,0 +1,374 @@
+"""Batch runs against the fake OpenAI-compatible server (fault-injection tier).
+
+The fake's answers are generated test fixtures; what is under test is our runner and ledger:
+exactly-once keys, nothing lost, failures recorded with reasons, exact model-call counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import pytest
+
+from summarizer.batch import BatchOptions, BatchRunner, in_shard, item_key, parse_shard
+from summarizer.errors import AuthenticationError, BatchError, ConfigurationError
+from summarizer.inputs import count_inputs, iter_inputs
+from summarizer.ledger import failed_path_for, read_keys, repair_torn_tail
+from summarizer.settings import Settings
+from tests.support.fake_openai import FakeServer
+
+PARAGRAPH = (
+    "The city council of {town} voted on Tuesday to build {n} new bridges, officials said. "
+    '"We need them now," said councillor Maria Lopez. The plan costs {n}00 million euros.'
+)
+
+
+def write_archive(folder: Path, n: int, *, faults: dict[int, str] | None = None) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        text = f"Bridges for town {i}\n\n" + PARAGRAPH.format(town=f"Town{i}", n=i + 2)
+        if faults and i in faults:
+            text += f"\n\nFAULT: {faults[i]}"
+        p = folder / f"a{i:04d}.txt"
+        p.write_text(text, encoding="utf-8")
+        paths.append(p)
+    return paths
+
+
+def settings_for(fake: FakeServer, **kw: Any) -> Settings:
+    base = {"base_url": fake.base_url, "model": "fake-model", "api_key": "k", "max_retries": 3,
+            "max_retry_wait": 0.05, "structured_output": "json_schema"}  # fmt: skip
+    return Settings(**{**base, **kw})
+
+
+def run_batch(fake: FakeServer, sources: list[str], out: Path, **opts: Any) -> Any:
+    settings = settings_for(fake, **opts.pop("settings", {}))
+    runner = BatchRunner(settings, out, BatchOptions(**opts))
+    return asyncio.run(runner.run(iter_inputs(sources, max_bytes=settings.max_bytes)))
+
+
+def lines(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeServer]:
+    with FakeServer(latency=0.005) as server:
+        yield server
+
+
+def test_folder_with_bad_files_succeeds_for_the_rest(fake: FakeServer, tmp_path: Path) -> None:
+    arch = tmp_path / "archive"
+    write_archive(arch, 5)
+    (arch / "empty.txt").write_bytes(b"")
+    (arch / "binary.md").write_bytes(b"\x00\x01\x02" * 100)
+    (arch / "latin1.txt").write_bytes(b"Caf\xe9 news")
+    (arch / "broken.json").write_text('{"text": "unterminated', encoding="utf-8")
+    (arch / "ignored.pdf").write_bytes(b"%PDF")  # not an article type: not an input
+    out = tmp_path / "out.jsonl"
+    tally = run_batch(fake, [str(arch)], out, concurrency=3)
+    assert (tally.inputs, tally.succeeded, tally.failed, tally.pending) == (9, 5, 4, 0)
+    assert fake.requests == 5
+    records = lines(out)
+    assert len(records) == 5 and len({r["key"] for r in records}) == 5
+    failures = {Path(f["input"]).name: f for f in lines(failed_path_for(out))}
+    assert set(failures) == {"empty.txt", "binary.md", "latin1.txt", "broken.json"}
+    assert "empty" in failures["empty.txt"]["message"]
+    assert "binary" in failures["binary.md"]["message"]
+    assert "UTF-8" in failures["latin1.txt"]["message"]
+    assert "malformed JSON" in failures["broken.json"]["message"]
+    assert all(f["error_class"] == "InputError" and f["attempts"] == 0 for f in failures.values())
+
+
+def test_rerun_makes_zero_model_calls_and_counts_everything(fake: FakeServer, tmp_path: Path) -> None:
+    write_archive(tmp_path / "a", 6)
+    (tmp_path / "a" / "bad.txt").write_bytes(b"")
+    out = tmp_path / "out.jsonl"
+    run_batch(fake, [str(tmp_path / "a")], out)
+    before, failed_before = out.read_bytes(), failed_path_for(out).read_bytes()
+    calls = fake.requests
+    tally = run_batch(fake, [str(tmp_path / "a")], out)
+    assert fake.requests == calls  # zero model calls
+    assert (tally.inputs, tally.succeeded, tally.already_done, tally.failed) == (7, 6, 6, 1)
+    assert out.read_bytes() == before and failed_path_for(out).read_bytes() == failed_before
+
+
+def test_identical_texts_and_duplicate_ids_are_billed_once(fake: FakeServer, tmp_path: Path) -> None:
+    doc = {"title": "Same", "text": PARAGRAPH.format(town="Lyon", n=3)}
+    other = {"id": "x", "text": PARAGRAPH.format(town="Gent", n=4)}
+    jl = tmp_path / "in.jsonl"
+    rows = [{**doc, "id": "x"}, {**doc, "id": "y"}, other, {**doc, "id": "z"}]
+    jl.write_text("\n".join(json.dumps(r) for r in rows) + "\nnot json\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    tally = run_batch(fake, [str(jl)], out)
+    assert fake.requests_for("Lyon") == 1 and fake.requests_for("Gent") == 1
+    assert (tally.inputs, tally.succeeded, tally.duplicates, tally.failed) == (5, 4, 2, 1)
+    assert tally.duplicate_ids == ["x"]
+    assert len(lines(out)) == 2
+
+
+def test_torn_last_line_is_repaired_and_nothing_is_duplicated(fake: FakeServer, tmp_path: Path) -> None:
+    write_archive(tmp_path / "a", 4)
+    out = tmp_path / "out.jsonl"
+    run_batch(fake, [str(tmp_path / "a")], out)
+    data = out.read_bytes()
+    last = data.rstrip(b"\n").rfind(b"\n") + 1
+    out.write_bytes(data[: last + 40])  # a crash in the middle of the last write
+    tally = run_batch(fake, [str(tmp_path / "a")], out)
+    keys = [r["key"] for r in lines(out)]
+    assert len(keys) == 4 and len(set(keys)) == 4
+    assert (tally.already_done, tally.succeeded, fake.requests) == (3, 4, 5)
+
+
+def test_repair_torn_tail_on_its_own(tmp_path: Path) -> None:
+    p = tmp_path / "x.jsonl"
+    p.write_bytes(b'{"key":"a"}\n{"key":"b"}\n{"key":"c')
+    assert repair_torn_tail(p) == len(b'{"key":"c')
+    assert read_keys(p) == ({"a", "b"}, 0)
+    assert repair_torn_tail(p) == 0
+    p.write_bytes(b"no newline at all")
+    repair_torn_tail(p)
+    assert p.read_bytes() == b""
+
+
+class FullDisk:
+    """A file opener whose files raise ENOSPC after ``room`` writes (all files together)."""
+
+    def __init__(self, room: int) -> None:
+        self.room = room
+
+    def __call__(self, path: Path) -> IO[bytes]:
+        fh = path.open("ab", buffering=0)
+        opener = self
+
+        class Limited:
+            def write(self, data: bytes) -> int:
+                if opener.room <= 0:
+                    raise OSError(errno.ENOSPC, "No space left on device")
+                opener.room -= 1
+                return fh.write(data)
+
+            def flush(self) -> None:
+                fh.flush()
+
+            def fileno(self) -> int:
+                return fh.fileno()
+
+            def close(self) -> None:
+                fh.close()
+
+        return Limited()  # type: ignore[return-value]
+
+
+def test_disk_full_stops_cleanly_without_marking_work_done(fake: FakeServer, tmp_path: Path) -> None:
+    write_archive(tmp_path / "a", 8)
+    out = tmp_path / "out.jsonl"
+    settings = settings_for(fake)
+    runner = BatchRunner(settings, out, BatchOptions(concurrency=1))
+    runner.ledger._opener = FullDisk(room=3)
+    with pytest.raises(BatchError, match="No space left on device"):
+        asyncio.run(runner.run(iter_inputs([str(tmp_path / "a")], max_bytes=10**6)))
+    assert len(lines(out)) == 3
+    assert runner.tally.succeeded == 3 and runner.tally.pending == runner.tally.inputs - 3
+    # With space again, the rerun finishes exactly the rest.
+    calls = fake.requests
+    tally = run_batch(fake, [str(tmp_path / "a")], out)
+    keys = [r["key"] for r in lines(out)]
+    assert len(keys) == 8 and len(set(keys)) == 8
+    assert tally.already_done == 3 and fake.requests - calls == 5
+
+
+@pytest.mark.parametrize(
+    ("fault", "calls", "outcome", "kind"),
+    [
+        ("500x2", 3, "ok", None),
+        ("503x9", 4, "failed", "endpoint"),  # 1 + max_retries, then recorded as failed
+        ("429:0.01x2", 3, "ok", None),
+        ("timeout:5", 2, "ok", None),
+        ("reset", 2, "ok", None),
+        ("400", 1, "failed", "endpoint"),
+        ("404", 1, "failed", "endpoint"),
+        ("422", 1, "failed", "endpoint"),
+        ("refusal", 1, "failed", "model_response"),
+        ("content_filter", 1, "failed", "model_response"),
+        ("empty", 1, "failed", "model_response"),
+        ("length", 2, "ok", None),
+        ("lengthx2", 2, "failed", "model_response"),
+        ("truncated", 2, "ok", None),
+        ("invalid", 2, "ok", None),
+        ("invalidx3", 3, "failed", "model_response"),
+        ("ungrounded", 2, "ok", None),
+    ],
+)
+def test_each_fault_ends_as_designed(
+    fake: FakeServer, tmp_path: Path, fault: str, calls: int, outcome: str, kind: str | None
+) -> None:
+    write_archive(tmp_path / "a", 1, faults={0: fault})
+    out = tmp_path / "out.jsonl"
+    tally = run_batch(fake, [str(tmp_path / "a")], out, settings={"timeout": 1.0})
+    assert fake.requests == calls
+    if outcome == "ok":
+        assert tally.succeeded == 1 and lines(out)[0]["provenance"]["attempts"] == calls
+    else:
+        failure = lines(failed_path_for(out))[0]
+        assert tally.failed == 1 and failure["kind"] == kind
+        assert failure["attempts"] == calls and failure["message"]
+
+
+def test_ungrounded_answers_land_in_rejected_with_reasons(fake: FakeServer, tmp_path: Path) -> None:
+    write_archive(tmp_path / "a", 1, faults={0: "ungrounded*"})
+    out = tmp_path / "out.jsonl"
+    run_batch(fake, [str(tmp_path / "a")], out)
+    record = lines(out)[0]
+    assert fake.requests == 3  # first answer + 2 re-asks, then kept with rejections
+    assert record["needs_review"] is True
+    assert any(r["value"] == "We will win this war tomorrow" for r in record["rejected"])
+    assert all(q["text"] != "We will win this war tomorrow" for q in record["summary"]["quotes"])
+
+
+def test_bad_key_stops_the_whole_run(fake: FakeServer, tmp_path: Path) -> None:
+    write_archive(tmp_path / "a", 5, faults=dict.fromkeys(range(5), "401*"))
+    out = tmp_path / "out.jsonl"
+    with pytest.raises(AuthenticationError, match="API key"):
+        run_batch(fake, [str(tmp_path / "a")], out, concurrency=1)
+    assert fake.requests == 1 and not lines(failed_path_for(out))
+
+
+def test_retry_failed_reruns_only_failures(fake: FakeServer, tmp_path: Path) -> None:
+    write_archive(tmp_path / "a", 4, faults={1: "400"})
+    out = tmp_path / "out.jsonl"
+    run_batch(fake, [str(tmp_path / "a")], out)
+    assert fake.requests == 4
+    tally = run_batch(fake, [str(tmp_path / "a")], out)  # without the flag: no calls
+    assert fake.requests == 4 and tally.failed == 1
+    fake.script("Town1", ["ok"])
+    tally = run_batch(fake, [str(tmp_path / "a")], out, retry_failed=True)
+    assert fake.requests == 5
+    assert (tally.succeeded, tally.failed, tally.already_done) == (4, 0, 3)
+
+
+def test_429_pauses_the_whole_runner(tmp_path: Path) -> None:
+    with FakeServer(latency=0.0, rpm=20, window=1.0) as fake:
+        write_archive(tmp_path / "a", 30)
+        tally = run_batch(fake, [str(tmp_path / "a")], tmp_path / "o.jsonl", concurrency=8,
+                          settings={"max_retries": 8, "max_retry_wait": 2.0})  # fmt: skip
+    assert tally.succeeded == 30
+    assert fake.status_counts.get(429, 0) == tally.throttled > 0
+
+
+def test_client_side_rpm_limit_avoids_429s(tmp_path: Path) -> None:
+    with FakeServer(latency=0.0, rpm=600, window=1.0) as fake:  # 10 per second
+        write_archive(tmp_path / "a", 20)
+        started = time.monotonic()
+        tally = run_batch(fake, [str(tmp_path / "a")], tmp_path / "o.jsonl", concurrency=8, rpm=560)
+        elapsed = time.monotonic() - started
+    assert tally.succeeded == 20 and fake.status_counts.get(429, 0) == 0
+    assert elapsed > 1.0  # 20 requests at under 10/s cannot finish in one second
+
+
+def test_shards_split_deterministically(fake: FakeServer, tmp_path: Path) -> None:
+    write_archive(tmp_path / "a", 12)
+    keys = set()
+    for k in (1, 2, 3):
+        out = tmp_path / f"o{k}.jsonl"
+        run_batch(fake, [str(tmp_path / "a")], out, shard=(k, 3))
+        shard_keys = {r["key"] for r in lines(out)}
+        assert all(in_shard(key, (k, 3)) for key in shard_keys)
+        assert not keys & shard_keys
+        keys |= shard_keys
+    assert len(keys) == 12 and fake.requests == 12
+    assert parse_shard("2/8") == (2, 8)
+    with pytest.raises(ConfigurationError):
+        parse_shard("9/8")
+
+
+def test_inputs_stream_and_count(tmp_path: Path) -> None:
+    write_archive(tmp_path / "a" / "sub", 3)
+    (tmp_path / "a" / "x.jsonl").write_text('{"text": "a"}\n\n{"text": "b"}\n', encoding="utf-8")
+    assert count_inputs([str(tmp_path / "a")]) == 5
+    names = [i.name for i in iter_inputs([str(tmp_path / "a")], max_bytes=1000)]
+    assert len(names) == 5 and names[0].endswith("x.jsonl:1") and names[2].endswith("a0000.txt")
+    assert names == [i.name for i in iter_inputs([str(tmp_path / "a")], max_bytes=1000)]
+    assert item_key("t", "m") != item_key("t", "m2") != item_key("t2", "m")
+
+
+# --------------------------------------------------------------------------- kill and resume
+
+
+def _cli_batch(fake_url: str, arch: Path, out: Path) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SUMMARIZER_"))}
+    env.update({"OPENAI_BASE_URL": fake_url, "SUMMARIZER_MODEL": "fake-model", "OPENAI_API_KEY": "k"})
+    return subprocess.Popen(
+        [sys.executable, "-m", "summarizer", "batch", str(arch), "-o", str(out), "-c", "4", "-q"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )  # fmt: skip
+
+
+def test_sigkill_then_resume_keeps_every_article_exactly_once(tmp_path: Path) -> None:
+    n, k = 40, 10
+    arch = tmp_path / "a"
+    write_archive(arch, n)
+    out = tmp_path / "out.jsonl"
+    with FakeServer(latency=0.05) as fake:
+        proc = _cli_batch(fake.base_url, arch, out)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(lines(out)) < k:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=30)
+        killed_at = len(out.read_bytes().splitlines())
+        assert k <= killed_at < n, "kill came too late to test anything"
+        proc = _cli_batch(fake.base_url, arch, out)
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        assert f"{n} inputs = {n} succeeded" in err
+        calls = fake.requests
+    keys = [r["key"] for r in lines(out)]
+    assert len(keys) == n and len(set(keys)) == n  # nothing lost, nothing twice
+    # Paid at most once per article, plus what was in flight at the kill (4 workers).
+    assert calls <= n + 4
+
+
+def test_cli_exit_codes_and_tally(tmp_path: Path) -> None:
+    write_archive(tmp_path / "a", 3, faults={2: "400"})
+    out = tmp_path / "out.jsonl"
+    with FakeServer() as fake:
+        proc = _cli_batch(fake.base_url, tmp_path / "a", out)
+        _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 8
+    assert "3 inputs = 2 succeeded + 1 failed + 0 pending" in err
+
+
+def test_ctrl_c_prints_the_tally_and_a_rerun_resumes(tmp_path: Path) -> None:
+    n = 30
+    arch = tmp_path / "a"
+    write_archive(arch, n)
+    out = tmp_path / "out.jsonl"
+    with FakeServer(latency=0.1) as fake:
+        proc = _cli_batch(fake.base_url, arch, out)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(lines(out)) < 5:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, err
+        done = len(lines(out))
+        assert f"{n} inputs = {done} succeeded + 0 failed + {n - done} pending" in err
+        assert "rerun the same command to resume" in err and "Traceback" not in err
+        proc = _cli_batch(fake.base_url, arch, out)
+        _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and f"({done} already done)" in err
+    assert len({r["key"] for r in lines(out)}) == len(lines(out)) == n
