@@ -46,6 +46,7 @@ class Normalized:
         return self.index[start], self.index[end - 1] + 1
 
 
+@lru_cache(maxsize=4096)
 def _fold_char(ch: str) -> str:
     if ch in _DROP:
         return ""
@@ -60,12 +61,22 @@ def _fold_char(ch: str) -> str:
 def normalize(text: str) -> Normalized:
     chars: list[str] = []
     index: list[int] = []
+    last = " "  # drops leading spaces and collapses runs
     for i, ch in enumerate(unicodedata.normalize("NFC", text)):
-        for out in _fold_char(ch):
-            if out == " " and (not chars or chars[-1] == " "):
+        folded = _fold_char(ch)
+        if len(folded) == 1:  # the common case, without the inner loop
+            if folded == " " == last:
+                continue
+            chars.append(folded)
+            index.append(i)
+            last = folded
+            continue
+        for out in folded:
+            if out == " " == last:
                 continue
             chars.append(out)
             index.append(i)
+            last = out
     while chars and chars[-1] == " ":
         chars.pop()
         index.pop()

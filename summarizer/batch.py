@@ -85,8 +85,9 @@ def in_shard(key: str, shard: tuple[int, int] | None) -> bool:
 class RateGate:
     """Client-side requests/min and tokens/min limits, shared by every request of a run.
 
-    Buckets are sized to about one second of the limit, so even a server that counts over a
-    sliding minute never sees a burst above its limit.
+    Requests are paced, not burst: the request bucket holds one request, so a server counting
+    over any sliding window (a minute, or a few seconds) never sees more than its limit; the
+    token bucket holds one large request's worth. Both run at 98 % of the limit.
     """
 
     def __init__(self, rpm: float | None, tpm: float | None) -> None:
@@ -94,9 +95,8 @@ class RateGate:
         self._tpm = self._bucket(tpm * 0.98, 8192.0) if tpm else None
 
     @staticmethod
-    def _bucket(per_minute: float, biggest: float) -> AsyncLimiter:
-        period = max(1.0, 60.0 * biggest / per_minute)
-        return AsyncLimiter(per_minute * period / 60.0, period)
+    def _bucket(per_minute: float, capacity: float) -> AsyncLimiter:
+        return AsyncLimiter(capacity, 60.0 * capacity / per_minute)
 
     async def __call__(self, request: httpx2.Request) -> None:
         if self._rpm is not None:

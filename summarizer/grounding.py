@@ -292,19 +292,28 @@ class GroundingError(ValueError):
 
 @dataclass
 class GroundingCheck:
-    """Validation-context hook: ``strict`` raises to trigger a re-ask; lenient only records."""
+    """Validation hook: ``strict`` raises the problems to trigger a re-ask; lenient records.
+
+    It remembers its last result, so the record is built from the very grounding the model's
+    answer passed (and grounding is not computed twice per article).
+    """
 
     article: str
     strict: bool = True
+    _last: tuple[SummaryDraft, GroundingResult] | None = field(default=None, repr=False)
 
     def __call__(self, draft: SummaryDraft) -> None:
-        if not self.strict:
-            return
         result = ground(draft, self.article)
-        if result.rejected:
+        self._last = (draft, result)
+        if self.strict and result.rejected:
             lines = [f"- {r.field}: {r.reason}" for r in result.rejected[:8]]
             raise GroundingError(
                 "Some items are not supported by the article text between the boundary lines. "
                 "For each field listed, copy words exactly from the article, or leave the item "
                 "out:\n" + "\n".join(lines)
             )
+
+    def result_for(self, draft: SummaryDraft) -> GroundingResult | None:
+        if self._last is not None and self._last[0] is draft:
+            return self._last[1]
+        return None

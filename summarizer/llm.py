@@ -13,6 +13,7 @@ context has room, never with the same request.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -22,15 +23,18 @@ from typing import Any, TypeVar
 import httpx2
 import instructor
 import openai
+import orjson
 from instructor.core.exceptions import IncompleteOutputException, InstructorRetryException
 from pydantic import BaseModel, ValidationError
 
+from summarizer import instructor_shims
 from summarizer.errors import (
     AuthenticationError,
     EndpointError,
     ModelResponseError,
     SummarizerError,
 )
+from summarizer.schema import active_check
 from summarizer.settings import Settings, StructuredOutput
 from summarizer.transport import (
     AsyncRetryingTransport,
@@ -43,6 +47,7 @@ from summarizer.transport import (
 )
 
 T = TypeVar("T", bound=BaseModel)
+instructor_shims.apply()
 
 _MODES: dict[StructuredOutput, instructor.Mode] = {
     "tools": instructor.Mode.TOOLS,
@@ -192,6 +197,29 @@ def map_error(exc: BaseException, endpoint: Endpoint) -> SummarizerError:
     return ModelResponseError(f"unexpected model error: {type(exc).__name__}: {exc}")
 
 
+@functools.cache
+def wire_model(model: type[T]) -> type[T]:
+    """``model`` prepared for instructor once, not on every request.
+
+    instructor wraps a plain pydantic model into its ``OpenAISchema`` with ``create_model`` and
+    regenerates its JSON Schema on every call: for our nested schema that is most of the
+    client's CPU per article. A class that already is an ``OpenAISchema`` is used as is, and
+    its schema is computed once here (returned as a fresh copy, so callers may mutate it).
+    """
+    wrapped = instructor.openai_schema(model)
+    generate = wrapped.model_json_schema
+    frozen = orjson.dumps(generate())
+
+    def model_json_schema(cls: type[BaseModel], *args: Any, **kwargs: Any) -> dict[str, Any]:
+        if args or kwargs:
+            return generate(*args, **kwargs)
+        schema: dict[str, Any] = orjson.loads(frozen)
+        return schema
+
+    wrapped.model_json_schema = classmethod(model_json_schema)  # type: ignore[method-assign,assignment]
+    return wrapped
+
+
 class _Call:
     """Request shaping shared by the sync and async clients."""
 
@@ -238,7 +266,7 @@ class _Run:
     ) -> None:
         self.call = call
         self.messages = messages
-        self.response_model = response_model
+        self.response_model = wire_model(response_model)
         self.lenient_context = lenient_context
         self.budget = max_tokens
         self.widened = False  # DESIGN.md: at most one retry with a larger budget after "length"
@@ -247,12 +275,15 @@ class _Run:
         self.started = time.monotonic()
 
     @contextlib.contextmanager
-    def bound(self) -> Iterator[None]:
-        """The transport counts requests into ``current_stats``: bind this run's ``stats``."""
+    def bound(self, context: dict[str, Any] | None) -> Iterator[None]:
+        """Bind this run's ``stats`` (the transport counts requests into it) and its
+        validation check (never passed to instructor as ``context``: see ``active_check``)."""
         token = current_stats.set(self.stats)
+        check = active_check.set((context or {}).get("check"))
         try:
             yield
         finally:
+            active_check.reset(check)
             current_stats.reset(token)
 
     def kwargs(self) -> dict[str, Any]:
@@ -362,10 +393,10 @@ class ModelClient:
             max_tokens=max_tokens,
             stats=stats,
         )
-        with run.bound():
+        with run.bound(context):
             while True:
                 try:
-                    value = self._create(context=context, **run.kwargs())
+                    value = self._create(**run.kwargs())
                 except IncompleteOutputException as exc:
                     run.truncated(exc)
                     continue
@@ -431,10 +462,10 @@ class AsyncModelClient:
             max_tokens=max_tokens,
             stats=stats,
         )
-        with run.bound():
+        with run.bound(context):
             while True:
                 try:
-                    value = await self._create(context=context, **run.kwargs())
+                    value = await self._create(**run.kwargs())
                 except IncompleteOutputException as exc:
                     run.truncated(exc)
                     continue

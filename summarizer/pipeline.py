@@ -10,6 +10,7 @@ llama.cpp server once and stops it on exit, Ctrl-C or error.
 from __future__ import annotations
 
 import contextlib
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +42,12 @@ def estimate_tokens(text: str) -> int:
     return int(len(text.encode("utf-8")) / BYTES_PER_TOKEN) + 1
 
 
+@functools.cache
+def _prompt_overhead() -> int:
+    """Tokens of the prompt around the article (instructions, field guide, boundaries)."""
+    return estimate_tokens(" ".join(m["content"] for m in render_prompt(Article(id="x", text="")).messages))
+
+
 def fit_article(article: Article, settings: Settings, context_window: int | None) -> tuple[Article, bool]:
     """Cut the article at a paragraph boundary so prompt + answers fit the model's context.
 
@@ -50,10 +57,7 @@ def fit_article(article: Article, settings: Settings, context_window: int | None
     if context_window is None:
         return article, False
     answers = settings.max_output_tokens * (settings.max_reasks + 1)
-    overhead = (
-        estimate_tokens(" ".join(m["content"] for m in render_prompt(Article(id="x", text="")).messages))
-        + settings.max_reasks * REASK_MESSAGE_TOKENS
-    )
+    overhead = _prompt_overhead() + settings.max_reasks * REASK_MESSAGE_TOKENS
     room = context_window - answers - overhead
     if estimate_tokens(article.text) <= room:
         return article, False
@@ -107,7 +111,10 @@ def build_record(prep: Prepared, extraction: Extraction, endpoint: Endpoint) -> 
     draft = extraction.value
     assert isinstance(draft, SummaryDraft)
     article = prep.article
-    result = ground(draft, article.text)
+    result = next(
+        (r for c in (prep.context["check"], prep.lenient["check"]) if (r := c.result_for(draft))),
+        None,
+    ) or ground(draft, article.text)
     injections = find_injections(article.text)
     return EventSummary(
         article=ArticleMeta(

@@ -85,6 +85,7 @@ def field_guide(model: type[BaseModel] = SummaryDraft) -> str:
     return "\n".join(_guide_lines(schema, schema.get("$defs", {}), ""))
 
 
+@cache
 def prompt_version(template: str = DEFAULT_TEMPLATE) -> str:
     module = _environment().get_template(template).make_module()
     return str(module.version)  # type: ignore[attr-defined]

@@ -10,11 +10,18 @@ This module imports nothing of ours.
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 SCHEMA_VERSION = "1.0"
+
+# The check SummaryDraft runs after parsing (grounding, in practice), for the current call.
+# A context variable, not instructor's ``context=``: instructor renders every message as a
+# Jinja template when given a context, which would let article text like "{{ ... }}" act.
+active_check: ContextVar[Callable[[Any], None] | None] = ContextVar("summarizer_active_check", default=None)
 
 # IPTC Media Topic top-level subjects (label -> code).
 IPTC_TOPICS: dict[str, str] = {
@@ -162,6 +169,8 @@ class Source(_Strict):
 class SummaryDraft(_Strict):
     """What the model returns. Everything here is checked against the article afterwards."""
 
+    _checked_on_parse: ClassVar[bool] = True
+
     headline: str = Field(description="Neutral headline, at most 15 words.")
     brief: str = Field(description="Two or three sentences summarising the article.")
     topics: list[Topic] = Field(min_length=1, max_length=3, description="1 to 3 IPTC Media Topics.")
@@ -177,8 +186,8 @@ class SummaryDraft(_Strict):
         # so a failed check becomes a specific re-ask through instructor.
         # Repeated topics are noise, not an error worth a re-ask.
         self.topics = list(dict.fromkeys(self.topics))
-        check = (info.context or {}).get("check")
-        if check is not None:
+        check = (info.context or {}).get("check") or active_check.get()
+        if check is not None and self._checked_on_parse:
             check(self)
         return self
 
@@ -188,6 +197,8 @@ class SummaryDraft(_Strict):
 
 class Summary(SummaryDraft):
     """The draft after grounding: only supported items remain, so events may be empty."""
+
+    _checked_on_parse: ClassVar[bool] = False  # built by grounding itself
 
     events: list[Event] = Field(default_factory=list, max_length=6)
 

@@ -29,10 +29,8 @@ class Settings(BaseSettings):
         env_prefix="SUMMARIZER_", populate_by_name=True, extra="forbid", frozen=True
     )
 
-    base_url: str | None = Field(default=None, validation_alias=AliasChoices("base_url", "OPENAI_BASE_URL"))
-    api_key: str | None = Field(
-        default=None, validation_alias=AliasChoices("api_key", "OPENAI_API_KEY"), repr=False
-    )
+    base_url: str | None = Field(default=None, validation_alias=AliasChoices("OPENAI_BASE_URL"))
+    api_key: str | None = Field(default=None, validation_alias=AliasChoices("OPENAI_API_KEY"), repr=False)
     model: str | None = Field(default=None, description="Model name sent to the endpoint.")
     model_path: str | None = Field(default=None, description="GGUF file for the embedded server.")
     structured_output: StructuredOutput = "auto"

@@ -372,3 +372,15 @@ def test_ctrl_c_prints_the_tally_and_a_rerun_resumes(tmp_path: Path) -> None:
         _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0 and f"({done} already done)" in err
     assert len({r["key"] for r in lines(out)}) == len(lines(out)) == n
+
+
+def test_article_text_is_never_rendered_as_a_template(fake: FakeServer, tmp_path: Path) -> None:
+    """instructor renders messages as Jinja when given ``context=``: we must never let it."""
+    text = "Template test\n\nThe sign read {{ 7*7 }} and {% if x %}odd{% endif %} and {{ check.article }}."
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "t.txt").write_text(text, encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    tally = run_batch(fake, [str(tmp_path / "a")], out)
+    assert tally.succeeded == 1
+    assert fake.requests_for("{{ 7*7 }} and {% if x %}odd{% endif %} and {{ check.article }}") == 1
+    assert "{{ 7*7 }}" in lines(out)[0]["article"]["text"]

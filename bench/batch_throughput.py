@@ -1,0 +1,241 @@
+"""Batch throughput: our runner beside naive baselines, against the fake server, in one run.
+
+    .venv/bin/python bench/batch_throughput.py            # full run (~5 min on 2 cores)
+    .venv/bin/python bench/batch_throughput.py --quick    # smaller N, for a smoke check
+
+The fake OpenAI-compatible server (tests/support/fake_openai.py) runs in its own process so
+client and server do not share a GIL; it answers schema-valid, grounded JSON after a fixed
+latency. Baselines: ``asyncio.gather`` with a semaphore over plain instructor + AsyncOpenAI,
+and a sequential loop. Ratios are printed; nothing here asserts on time.
+
+Measured, each in a fresh subprocess where it matters:
+- throughput at 200 ms latency, concurrency 16 and 64, no limit: achieved/ideal and ours/naive;
+- a 600 requests/min limit enforced by the fake (sliding window): achieved/limit, share of 429s;
+- client CPU ms per article (getrusage of the client process; grounding, ledger included);
+- peak RSS of a batch of 1k vs 20k articles;
+- wall time of a rerun over a finished 10k batch, and the model calls it made.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PARAGRAPHS = [
+    "The regional council of {town} approved on Tuesday a plan to build {n} new bridges over the "
+    "river, officials said, after a debate that lasted more than six hours.",
+    '"We need them now, not in ten years," said councillor Maria Lopez, who led the campaign.',
+    "Opponents said the plan, which costs {n}00 million euros, would raise local taxes. The "
+    "transport department said work could start next spring if no appeal is lodged.",
+    "Residents of {town} have complained for years about traffic on the old crossing, which "
+    "carries about {n}0,000 vehicles a day according to the department.",
+]
+
+
+def article(i: int) -> dict[str, str]:
+    town = f"Town{i}"
+    body = "\n\n".join(p.format(town=town, n=(i % 90) + 2) for p in PARAGRAPHS)
+    return {"id": f"a{i}", "title": f"{town} approves new bridges", "text": f"{town} approves bridges\n\n{body}"}
+
+
+def write_jsonl(path: Path, n: int, start: int = 0) -> Path:
+    with path.open("w", encoding="utf-8") as fh:
+        for i in range(start, start + n):
+            fh.write(json.dumps(article(i)) + "\n")
+    return path
+
+
+@contextmanager
+def fake_server(latency: float, rpm: int | None = None, window: float = 60.0) -> Any:
+    argv = [sys.executable, "-m", "tests.support.fake_openai", "--port", "0", "--latency", str(latency)]
+    if rpm:
+        argv += ["--rpm", str(rpm), "--window", str(window)]
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline().strip()
+    url = line.split("=", 1)[1]
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        out = proc.communicate(timeout=30)[0]
+        stats = next((json.loads(x.split("=", 1)[1]) for x in out.splitlines() if x.startswith("FAKE_OPENAI_STATS=")), {})
+        fake_server.last_stats = stats  # type: ignore[attr-defined]
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS. VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from
+    the parent, which would make every child report the parent's peak."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cpu_seconds() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+# --------------------------------------------------------------------------- the contenders
+
+
+async def naive(url: str, articles: list[dict[str, str]], concurrency: int) -> None:
+    """The baseline: plain instructor + AsyncOpenAI, asyncio.gather under a semaphore."""
+    import instructor
+    import openai
+
+    from summarizer.articles import article_from_mapping
+    from summarizer.prompts import render_prompt
+    from summarizer.schema import SummaryDraft
+
+    raw = openai.AsyncOpenAI(base_url=url, api_key="k", max_retries=2)
+    client = instructor.from_openai(raw, mode=instructor.Mode.JSON_SCHEMA)
+    sem = asyncio.Semaphore(concurrency)
+
+    async def one(obj: dict[str, str]) -> Any:
+        messages = render_prompt(article_from_mapping(obj, name="x", default_id="x")).messages
+        async with sem:
+            return await client.chat.completions.create(
+                model="fake-model", messages=messages, response_model=SummaryDraft, max_retries=0  # type: ignore[arg-type]
+            )
+
+    try:
+        await asyncio.gather(*(one(a) for a in articles))
+    finally:
+        await raw.close()
+
+
+async def sequential(url: str, articles: list[dict[str, str]]) -> None:
+    await naive(url, articles, 1)
+
+
+def ours(url: str, source: Path, out: Path, concurrency: int, rpm: float | None = None) -> Any:
+    from summarizer.batch import BatchOptions, BatchRunner
+    from summarizer.inputs import iter_inputs
+    from summarizer.settings import Settings
+
+    settings = Settings(base_url=url, model="fake-model", api_key="k", structured_output="json_schema")
+    runner = BatchRunner(settings, out, BatchOptions(concurrency=concurrency, rpm=rpm))
+    return asyncio.run(runner.run(iter_inputs([str(source)], max_bytes=10**6)))
+
+
+def timed(fn: Any, *args: Any) -> tuple[float, float, Any]:
+    c0, t0 = cpu_seconds(), time.perf_counter()
+    result = fn(*args)
+    return time.perf_counter() - t0, cpu_seconds() - c0, result
+
+
+# --------------------------------------------------------------------------- subprocess modes
+
+
+def child(mode: str, url: str, source: str, out: str, concurrency: int) -> None:
+    """One measured run in a fresh process: prints a JSON line with wall, cpu, rss, tally."""
+    wall, cpu, tally = timed(ours, url, Path(source), Path(out), concurrency)
+    rss_mb = peak_rss_mb()
+    print(json.dumps({"mode": mode, "wall": wall, "cpu": cpu, "rss_mb": rss_mb, "inputs": tally.inputs,
+                      "succeeded": tally.succeeded, "model_calls": tally.model_calls}))  # fmt: skip
+
+
+def run_child(mode: str, url: str, source: Path, out: Path, concurrency: int) -> dict[str, Any]:
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", mode, url, str(source), str(out), str(concurrency)],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smaller N (smoke check, noisier)")
+    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        mode, url, source, out, conc = args.child
+        child(mode, url, source, out, int(conc))
+        return
+    scale = 0.25 if args.quick else 1.0
+    latency = 0.2
+    tmp = Path(tempfile.mkdtemp(prefix="summarizer-bench-"))
+    rows: list[tuple[str, str]] = []
+    print(f"machine: {os.cpu_count()} cores; fake server in its own process; latency {latency * 1000:.0f} ms")
+
+    # 1. Throughput, no limit.
+    cpu_per_article = {}
+    for conc in (16, 64):
+        n = int((conc / latency) * 10 * scale)  # ~10 s at the ideal rate
+        articles = [article(i) for i in range(n)]
+        source = write_jsonl(tmp / f"in{conc}.jsonl", n)
+        ideal = conc / latency
+        with fake_server(latency) as url:
+            wall_naive, cpu_naive, _ = timed(lambda: asyncio.run(naive(url, articles, conc)))
+        with fake_server(latency) as url:
+            wall_ours, cpu_ours, tally = timed(ours, url, source, tmp / f"out{conc}.jsonl", conc)
+        assert tally.succeeded == n, tally.line()
+        r_naive, r_ours = n / wall_naive, n / wall_ours
+        cpu_per_article[conc] = (cpu_ours / n * 1000, cpu_naive / n * 1000)
+        rows += [
+            (f"concurrency {conc}: ideal", f"{ideal:.0f} articles/s"),
+            (f"concurrency {conc}: naive gather", f"{r_naive:.1f}/s = {r_naive / ideal:.2f} of ideal"),
+            (f"concurrency {conc}: ours", f"{r_ours:.1f}/s = {r_ours / ideal:.2f} of ideal"),
+            (f"concurrency {conc}: ours / naive", f"{r_ours / r_naive:.2f}x"),
+            (f"concurrency {conc}: client CPU per article", f"ours {cpu_ours / n * 1000:.2f} ms, naive {cpu_naive / n * 1000:.2f} ms"),
+        ]
+    n_seq = max(5, int(20 * scale))
+    with fake_server(latency) as url:
+        wall_seq, _, _ = timed(lambda: asyncio.run(sequential(url, [article(i) for i in range(n_seq)])))
+    rows.append(("sequential loop", f"{n_seq / wall_seq:.1f}/s = {n_seq / wall_seq / (1 / latency):.2f} of ideal (1/latency)"))
+
+    # 2. A 600 requests/min limit, enforced by the fake over a 6 s sliding window (60 per 6 s).
+    n = int(300 * scale)
+    source = write_jsonl(tmp / "rpm.jsonl", n)
+    with fake_server(latency, rpm=60, window=6.0) as url:
+        wall, _, tally = timed(ours, url, source, tmp / "rpm.out.jsonl", 64, 600.0)
+    stats = getattr(fake_server, "last_stats", {})
+    sent = sum(int(v) for v in stats.get("status_counts", {}).values()) or tally.model_calls
+    n429 = int(stats.get("status_counts", {}).get("429", 0))
+    rate = n / wall * 60
+    rows += [
+        ("600 rpm limit: achieved", f"{rate:.0f} rpm = {rate / 600:.3f} of the limit"),
+        ("600 rpm limit: 429 answers", f"{n429} of {sent} requests = {n429 / max(sent, 1):.2%}"),
+    ]
+
+    # 3. Memory and rerun, each in a fresh process.
+    sizes = (int(1000 * scale), int(10000 * scale), int(20000 * scale))
+    runs = {}
+    with fake_server(0.01) as url:
+        for size in sizes:
+            src = write_jsonl(tmp / f"mem{size}.jsonl", size)
+            runs[size] = run_child("fresh", url, src, tmp / f"mem{size}.out.jsonl", 64)
+        small, _, big = sizes
+        rerun = run_child("rerun", url, tmp / f"mem{sizes[1]}.jsonl", tmp / f"mem{sizes[1]}.out.jsonl", 64)
+    rows += [
+        (f"peak RSS, {small} articles", f"{runs[small]['rss_mb']:.1f} MB"),
+        (f"peak RSS, {big} articles", f"{runs[big]['rss_mb']:.1f} MB (growth {runs[big]['rss_mb'] - runs[small]['rss_mb']:+.1f} MB)"),
+        (f"client CPU per article, {big} articles at 10 ms", f"{runs[big]['cpu'] / big * 1000:.2f} ms"),
+        (f"rerun of a finished {sizes[1]} batch", f"{rerun['wall']:.2f} s, {rerun['model_calls']} model calls, {rerun['succeeded']} succeeded"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    print()
+    for k, v in rows:
+        print(f"{k:<{width}}  {v}")
+
+
+if __name__ == "__main__":
+    main()
