@@ -48,7 +48,11 @@ PARAGRAPHS = [
 def article(i: int) -> dict[str, str]:
     town = f"Town{i}"
     body = "\n\n".join(p.format(town=town, n=(i % 90) + 2) for p in PARAGRAPHS)
-    return {"id": f"a{i}", "title": f"{town} approves new bridges", "text": f"{town} approves bridges\n\n{body}"}
+    return {
+        "id": f"a{i}",
+        "title": f"{town} approves new bridges",
+        "text": f"{town} approves bridges\n\n{body}",
+    }
 
 
 def write_jsonl(path: Path, n: int, start: int = 0) -> Path:
@@ -72,7 +76,10 @@ def fake_server(latency: float, rpm: int | None = None, window: float = 60.0) ->
     finally:
         proc.terminate()
         out = proc.communicate(timeout=30)[0]
-        stats = next((json.loads(x.split("=", 1)[1]) for x in out.splitlines() if x.startswith("FAKE_OPENAI_STATS=")), {})
+        stats = next(
+            (json.loads(x.split("=", 1)[1]) for x in out.splitlines() if x.startswith("FAKE_OPENAI_STATS=")),
+            {},
+        )
         fake_server.last_stats = stats  # type: ignore[attr-defined]
 
 
@@ -110,7 +117,10 @@ async def naive(url: str, articles: list[dict[str, str]], concurrency: int) -> N
         messages = render_prompt(article_from_mapping(obj, name="x", default_id="x")).messages
         async with sem:
             return await client.chat.completions.create(
-                model="fake-model", messages=messages, response_model=SummaryDraft, max_retries=0  # type: ignore[arg-type]
+                model="fake-model",
+                messages=messages,
+                response_model=SummaryDraft,
+                max_retries=0,  # type: ignore[arg-type]
             )
 
     try:
@@ -162,7 +172,9 @@ def run_child(mode: str, url: str, source: Path, out: Path, concurrency: int) ->
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="smaller N (smoke check, noisier)")
     parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -184,7 +196,7 @@ def main() -> None:
         source = write_jsonl(tmp / f"in{conc}.jsonl", n)
         ideal = conc / latency
         with fake_server(latency) as url:
-            wall_naive, cpu_naive, _ = timed(lambda: asyncio.run(naive(url, articles, conc)))
+            wall_naive, cpu_naive, _ = timed(asyncio.run, naive(url, articles, conc))
         with fake_server(latency) as url:
             wall_ours, cpu_ours, tally = timed(ours, url, source, tmp / f"out{conc}.jsonl", conc)
         assert tally.succeeded == n, tally.line()
@@ -195,12 +207,20 @@ def main() -> None:
             (f"concurrency {conc}: naive gather", f"{r_naive:.1f}/s = {r_naive / ideal:.2f} of ideal"),
             (f"concurrency {conc}: ours", f"{r_ours:.1f}/s = {r_ours / ideal:.2f} of ideal"),
             (f"concurrency {conc}: ours / naive", f"{r_ours / r_naive:.2f}x"),
-            (f"concurrency {conc}: client CPU per article", f"ours {cpu_ours / n * 1000:.2f} ms, naive {cpu_naive / n * 1000:.2f} ms"),
+            (
+                f"concurrency {conc}: client CPU per article",
+                f"ours {cpu_ours / n * 1000:.2f} ms, naive {cpu_naive / n * 1000:.2f} ms",
+            ),
         ]
     n_seq = max(5, int(20 * scale))
     with fake_server(latency) as url:
-        wall_seq, _, _ = timed(lambda: asyncio.run(sequential(url, [article(i) for i in range(n_seq)])))
-    rows.append(("sequential loop", f"{n_seq / wall_seq:.1f}/s = {n_seq / wall_seq / (1 / latency):.2f} of ideal (1/latency)"))
+        wall_seq, _, _ = timed(asyncio.run, sequential(url, [article(i) for i in range(n_seq)]))
+    rows.append(
+        (
+            "sequential loop",
+            f"{n_seq / wall_seq:.1f}/s = {n_seq / wall_seq / (1 / latency):.2f} of ideal (1/latency)",
+        )
+    )
 
     # 2. A 600 requests/min limit, enforced by the fake over a 6 s sliding window (60 per 6 s).
     n = int(300 * scale)
@@ -227,9 +247,15 @@ def main() -> None:
         rerun = run_child("rerun", url, tmp / f"mem{sizes[1]}.jsonl", tmp / f"mem{sizes[1]}.out.jsonl", 64)
     rows += [
         (f"peak RSS, {small} articles", f"{runs[small]['rss_mb']:.1f} MB"),
-        (f"peak RSS, {big} articles", f"{runs[big]['rss_mb']:.1f} MB (growth {runs[big]['rss_mb'] - runs[small]['rss_mb']:+.1f} MB)"),
+        (
+            f"peak RSS, {big} articles",
+            f"{runs[big]['rss_mb']:.1f} MB (growth {runs[big]['rss_mb'] - runs[small]['rss_mb']:+.1f} MB)",
+        ),
         (f"client CPU per article, {big} articles at 10 ms", f"{runs[big]['cpu'] / big * 1000:.2f} ms"),
-        (f"rerun of a finished {sizes[1]} batch", f"{rerun['wall']:.2f} s, {rerun['model_calls']} model calls, {rerun['succeeded']} succeeded"),
+        (
+            f"rerun of a finished {sizes[1]} batch",
+            f"{rerun['wall']:.2f} s, {rerun['model_calls']} model calls, {rerun['succeeded']} succeeded",
+        ),
     ]
     width = max(len(k) for k, _ in rows)
     print()

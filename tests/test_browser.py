@@ -349,3 +349,47 @@ def test_planted_markup_never_runs(browser: Any, tmp_path: Path) -> None:
         assert view.errors == []
     finally:
         view.close()
+
+
+# ------------------------------------------------------------- the embedded model's own brief
+
+
+@pytest.fixture(scope="module")
+def vcr_cassette_dir() -> str:
+    return str(ROOT / "tests" / "cassettes" / "test_cassettes")
+
+
+@pytest.fixture
+def default_cassette_name() -> str:
+    return "test_brief_of_the_seed"  # recorded from the embedded model by `make cassettes`
+
+
+@pytest.mark.vcr
+def test_the_embedded_models_seed_brief_in_the_browser(
+    browser: Any, model_settings: Any, tmp_path: Path
+) -> None:
+    """The seed's brief exactly as the embedded model produced it (replayed): it renders with
+    no errors, shows what was rejected and why, and every link lands on its span."""
+    from summarizer.pipeline import Summarizer
+
+    with Summarizer(model_settings) as run:
+        record = run.summarize(load_article(SEED))
+    view = Page(browser, to_html(record), tmp_path / "seed.html")
+    try:
+        page = view.page
+        assert page.locator("h1").first.inner_text().strip() == record.summary.headline
+        if record.rejected:
+            assert page.locator(".banner.review").count() == 1
+            listed = page.locator("main.brief").inner_text()
+            assert all(r.reason in listed for r in record.rejected)
+        links = page.locator("main.brief a.jump")
+        for i in range(links.count()):
+            key = links.nth(i).get_attribute("data-g")
+            links.nth(i).click()
+            page.wait_for_function(
+                "k => document.querySelector('mark.' + k).classList.contains('active')", arg=key
+            )
+        assert view.errors == [] and view.dialogs == []
+        assert [u for u in view.requests if not u.startswith("file://")] == []
+    finally:
+        view.close()
