@@ -66,7 +66,7 @@ class Tally:
         if self.already_done:
             extra.append(f"{self.already_done} already done")
         if self.duplicates:
-            extra.append(f"{self.duplicates} duplicates not billed")
+            extra.append(f"{self.duplicates} duplicate{'s' if self.duplicates != 1 else ''} not billed")
         detail = f" ({', '.join(extra)})" if extra else ""
         cost = pricing.cost(self.prompt_tokens, self.completion_tokens) if pricing else None
         money = f", cost ${cost:.4f} ({pricing.source})" if cost is not None and pricing else ""

@@ -47,8 +47,7 @@ LAUNCH_ARGS = [
 ]
 
 VERESHCHAGIN = (
-    "From one side we heard tanks firing at us, and from the Bucha area, "
-    "there was heavy mortar fire"
+    "From one side we heard tanks firing at us, and from the Bucha area, there was heavy mortar fire"
 )
 
 
@@ -141,8 +140,7 @@ def seed_draft() -> SummaryDraft:
                 claimant="Russia",
                 status="claimed",
                 evidence=(
-                    "Russia has described its troop withdrawal near Kyiv as a goodwill gesture "
-                    "in peace talks"
+                    "Russia has described its troop withdrawal near Kyiv as a goodwill gesture in peace talks"
                 ),
             ),
         ],
@@ -242,9 +240,7 @@ class Page:
         self.context.close()
 
 
-def test_click_on_first_quote_marks_its_span(
-    browser: Any, record: EventSummary, tmp_path: Path
-) -> None:
+def test_click_on_first_quote_marks_its_span(browser: Any, record: EventSummary, tmp_path: Path) -> None:
     assert record.summary.quotes, "the record needs at least one quote"
     view = Page(browser, to_html(record), tmp_path / "brief.html")
     try:

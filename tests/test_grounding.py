@@ -23,7 +23,7 @@ TYPO_TEXT = normalize_text(
 )
 CYRILLIC_TEXT = normalize_text(
     "КИЕВ — Глава района Ольга Петренко заявила в пятницу: «Мы восстановим каждый дом». 👍\n\n"
-    "По её словам, пострадали 37 домов. Zoe\u0308 Brontë, a volunteer, said \"we came to help\"."
+    'По её словам, пострадали 37 домов. Zoe\u0308 Brontë, a volunteer, said "we came to help".'
 )
 EVENT = {"what": "x", "evidence": "", "category": "politics", "modality": "reported"}
 
@@ -31,7 +31,13 @@ EVENT = {"what": "x", "evidence": "", "category": "politics", "modality": "repor
 def _draft(text: str, **items: list[dict[str, Any]]) -> SummaryDraft:
     first = text.split("\n", maxsplit=1)[0]
     return SummaryDraft.model_validate(
-        {"headline": "h", "brief": "b", "topics": ["politics"], "events": [{**EVENT, "evidence": first}], **items}
+        {
+            "headline": "h",
+            "brief": "b",
+            "topics": ["politics"],
+            "events": [{**EVENT, "evidence": first}],
+            **items,
+        }
     )
 
 
@@ -48,32 +54,172 @@ EVAC = "In total, 6,266 people were evacuated from Ukrainian cities via humanita
 # (case, article, item kind, item, expected outcome)
 #   outcome: "direct" (kept as direct quote), "indirect" (kept, demoted), "kept", "rejected"
 TABLE: list[tuple[str, str, str, dict[str, Any], str]] = [
-    ("verbatim quote", SEED_TEXT, "quotes", quote("From one side we heard tanks firing at us, and from the Bucha area, there was heavy mortar fire", "Leonid Vereshchagin"), "direct"),
-    ("verbatim quote, surname only", SEED_TEXT, "quotes", quote("Thanks to the timely and effective response of the air defense forces, the missile did not hit the enemy's intended target", "Marchenko"), "direct"),
-    ("verbatim quote, speaker two paragraphs up", SEED_TEXT, "quotes", quote("I pray that all of this ends and they never come back", "Lilia Ristich"), "direct"),
-    ("quote copied with its quotation marks", SEED_TEXT, "quotes", quote('"When you hold a child in your arms, it is an eternal fear."', "Lilia Ristich"), "direct"),
-    ("typographic variant: straight quotes, hyphen, dots", TYPO_TEXT, "quotes", quote("We're not leaving - ever...", "Ana Müller"), "direct"),
-    ("typographic variant: case and spacing", TYPO_TEXT, "quotes", quote("THE BRIDGE   stays open.", "Müller"), "direct"),
-    ("Cyrillic quote in guillemets", CYRILLIC_TEXT, "quotes", quote("Мы восстановим каждый дом", "Ольга Петренко"), "direct"),
+    (
+        "verbatim quote",
+        SEED_TEXT,
+        "quotes",
+        quote(
+            "From one side we heard tanks firing at us, and from the Bucha area, there was heavy mortar fire",
+            "Leonid Vereshchagin",
+        ),
+        "direct",
+    ),
+    (
+        "verbatim quote, surname only",
+        SEED_TEXT,
+        "quotes",
+        quote(
+            "Thanks to the timely and effective response of the air defense forces, the missile did not hit the enemy's intended target",
+            "Marchenko",
+        ),
+        "direct",
+    ),
+    (
+        "verbatim quote, speaker two paragraphs up",
+        SEED_TEXT,
+        "quotes",
+        quote("I pray that all of this ends and they never come back", "Lilia Ristich"),
+        "direct",
+    ),
+    (
+        "quote copied with its quotation marks",
+        SEED_TEXT,
+        "quotes",
+        quote('"When you hold a child in your arms, it is an eternal fear."', "Lilia Ristich"),
+        "direct",
+    ),
+    (
+        "typographic variant: straight quotes, hyphen, dots",
+        TYPO_TEXT,
+        "quotes",
+        quote("We're not leaving - ever...", "Ana Müller"),
+        "direct",
+    ),
+    (
+        "typographic variant: case and spacing",
+        TYPO_TEXT,
+        "quotes",
+        quote("THE BRIDGE   stays open.", "Müller"),
+        "direct",
+    ),
+    (
+        "Cyrillic quote in guillemets",
+        CYRILLIC_TEXT,
+        "quotes",
+        quote("Мы восстановим каждый дом", "Ольга Петренко"),
+        "direct",
+    ),
     ("combining marks in speaker", CYRILLIC_TEXT, "quotes", quote("we came to help", "Zoë Brontë"), "direct"),
-    ("narrative sentence labelled as quote", SEED_TEXT, "quotes", quote("Volunteers and emergency workers carried the dead on stretchers out of the rubble", "Reuters"), "indirect"),
-    ("reported speech labelled as quote", SEED_TEXT, "quotes", quote("three missiles had hit a residential district, causing casualties", "Maksym Marchenko"), "indirect"),
-    ("paraphrase labelled as quote", SEED_TEXT, "quotes", quote("From one side we heard the tanks firing at us and from Bucha there was heavy mortar fire", "Leonid Vereshchagin"), "indirect"),
-    ("fabricated quote", SEED_TEXT, "quotes", quote("We will retake every village by Sunday", "Leonid Vereshchagin"), "rejected"),
-    ("fabricated quote, plausible wording", SEED_TEXT, "quotes", quote("The Russian army has been defeated around Kyiv", "Antonio Guterres"), "rejected"),
-    ("real quote, invented speaker", SEED_TEXT, "quotes", quote("I pray that all of this ends and they never come back", "Olena Zelenska"), "rejected"),
-    ("real quote, wrong speaker from the article", SEED_TEXT, "quotes", quote("From one side we heard tanks firing at us, and from the Bucha area, there was heavy mortar fire", "Kyrylo Tymoshenko"), "rejected"),
-    ("fabricated Cyrillic quote", CYRILLIC_TEXT, "quotes", quote("Мы никогда не сдадимся", "Ольга Петренко"), "rejected"),
+    (
+        "narrative sentence labelled as quote",
+        SEED_TEXT,
+        "quotes",
+        quote("Volunteers and emergency workers carried the dead on stretchers out of the rubble", "Reuters"),
+        "indirect",
+    ),
+    (
+        "reported speech labelled as quote",
+        SEED_TEXT,
+        "quotes",
+        quote("three missiles had hit a residential district, causing casualties", "Maksym Marchenko"),
+        "indirect",
+    ),
+    (
+        "paraphrase labelled as quote",
+        SEED_TEXT,
+        "quotes",
+        quote(
+            "From one side we heard the tanks firing at us and from Bucha there was heavy mortar fire",
+            "Leonid Vereshchagin",
+        ),
+        "indirect",
+    ),
+    (
+        "fabricated quote",
+        SEED_TEXT,
+        "quotes",
+        quote("We will retake every village by Sunday", "Leonid Vereshchagin"),
+        "rejected",
+    ),
+    (
+        "fabricated quote, plausible wording",
+        SEED_TEXT,
+        "quotes",
+        quote("The Russian army has been defeated around Kyiv", "Antonio Guterres"),
+        "rejected",
+    ),
+    (
+        "real quote, invented speaker",
+        SEED_TEXT,
+        "quotes",
+        quote("I pray that all of this ends and they never come back", "Olena Zelenska"),
+        "rejected",
+    ),
+    (
+        "real quote, wrong speaker from the article",
+        SEED_TEXT,
+        "quotes",
+        quote(
+            "From one side we heard tanks firing at us, and from the Bucha area, there was heavy mortar fire",
+            "Kyrylo Tymoshenko",
+        ),
+        "rejected",
+    ),
+    (
+        "fabricated Cyrillic quote",
+        CYRILLIC_TEXT,
+        "quotes",
+        quote("Мы никогда не сдадимся", "Ольга Петренко"),
+        "rejected",
+    ),
     ("figure with thousands separator", SEED_TEXT, "key_figures", figure("6,266", EVAC, 6266), "kept"),
-    ("figure in words with qualifier", SEED_TEXT, "key_figures", figure("at least eight", "with the bodies of at least eight Russian soldiers lying in the streets", 8), "kept"),
-    ("vague figure", SEED_TEXT, "key_figures", figure("tens of thousands", "where tens of thousands of people are trapped"), "kept"),
-    ("small figure", SEED_TEXT, "key_figures", figure("86", "with the release of 86 Ukrainian soldiers", 86), "kept"),
-    ("Cyrillic sentence figure", CYRILLIC_TEXT, "key_figures", figure("37", "По её словам, пострадали 37 домов.", 37), "kept"),
+    (
+        "figure in words with qualifier",
+        SEED_TEXT,
+        "key_figures",
+        figure(
+            "at least eight", "with the bodies of at least eight Russian soldiers lying in the streets", 8
+        ),
+        "kept",
+    ),
+    (
+        "vague figure",
+        SEED_TEXT,
+        "key_figures",
+        figure("tens of thousands", "where tens of thousands of people are trapped"),
+        "kept",
+    ),
+    (
+        "small figure",
+        SEED_TEXT,
+        "key_figures",
+        figure("86", "with the release of 86 Ukrainian soldiers", 86),
+        "kept",
+    ),
+    (
+        "Cyrillic sentence figure",
+        CYRILLIC_TEXT,
+        "key_figures",
+        figure("37", "По её словам, пострадали 37 домов.", 37),
+        "kept",
+    ),
     ("wrong digits", SEED_TEXT, "key_figures", figure("6,626", EVAC, 6626), "rejected"),
     ("right text, wrong value", SEED_TEXT, "key_figures", figure("6,266", EVAC, 6626), "rejected"),
     ("number not in the cited sentence", SEED_TEXT, "key_figures", figure("86", EVAC, 86), "rejected"),
-    ("invented sentence", SEED_TEXT, "key_figures", figure("12", "Russia lost 12 tanks near Kyiv on Friday", 12), "rejected"),
-    ("inflated qualifier word", SEED_TEXT, "key_figures", figure("at least nine", "with the bodies of at least eight Russian soldiers lying in the streets", 9), "rejected"),
+    (
+        "invented sentence",
+        SEED_TEXT,
+        "key_figures",
+        figure("12", "Russia lost 12 tanks near Kyiv on Friday", 12),
+        "rejected",
+    ),
+    (
+        "inflated qualifier word",
+        SEED_TEXT,
+        "key_figures",
+        figure("at least nine", "with the bodies of at least eight Russian soldiers lying in the streets", 9),
+        "rejected",
+    ),
 ]
 
 
@@ -107,7 +253,9 @@ def test_adversarial_table(case: str, article: str, kind: str, item: dict[str, A
 
 
 def test_qualifier_is_taken_from_the_article() -> None:
-    item = figure("at least eight", "with the bodies of at least eight Russian soldiers lying in the streets", 8)
+    item = figure(
+        "at least eight", "with the bodies of at least eight Russian soldiers lying in the streets", 8
+    )
     result = ground(_draft(SEED_TEXT, key_figures=[item]), SEED_TEXT)
     assert result.draft.key_figures[0].qualifier == "at least"
 
@@ -183,14 +331,22 @@ def test_any_substring_is_found_back(article: str, data: st.DataObject) -> None:
     i = data.draw(st.integers(0, len(article) - 1))
     j = data.draw(st.integers(i + 1, len(article)))
     piece = article[i:j]
-    if not piece.strip("\"'“”‘’«»„ \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"):
+    if not piece.strip(
+        "\"'“”‘’«»„ \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+    ):
         return
     match = align(piece, article)
     assert match is not None and match.alignment == "exact"
 
 
 @settings(max_examples=200, deadline=None)
-@given(words=st.lists(st.sampled_from(["Київ", "Zoë", "naïve", "👍🏽", "e\u0301", "‘hi’", "—", "…", "Ⅻ", "ﬁx"]), min_size=1, max_size=12))
+@given(
+    words=st.lists(
+        st.sampled_from(["Київ", "Zoë", "naïve", "👍🏽", "e\u0301", "‘hi’", "—", "…", "Ⅻ", "ﬁx"]),
+        min_size=1,
+        max_size=12,
+    )
+)
 def test_accepted_quotes_slice_back_on_non_ascii(words: list[str]) -> None:
     body = " ".join(words)
     article = normalize_text(f"Intro line.\n\nOlga Ivanova said: “{body}”.")

@@ -123,8 +123,7 @@ def make_record(
 
 def flood_draft() -> SummaryDraft:
     source = (
-        "At least 12 people were killed and about 3,400 evacuated after the river burst "
-        "its banks on Tuesday"
+        "At least 12 people were killed and about 3,400 evacuated after the river burst its banks on Tuesday"
     )
     return SummaryDraft(
         headline="Deadly flood hits Riverton",
@@ -381,10 +380,7 @@ def test_brief_mirrors_the_markdown_content(flood: EventSummary) -> None:
              f"{st.fuzzy} fuzzy, {st.rejected} rejected.")  # fmt: skip
     assert stats in footer
     assert stats in md.replace("_", "")
-    assert (
-        "hand-written via test (none); prompt test, schema 1.0; 1 call(s), 15 tokens, 1.5 s"
-        in footer
-    )
+    assert "hand-written via test (none); prompt test, schema 1.0; 1 call(s), 15 tokens, 1.5 s" in footer
     assert doc.all("p", "demo") == []
 
 
@@ -402,16 +398,12 @@ def test_minimal_record_renders_without_optional_sections() -> None:
         headline="Nothing much",
         brief="Short.",
         topics=["weather"],
-        events=[
-            Event(what="Rain.", evidence="It rained.", category="weather", modality="reported")
-        ],
+        events=[Event(what="Rain.", evidence="It rained.", category="weather", modality="reported")],
     )
     record = make_record("It rained.", draft, url=None, title="")
     doc = Doc(to_html(record))
     assert doc.one("h1") == "Nothing much"
-    assert [(a["data-field"], t) for a, t in doc.article_marks()] == [
-        ("events[0].evidence", "It rained.")
-    ]
+    assert [(a["data-field"], t) for a, t in doc.article_marks()] == [("events[0].evidence", "It rained.")]
     assert doc.article_paragraphs == ["It rained."]
     for cls in ("quotes", "figures", "claims", "sources", "rejected", "inj-list"):
         assert doc.all("ul", cls) == []
@@ -501,11 +493,7 @@ def test_overlapping_nested_and_odd_spans_render_without_breaking(flood: EventSu
         else:
             assert not [a for _, a in doc.starts if a.get("id") == key]
     # Segments covered by the overlap carry both classes; nested twins share their marks.
-    both = [
-        a
-        for a, _ in doc.article_marks()
-        if {f"g-{base}", f"g-{base + 1}"} <= set(a["class"].split())
-    ]
+    both = [a for a, _ in doc.article_marks() if {f"g-{base}", f"g-{base + 1}"} <= set(a["class"].split())]
     assert both
     assert all("multi" in a["class"].split() for a in both)
     assert doc.span_text(f"g-{base + 2}") == doc.span_text(f"g-{base + 3}") == text[p + 22 : p + 30]
