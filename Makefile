@@ -30,6 +30,7 @@ chromium:
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check summarizer tests bench
+	$(BIN)/ruff format --check summarizer tests bench
 	$(BIN)/mypy
 
 test: $(VENV)/.installed chromium lint

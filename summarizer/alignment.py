@@ -62,7 +62,9 @@ def normalize(text: str) -> Normalized:
     chars: list[str] = []
     index: list[int] = []
     last = " "  # drops leading spaces and collapses runs
-    for i, ch in enumerate(unicodedata.normalize("NFC", text)):
+    # Indices must point into ``text`` itself: stored articles are NFC already, and a text
+    # that is not is folded char by char as it stands (never recomposed, which would shift).
+    for i, ch in enumerate(text):
         folded = _fold_char(ch)
         if len(folded) == 1:  # the common case, without the inner loop
             if folded == " " == last:
@@ -84,7 +86,8 @@ def normalize(text: str) -> Normalized:
 
 
 def fold(text: str) -> str:
-    return normalize(text).text
+    """The comparison form of a piece of text (composed first, so "e" + accent equals "é")."""
+    return normalize(unicodedata.normalize("NFC", text)).text
 
 
 def _strip_item(item: str) -> str:
@@ -108,13 +111,13 @@ def align(item: str, article: str, *, fuzzy: bool = True, whole_words: bool = Fa
     needle = _strip_item(item)
     if not needle:
         return None
-    # The article is NFC already (articles.normalize_text); compare NFC to NFC.
-    needle = unicodedata.normalize("NFC", needle)
-    pos = article.find(needle)
-    while pos >= 0:
-        if not whole_words or _bounded(article, pos, pos + len(needle)):
-            return Match(pos, pos + len(needle), "exact")
-        pos = article.find(needle, pos + 1)
+    # Stored articles are NFC (articles.normalize_text): try the item as given, then as NFC.
+    for candidate in dict.fromkeys((needle, unicodedata.normalize("NFC", needle))):
+        pos = article.find(candidate)
+        while pos >= 0:
+            if not whole_words or _bounded(article, pos, pos + len(candidate)):
+                return Match(pos, pos + len(candidate), "exact")
+            pos = article.find(candidate, pos + 1)
     hay = normalize(article)
     small = fold(needle)
     if not small:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from summarizer.alignment import (
@@ -105,6 +106,37 @@ def qualifier_of(text: str) -> Qualifier | None:
     return None
 
 
+_PERIOD_FORMAT = {"day": "%Y-%m-%d", "week": "%Y-%m-%d", "month": "%Y-%m", "year": "%Y"}
+
+
+def resolve_date(text: str, published_at: str | None, *, future: bool = False) -> str | None:
+    """ISO date (or month, or year) of time words relative to the article's dateline.
+
+    dateparser reads the words ("on Sunday", "last week", "in 2014", many languages) with the
+    dateline as the reference; None when there is no dateline or the words name no date.
+    """
+    if not published_at:
+        return None
+    try:
+        base = datetime.fromisoformat(published_at.replace("Z", "+00:00")).replace(tzinfo=None)
+    except ValueError:
+        return None
+    from dateparser.date import DateDataParser  # imported only when there is a date to read
+
+    settings = {
+        "RELATIVE_BASE": base,
+        "PREFER_DATES_FROM": "future" if future else "past",
+        "RETURN_AS_TIMEZONE_AWARE": False,
+    }
+    try:
+        data = DateDataParser(settings=settings).get_date_data(text)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    if data.date_obj is None:
+        return None
+    return str(data.date_obj.strftime(_PERIOD_FORMAT.get(data.period or "day", "%Y-%m-%d")))
+
+
 def find_injections(article: str) -> list[Injection]:
     return [Injection(text=m.group(0), start=m.start(), end=m.end()) for m in _INJECTION.finditer(article)]
 
@@ -139,8 +171,9 @@ class _Grounder:
     """Checks items one by one. Rejections name the item's index in the model's answer;
     grounded spans name its index in the cleaned summary, so the brief can link to them."""
 
-    def __init__(self, article: str) -> None:
+    def __init__(self, article: str, published_at: str | None = None) -> None:
         self.article = article
+        self.published_at = published_at
         self.grounded: list[Grounded] = []
         self.rejected: list[Rejected] = []
         self.notes: list[str] = []
@@ -262,6 +295,7 @@ class _Grounder:
                 e["when"] = None
             else:
                 keeps.append((".when.text", e["when"]["text"], match))
+                self.date(path, e)
         for key in ("killed", "injured"):
             value = (e.get("casualties") or {}).get(key)
             if value and (not numbers_in(value) or align(value, self.article, fuzzy=False) is None):
@@ -269,14 +303,32 @@ class _Grounder:
                 e["casualties"][key] = None
         return keeps
 
+    def date(self, path: str, e: dict[str, Any]) -> None:
+        """The date comes from our own reading of the verbatim time words against the dateline,
+        or from the article's own words; a date the model merely guessed is rejected."""
+        when = e["when"]
+        resolved = resolve_date(when["text"], self.published_at, future=e["modality"] == "future")
+        if resolved is not None:
+            when["date"] = resolved
+        elif when.get("date") and when["date"] not in self.article:
+            self.reject(
+                f"{path}.when.date",
+                when["date"],
+                "date neither in the article nor resolvable from its dateline",
+            )
+            when["date"] = None
+
     def source(self, path: str, src: dict[str, Any]) -> Keeps | None:
         keeps: Keeps = []
         return keeps if self.name(keeps, path, ".name", src["name"]) else None
 
 
-def ground(draft: SummaryDraft, article: str) -> GroundingResult:
-    """Check every item of ``draft`` against ``article``; never raises on any text."""
-    g = _Grounder(article)
+def ground(draft: SummaryDraft, article: str, *, published_at: str | None = None) -> GroundingResult:
+    """Check every item of ``draft`` against ``article``; never raises on any text.
+
+    ``published_at`` (the dateline) lets relative time words ("on Friday") resolve to dates.
+    """
+    g = _Grounder(article, published_at)
     data = draft.model_dump()
     data["quotes"] = g.run("quotes", data["quotes"], g.quote)
     data["key_figures"] = g.run("key_figures", data["key_figures"], g.figure)
@@ -300,10 +352,11 @@ class GroundingCheck:
 
     article: str
     strict: bool = True
+    published_at: str | None = None
     _last: tuple[SummaryDraft, GroundingResult] | None = field(default=None, repr=False)
 
     def __call__(self, draft: SummaryDraft) -> None:
-        result = ground(draft, self.article)
+        result = ground(draft, self.article, published_at=self.published_at)
         self._last = (draft, result)
         if self.strict and result.rejected:
             lines = [f"- {r.field}: {r.reason}" for r in result.rejected[:8]]

@@ -102,8 +102,8 @@ def prepare(article: Article, settings: Settings, endpoint: Endpoint) -> Prepare
         original_chars=len(article.text),
         truncated=truncated,
         prompt=render_prompt(fitted),
-        context={"check": GroundingCheck(fitted.text, strict=True)},
-        lenient={"check": GroundingCheck(fitted.text, strict=False)},
+        context={"check": GroundingCheck(fitted.text, strict=True, published_at=fitted.published_at)},
+        lenient={"check": GroundingCheck(fitted.text, strict=False, published_at=fitted.published_at)},
     )
 
 
@@ -114,7 +114,7 @@ def build_record(prep: Prepared, extraction: Extraction, endpoint: Endpoint) -> 
     result = next(
         (r for c in (prep.context["check"], prep.lenient["check"]) if (r := c.result_for(draft))),
         None,
-    ) or ground(draft, article.text)
+    ) or ground(draft, article.text, published_at=article.published_at)
     injections = find_injections(article.text)
     return EventSummary(
         article=ArticleMeta(

@@ -355,3 +355,38 @@ def test_accepted_quotes_slice_back_on_non_ascii(words: list[str]) -> None:
         if g.field == "quotes[0].text":
             assert fold(article[g.span.start : g.span.end]) == fold(body.strip("‘’ "))
     assert result.draft.quotes and result.draft.quotes[0].kind == "direct"
+
+
+@pytest.mark.parametrize(
+    ("words", "future", "expected"),
+    [
+        ("on Sunday", False, "2026-05-17"),
+        ("Friday", False, "2026-05-15"),
+        ("on March 14", False, "2026-03-14"),
+        ("in 2014", False, "2014"),
+        ("в пятницу", False, "2026-05-15"),
+        ("overnight", False, None),
+    ],
+)
+def test_relative_dates_resolve_against_the_dateline(words: str, future: bool, expected: str | None) -> None:
+    from summarizer.grounding import resolve_date
+
+    assert resolve_date(words, "2026-05-18T09:40:00+02:00", future=future) == expected
+    assert resolve_date(words, None) is None
+
+
+def test_event_dates_keep_verbatim_words_and_drop_guesses() -> None:
+    text = "BERN, May 18 - Floods hit the town on Sunday, officials said.\n\nMore rain is due."
+    event = {
+        **EVENT,
+        "evidence": "Floods hit the town on Sunday",
+        "when": {"text": "on Sunday", "date": "2026-01-01"},
+    }
+    result = ground(_draft(text, events=[event]), text, published_at="2026-05-18")
+    when = result.draft.events[0].when
+    assert when is not None and (when.text, when.date) == ("on Sunday", "2026-05-17")
+    guessed = {**event, "when": {"text": "on Sunday", "date": "2026-01-01"}}
+    result = ground(_draft(text, events=[guessed]), text)  # no dateline: the guess goes
+    when = result.draft.events[0].when
+    assert when is not None and when.date is None
+    assert any(r.field == "events[0].when.date" for r in result.rejected)
