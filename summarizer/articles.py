@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import stat
 import sys
 import unicodedata
 from dataclasses import dataclass
@@ -73,19 +74,29 @@ def _decode(data: bytes, name: str) -> str:
 
 def _read_limited(path: Path, max_bytes: int) -> bytes:
     name = str(path)
-    if not path.exists():
-        raise InputError(f"{name}: no such file; check the path")
-    if path.is_dir():
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise InputError(f"{name}: no such file; check the path") from None
+    except OSError as exc:
+        raise InputError(f"{name}: cannot read ({exc.strerror}); check the path and permissions") from None
+    if stat.S_ISDIR(info.st_mode):
         raise InputError(f"{name}: is a directory; use `summarizer batch` for folders")
-    size = path.stat().st_size
-    if size > max_bytes:
+    if stat.S_ISFIFO(info.st_mode) or stat.S_ISSOCK(info.st_mode):
         raise InputError(
-            f"{name}: {size:,} bytes is over the {max_bytes:,}-byte limit; "
+            f"{name}: not a regular file (a pipe or socket); give an article file, or - for stdin"
+        )
+    if info.st_size > max_bytes:
+        raise InputError(
+            f"{name}: {info.st_size:,} bytes is over the {max_bytes:,}-byte limit; "
             "split the file or raise --max-bytes"
         )
-    with path.open("rb") as fh:
-        # Character devices and pipes report size 0: read at most the limit plus one byte.
-        data = fh.read(max_bytes + 1)
+    try:
+        with path.open("rb") as fh:
+            # Character devices report size 0: read at most the limit plus one byte.
+            data = fh.read(max_bytes + 1)
+    except OSError as exc:
+        raise InputError(f"{name}: cannot read ({exc.strerror}); check the path and permissions") from None
     if len(data) > max_bytes:
         raise InputError(f"{name}: over the {max_bytes:,}-byte limit; split it or raise --max-bytes")
     return data
@@ -94,9 +105,14 @@ def _read_limited(path: Path, max_bytes: int) -> bytes:
 def _html_to_text(html: str, name: str) -> tuple[str, dict[str, str | None]]:
     import trafilatura  # slow import: only when HTML is actually given
 
-    doc = trafilatura.bare_extraction(
-        html, include_comments=False, include_tables=False, with_metadata=True, favor_precision=True
-    )
+    try:
+        doc = trafilatura.bare_extraction(
+            html, include_comments=False, include_tables=False, with_metadata=True, favor_precision=True
+        )
+    except Exception as exc:  # lxml and friends raise many kinds on broken markup
+        raise InputError(
+            f"{name}: cannot parse this HTML ({type(exc).__name__}); save the page again or give its text"
+        ) from None
     body = getattr(doc, "text", None) if doc is not None else None
     if not body or not str(body).strip():
         raise InputError(
@@ -160,6 +176,8 @@ def parse_article(data: bytes, *, name: str, suffix: str, default_id: str) -> Ar
             raise InputError(
                 f"{name}: malformed JSON at line {exc.lineno} column {exc.colno}; fix the JSON"
             ) from None
+        except RecursionError:
+            raise InputError(f"{name}: JSON nested too deeply; fix the JSON") from None
         return article_from_mapping(obj, name=name, default_id=default_id)
     meta: dict[str, str | None] = {}
     if suffix in HTML_SUFFIXES or (suffix == "" and raw.lstrip()[:1] == "<"):

@@ -182,7 +182,8 @@ class BatchRunner:
         self._client: AsyncModelClient | None = None
         self._client_lock = asyncio.Lock()
         self._fatal: SummarizerError | None = None
-        self._waiting_dups: dict[str, int] = {}
+        self._waiting_dups: dict[str, int] = {}  # in flight: key -> later copies waiting on it
+        self._attempted: set[str] = set()  # keys sent to the model in this run
         self._ids: set[str] = set()
 
     # -- model access, started only when some article needs it ------------------------------
@@ -192,12 +193,18 @@ class BatchRunner:
             if self._executor is None:
                 s = self.settings
                 if s.embedded:
-                    self._server = EmbeddedServer(
+                    server = EmbeddedServer(
                         s.model_path,
                         context_window=s.context_window or EMBEDDED_CONTEXT_WINDOW,
                         start_timeout=s.server_start_timeout,
                     )
-                    await asyncio.to_thread(self._server.start)
+                    try:
+                        await asyncio.to_thread(server.start)
+                    except SummarizerError as err:
+                        # The model cannot start for any article: stop, do not dead-letter all.
+                        self._abort(err)
+                        raise
+                    self._server = server
                 endpoint = resolve_endpoint(s, self._server)
                 self._client = AsyncModelClient(
                     endpoint,
@@ -242,14 +249,14 @@ class BatchRunner:
         stopper = asyncio.ensure_future(self._stop.wait())
         try:
             await asyncio.wait([everything, stopper], return_when=asyncio.FIRST_COMPLETED)
-            if self._stop.is_set():
-                # Ctrl-C, SIGTERM, a bad key or a full disk: in-flight articles stay pending.
-                for task in (*workers, producer, everything):
-                    task.cancel()
-                await asyncio.gather(*workers, producer, everything, return_exceptions=True)
-            else:
+            if not self._stop.is_set():
                 everything.result()
         finally:
+            # Ctrl-C, SIGTERM, a bad key, a full disk or a bug: whatever is still running is
+            # cancelled before the client and the ledger close; in-flight articles stay pending.
+            for task in (*workers, producer, everything):
+                task.cancel()
+            await asyncio.gather(*workers, producer, everything, return_exceptions=True)
             if total is not None and self._stop.is_set():
                 # Stopped early: inputs not read yet are pending too.
                 self.tally.inputs = max(self.tally.inputs, total)
@@ -290,6 +297,11 @@ class BatchRunner:
             except InputError as err:
                 await self._bad_input(item, err)
                 continue
+            except Exception as exc:  # an unreadable input never stops the archive
+                await self._bad_input(
+                    item, InputError(f"{item.name}: cannot read: {type(exc).__name__}: {exc}")
+                )
+                continue
             key = item_key(article.text, self.model)
             if not in_shard(key, self.options.shard):
                 continue
@@ -300,16 +312,26 @@ class BatchRunner:
                 self.tally.already_done += 1
             elif key in self._failed and not self.options.retry_failed:
                 self.tally.failed += 1
-            elif key in self._waiting_dups:
-                self._waiting_dups[key] += 1
-                self.tally.duplicates += 1
+            elif key in self._attempted:
+                self._count_duplicate(key)
                 self.progress.note(f"{item.name}: same text as an earlier article; not billed twice")
             else:
+                self._attempted.add(key)
                 self._waiting_dups[key] = 0
                 await queue.put((item, article, key))
             self.progress.update(self.tally)
         for _ in range(n_workers):
             await queue.put(None)
+
+    def _count_duplicate(self, key: str) -> None:
+        """Same text as an article already taken this run: it shares that article's outcome."""
+        self.tally.duplicates += 1
+        if key in self._waiting_dups:
+            self._waiting_dups[key] += 1
+        elif key in self._done:
+            self.tally.succeeded += 1
+        else:
+            self.tally.failed += 1
 
     def _note_id(self, article_id: str, name: str) -> None:
         if article_id in self._ids:
@@ -322,11 +344,16 @@ class BatchRunner:
         if not in_shard(key, self.options.shard):
             return
         self.tally.inputs += 1
-        self.tally.failed += 1
-        if key not in self._failed:
-            self._failed.add(key)
-            await self._append(_failure_line(key, item.name, None, err), failed=True)
         self.progress.note(str(err))
+        if key in self._failed:  # recorded by an earlier run
+            self.tally.failed += 1
+            return
+        self._failed.add(key)
+
+        def written() -> None:
+            self.tally.failed += 1
+
+        await self._append(_failure_line(key, item.name, None, err), failed=True, then=written)
 
     async def _append(
         self, line: bytes, *, failed: bool = False, then: Callable[[], None] | None = None
@@ -376,7 +403,8 @@ class BatchRunner:
             self._abort(exc)
             return
         except SummarizerError as exc:
-            await self._failed_article(item, article, key, stats, exc)
+            if not self._stop.is_set():  # stopping: the article stays pending, not failed
+                await self._failed_article(item, article, key, stats, exc)
             return
         except Exception as exc:  # one article never takes the run down
             internal = SummarizerError(
@@ -414,8 +442,7 @@ class BatchRunner:
 
 def estimate(items: Iterable[InputItem], settings: Settings) -> dict[str, Any]:
     """``--dry-run``: count articles and estimate prompt tokens without calling any model."""
-    from summarizer.pipeline import estimate_tokens
-    from summarizer.prompts import render_prompt
+    from summarizer.prompts import estimate_tokens, render_prompt
 
     articles = bad = tokens = 0
     for item in items:

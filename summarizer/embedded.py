@@ -99,7 +99,11 @@ class EmbeddedServer:
             stderr=subprocess.STDOUT,
             preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
         )
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except BaseException:  # Ctrl-C or an error while waiting: never leave it running
+            self.stop()
+            raise
         return self
 
     def _log_tail(self) -> str:
@@ -111,12 +115,13 @@ class EmbeddedServer:
         deadline = time.monotonic() + self.start_timeout
         assert self._proc is not None
         while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
+            code = self._proc.poll()
+            if code is not None:
                 tail = self._log_tail()
                 self.stop()
                 raise EndpointError(
-                    f"the embedded llama.cpp server exited ({self._proc.returncode}): {tail}; "
-                    "rebuild llama-cpp-python with the CMAKE_ARGS in the README"
+                    f"the embedded llama.cpp server exited ({code}): {tail}; check --model-path, "
+                    "or rebuild llama-cpp-python with the CMAKE_ARGS in the README"
                 )
             with contextlib.suppress(httpx2.HTTPError):
                 if httpx2.get(f"{self.base_url}/models", timeout=2.0).status_code == 200:

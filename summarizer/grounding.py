@@ -52,6 +52,7 @@ _QUALIFIERS: list[tuple[re.Pattern[str], Qualifier]] = [
     (re.compile(r"\b(up to|as many as|at most)\b"), "up to"),
     (re.compile(r"\b(fewer than|less than|under)\b"), "fewer than"),
 ]
+_SCALE = re.compile(r"\s*(hundred|thousand|million|billion)\b", re.IGNORECASE)
 _DIGITS = re.compile(r"\d[\d,.\u202f ]*\d|\d")
 _INJECTION = re.compile(
     r"(ignore|disregard|forget)\s+(all\s+|any\s+)?(the\s+)?(previous|prior|above|earlier)\s+"
@@ -68,12 +69,16 @@ _INJECTION = re.compile(
 def numbers_in(text: str) -> list[float]:
     """Numbers written in ``text``: digits ("6,266", "1.5"), words ("eight", "tens of thousands")."""
     out: list[float] = []
-    for raw in _DIGITS.findall(text):
-        cleaned = re.sub(r"[,\u202f ]", "", raw).rstrip(".")
+    for m in _DIGITS.finditer(text):
+        cleaned = re.sub(r"[,\u202f ]", "", m.group(0)).rstrip(".")
         try:
-            out.append(float(cleaned))
+            value = float(cleaned)
         except ValueError:
             continue
+        out.append(value)
+        unit = _SCALE.match(text, m.end())  # "1.5 million" is also 1,500,000
+        if unit:
+            out.append(value * _NUMBER_WORDS[unit.group(1).lower()])
     words = re.findall(r"[a-z]+", fold(text))
     for i, w in enumerate(words):
         if w in _NUMBER_WORDS:
@@ -96,6 +101,15 @@ def numbers_in(text: str) -> list[float]:
             scale = {"hundreds": 100, "thousands": 1000, "millions": 1e6}.get(nxt, 1)
             out.append(float(base * scale) if nxt else float(_VAGUE.get(w, base)))
     return out
+
+
+def _number_stated(value: str, sentence: str) -> bool:
+    """``value`` ("at least eight", "86") is written in ``sentence`` as whole words, and says a
+    number: "8" does not match inside "2018"."""
+    wanted = numbers_in(value)
+    if not wanted or not set(wanted) & set(numbers_in(sentence)):
+        return False
+    return align(value, sentence, fuzzy=False, whole_words=True) is not None
 
 
 def qualifier_of(text: str) -> Qualifier | None:
@@ -165,6 +179,7 @@ class GroundingResult:
 
 
 Keeps = list[tuple[str, str, Match]]  # (sub-path inside the item, value, where it is)
+NARRATIVE = "the article (narrative)"  # speaker of verbatim narrative mislabelled as a quote
 
 
 class _Grounder:
@@ -218,6 +233,10 @@ class _Grounder:
     # -- per item kind: return what to keep, or None when the item is rejected ------------
 
     def quote(self, path: str, q: dict[str, Any]) -> Keeps | None:
+        """Verbatim words inside quotation marks, from the speaker the article names there,
+        stay as given. Verbatim narrative or reported speech, and paraphrases, are kept only
+        as indirect; words are never pinned on someone the article does not attribute them to.
+        """
         keeps: Keeps = []
         match = align(q["text"], self.article)
         if match is None:
@@ -227,20 +246,21 @@ class _Grounder:
             return None
         if not self.name(keeps, path, ".speaker", q["speaker"]):
             return None
-        if q["kind"] == "direct":
-            if match.alignment == "fuzzy":
-                q["kind"] = "indirect"
-                self.notes.append(f"{path}: paraphrase, not verbatim; shown as indirect")
-            elif not inside_quotes(match.start, match.end, self.article):
-                q["kind"] = "indirect"
-                self.notes.append(f"{path}: not inside quotation marks in the article; shown as indirect")
-            elif not name_near(q["speaker"], self.article, match.start):
-                self.reject(
-                    f"{path}.speaker",
-                    q["speaker"],
-                    "the article does not attribute this quote to this speaker",
-                )
-                return None
+        attributed = name_near(q["speaker"], self.article, match.start)
+        quoted = match.alignment != "fuzzy" and inside_quotes(match.start, match.end, self.article)
+        if not attributed and (quoted or match.alignment == "fuzzy"):
+            self.reject(
+                f"{path}.speaker", q["speaker"], "the article does not attribute these words to this speaker"
+            )
+            return None
+        if not quoted and q["kind"] == "direct":
+            q["kind"] = "indirect"
+            why = "paraphrase, not verbatim" if match.alignment == "fuzzy" else "not inside quotation marks"
+            self.notes.append(f"{path}: {why} in the article; shown as indirect")
+        if not attributed:  # verbatim narrative: the article's own words, nobody's quote
+            self.notes.append(f"{path}: the article's narrative, not words of {q['speaker']}")
+            q["speaker"] = NARRATIVE
+            keeps = []
         keeps.append((".text", q["text"], match))
         return keeps
 
@@ -296,10 +316,13 @@ class _Grounder:
             else:
                 keeps.append((".when.text", e["when"]["text"], match))
                 self.date(path, e)
+        evidence_text = self.article[keeps[0][2].start : keeps[0][2].end]
         for key in ("killed", "injured"):
             value = (e.get("casualties") or {}).get(key)
-            if value and (not numbers_in(value) or align(value, self.article, fuzzy=False) is None):
-                self.reject(f"{path}.casualties.{key}", value, "casualty figure not in the article")
+            if value and not _number_stated(value, evidence_text):
+                self.reject(
+                    f"{path}.casualties.{key}", value, "casualty figure not stated in the event's sentence"
+                )
                 e["casualties"][key] = None
         return keeps
 

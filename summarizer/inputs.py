@@ -29,6 +29,15 @@ class InputItem:
     load: Callable[[], Article]
 
 
+def _failing(name: str, message: str) -> InputItem:
+    """An input that cannot be read: loading it raises ``message``, so it is recorded as failed."""
+
+    def load() -> Article:
+        raise InputError(message)
+
+    return InputItem(name, load)
+
+
 def _from_line(line: str, name: str, max_bytes: int) -> Callable[[], Article]:
     def load() -> Article:
         if len(line.encode("utf-8", "replace")) > max_bytes:
@@ -39,6 +48,8 @@ def _from_line(line: str, name: str, max_bytes: int) -> Callable[[], Article]:
             raise InputError(
                 f"{name}: malformed JSON at column {exc.colno}; fix or remove the line"
             ) from None
+        except RecursionError:
+            raise InputError(f"{name}: JSON nested too deeply; fix or remove the line") from None
         return article_from_mapping(obj, name=name, default_id=name)
 
     return load
@@ -52,12 +63,7 @@ def _jsonl(lines: Iterator[bytes], label: str, max_bytes: int) -> Iterator[Input
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            message = f"{name}: not valid UTF-8 (byte {exc.start}); re-save the file as UTF-8"
-
-            def bad(message: str = message) -> Article:
-                raise InputError(message)
-
-            yield InputItem(name, bad)
+            yield _failing(name, f"{name}: not valid UTF-8 (byte {exc.start}); re-save the file as UTF-8")
             continue
         yield InputItem(name, _from_line(line, name, max_bytes))
 
@@ -66,13 +72,31 @@ def _file(path: Path, max_bytes: int) -> InputItem:
     return InputItem(str(path), lambda: load_article(path, max_bytes=max_bytes))
 
 
-def _walk(root: Path) -> Iterator[Path]:
-    for folder, dirs, files in os.walk(root):
+def _walk(root: Path) -> Iterator[tuple[Path, str | None]]:
+    """Files below ``root`` in sorted order, following symlinked folders once each.
+
+    A folder that cannot be listed is yielded as a path of its own, so it fails as an input
+    with its reason instead of vanishing from the run (and from the count).
+    """
+    seen: set[str] = set()
+    unreadable: list[tuple[Path, str | None]] = []
+
+    def onerror(err: OSError) -> None:
+        unreadable.append((Path(err.filename), err.strerror or str(err)))
+
+    for folder, dirs, files in os.walk(root, followlinks=True, onerror=onerror):
+        real = os.path.realpath(folder)
+        if real in seen:  # a symlink cycle, or a folder linked twice
+            dirs[:] = []
+            continue
+        seen.add(real)
         dirs.sort()
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         for name in sorted(files):
             if not name.startswith("."):
-                yield Path(folder) / name
+                yield Path(folder) / name, None
+        while unreadable:
+            yield unreadable.pop()
 
 
 def iter_inputs(sources: list[str], *, max_bytes: int) -> Iterator[InputItem]:
@@ -83,8 +107,10 @@ def iter_inputs(sources: list[str], *, max_bytes: int) -> Iterator[InputItem]:
             continue
         path = Path(source)
         if path.is_dir():
-            for p in _walk(path):
-                if p.suffix.lower() in JSONL_SUFFIXES:
+            for p, problem in _walk(path):
+                if problem is not None:
+                    yield _failing(str(p), f"{p}: cannot list this folder ({problem}); check its permissions")
+                elif p.suffix.lower() in JSONL_SUFFIXES:
                     yield from _jsonl_file(p, max_bytes)
                 elif p.suffix.lower() in BATCH_SUFFIXES:
                     yield _file(p, max_bytes)
@@ -98,12 +124,7 @@ def _jsonl_file(path: Path, max_bytes: int) -> Iterator[InputItem]:
     try:
         fh = path.open("rb")
     except OSError as exc:
-        message = f"{path}: cannot read ({exc.strerror}); check the path and permissions"
-
-        def bad() -> Article:
-            raise InputError(message)
-
-        yield InputItem(str(path), bad)
+        yield _failing(str(path), f"{path}: cannot read ({exc.strerror}); check the path and permissions")
         return
     with fh:
         yield from _jsonl(iter(fh.readline, b""), str(path), max_bytes)
@@ -116,9 +137,12 @@ def count_inputs(sources: list[str]) -> int | None:
     total = 0
     for source in sources:
         path = Path(source)
-        paths = _walk(path) if path.is_dir() else iter([path])
-        for p in paths:
+        paths = _walk(path) if path.is_dir() else iter([(path, None)])
+        for p, problem in paths:
             suffix = p.suffix.lower()
+            if problem is not None:
+                total += 1
+                continue
             if suffix in JSONL_SUFFIXES:
                 try:
                     with p.open("rb") as fh:

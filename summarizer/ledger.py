@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import queue
 import threading
@@ -64,7 +65,10 @@ def repair_torn_tail(path: Path) -> int:
 
 
 def _line_key(line: bytes) -> str | None:
-    if line.startswith(_KEY_PREFIX):  # our own writer puts the key first: skip the full parse
+    # Our writer puts the key first: one complete record per line takes the fast path; a torn
+    # write that a later record was appended to (two keys on a line) gets the full parse, fails
+    # it, and so counts as not done.
+    if line.startswith(_KEY_PREFIX) and line.rstrip().endswith(b"}") and line.count(_KEY_PREFIX) == 1:
         end = line.find(b'"', len(_KEY_PREFIX))
         return line[len(_KEY_PREFIX) : end].decode("ascii", "replace") if end > 0 else None
     try:
@@ -107,7 +111,8 @@ class Ledger:
     def __init__(self, out: Path, *, opener: Opener | None = None) -> None:
         self.out = out
         self.failed_out = failed_path_for(out)
-        self._opener: Opener = opener or (lambda p: p.open("ab", buffering=0))
+        # Buffered: ``flush`` writes every byte or raises, so a short write is never silent.
+        self._opener: Opener = opener or (lambda p: p.open("ab"))
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._files: dict[Path, IO[bytes]] = {}
@@ -117,12 +122,18 @@ class Ledger:
         """Repair torn tails and read what is already done. Runs before the writer starts."""
         try:
             self.out.parent.mkdir(parents=True, exist_ok=True)
+            for path in (self.out, self.failed_out):
+                self._files[path] = self._opener(path)
+            # One run per output: a second one would pay for every article again.
+            fcntl.flock(self._files[self.out].fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             repaired = repair_torn_tail(self.out) + repair_torn_tail(self.failed_out)
             succeeded, bad1 = read_keys(self.out)
             failed, bad2 = read_keys(self.failed_out)
-            for path in (self.out, self.failed_out):
-                self._files[path] = self._opener(path)
+        except BlockingIOError:
+            self.close()
+            raise BatchError(f"another batch is writing {self.out}; wait for it or give another -o") from None
         except OSError as exc:
+            self.close()
             raise BatchError(
                 f"cannot open {self.out}: {exc.strerror}; check the path and permissions"
             ) from None

@@ -34,6 +34,7 @@ from summarizer.errors import (
     ModelResponseError,
     SummarizerError,
 )
+from summarizer.prompts import estimate_tokens
 from summarizer.schema import active_check
 from summarizer.settings import Settings, StructuredOutput
 from summarizer.transport import (
@@ -296,12 +297,14 @@ class _Run:
 
     def truncated(self, exc: IncompleteOutputException) -> None:
         """Widen the output budget once if the context has room; otherwise fail."""
-        last = _usage_dict(getattr(exc.last_completion, "usage", None))
-        self.usage = _add_usage(self.usage, last)
+        self.usage = _add_usage(self.usage, _usage_dict(getattr(exc.last_completion, "usage", None)))
         wanted = self.budget * 2
         window = self.call.endpoint.context_window
         if window is not None:
-            wanted = min(wanted, window - last["prompt_tokens"])
+            # The retry resends our own messages; instructor's usage is a running total over
+            # re-asks, so estimate the prompt from the messages themselves.
+            prompt = sum(estimate_tokens(m["content"]) for m in self.messages)
+            wanted = min(wanted, window - prompt)
         if self.widened or wanted <= self.budget:
             raise self.fail(map_error(exc, self.call.endpoint)) from None
         self.budget, self.widened = wanted, True

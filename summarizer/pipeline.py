@@ -23,7 +23,7 @@ from summarizer.articles import Article, load_article
 from summarizer.embedded import EmbeddedServer
 from summarizer.grounding import GroundingCheck, find_injections, ground
 from summarizer.llm import Endpoint, Extraction, ModelClient
-from summarizer.prompts import RenderedPrompt, render_prompt
+from summarizer.prompts import BYTES_PER_TOKEN, RenderedPrompt, estimate_tokens, render_prompt
 from summarizer.schema import (
     ArticleMeta,
     EventSummary,
@@ -34,12 +34,7 @@ from summarizer.schema import (
 from summarizer.settings import EMBEDDED_CONTEXT_WINDOW, Settings
 from summarizer.transport import CallStats, current_stats
 
-BYTES_PER_TOKEN = 3.5  # conservative for English; Cyrillic/Greek cost more bytes per token
 REASK_MESSAGE_TOKENS = 400
-
-
-def estimate_tokens(text: str) -> int:
-    return int(len(text.encode("utf-8")) / BYTES_PER_TOKEN) + 1
 
 
 @functools.cache

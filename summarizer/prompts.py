@@ -21,6 +21,12 @@ from summarizer.resources import data_dir
 from summarizer.schema import SummaryDraft
 
 DEFAULT_TEMPLATE = "summarize.j2"
+BYTES_PER_TOKEN = 3.5  # conservative for English; Cyrillic/Greek cost more bytes per token
+
+
+def estimate_tokens(text: str) -> int:
+    """Tokens ``text`` will cost, estimated high (no tokenizer for every endpoint's model)."""
+    return int(len(text.encode("utf-8")) / BYTES_PER_TOKEN) + 1
 
 
 @dataclass(frozen=True)

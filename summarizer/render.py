@@ -92,7 +92,7 @@ def _injections(r: EventSummary) -> list[str]:
 
 
 def _rejected(r: EventSummary) -> list[str]:
-    return [f"- `{r_.field}`: {_md(r_.value)} — {r_.reason}" for r_ in r.rejected]
+    return [f"- `{r_.field}`: {_md(r_.value)} — {_md(r_.reason)}" for r_ in r.rejected]
 
 
 SECTIONS: list[tuple[str, Callable[[EventSummary], list[str]]]] = [

@@ -89,8 +89,12 @@ def retry_after_seconds(response: httpx2.Response) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+        pass
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None  # a header we cannot read: fall back to our own backoff
+    return max(0.0, parsed.timestamp() - time.time())
 
 
 def _is_retryable(response: Any) -> bool:

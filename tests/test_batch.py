@@ -384,3 +384,60 @@ def test_article_text_is_never_rendered_as_a_template(fake: FakeServer, tmp_path
     assert tally.succeeded == 1
     assert fake.requests_for("{{ 7*7 }} and {% if x %}odd{% endif %} and {{ check.article }}") == 1
     assert "{{ 7*7 }}" in lines(out)[0]["article"]["text"]
+
+
+def test_retry_failed_never_bills_the_same_text_twice_in_a_run(fake: FakeServer, tmp_path: Path) -> None:
+    arch = tmp_path / "a"
+    write_archive(arch, 6, faults={0: "400"})
+    (arch / "zz_copy.txt").write_text((arch / "a0000.txt").read_text(encoding="utf-8"), encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    run_batch(fake, [str(arch)], out)
+    fake.script("Town0", ["400", "400"])
+    before = fake.requests
+    tally = run_batch(fake, [str(arch)], out, retry_failed=True)
+    assert fake.requests - before == 1  # the copy shares the first attempt's outcome
+    assert (tally.inputs, tally.failed, tally.duplicates) == (7, 2, 1)
+    assert tally.inputs == tally.succeeded + tally.failed + tally.pending
+
+
+def test_symlinked_folders_are_followed_once(fake: FakeServer, tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    write_archive(real, 2)
+    arch = tmp_path / "arch"
+    arch.mkdir()
+    (arch / "linked").symlink_to(real, target_is_directory=True)
+    (arch / "loop").symlink_to(arch, target_is_directory=True)
+    names = [i.name for i in iter_inputs([str(arch)], max_bytes=10**6)]
+    assert len(names) == 2 and count_inputs([str(arch)]) == 2
+
+
+def test_pipes_and_deep_json_fail_as_inputs(fake: FakeServer, tmp_path: Path) -> None:
+    arch = tmp_path / "a"
+    write_archive(arch, 2)
+    os.mkfifo(arch / "pipe.txt")
+    (arch / "deep.json").write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    tally = run_batch(fake, [str(arch)], out)
+    assert (tally.inputs, tally.succeeded, tally.failed) == (4, 2, 2)
+    reasons = {Path(f["input"]).name: f["message"] for f in lines(failed_path_for(out))}
+    assert "not a regular file" in reasons["pipe.txt"] and "nested too deeply" in reasons["deep.json"]
+
+
+def test_one_run_per_output_file(fake: FakeServer, tmp_path: Path) -> None:
+    from summarizer.ledger import Ledger
+
+    out = tmp_path / "out.jsonl"
+    first = Ledger(out)
+    first.open()
+    try:
+        with pytest.raises(BatchError, match="another batch is writing"):
+            run_batch(fake, [str(tmp_path)], out)
+    finally:
+        first.close()
+
+
+def test_a_torn_line_joined_to_the_next_record_counts_as_not_done(tmp_path: Path) -> None:
+    p = tmp_path / "x.jsonl"
+    p.write_bytes(b'{"key":"a","x":1}\n{"key":"b","sum{"key":"c","x":2}\n')
+    keys, bad = read_keys(p)
+    assert keys == {"a"} and bad == 1

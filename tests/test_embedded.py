@@ -98,3 +98,15 @@ def test_bad_model_path_is_one_line(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert err.strip().startswith("summarizer: error:") and "--model-path" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_server_that_dies_at_start_is_one_line(tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.gguf"
+    bogus.write_bytes(b"not a gguf model" * 64)
+    before = set(_llama_servers())
+    proc = _cli("brief", str(SEED), "--model-path", str(bogus))
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 4, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "embedded llama.cpp server exited" in lines[0] and "Traceback" not in err
+    assert set(_llama_servers()) <= before

@@ -390,3 +390,38 @@ def test_event_dates_keep_verbatim_words_and_drop_guesses() -> None:
     when = result.draft.events[0].when
     assert when is not None and when.date is None
     assert any(r.field == "events[0].when.date" for r in result.rejected)
+
+
+def test_casualty_figures_must_be_stated_in_the_events_sentence() -> None:
+    text = "In 2018 the dam was built.\n\nThe flood on Sunday killed at least eight people, police said."
+    event = {**EVENT, "evidence": "The flood on Sunday killed at least eight people",
+             "casualties": {"killed": "8", "injured": None}}  # fmt: skip
+    result = ground(_draft(text, events=[event]), text)
+    assert result.draft.events[0].casualties is not None
+    assert result.draft.events[0].casualties.killed is None  # "8" is inside "2018", not stated
+    event["casualties"] = {"killed": "at least eight", "injured": None}
+    assert ground(_draft(text, events=[event]), text).draft.events[0].casualties.killed == "at least eight"  # type: ignore[union-attr]
+
+
+def test_reported_words_are_never_pinned_on_someone_else() -> None:
+    text = (
+        'General Petrenko spoke.\n\n"We will retaliate," he said.\n\nThe talks ended.\n\n'
+        "Rain fell.\n\nMarkets were calm.\n\nIn other news, Olena Kovalenko opened a school."
+    )
+    wrong = ground(
+        _draft(text, quotes=[quote("We will retaliate", "Olena Kovalenko", kind="indirect")]), text
+    )
+    assert wrong.draft.quotes == [] and wrong.rejected[0].field == "quotes[0].speaker"
+    narrative = quote("Olena Kovalenko opened a school", "General Petrenko")
+    kept = ground(_draft(text, quotes=[narrative]), text)
+    assert (
+        kept.draft.quotes[0].kind == "indirect" and kept.draft.quotes[0].speaker == "the article (narrative)"
+    )
+    assert kept.needs_review
+
+
+def test_digits_with_a_scale_word() -> None:
+    assert 1_500_000.0 in numbers_in("1.5 million people") and 2.3e9 in numbers_in("$2.3 billion")
+    text = "About 1.5 million people were affected, officials said."
+    item = figure("1.5 million", text.rstrip("."), 1_500_000)
+    assert ground(_draft(text, key_figures=[item]), text).draft.key_figures

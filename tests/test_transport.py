@@ -95,3 +95,9 @@ def test_retry_after_parsing() -> None:
     assert retry_after_seconds(resp(**{"retry-after": "2"})) == 2.0
     assert retry_after_seconds(resp()) is None
     assert retry_after_seconds(resp(**{"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"})) == 0.0
+
+
+def test_unreadable_retry_after_falls_back_to_backoff() -> None:
+    assert retry_after_seconds(httpx2.Response(429, headers={"retry-after": "soon"})) is None
+    client, sent = _client([429, 200], headers={"retry-after": "soon"})
+    assert client.get("http://t/x").status_code == 200 and len(sent) == 2
