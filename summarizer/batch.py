@@ -44,7 +44,7 @@ from summarizer.llm import AsyncModelClient, Endpoint, Extraction
 from summarizer.pipeline import Prepared, build_record, prepare, resolve_endpoint
 from summarizer.progress import NullProgress, Progress, Tally
 from summarizer.prompts import prompt_version
-from summarizer.schema import SCHEMA_VERSION, SummaryDraft
+from summarizer.schema import SCHEMA_VERSION
 from summarizer.settings import EMBEDDED_CONTEXT_WINDOW, Settings
 from summarizer.transport import CallStats, Throttle
 
@@ -121,14 +121,7 @@ class _ClientExecutor:
         self.settings = settings
 
     async def extract(self, prep: Prepared, stats: CallStats) -> Extraction:
-        return await self.client.extract(
-            prep.prompt.messages,
-            SummaryDraft,
-            context=prep.context,
-            lenient_context=prep.lenient,
-            max_tokens=self.settings.max_output_tokens,
-            stats=stats,
-        )
+        return await self.client.extract(**prep.request(self.settings), stats=stats)
 
 
 @dataclass

@@ -32,7 +32,7 @@ from summarizer.schema import (
     Usage,
 )
 from summarizer.settings import EMBEDDED_CONTEXT_WINDOW, Settings
-from summarizer.transport import CallStats, current_stats
+from summarizer.transport import CallStats
 
 REASK_MESSAGE_TOKENS = 400
 
@@ -88,6 +88,16 @@ class Prepared:
     prompt: RenderedPrompt
     context: dict[str, Any]
     lenient: dict[str, Any]
+
+    def request(self, settings: Settings) -> dict[str, Any]:
+        """Arguments of ``extract`` (sync or async client) for this article, ``stats`` aside."""
+        return {
+            "messages": self.prompt.messages,
+            "response_model": SummaryDraft,
+            "context": self.context,
+            "lenient_context": self.lenient,
+            "max_tokens": settings.max_output_tokens,
+        }
 
 
 def prepare(article: Article, settings: Settings, endpoint: Endpoint) -> Prepared:
@@ -213,19 +223,7 @@ class Summarizer:
     def summarize(self, article: Article) -> EventSummary:
         assert self._client is not None, "use Summarizer as a context manager"
         prep = prepare(article, self.settings, self.endpoint)
-        stats = CallStats()
-        token = current_stats.set(stats)
-        try:
-            extraction = self._client.extract(
-                prep.prompt.messages,
-                SummaryDraft,
-                context=prep.context,
-                lenient_context=prep.lenient,
-                max_tokens=self.settings.max_output_tokens,
-                stats=stats,
-            )
-        finally:
-            current_stats.reset(token)
+        extraction = self._client.extract(**prep.request(self.settings), stats=CallStats())
         return build_record(prep, extraction, self.endpoint)
 
     def close(self) -> None:
