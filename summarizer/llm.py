@@ -327,6 +327,8 @@ class _Run:
         """Re-asks spent: keep the last answer if only grounding failed, else fail."""
         self.usage = _add_usage(self.usage, _usage_dict(exc.total_usage))
         cause = exc.__cause__
+        if cause is not None and not isinstance(cause, Exception):
+            raise cause  # Ctrl-C or SystemExit inside a call: never turn it into a model error
         if isinstance(cause, SummarizerError):
             self.usage = _add_usage(self.usage, cause.usage)
         if not isinstance(cause, ValidationError | ValueError):
