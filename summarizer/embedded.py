@@ -18,7 +18,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
@@ -150,11 +149,3 @@ class EmbeddedServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
         self._log.close()
-
-
-@contextlib.contextmanager
-def embedded_server(
-    model_path: str | None, *, context_window: int, start_timeout: float
-) -> Iterator[EmbeddedServer]:
-    with EmbeddedServer(model_path, context_window=context_window, start_timeout=start_timeout) as server:
-        yield server

@@ -63,13 +63,10 @@ class Throttle:
 
     def __init__(self) -> None:
         self._until = 0.0
-        self.pauses = 0
 
     def pause(self, seconds: float) -> None:
         until = time.monotonic() + seconds
-        if until > self._until:
-            self._until = until
-            self.pauses += 1
+        self._until = max(self._until, until)
 
     def remaining(self) -> float:
         return max(0.0, self._until - time.monotonic())
