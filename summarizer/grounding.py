@@ -1,158 +1,51 @@
-"""Grounding: every quote, figure, claim and name is tied to the article's text, or rejected.
+"""Grounding v2: the model's pointers become a record whose every quoted word is the article's.
 
-``ground(draft, article_text)`` is pure and deterministic. It returns a cleaned draft (only
-grounded items; narrative or reported speech labelled as a direct quote demoted to indirect),
-the spans of what stayed, and ``rejected[]`` with field, value and reason.
+``resolve(answer, units)`` is pure and deterministic. Ids become text and spans copied from
+our own offsets (so quotes, figures and evidence are verbatim by construction); the model's
+choices are checked (ids exist and are citable, speakers are offered names, explicit reporting
+patterns win over a different choice); the model's prose is held to what it cites
+(``summarizer.prose``); names and time words must be words of the cited sentence or its
+paragraph. What fails is left out and listed in ``rejected`` with field, value and reason.
 
-The same function drives the re-ask loop: ``GroundingCheck(strict=True)`` raises the specific
-problems as a validation error, which instructor sends back to the model (within the re-ask
-budget); once re-asks are spent the pipeline keeps the last answer and records the rejections.
+``GroundingCheck`` is the validation hook: strict, it raises only when an answer is useless
+(no event survives), which instructor turns into a re-ask; lenient, it records. Re-asks cost a
+full answer on a CPU, so they are kept for answers worth nothing.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-from summarizer.alignment import (
-    Match,
-    align,
-    fold,
-    inside_quotes,
-    name_in_article,
-    name_near,
-)
+from summarizer.alignment import align, fold
+from summarizer.answer import quote_choices
+from summarizer.dates import resolve_date
+from summarizer.prose import check_prose, content_words, negated, unsupported_names, unsupported_numbers
 from summarizer.schema import (
+    Claim,
+    Event,
     Grounded,
     GroundingStats,
-    Injection,
-    Qualifier,
+    KeyFigure,
+    PointerDraft,
+    Quote,
     Rejected,
+    Source,
     Span,
     Summary,
-    SummaryDraft,
+    When,
+    Where,
 )
+from summarizer.units import UNNAMED, Sentence, Units
 
-_NUMBER_WORDS = {
-    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
-    "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
-    "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
-    "eighty": 80, "ninety": 90, "hundred": 100, "thousand": 1000, "million": 1_000_000,
-    "billion": 1_000_000_000, "dozen": 12,
-}  # fmt: skip
-_VAGUE = {"dozens": 24, "hundreds": 200, "thousands": 2000, "millions": 2_000_000}
-_QUALIFIERS: list[tuple[re.Pattern[str], Qualifier]] = [
-    (re.compile(r"\b(at least|no fewer than|not less than)\b"), "at least"),
-    (re.compile(r"\b(more than|over|upwards of)\b"), "more than"),
-    (re.compile(r"\b(about|around|roughly|approximately|some|nearly|almost|an estimated)\b"), "about"),
-    (re.compile(r"\b(up to|as many as|at most)\b"), "up to"),
-    (re.compile(r"\b(fewer than|less than|under)\b"), "fewer than"),
-]
-_SCALE = re.compile(r"\s*(hundred|thousand|million|billion)\b", re.IGNORECASE)
-_DIGITS = re.compile(r"\d[\d,.\u202f ]*\d|\d")
-_INJECTION = re.compile(
-    r"(ignore|disregard|forget)\s+(all\s+|any\s+)?(the\s+)?(previous|prior|above|earlier)\s+"
-    r"(instructions|prompts?|rules)"
-    r"|new instructions\s*:?"
-    r"|\b(ai|language model|llm)\s+(summari[sz]er|assistant|model)s?\b"
-    r"|\bsystem prompt\b"
-    r"|\byou are now\b"
-    r"|\bend of (the )?article\b",
+_UNVERIFIED = re.compile(
+    r"could\s+not\s+(be\s+)?(immediately\s+|independently\s+)?(verif|confirm)|"
+    r"(unable|impossible)\s+to\s+(independently\s+)?(verif|confirm)|"
+    r"has\s+not\s+been\s+(independently\s+)?(verified|confirmed)|unverified",
     re.IGNORECASE,
 )
-
-
-def numbers_in(text: str) -> list[float]:
-    """Numbers written in ``text``: digits ("6,266", "1.5"), words ("eight", "tens of thousands")."""
-    out: list[float] = []
-    for m in _DIGITS.finditer(text):
-        cleaned = re.sub(r"[,\u202f ]", "", m.group(0)).rstrip(".")
-        try:
-            value = float(cleaned)
-        except ValueError:
-            continue
-        out.append(value)
-        unit = _SCALE.match(text, m.end())  # "1.5 million" is also 1,500,000
-        if unit:
-            out.append(value * _NUMBER_WORDS[unit.group(1).lower()])
-    words = re.findall(r"[a-z]+", fold(text))
-    for i, w in enumerate(words):
-        if w in _NUMBER_WORDS:
-            value = float(_NUMBER_WORDS[w])
-            nxt = words[i + 1] if i + 1 < len(words) else ""
-            if nxt in {"hundred", "thousand", "million", "billion"} and w not in {
-                "hundred",
-                "thousand",
-                "million",
-                "billion",
-            }:
-                continue  # "six thousand": counted at the multiplier below
-            prev = words[i - 1] if i > 0 else ""
-            if w in {"hundred", "thousand", "million", "billion"} and prev in _NUMBER_WORDS:
-                value *= _NUMBER_WORDS[prev]
-            out.append(value)
-        elif w in {"tens", "hundreds", "thousands", "millions", "dozens"}:
-            nxt = words[i + 2] if i + 2 < len(words) and words[i + 1] == "of" else ""
-            base = {"tens": 10, "dozens": 12, "hundreds": 100, "thousands": 1000, "millions": 1e6}[w]
-            scale = {"hundreds": 100, "thousands": 1000, "millions": 1e6}.get(nxt, 1)
-            out.append(float(base * scale) if nxt else float(_VAGUE.get(w, base)))
-    return out
-
-
-def _number_stated(value: str, sentence: str) -> bool:
-    """``value`` ("at least eight", "86") is written in ``sentence`` as whole words, and says a
-    number: "8" does not match inside "2018"."""
-    wanted = numbers_in(value)
-    if not wanted or not set(wanted) & set(numbers_in(sentence)):
-        return False
-    return align(value, sentence, fuzzy=False, whole_words=True) is not None
-
-
-def qualifier_of(text: str) -> Qualifier | None:
-    low = fold(text)
-    for pattern, qualifier in _QUALIFIERS:
-        if pattern.search(low):
-            return qualifier
-    return None
-
-
-_PERIOD_FORMAT = {"day": "%Y-%m-%d", "week": "%Y-%m-%d", "month": "%Y-%m", "year": "%Y"}
-
-
-def resolve_date(text: str, published_at: str | None, *, future: bool = False) -> str | None:
-    """ISO date (or month, or year) of time words relative to the article's dateline.
-
-    dateparser reads the words ("on Sunday", "last week", "in 2014", many languages) with the
-    dateline as the reference; None when there is no dateline or the words name no date.
-    """
-    if not published_at:
-        return None
-    try:
-        base = datetime.fromisoformat(published_at.replace("Z", "+00:00")).replace(tzinfo=None)
-    except ValueError:
-        return None
-    from dateparser.date import DateDataParser  # imported only when there is a date to read
-
-    settings = {
-        "RELATIVE_BASE": base,
-        "PREFER_DATES_FROM": "future" if future else "past",
-        "RETURN_AS_TIMEZONE_AWARE": False,
-    }
-    try:
-        data = DateDataParser(settings=settings).get_date_data(text)
-    except (ValueError, TypeError, OverflowError):
-        return None
-    if data.date_obj is None:
-        return None
-    return str(data.date_obj.strftime(_PERIOD_FORMAT.get(data.period or "day", "%Y-%m-%d")))
-
-
-def find_injections(article: str) -> list[Injection]:
-    return [Injection(text=m.group(0), start=m.start(), end=m.end()) for m in _INJECTION.finditer(article)]
+_DENIED = re.compile(r"\b(denied|denies|deny|rejected the claim|dismissed)\b", re.IGNORECASE)
 
 
 @dataclass
@@ -174,191 +67,280 @@ class GroundingResult:
 
     @property
     def needs_review(self) -> bool:
-        fuzzy_quote = any(g.field.startswith("quotes") and g.span.alignment == "fuzzy" for g in self.grounded)
-        return bool(self.rejected or self.notes or fuzzy_quote)
+        return bool(self.rejected or self.notes)
 
 
-Keeps = list[tuple[str, str, Match]]  # (sub-path inside the item, value, where it is)
-NARRATIVE = "the article (narrative)"  # speaker of verbatim narrative mislabelled as a quote
-
-
-class _Grounder:
-    """Checks items one by one. Rejections name the item's index in the model's answer;
-    grounded spans name its index in the cleaned summary, so the brief can link to them."""
-
-    def __init__(self, article: str, published_at: str | None = None) -> None:
-        self.article = article
+class _Resolver:
+    def __init__(self, units: Units, published_at: str | None) -> None:
+        self.u = units
+        self.text = units.text
         self.published_at = published_at
         self.grounded: list[Grounded] = []
         self.rejected: list[Rejected] = []
         self.notes: list[str] = []
 
+    # -- helpers ----------------------------------------------------------------------------
+
     def reject(self, path: str, value: str, reason: str) -> None:
         self.rejected.append(Rejected(field=path, value=value, reason=reason))
 
-    def name(self, keeps: Keeps, path: str, sub: str, value: str | None) -> bool:
-        """A name must occur in the article (as a whole word); its first occurrence is kept."""
-        if value is None or not value.strip():
-            return True
-        if not name_in_article(value, self.article):
-            self.reject(path + sub, value, "this name does not occur in the article")
-            return False
-        match = align(value, self.article, fuzzy=False, whole_words=True)
-        if match is not None:
-            keeps.append((sub, value, match))
-        return True
+    def keep(self, path: str, start: int, end: int) -> None:
+        span = Span(start=start, end=end, alignment="exact")
+        self.grounded.append(Grounded(field=path, value=self.text[start:end], span=span))
 
-    def text(self, keeps: Keeps, path: str, sub: str, value: str) -> bool:
-        match = align(value, self.article)
-        if match is None:
-            self.reject(path + sub, value, "this text is not in the article; copy it exactly")
-            return False
-        keeps.append((sub, value, match))
-        return True
+    def sentence(self, path: str, sid: str) -> Sentence | None:
+        s = self.u.sentence(sid)
+        if s is None:
+            self.reject(path, sid, "no such sentence id in this article")
+        elif s.withheld:
+            self.reject(path, sid, "this passage is withheld as a suspected injection and cannot be cited")
+            return None
+        return s
 
-    def run(
-        self, kind: str, items: list[dict[str, Any]], check: Callable[[str, dict[str, Any]], Keeps | None]
-    ) -> list[dict[str, Any]]:
-        kept: list[dict[str, Any]] = []
-        for i, item in enumerate(items):
-            keeps = check(f"{kind}[{i}]", item)
-            if keeps is None:
+    def around(self, s: Sentence, before: int = 0) -> tuple[int, int]:
+        """Span of the sentence's paragraph (and ``before`` paragraphs ahead of it)."""
+        first = self.u.paragraphs[max(0, s.paragraph - before)]
+        return first.start, self.u.paragraphs[s.paragraph].end
+
+    def phrase(self, value: str, lo: int, hi: int) -> tuple[int, int] | None:
+        """``value`` as whole words inside ``text[lo:hi]``, ignoring case, quotes and dashes."""
+        if not value.strip():
+            return None
+        m = align(value, self.text[lo:hi], fuzzy=False, whole_words=True)
+        return (lo + m.start, lo + m.end) if m is not None else None
+
+    # -- quotations: every one of the article, with the speaker chosen or proposed ----------
+
+    def quotes(self, answer: PointerDraft) -> list[Quote]:
+        chosen = quote_choices(answer)
+        out: list[Quote] = []
+        for q in self.u.quotations:
+            speaker = chosen.get(q.id)
+            if speaker is not None and speaker not in q.candidates:
+                self.reject(f"quotes.{q.id}", speaker, "not a name the article gives near this quotation")
+                speaker = None
+            if q.proposed and speaker != q.proposed and q.explicit:
+                if speaker is not None:
+                    self.notes.append(f"quotes.{q.id}: the article's own attribution ({q.proposed}) kept")
+                speaker = q.proposed  # "X said" in the article beats a different choice
+            speaker = speaker or q.proposed or UNNAMED
+            path = f"quotes[{len(out)}]"
+            self.keep(f"{path}.text", q.start, q.end)
+            if speaker != UNNAMED:
+                where = self.phrase(speaker, *self.around(self.u.sentences[q.sentence], before=2))
+                where = where or self.phrase(speaker.split()[-1], *self.around(self.u.sentences[q.sentence], 2))
+                if where is None:
+                    self.reject(f"{path}.speaker", speaker, "not named within two paragraphs of the quotation")
+                    speaker = UNNAMED
+                else:
+                    self.keep(f"{path}.speaker", *where)
+            out.append(Quote(text=self.text[q.start : q.end], speaker=speaker, kind="direct", id=q.id))
+        return out
+
+    # -- figures ------------------------------------------------------------------------------
+
+    def figures(self, answer: PointerDraft) -> list[KeyFigure]:
+        by_id = {n.id: n for n in self.u.numbers}
+        out: list[KeyFigure] = []
+        seen: set[str] = set()
+        for i, f in enumerate(answer.figures):
+            n = by_id.get(f.number)
+            if n is None:
+                self.reject(f"key_figures[{i}].number", f.number, "no such number id in this article")
                 continue
-            for sub, value, match in keeps:
-                span = Span(start=match.start, end=match.end, alignment=match.alignment)
-                self.grounded.append(Grounded(field=f"{kind}[{len(kept)}]{sub}", value=value, span=span))
-            kept.append(item)
-        return kept
-
-    # -- per item kind: return what to keep, or None when the item is rejected ------------
-
-    def quote(self, path: str, q: dict[str, Any]) -> Keeps | None:
-        """Verbatim words inside quotation marks, from the speaker the article names there,
-        stay as given. Verbatim narrative or reported speech, and paraphrases, are kept only
-        as indirect; words are never pinned on someone the article does not attribute them to.
-        """
-        keeps: Keeps = []
-        match = align(q["text"], self.article)
-        if match is None:
-            self.reject(
-                f"{path}.text", q["text"], "quote not found in the article; quotes must be copied exactly"
-            )
-            return None
-        if not self.name(keeps, path, ".speaker", q["speaker"]):
-            return None
-        attributed = name_near(q["speaker"], self.article, match.start)
-        quoted = match.alignment != "fuzzy" and inside_quotes(match.start, match.end, self.article)
-        if not attributed and (quoted or match.alignment == "fuzzy"):
-            self.reject(
-                f"{path}.speaker", q["speaker"], "the article does not attribute these words to this speaker"
-            )
-            return None
-        if not quoted and q["kind"] == "direct":
-            q["kind"] = "indirect"
-            why = "paraphrase, not verbatim" if match.alignment == "fuzzy" else "not inside quotation marks"
-            self.notes.append(f"{path}: {why} in the article; shown as indirect")
-        if not attributed:  # verbatim narrative: the article's own words, nobody's quote
-            self.notes.append(f"{path}: the article's narrative, not words of {q['speaker']}")
-            q["speaker"] = NARRATIVE
-            keeps = []
-        keeps.append((".text", q["text"], match))
-        return keeps
-
-    def figure(self, path: str, f: dict[str, Any]) -> Keeps | None:
-        keeps: Keeps = []
-        if not self.text(keeps, path, ".source_text", f["source_text"]):
-            return None
-        source = keeps[0][2]
-        figure = align(f["text"], self.article, fuzzy=False)
-        if figure is None:
-            self.reject(f"{path}.text", f["text"], "figure not written this way in the article")
-            return None
-        wanted = numbers_in(f["text"])
-        if not wanted or not set(wanted) & set(numbers_in(self.article[source.start : source.end])):
-            self.reject(f"{path}.text", f["text"], "no such number in the cited sentence")
-            return None
-        if f.get("value") is not None and float(f["value"]) not in wanted:
-            self.reject(f"{path}.value", str(f["value"]), f"value does not match '{f['text']}'")
-            return None
-        # Keep the qualifier the article itself uses ("at least eight" stays "at least").
-        f["qualifier"] = qualifier_of(self.article[max(0, figure.start - 30) : figure.end]) or f["qualifier"]
-        if not self.name(keeps, path, ".given_by", f.get("given_by")):
-            f["given_by"] = None
-        keeps.append((".text", f["text"], figure))
-        return keeps
-
-    def claim(self, path: str, c: dict[str, Any]) -> Keeps | None:
-        keeps: Keeps = []
-        if not self.text(keeps, path, ".evidence", c["evidence"]):
-            return None
-        if not self.name(keeps, path, ".claimant", c["claimant"]):
-            return None
-        return keeps
-
-    def event(self, path: str, e: dict[str, Any]) -> Keeps | None:
-        keeps: Keeps = []
-        if not self.text(keeps, path, ".evidence", e["evidence"]):
-            return None
-        actors: list[str] = []
-        for j, actor in enumerate(e["actors"]):
-            found: Keeps = []
-            if self.name(found, f"{path}.actors[{j}]", "", actor):
-                keeps += [(f".actors[{len(actors)}]", v, m) for _, v, m in found]
-                actors.append(actor)
-        e["actors"] = actors
-        if e.get("where") and not self.name(keeps, path, ".where.place", e["where"]["place"]):
-            e["where"] = None
-        if e.get("when"):
-            match = align(e["when"]["text"], self.article, fuzzy=False)
-            if match is None:
-                self.reject(f"{path}.when.text", e["when"]["text"], "time words not in the article")
-                e["when"] = None
-            else:
-                keeps.append((".when.text", e["when"]["text"], match))
-                self.date(path, e)
-        evidence_text = self.article[keeps[0][2].start : keeps[0][2].end]
-        for key in ("killed", "injured"):
-            value = (e.get("casualties") or {}).get(key)
-            if value and not _number_stated(value, evidence_text):
-                self.reject(
-                    f"{path}.casualties.{key}", value, "casualty figure not stated in the event's sentence"
+            if f.number in seen:
+                continue
+            s = self.u.sentences[n.sentence]
+            names = unsupported_names(f.counts, self.text[s.start : s.end])
+            if names:
+                self.reject(f"key_figures[{i}].counts", f.counts, f"names not in the cited sentence: {names[0]}")
+                continue
+            seen.add(f.number)
+            path = f"key_figures[{len(out)}]"
+            self.keep(f"{path}.text", n.span.start, n.span.end)
+            self.keep(f"{path}.source_text", s.start, s.end)
+            out.append(
+                KeyFigure(
+                    text=n.span.text,
+                    value=n.span.value,
+                    unit=n.span.unit,
+                    counts=f.counts,
+                    qualifier=n.span.qualifier,
+                    source_text=self.text[s.start : s.end],
+                    number=n.id,
                 )
-                e["casualties"][key] = None
-        return keeps
-
-    def date(self, path: str, e: dict[str, Any]) -> None:
-        """The date comes from our own reading of the verbatim time words against the dateline,
-        or from the article's own words; a date the model merely guessed is rejected."""
-        when = e["when"]
-        resolved = resolve_date(when["text"], self.published_at, future=e["modality"] == "future")
-        if resolved is not None:
-            when["date"] = resolved
-        elif when.get("date") and when["date"] not in self.article:
-            self.reject(
-                f"{path}.when.date",
-                when["date"],
-                "date neither in the article nor resolvable from its dateline",
             )
-            when["date"] = None
+        return out
 
-    def source(self, path: str, src: dict[str, Any]) -> Keeps | None:
-        keeps: Keeps = []
-        return keeps if self.name(keeps, path, ".name", src["name"]) else None
+    # -- events -------------------------------------------------------------------------------
+
+    def events(self, answer: PointerDraft) -> list[Event]:
+        out: list[Event] = []
+        for i, e in enumerate(answer.events):
+            path = f"events[{i}]"
+            s = self.sentence(f"{path}.sentence", e.sentence)
+            if s is None:
+                continue
+            cited = self.text[s.start : s.end]
+            why = check_prose(e.what, cited)
+            if why:
+                self.reject(f"{path}.what", e.what, why)
+                continue
+            kept = f"events[{len(out)}]"
+            self.keep(f"{kept}.evidence", s.start, s.end)
+            para = self.around(s)
+            actors: list[str] = []
+            for j, actor in enumerate(e.actors):
+                where = self.phrase(actor, *para)
+                if where is None:
+                    self.reject(f"{path}.actors[{j}]", actor, "not named in the cited sentence's paragraph")
+                elif actor not in actors:
+                    self.keep(f"{kept}.actors[{len(actors)}]", *where)
+                    actors.append(actor)
+            when = self.when(path, kept, e.when, s, future=e.modality == "future")
+            place = None
+            if e.where:
+                where = self.phrase(e.where, *para)
+                if where is None:
+                    self.reject(f"{path}.where.place", e.where, "not in the cited sentence's paragraph")
+                else:
+                    self.keep(f"{kept}.where.place", *where)
+                    place = Where(place=e.where)
+            out.append(
+                Event(
+                    what=e.what,
+                    evidence=cited,
+                    sentence=s.id,
+                    category=e.category,
+                    event_type=e.event_type,
+                    modality=e.modality,
+                    when=when,
+                    where=place,
+                    actors=actors,
+                )
+            )
+        return out
+
+    def when(self, path: str, kept: str, words: str | None, s: Sentence, *, future: bool) -> When | None:
+        if not words:
+            return None
+        where = self.phrase(words, s.start, s.end) or self.phrase(words, *self.around(s))
+        if where is None:
+            self.reject(f"{path}.when", words, "time words not in the cited sentence")
+            return None
+        self.keep(f"{kept}.when.text", *where)
+        return When(text=words, date=resolve_date(words, self.published_at, future=future))
+
+    # -- claims -------------------------------------------------------------------------------
+
+    def claims(self, answer: PointerDraft) -> list[Claim]:
+        out: list[Claim] = []
+        for i, c in enumerate(answer.claims):
+            path = f"claims[{i}]"
+            s = self.sentence(f"{path}.sentence", c.sentence)
+            if s is None:
+                continue
+            cited = self.text[s.start : s.end]
+            why = check_prose(c.statement, cited)
+            if why:
+                self.reject(f"{path}.statement", c.statement, why)
+                continue
+            claimant = self.phrase(c.claimant, *self.around(s))
+            if claimant is None:
+                self.reject(f"{path}.claimant", c.claimant, "not named in the cited paragraph")
+                continue
+            status = c.status
+            paragraph = self.text[slice(*self.around(s))]
+            if _UNVERIFIED.search(paragraph) and status != "unverified":
+                self.notes.append(f"{path}: the article says it could not verify this; status unverified")
+                status = "unverified"
+            elif status == "denied" and not (_DENIED.search(paragraph) or negated(cited)):
+                self.reject(f"{path}.status", status, "the cited text denies nothing")
+                status = "claimed"
+            kept = f"claims[{len(out)}]"
+            self.keep(f"{kept}.evidence", s.start, s.end)
+            self.keep(f"{kept}.claimant", *claimant)
+            out.append(
+                Claim(statement=c.statement, claimant=c.claimant, status=status, evidence=cited, sentence=s.id)
+            )
+        return out
+
+    def sources(self, answer: PointerDraft) -> list[Source]:
+        out: list[Source] = []
+        visible = self.u.visible_text()
+        for i, src in enumerate(answer.sources):
+            if align(src.name, visible, fuzzy=False, whole_words=True) is None:
+                self.reject(f"sources[{i}].name", src.name, "this name does not occur in the article")
+                continue
+            where = self.phrase(src.name, 0, len(self.text))
+            if where is not None:
+                self.keep(f"sources[{len(out)}].name", *where)
+            out.append(Source(name=src.name, kind=src.kind))
+        return out
+
+    # -- headline and brief -------------------------------------------------------------------
+
+    def headline(self, answer: PointerDraft, title: str | None) -> tuple[str, str]:
+        """Names and numbers of the headline and brief must be in the article's visible text;
+        prose that only a withheld passage supports is rejected, not just flagged."""
+        visible = self.u.visible_text()
+        withheld = " ".join(self.text[a:b] for a, b in self.u.withheld)
+        out = []
+        for name, prose in (("headline", answer.headline), ("brief", answer.brief)):
+            if withheld and _echoes(prose, withheld, visible):
+                self.reject(name, prose, "supported only by a passage withheld as a suspected injection")
+                prose = ""
+            else:
+                names = unsupported_names(prose, visible)
+                numbers = [v for v in unsupported_numbers(prose, visible) if v >= 0]
+                if names or numbers:
+                    what = ", ".join([*names[:3], *(f"{v:g}" for v in numbers[:3])])
+                    self.notes.append(f"{name}: not in the article: {what}")
+                    self.reject(name, prose, f"names or numbers not in the article: {what}; check it")
+            out.append(prose)
+        headline = out[0] or title or self.first_sentence()
+        return headline, out[1]
+
+    def first_sentence(self) -> str:
+        s = next(iter(self.u.citable), None)
+        return self.text[s.start : s.end][:120] if s else ""
 
 
-def ground(draft: SummaryDraft, article: str, *, published_at: str | None = None) -> GroundingResult:
-    """Check every item of ``draft`` against ``article``; never raises on any text.
+def _echoes(prose: str, withheld: str, visible: str) -> bool:
+    """Most of the prose's words come from the withheld passage and not from the rest."""
+    words = [fold(w) for w in content_words(prose)]
+    if not words:
+        return fold(prose).strip() != "" and fold(prose).strip() in fold(withheld)
+    inside = {fold(w) for w in content_words(withheld)}
+    outside = {fold(w) for w in content_words(visible)}
+    only_withheld = sum(w in inside and w not in outside for w in words)
+    return only_withheld / len(words) >= 0.3 or (
+        sum(w in inside for w in words) / len(words) >= 0.8 and sum(w in outside for w in words) / len(words) < 0.5
+    )
 
-    ``published_at`` (the dateline) lets relative time words ("on Friday") resolve to dates.
-    """
-    g = _Grounder(article, published_at)
-    data = draft.model_dump()
-    data["quotes"] = g.run("quotes", data["quotes"], g.quote)
-    data["key_figures"] = g.run("key_figures", data["key_figures"], g.figure)
-    data["claims"] = g.run("claims", data["claims"], g.claim)
-    data["events"] = g.run("events", data["events"], g.event)
-    data["sources"] = g.run("sources", data["sources"], g.source)
-    return GroundingResult(Summary.model_validate(data), g.grounded, g.rejected, g.notes)
+
+def resolve(
+    answer: PointerDraft, units: Units, *, published_at: str | None = None, title: str | None = None
+) -> GroundingResult:
+    """Turn the model's pointers into a grounded ``Summary``; never raises on any text."""
+    r = _Resolver(units, published_at)
+    quotes = r.quotes(answer)
+    figures = r.figures(answer)
+    events = r.events(answer)
+    claims = r.claims(answer)
+    sources = r.sources(answer)
+    headline, brief = r.headline(answer, title)
+    summary = Summary(
+        headline=headline,
+        brief=brief,
+        topics=list(answer.topics),
+        events=events,
+        key_figures=figures,
+        quotes=quotes,
+        claims=claims,
+        sources=sources,
+    )
+    return GroundingResult(summary, r.grounded, r.rejected, r.notes)
 
 
 class GroundingError(ValueError):
@@ -367,29 +349,27 @@ class GroundingError(ValueError):
 
 @dataclass
 class GroundingCheck:
-    """Validation hook: ``strict`` raises the problems to trigger a re-ask; lenient records.
+    """Validation hook. Strict: raise (so instructor re-asks) when no event survives.
+    Lenient: record. Remembers its last result, so the record is built from the very grounding
+    the answer passed."""
 
-    It remembers its last result, so the record is built from the very grounding the model's
-    answer passed (and grounding is not computed twice per article).
-    """
-
-    article: str
+    units: Units
     strict: bool = True
     published_at: str | None = None
-    _last: tuple[SummaryDraft, GroundingResult] | None = field(default=None, repr=False)
+    title: str | None = None
+    _last: tuple[Any, GroundingResult] | None = field(default=None, repr=False)
 
-    def __call__(self, draft: SummaryDraft) -> None:
-        result = ground(draft, self.article, published_at=self.published_at)
-        self._last = (draft, result)
-        if self.strict and result.rejected:
-            lines = [f"- {r.field}: {r.reason}" for r in result.rejected[:8]]
+    def __call__(self, answer: PointerDraft) -> None:
+        result = resolve(answer, self.units, published_at=self.published_at, title=self.title)
+        self._last = (answer, result)
+        if self.strict and not result.draft.events:
+            lines = [f"- {r.field}: {r.reason}" for r in result.rejected[:6]]
             raise GroundingError(
-                "Some items are not supported by the article text between the boundary lines. "
-                "For each field listed, copy words exactly from the article, or leave the item "
-                "out:\n" + "\n".join(lines)
+                "No event is supported by its cited sentence. Cite the sentence id that reports "
+                "each event and describe it with that sentence's own names and numbers:\n" + "\n".join(lines)
             )
 
-    def result_for(self, draft: SummaryDraft) -> GroundingResult | None:
-        if self._last is not None and self._last[0] is draft:
+    def result_for(self, answer: PointerDraft) -> GroundingResult | None:
+        if self._last is not None and self._last[0] is answer:
             return self._last[1]
         return None

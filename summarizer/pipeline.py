@@ -21,14 +21,17 @@ import httpx2
 
 from summarizer.articles import Article, load_article
 from summarizer.embedded import EmbeddedServer
-from summarizer.grounding import GroundingCheck, find_injections, ground
+from summarizer.answer import answer_model
+from summarizer.grounding import GroundingCheck, resolve
+from summarizer.injections import find_injections
 from summarizer.llm import Endpoint, Extraction, ModelClient
 from summarizer.prompts import BYTES_PER_TOKEN, RenderedPrompt, estimate_tokens, render_prompt
+from summarizer.units import Units, analyse
 from summarizer.schema import (
     ArticleMeta,
     EventSummary,
     Provenance,
-    SummaryDraft,
+    PointerDraft,
     Usage,
 )
 from summarizer.settings import EMBEDDED_CONTEXT_WINDOW, Settings
@@ -86,6 +89,8 @@ class Prepared:
     original_chars: int
     truncated: bool
     prompt: RenderedPrompt
+    units: Units
+    response_model: type[PointerDraft]
     context: dict[str, Any]
     lenient: dict[str, Any]
 
@@ -93,7 +98,7 @@ class Prepared:
         """Arguments of ``extract`` (sync or async client) for this article, ``stats`` aside."""
         return {
             "messages": self.prompt.messages,
-            "response_model": SummaryDraft,
+            "response_model": self.response_model,
             "context": self.context,
             "lenient_context": self.lenient,
             "max_tokens": settings.max_output_tokens,
@@ -102,24 +107,31 @@ class Prepared:
 
 def prepare(article: Article, settings: Settings, endpoint: Endpoint) -> Prepared:
     fitted, truncated = fit_article(article, settings, endpoint.context_window)
+    units = analyse(fitted.text)
+    checks = {
+        strict: GroundingCheck(units, strict=strict, published_at=fitted.published_at, title=fitted.title)
+        for strict in (True, False)
+    }
     return Prepared(
         article=fitted,
         original_chars=len(article.text),
         truncated=truncated,
-        prompt=render_prompt(fitted),
-        context={"check": GroundingCheck(fitted.text, strict=True, published_at=fitted.published_at)},
-        lenient={"check": GroundingCheck(fitted.text, strict=False, published_at=fitted.published_at)},
+        prompt=render_prompt(fitted, units=units),
+        units=units,
+        response_model=answer_model(units),
+        context={"check": checks[True]},
+        lenient={"check": checks[False]},
     )
 
 
 def build_record(prep: Prepared, extraction: Extraction, endpoint: Endpoint) -> EventSummary:
-    draft = extraction.value
-    assert isinstance(draft, SummaryDraft)
+    answer = extraction.value
+    assert isinstance(answer, PointerDraft)
     article = prep.article
     result = next(
-        (r for c in (prep.context["check"], prep.lenient["check"]) if (r := c.result_for(draft))),
+        (r for c in (prep.context["check"], prep.lenient["check"]) if (r := c.result_for(answer))),
         None,
-    ) or ground(draft, article.text, published_at=article.published_at)
+    ) or resolve(answer, prep.units, published_at=article.published_at, title=article.title)
     injections = find_injections(article.text)
     return EventSummary(
         article=ArticleMeta(
@@ -162,7 +174,7 @@ def resolve_endpoint(settings: Settings, server: EmbeddedServer | None) -> Endpo
             model=settings.resolved_model(),
             structured_output=settings.resolved_structured_output(),
             backend="embedded",
-            context_window=settings.context_window or EMBEDDED_CONTEXT_WINDOW,
+            context_window=server.context_window or EMBEDDED_CONTEXT_WINDOW,  # what it allocated
         )
     base_url = str(settings.base_url)
     return Endpoint(
@@ -204,13 +216,7 @@ class Summarizer:
         s.resolved_model()
         s.resolved_api_key()
         if s.embedded:
-            self.server = self._stack.enter_context(
-                EmbeddedServer(
-                    s.model_path,
-                    context_window=s.context_window or EMBEDDED_CONTEXT_WINDOW,
-                    start_timeout=s.server_start_timeout,
-                )
-            )
+            self.server = self._stack.enter_context(EmbeddedServer.from_settings(s))
         endpoint = resolve_endpoint(s, self.server)
         self._client = ModelClient(endpoint, s, transport=self._transport)
         self._stack.callback(self._client.close)

@@ -18,7 +18,8 @@ from pydantic import BaseModel
 
 from summarizer.articles import Article
 from summarizer.resources import data_dir
-from summarizer.schema import SummaryDraft
+from summarizer.schema import PointerDraft
+from summarizer.units import Units, analyse
 
 DEFAULT_TEMPLATE = "summarize.j2"
 BYTES_PER_TOKEN = 3.5  # conservative for English; Cyrillic/Greek cost more bytes per token
@@ -81,7 +82,7 @@ def _guide_lines(schema: dict[str, Any], defs: dict[str, Any], prefix: str) -> l
 
 
 @cache
-def field_guide(model: type[BaseModel] = SummaryDraft) -> str:
+def field_guide(model: type[BaseModel] = PointerDraft) -> str:
     """The schema's field descriptions as a compact list: the model's instructions.
 
     Cheaper than pasting the JSON Schema (a third of the tokens), which matters in an
@@ -97,13 +98,51 @@ def prompt_version(template: str = DEFAULT_TEMPLATE) -> str:
     return str(module.version)  # type: ignore[attr-defined]
 
 
-def render_prompt(article: Article, template: str = DEFAULT_TEMPLATE) -> RenderedPrompt:
+@dataclass(frozen=True)
+class UnitLines:
+    """The article's units as the prompt shows them."""
+
+    lines: list[str]
+    quotations: list[str]
+    numbers: list[str]
+
+
+WITHHELD_LINE = "[passage withheld: suspected instructions to an AI; it cannot be cited]"
+
+
+def unit_lines(units: Units) -> UnitLines:
+    """One line per sentence ("S3: ..."), a blank line between paragraphs; withheld passages
+    shown once as a marker; quotations and numbers listed by id after the data block."""
+    text = units.text
+    lines: list[str] = []
+    paragraph = 0
+    for s in units.sentences:
+        if s.paragraph != paragraph and lines:
+            lines.append("")
+        paragraph = s.paragraph
+        if s.withheld:
+            if lines[-1:] != [WITHHELD_LINE]:
+                lines.append(WITHHELD_LINE)
+            continue
+        lines.append(f"{s.id}: {' '.join(text[s.start : s.end].split())}")
+    quotations = [
+        f"{q.id} in {units.sentences[q.sentence].id}, choose: " + " | ".join(q.candidates)
+        for q in units.quotations
+    ]
+    numbers = [
+        f"{n.id} in {units.sentences[n.sentence].id}: {' '.join(n.span.text.split())}" for n in units.numbers
+    ]
+    return UnitLines(lines, quotations, numbers)
+
+
+def render_prompt(article: Article, template: str = DEFAULT_TEMPLATE, units: Units | None = None) -> RenderedPrompt:
     module = _environment().get_template(template).make_module()
     boundary = boundary_for(article.text)
+    shown = unit_lines(units or analyse(article.text))
     return RenderedPrompt(
         version=str(module.version),  # type: ignore[attr-defined]
         messages=[
             {"role": "system", "content": str(module.system(field_guide())).strip()},  # type: ignore[attr-defined]
-            {"role": "user", "content": str(module.user(article, boundary)).strip()},  # type: ignore[attr-defined]
+            {"role": "user", "content": str(module.user(article, boundary, shown)).strip()},  # type: ignore[attr-defined]
         ],
     )

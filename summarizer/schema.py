@@ -1,8 +1,10 @@
-"""Schema v1: what the model must return (``SummaryDraft``) and what we store (``EventSummary``).
+"""Schema v2: what the model returns (``PointerDraft``: ids and choices) and what we store
+(``EventSummary``).
 
 Two models on purpose: the model never fills offsets, provenance or grounding — our code does.
-The ``Field(description=...)`` texts are the model's instructions; keep them short and literal,
-a 135M-parameter model reads them too.
+The ``Field(description=...)`` texts of ``PointerDraft`` are the model's instructions; keep them
+short and literal, a 1.5B-parameter model reads them. Records of schema 1.0 validate as 2.0
+(the v2 fields are optional additions); their ``provenance.schema_version`` says which.
 
 Topics use IPTC Media Topic top-level subjects; armed-conflict events use ACLED event types.
 This module imports nothing of ours.
@@ -12,11 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "2.0"
 
 # The check SummaryDraft runs after parsing (grounding, in practice), for the current call.
 # A context variable, not instructor's ``context=``: instructor renders every message as a
@@ -84,31 +86,24 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-# --------------------------------------------------------------------------- LLM-facing
+# --------------------------------------------------------------------------- LLM-facing (v2)
+#
+# The model points, the code copies. The article is shown as numbered sentences (S1, S2, ...),
+# its quotations (Q1, ...) and numbers (N1, ...) are found in code; the model answers with those
+# ids. ``summarizer.answer`` narrows every id and speaker field to the ids and names of the one
+# article (enums), so constrained decoding cannot produce an id that does not exist or a
+# speaker the article does not name near the quotation. These static classes are the template:
+# their descriptions are the model's instructions (the field guide), identical for every article.
+
+SentenceId = str
+NumberId = str
 
 
-class When(_Strict):
-    text: str = Field(description="The time words exactly as the article writes them, e.g. 'on Friday'.")
-    date: str | None = Field(
-        default=None, description="ISO date YYYY-MM-DD only if the article makes it certain, else null."
+class EventPick(_Strict):
+    sentence: SentenceId = Field(description="Id of the sentence that reports the event, e.g. 'S4'.")
+    what: str = Field(
+        max_length=110, description="What happened, in at most 15 words, using that sentence's names and numbers."
     )
-
-
-class Where(_Strict):
-    place: str = Field(description="The place name exactly as written in the article.")
-    country: str | None = Field(default=None, description="Country of the place, if the article says.")
-
-
-class Casualties(_Strict):
-    killed: str | None = Field(
-        default=None, description="Killed count as written, e.g. 'at least eight'; null if not given."
-    )
-    injured: str | None = Field(default=None, description="Injured count as written; null if not given.")
-
-
-class Event(_Strict):
-    what: str = Field(description="One sentence: what happened, in your own words.")
-    evidence: str = Field(description="The sentence from the article that reports it, copied exactly.")
     category: Topic = Field(description="IPTC Media Topic that fits this event best.")
     event_type: AcledEventType | None = Field(
         default=None, description="For armed conflict or political violence only; otherwise null."
@@ -117,77 +112,62 @@ class Event(_Strict):
         description="reported = happened now; historical = background; future = planned; "
         "hypothetical = might happen; negated = said not to have happened."
     )
-    when: When | None = None
-    where: Where | None = None
-    actors: list[str] = Field(
-        default_factory=list, max_length=6, description="People, groups or states named as doing it."
-    )
-    casualties: Casualties | None = None
-
-
-class KeyFigure(_Strict):
-    text: str = Field(
-        description="The number exactly as written in the article, e.g. '6,266' or 'tens of thousands'."
-    )
-    value: float | None = Field(default=None, description="The number as digits, if it is a number.")
-    unit: str | None = Field(default=None, description="Unit, e.g. 'people', 'km', 'USD'.")
-    counts: str = Field(description="What the number counts, e.g. 'people evacuated'.")
-    qualifier: Qualifier = Field(default="exact", description="How precise the article says it is.")
-    source_text: str = Field(
-        description="The sentence from the article that contains the number, copied exactly."
-    )
-    given_by: str | None = Field(default=None, description="Who gives the figure, as named in the article.")
-
-
-class Quote(_Strict):
-    text: str = Field(
-        description="Words copied exactly from inside quotation marks in the article. Never invent."
-    )
-    speaker: str = Field(description="Who said it, as named in the article.")
-    speaker_role: str | None = Field(default=None, description="Speaker's role, e.g. 'mayor', 'resident'.")
-    kind: Literal["direct", "indirect"] = Field(
-        default="direct",
-        description="direct = exact words in quotation marks; indirect = reported speech.",
+    when: str | None = Field(default=None, max_length=40, description="Time words copied from that sentence, or null.")
+    where: str | None = Field(default=None, max_length=40, description="Place name copied from that sentence, or null.")
+    actors: list[Annotated[str, Field(max_length=40)]] = Field(
+        default_factory=list, max_length=3, description="Names from that sentence of who did it."
     )
 
 
-class Claim(_Strict):
-    statement: str = Field(description="The claim, in one short sentence.")
-    claimant: str = Field(description="Who makes the claim, as named in the article.")
+class FigurePick(_Strict):
+    number: NumberId = Field(description="Id of a number from the numbers list, e.g. 'N2'.")
+    counts: str = Field(max_length=50, description="What the number counts, in 2 to 6 words, e.g. 'people evacuated'.")
+
+
+class ClaimPick(_Strict):
+    sentence: SentenceId = Field(description="Id of the sentence that states the claim.")
+    statement: str = Field(max_length=120, description="The claim in one short sentence, in that sentence's words.")
+    claimant: str = Field(max_length=50, description="Who makes the claim, as named in the article.")
     status: ClaimStatus = Field(
         description="confirmed, claimed, disputed, denied, or unverified "
         "('could not immediately verify' means unverified)."
     )
-    evidence: str = Field(description="The sentence from the article that states the claim, copied exactly.")
 
 
-class Source(_Strict):
-    name: str = Field(description="Who the article relies on, as named, e.g. 'Reuters'.")
+class SourcePick(_Strict):
+    name: str = Field(max_length=50, description="Who the article relies on, as named, e.g. 'Reuters'.")
     kind: SourceKind
 
 
-class SummaryDraft(_Strict):
-    """What the model returns. Everything here is checked against the article afterwards."""
+class PointerDraft(_Strict):
+    """What the model returns (schema v2). Every id and name is checked by our code afterwards."""
 
-    _checked_on_parse: ClassVar[bool] = True
-
-    headline: str = Field(description="Neutral headline, at most 15 words.")
-    brief: str = Field(description="Two or three sentences summarising the article.")
+    headline: str = Field(max_length=110, description="Neutral headline, at most 15 words, from the article's facts.")
+    brief: str = Field(max_length=320, description="Two short sentences summarising the article.")
     topics: list[Topic] = Field(min_length=1, max_length=3, description="1 to 3 IPTC Media Topics.")
-    events: list[Event] = Field(min_length=1, max_length=6, description="What happened: 1 to 6 events.")
-    key_figures: list[KeyFigure] = Field(default_factory=list, max_length=8)
-    quotes: list[Quote] = Field(default_factory=list, max_length=8)
-    claims: list[Claim] = Field(default_factory=list, max_length=6)
-    sources: list[Source] = Field(default_factory=list, max_length=8)
+    events: list[EventPick] = Field(
+        min_length=1, max_length=4, description="The main things that happened: 1 to 4 events."
+    )
+    figures: list[FigurePick] = Field(
+        default_factory=list, max_length=6, description="The key numbers: ids from the numbers list."
+    )
+    quotes: dict[str, str] = Field(
+        default_factory=dict,
+        description="For every quotation id (Q1, Q2, ...): who said it, one of the names offered "
+        "for it, or 'unnamed'.",
+    )
+    claims: list[ClaimPick] = Field(
+        default_factory=list, max_length=3, description="Statements the article attributes to someone."
+    )
+    sources: list[SourcePick] = Field(default_factory=list, max_length=4)
 
     @model_validator(mode="after")
-    def _checked(self, info: ValidationInfo) -> SummaryDraft:
-        # Grounding lives outside the schema; the caller passes it in the validation context,
-        # so a failed check becomes a specific re-ask through instructor.
-        # Repeated topics are noise, not an error worth a re-ask.
+    def _checked(self, info: ValidationInfo) -> PointerDraft:
+        # Grounding lives outside the schema; a failed strict check becomes a specific re-ask
+        # through instructor. Repeated topics are noise, not an error worth a re-ask.
         self.topics = list(dict.fromkeys(self.topics))
         check = (info.context or {}).get("check") or active_check.get()
-        if check is not None and self._checked_on_parse:
+        if check is not None:
             check(self)
         return self
 
@@ -195,12 +175,81 @@ class SummaryDraft(_Strict):
 # --------------------------------------------------------------------------- stored record
 
 
-class Summary(SummaryDraft):
-    """The draft after grounding: only supported items remain, so events may be empty."""
+class When(_Strict):
+    text: str = Field(description="The time words exactly as the article writes them, e.g. 'on Friday'.")
+    date: str | None = Field(default=None, description="ISO date (or month, year) read against the dateline.")
 
-    _checked_on_parse: ClassVar[bool] = False  # built by grounding itself
 
-    events: list[Event] = Field(default_factory=list, max_length=6)
+class Where(_Strict):
+    place: str = Field(description="The place name exactly as written in the article.")
+    country: str | None = None
+
+
+class Casualties(_Strict):
+    killed: str | None = None
+    injured: str | None = None
+
+
+class Event(_Strict):
+    what: str = Field(description="What happened, in the model's words (checked against the evidence).")
+    evidence: str = Field(description="The article's sentence that reports it, copied by our code.")
+    sentence: str | None = Field(default=None, description="Id of that sentence (v2).")
+    category: Topic
+    event_type: AcledEventType | None = None
+    modality: Modality
+    when: When | None = None
+    where: Where | None = None
+    actors: list[str] = Field(default_factory=list)
+    casualties: Casualties | None = None
+
+
+class KeyFigure(_Strict):
+    text: str = Field(description="The number as the article writes it, qualifier included.")
+    value: float | None = Field(default=None, description="Its value; null for vague amounts.")
+    unit: str | None = None
+    counts: str
+    qualifier: Qualifier = "exact"
+    source_text: str = Field(description="The article's sentence that contains the number.")
+    given_by: str | None = None
+    number: str | None = Field(default=None, description="Id of the number (v2).")
+
+
+class Quote(_Strict):
+    text: str = Field(description="Words inside quotation marks, copied by our code.")
+    speaker: str = Field(description="Who said it, as named near it in the article, or 'unnamed'.")
+    speaker_role: str | None = None
+    kind: Literal["direct", "indirect"] = "direct"
+    id: str | None = Field(default=None, description="Id of the quotation (v2).")
+
+
+class Claim(_Strict):
+    statement: str
+    claimant: str
+    status: ClaimStatus
+    evidence: str = Field(description="The article's sentence that states the claim, copied by our code.")
+    sentence: str | None = None
+
+
+class Source(_Strict):
+    name: str
+    kind: SourceKind
+
+
+class Summary(_Strict):
+    """The answer after grounding: only supported items remain, text copied from the article.
+
+    ``quotes`` holds every quotation of the article (four words or more inside quotation
+    marks) with its speaker or "unnamed": recall does not depend on the model.
+    """
+
+    headline: str
+    brief: str
+    topics: list[Topic] = Field(default_factory=list)
+    events: list[Event] = Field(default_factory=list)
+    key_figures: list[KeyFigure] = Field(default_factory=list)
+    quotes: list[Quote] = Field(default_factory=list)
+    claims: list[Claim] = Field(default_factory=list)
+    sources: list[Source] = Field(default_factory=list)
 
 
 class Span(_Strict):

@@ -1,0 +1,58 @@
+"""The model's answer type for one article: ``PointerDraft`` with its ids narrowed to enums.
+
+Sentence ids are the article's citable sentences (withheld passages left out), number ids its
+numbers, and ``quotes`` an object with one required key per quotation whose value is one of
+the names offered for it or "unnamed". Sent as a JSON Schema (``json_schema`` structured
+output), llama.cpp and OpenAI turn it into a grammar, so an answer cannot name an id that does
+not exist or a speaker the article does not name near the quotation. The field guide in the
+prompt comes from the static ``PointerDraft``, so the instructions stay a stable prefix.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from summarizer.schema import ClaimPick, EventPick, FigurePick, PointerDraft
+from summarizer.units import Units
+
+
+def _enum(values: tuple[str, ...]) -> Any:
+    return Literal[values]  # type: ignore[valid-type]
+
+
+def answer_model(units: Units) -> type[PointerDraft]:
+    """``PointerDraft`` for this article, every id and speaker a closed choice."""
+    sids = tuple(s.id for s in units.citable) or ("S1",)
+    sentence = (_enum(sids), Field(description=EventPick.model_fields["sentence"].description))
+    event = create_model("EventPick", __base__=EventPick, sentence=sentence)
+    claim = create_model("ClaimPick", __base__=ClaimPick, sentence=sentence)
+    fields: dict[str, Any] = {
+        "events": (list[event], Field(min_length=1, max_length=4)),  # type: ignore[valid-type]
+        "claims": (list[claim], Field(default_factory=list, max_length=3)),  # type: ignore[valid-type]
+    }
+    if units.numbers:
+        nids = tuple(n.id for n in units.numbers)
+        number = (_enum(nids), Field(description=FigurePick.model_fields["number"].description))
+        figure = create_model("FigurePick", __base__=FigurePick, number=number)
+        fields["figures"] = (list[figure], Field(default_factory=list, max_length=6))  # type: ignore[valid-type]
+    else:
+        fields["figures"] = (list[FigurePick], Field(default_factory=list, max_length=0))
+    if units.quotations:
+        speakers: dict[str, Any] = {q.id: (_enum(q.candidates), ...) for q in units.quotations}
+        quotes = create_model(
+            "QuoteSpeakers", __config__=ConfigDict(extra="forbid"), **speakers
+        )
+        fields["quotes"] = (quotes, ...)
+    else:
+        fields["quotes"] = (dict[str, str], Field(default_factory=dict, max_length=0))
+    return create_model("PointerDraft", __base__=PointerDraft, **fields)
+
+
+def quote_choices(answer: PointerDraft) -> dict[str, str]:
+    """The answer's quotation -> speaker map, whichever form the per-article model gave it."""
+    quotes: Any = answer.quotes
+    if isinstance(quotes, BaseModel):
+        return {k: str(v) for k, v in quotes.model_dump().items()}
+    return {str(k): str(v) for k, v in dict(quotes).items()}

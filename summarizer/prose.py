@@ -1,0 +1,97 @@
+"""Checks on the model's own words (headline, brief, event ``what``, claim ``statement``).
+
+Pointers make quotes, figures and evidence verbatim; prose cannot be. So prose is held to what
+it cites: every number and every proper name in it must occur in the cited text, a negation
+the cited text does not have must not appear (and the reverse), and most of its content words
+must come from the cited text, so "Russia launched a nuclear strike on Kyiv" cannot ride on a
+sentence that only mentions Russia and Kyiv. Each check returns a reason, or None.
+"""
+
+from __future__ import annotations
+
+import re
+
+from summarizer.alignment import fold
+from summarizer.numbers import numbers_in
+
+_WORD = re.compile(r"[^\W\d_][\w'\u2019-]*")
+_NEGATION = re.compile(
+    r"\b(not|no|never|none|nobody|nothing|neither|nor|without|cannot|n't|denied|denies|deny|"
+    r"failed|unable|не|нет|ни|нічого|ніколи)\b|n't\b",
+    re.IGNORECASE,
+)
+_STOP = frozenset(
+    """a an the and or but of in on at to for from by with as is are was were be been being has have had
+    do does did will would can could may might shall should this that these those it its their his her
+    they them he she we you i who whom which what when where why how than then there here also into
+    over after before about against between during under up down out off new says said say tell told
+    according amid while more most some any all each other such only own same so very""".split()
+)
+MIN_CONTENT_SHARE = 0.5
+
+
+def _stem(word: str) -> str:
+    return fold(word)[:5]
+
+
+def content_words(text: str) -> list[str]:
+    return [w for w in _WORD.findall(text) if len(w) > 2 and fold(w) not in _STOP]
+
+
+def names_in(prose: str) -> list[str]:
+    """Capitalised words of the prose that are not just its first word or a stopword."""
+    words = list(_WORD.finditer(prose))
+    out: list[str] = []
+    for k, m in enumerate(words):
+        w = m.group(0)
+        sentence_start = k == 0 or prose[: m.start()].rstrip()[-1:] in ".!?:"
+        if w[:1].isupper() and fold(w) not in _STOP and not (sentence_start and w.lower() in _STOP):
+            out.append(w)
+    return out
+
+
+def unsupported_names(prose: str, cited: str) -> list[str]:
+    """Names of ``prose`` absent from ``cited`` (compared by stem: "Ukraine"/"Ukrainian")."""
+    stems = {_stem(w) for w in _WORD.findall(cited)}
+    return [w for w in names_in(prose) if _stem(w) not in stems]
+
+
+def unsupported_numbers(prose: str, cited: str) -> list[float]:
+    have = numbers_in(cited)
+    return sorted(v for v in numbers_in(prose) if v not in have)
+
+
+def negated(text: str) -> bool:
+    return bool(_NEGATION.search(fold(text)))
+
+
+def _drops_negation(prose: str, cited: str) -> bool:
+    """The prose restates a clause the cited text negates ("did not hit the target" ->
+    "did hit the target"): two or more of its words fall in the few words after a negation."""
+    stems = {_stem(w) for w in content_words(prose)}
+    folded = fold(cited)
+    for m in _NEGATION.finditer(folded):
+        window = content_words(folded[m.end() :])[:6]
+        if sum(_stem(w) in stems for w in window) >= 2:
+            return True
+    return False
+
+
+def check_prose(prose: str, cited: str, *, content: bool = True) -> str | None:
+    """Why ``prose`` is not supported by ``cited`` text, or None when it is."""
+    names = unsupported_names(prose, cited)
+    if names:
+        return f"names not in the cited text: {', '.join(names[:3])}"
+    numbers = unsupported_numbers(prose, cited)
+    if numbers:
+        return "numbers not in the cited text: " + ", ".join(f"{v:g}" for v in numbers[:3] if v >= 0)
+    if negated(prose) and not negated(cited):
+        return "a negation the cited text does not have"
+    if not negated(prose) and _drops_negation(prose, cited):
+        return "drops the negation of the cited text"
+    if content:
+        words = content_words(prose)
+        stems = {_stem(w) for w in _WORD.findall(cited)}
+        if words and sum(_stem(w) in stems for w in words) / len(words) < MIN_CONTENT_SHARE:
+            return "most of its words are not in the cited text"
+    return None
