@@ -33,7 +33,7 @@ _PATTERNS = [
     r"\b(respond|reply|answer)\s+only\s+with\b",
     r"\bas\s+an\s+ai\b",
     # German, French, Spanish
-    r"\b(ignorier\w*|vergiss\w*)\s+(alle\s+)?(vorherigen|bisherigen|obigen)\s+(anweisungen|befehle)",
+    r"\b(ignorier\w*|vergiss\w*)\s+(sie\s+)?(alle\s+)?(vorherigen|bisherigen|obigen)\s+(anweisungen|befehle)",
     r"\bignore[rz]?\s+(toutes\s+)?(les\s+)?instructions\s+(pr[ée]c[ée]dentes|ant[ée]rieures)",
     r"\bignora\w*\s+(todas\s+)?(las\s+)?instrucciones\s+(anteriores|previas)",
     # Russian, Ukrainian

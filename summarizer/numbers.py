@@ -34,7 +34,7 @@ _CURRENCY = r"(?:US\$|\$|€|£|¥|₴|₽|CHF\s?|USD\s?|EUR\s?|GBP\s?)"
 _NUMBER = re.compile(
     rf"(?P<cur>{_CURRENCY})?"
     rf"(?:(?P<digits>{_DIGITS})|(?P<word>\b(?:{_WORDS})\b)(?:[- ](?P<word2>{_WORDS})\b)?|(?P<vague>\b{_VAGUE}\b))"
-    rf"(?:\s?(?P<scale>\b(?:{_SCALE_WORDS})\b\.?))?"
+    rf"(?:\s?(?P<scale>(?:{_SCALE_WORDS})\b\.?))?"
     r"(?P<pct>\s?(?:%|per\s?cent\b|percent\b|процент\w*|відсот\w*))?",
     re.IGNORECASE,
 )
