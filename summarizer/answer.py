@@ -29,7 +29,7 @@ def answer_model(units: Units) -> type[PointerDraft]:
     event = create_model("EventPick", __base__=EventPick, sentence=sentence)
     claim = create_model("ClaimPick", __base__=ClaimPick, sentence=sentence)
     fields: dict[str, Any] = {
-        "events": (list[event], Field(min_length=1, max_length=4)),  # type: ignore[valid-type]
+        "events": (list[event], Field(min_length=1, max_length=3)),  # type: ignore[valid-type]
         "claims": (list[claim], Field(default_factory=list, max_length=3)),  # type: ignore[valid-type]
     }
     if units.numbers:

@@ -21,7 +21,7 @@ from typing import Any
 from summarizer.alignment import align, fold
 from summarizer.answer import quote_choices
 from summarizer.dates import resolve_date
-from summarizer.prose import check_prose, content_words, negated, unsupported_names, unsupported_numbers
+from summarizer.prose import MIN_SHARE_ELSEWHERE, check_prose, content_words, negated, unsupported_names, unsupported_numbers
 from summarizer.schema import (
     Claim,
     Event,
@@ -96,6 +96,24 @@ class _Resolver:
             self.reject(path, sid, "this passage is withheld as a suspected injection and cannot be cited")
             return None
         return s
+
+    def supporting(self, s: Sentence, prose: str) -> tuple[Sentence, str | None]:
+        """The cited sentence if it supports the prose; else the one citable sentence that
+        does, best by shared words (small models write the right words and miscount ids:
+        the code finds the sentence, as it copies the text); else the cited one's reason."""
+        why = check_prose(prose, self.text[s.start : s.end])
+        if why is None:
+            return s, None
+        words = {w.casefold()[:5] for w in content_words(prose)}
+        ranked = sorted(
+            (o for o in self.u.citable if o is not s),
+            key=lambda o: -len(words & {w.casefold()[:5] for w in content_words(self.text[o.start : o.end])}),
+        )
+        for other in ranked[:3]:
+            if check_prose(prose, self.text[other.start : other.end], share=MIN_SHARE_ELSEWHERE) is None:
+                self.notes.append(f"cited {s.id} for '{prose[:40]}'; {other.id} says it")
+                return other, None
+        return s, why
 
     def around(self, s: Sentence, before: int = 0) -> tuple[int, int]:
         """Span of the sentence's paragraph (and ``before`` paragraphs ahead of it)."""
@@ -181,11 +199,11 @@ class _Resolver:
             s = self.sentence(f"{path}.sentence", e.sentence)
             if s is None:
                 continue
-            cited = self.text[s.start : s.end]
-            why = check_prose(e.what, cited)
+            s, why = self.supporting(s, e.what)
             if why:
                 self.reject(f"{path}.what", e.what, why)
                 continue
+            cited = self.text[s.start : s.end]
             kept = f"events[{len(out)}]"
             self.keep(f"{kept}.evidence", s.start, s.end)
             para = self.around(s)
@@ -240,11 +258,11 @@ class _Resolver:
             s = self.sentence(f"{path}.sentence", c.sentence)
             if s is None:
                 continue
-            cited = self.text[s.start : s.end]
-            why = check_prose(c.statement, cited)
+            s, why = self.supporting(s, c.statement)
             if why:
                 self.reject(f"{path}.statement", c.statement, why)
                 continue
+            cited = self.text[s.start : s.end]
             claimant = self.phrase(c.claimant, *self.around(s))
             if claimant is None:
                 self.reject(f"{path}.claimant", c.claimant, "not named in the cited paragraph")

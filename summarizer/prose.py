@@ -14,7 +14,7 @@ import re
 from summarizer.alignment import fold
 from summarizer.numbers import numbers_in
 
-_WORD = re.compile(r"[^\W\d_][\w'\u2019-]*")
+_WORD = re.compile(r"[^\W\d_](?:[\w'\u2019-]*\w)?")
 _NEGATION = re.compile(
     r"\b(not|no|never|none|nobody|nothing|neither|nor|without|cannot|n't|denied|denies|deny|"
     r"failed|unable|не|нет|ни|нічого|ніколи)\b|n't\b",
@@ -27,7 +27,8 @@ _STOP = frozenset(
     over after before about against between during under up down out off new says said say tell told
     according amid while more most some any all each other such only own same so very""".split()
 )
-MIN_CONTENT_SHARE = 0.5
+MIN_CONTENT_SHARE = 0.6
+MIN_SHARE_ELSEWHERE = 0.75  # a sentence other than the cited one must support the prose clearly
 
 
 def _stem(word: str) -> str:
@@ -35,7 +36,7 @@ def _stem(word: str) -> str:
 
 
 def content_words(text: str) -> list[str]:
-    return [w for w in _WORD.findall(text) if len(w) > 2 and fold(w) not in _STOP]
+    return [w for w in _WORD.findall(text) if len(w) > 2 and fold(w) not in _STOP and not _NEGATION.fullmatch(w)]
 
 
 def names_in(prose: str) -> list[str]:
@@ -77,7 +78,7 @@ def _drops_negation(prose: str, cited: str) -> bool:
     return False
 
 
-def check_prose(prose: str, cited: str, *, content: bool = True) -> str | None:
+def check_prose(prose: str, cited: str, *, share: float = MIN_CONTENT_SHARE) -> str | None:
     """Why ``prose`` is not supported by ``cited`` text, or None when it is."""
     names = unsupported_names(prose, cited)
     if names:
@@ -89,9 +90,8 @@ def check_prose(prose: str, cited: str, *, content: bool = True) -> str | None:
         return "a negation the cited text does not have"
     if not negated(prose) and _drops_negation(prose, cited):
         return "drops the negation of the cited text"
-    if content:
-        words = content_words(prose)
-        stems = {_stem(w) for w in _WORD.findall(cited)}
-        if words and sum(_stem(w) in stems for w in words) / len(words) < MIN_CONTENT_SHARE:
-            return "most of its words are not in the cited text"
+    words = content_words(prose)
+    stems = {_stem(w) for w in _WORD.findall(cited)}
+    if words and sum(_stem(w) in stems for w in words) / len(words) < share:
+        return "most of its words are not in the cited text"
     return None

@@ -100,10 +100,10 @@ NumberId = str
 
 
 class EventPick(_Strict):
-    sentence: SentenceId = Field(description="Id of the sentence that reports the event, e.g. 'S4'.")
     what: str = Field(
         max_length=110, description="What happened, in at most 15 words, using that sentence's names and numbers."
     )
+    sentence: SentenceId = Field(description="Id of the sentence that reports the event, e.g. 'S4'.")
     category: Topic = Field(description="IPTC Media Topic that fits this event best.")
     event_type: AcledEventType | None = Field(
         default=None, description="For armed conflict or political violence only; otherwise null."
@@ -115,7 +115,7 @@ class EventPick(_Strict):
     when: str | None = Field(default=None, max_length=40, description="Time words copied from that sentence, or null.")
     where: str | None = Field(default=None, max_length=40, description="Place name copied from that sentence, or null.")
     actors: list[Annotated[str, Field(max_length=40)]] = Field(
-        default_factory=list, max_length=3, description="Names from that sentence of who did it."
+        default_factory=list, max_length=2, description="Names from that sentence of who did it."
     )
 
 
@@ -125,8 +125,8 @@ class FigurePick(_Strict):
 
 
 class ClaimPick(_Strict):
-    sentence: SentenceId = Field(description="Id of the sentence that states the claim.")
     statement: str = Field(max_length=120, description="The claim in one short sentence, in that sentence's words.")
+    sentence: SentenceId = Field(description="Id of the sentence that states the claim.")
     claimant: str = Field(max_length=50, description="Who makes the claim, as named in the article.")
     status: ClaimStatus = Field(
         description="confirmed, claimed, disputed, denied, or unverified "
@@ -143,11 +143,8 @@ class PointerDraft(_Strict):
     """What the model returns (schema v2). Every id and name is checked by our code afterwards."""
 
     headline: str = Field(max_length=110, description="Neutral headline, at most 15 words, from the article's facts.")
-    brief: str = Field(max_length=320, description="Two short sentences summarising the article.")
+    brief: str = Field(max_length=240, description="Two short sentences summarising the article.")
     topics: list[Topic] = Field(min_length=1, max_length=3, description="1 to 3 IPTC Media Topics.")
-    events: list[EventPick] = Field(
-        min_length=1, max_length=4, description="The main things that happened: 1 to 4 events."
-    )
     figures: list[FigurePick] = Field(
         default_factory=list, max_length=6, description="The key numbers: ids from the numbers list."
     )
@@ -155,6 +152,9 @@ class PointerDraft(_Strict):
         default_factory=dict,
         description="For every quotation id (Q1, Q2, ...): who said it, one of the names offered "
         "for it, or 'unnamed'.",
+    )
+    events: list[EventPick] = Field(
+        min_length=1, max_length=3, description="The main things that happened: 1 to 3 events."
     )
     claims: list[ClaimPick] = Field(
         default_factory=list, max_length=3, description="Statements the article attributes to someone."

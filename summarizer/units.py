@@ -206,9 +206,22 @@ def _quote_regions(text: str, para: Paragraph) -> list[tuple[int, int]]:
             while k >= 0 and k + 1 < para.end and text[k + 1].isalpha():
                 k = text.find("\u2019", k + 1, para.end)
             j = k if k >= 0 else para.end
+        if j >= para.end:
+            j = _unclosed_end(text, i + 1, para.end)
         regions.append((i + 1, j))
         i = j + 1
     return regions
+
+
+def _unclosed_end(text: str, start: int, end: int) -> int:
+    """Where an unclosed quotation ends: at its paragraph's end in wire copy, but in text
+    flattened to one line it cannot run on forever; it ends at the last sentence end before
+    the next opening mark (or at the paragraph end when there is none)."""
+    nxt = min((k for ch in _OPENERS if ch not in "\"\u2018" and (k := text.find(ch, start, end)) >= 0), default=end)
+    if nxt == end:
+        return end
+    stop = max(text.rfind(p, start, nxt) for p in ".!?")
+    return stop + 1 if stop > start else nxt
 
 
 def _merge(spans: list[tuple[int, int]], text: str, quotes: list[tuple[int, int]]) -> list[tuple[int, int]]:
