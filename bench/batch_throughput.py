@@ -105,21 +105,24 @@ async def naive(url: str, articles: list[dict[str, str]], concurrency: int) -> N
     import instructor
     import openai
 
+    from summarizer.answer import answer_model
     from summarizer.articles import article_from_mapping
     from summarizer.prompts import render_prompt
-    from summarizer.schema import SummaryDraft
+    from summarizer.units import analyse
 
     raw = openai.AsyncOpenAI(base_url=url, api_key="k", max_retries=2)
     client = instructor.from_openai(raw, mode=instructor.Mode.JSON_SCHEMA)
     sem = asyncio.Semaphore(concurrency)
 
     async def one(obj: dict[str, str]) -> Any:
-        messages = render_prompt(article_from_mapping(obj, name="x", default_id="x")).messages
+        article = article_from_mapping(obj, name="x", default_id="x")
+        units = analyse(article.text)  # v2: the article's own answer model (ids as enums)
+        messages = render_prompt(article, units=units).messages
         async with sem:
             return await client.chat.completions.create(
                 model="fake-model",
                 messages=messages,
-                response_model=SummaryDraft,
+                response_model=answer_model(units),
                 max_retries=0,  # type: ignore[arg-type]
             )
 

@@ -19,31 +19,37 @@ from summarizer.units import Units
 
 
 def _enum(values: tuple[str, ...]) -> Any:
-    return Literal[values]  # type: ignore[valid-type]
+    return Literal[values]
 
 
 def answer_model(units: Units) -> type[PointerDraft]:
     """``PointerDraft`` for this article, every id and speaker a closed choice."""
     sids = tuple(s.id for s in units.citable) or ("S1",)
-    sentence = (_enum(sids), Field(description=EventPick.model_fields["sentence"].description))
-    event = create_model("EventPick", __base__=EventPick, sentence=sentence)
-    claim = create_model("ClaimPick", __base__=ClaimPick, sentence=sentence)
+    ids = _enum(sids)
+    event = create_model(
+        "EventPick",
+        __base__=EventPick,
+        sentence=(ids, Field(description=EventPick.model_fields["sentence"].description)),
+    )
+    claim = create_model(
+        "ClaimPick",
+        __base__=ClaimPick,
+        sentence=(ids, Field(description=ClaimPick.model_fields["sentence"].description)),
+    )
     fields: dict[str, Any] = {
-        "events": (list[event], Field(min_length=1, max_length=3)),  # type: ignore[valid-type]
-        "claims": (list[claim], Field(default_factory=list, max_length=3)),  # type: ignore[valid-type]
+        "events": (list[event], Field(min_length=1, max_length=3)),
+        "claims": (list[claim], Field(default_factory=list, max_length=3)),
     }
     if units.numbers:
         nids = tuple(n.id for n in units.numbers)
         number = (_enum(nids), Field(description=FigurePick.model_fields["number"].description))
         figure = create_model("FigurePick", __base__=FigurePick, number=number)
-        fields["figures"] = (list[figure], Field(default_factory=list, max_length=6))  # type: ignore[valid-type]
+        fields["figures"] = (list[figure], Field(default_factory=list, max_length=6))
     else:
         fields["figures"] = (list[FigurePick], Field(default_factory=list, max_length=0))
     if units.quotations:
         speakers: dict[str, Any] = {q.id: (_enum(q.candidates), ...) for q in units.quotations}
-        quotes = create_model(
-            "QuoteSpeakers", __config__=ConfigDict(extra="forbid"), **speakers
-        )
+        quotes = create_model("QuoteSpeakers", __config__=ConfigDict(extra="forbid"), **speakers)
         fields["quotes"] = (quotes, ...)
     else:
         fields["quotes"] = (dict[str, str], Field(default_factory=dict, max_length=0))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-
 _PERIOD_FORMAT = {"day": "%Y-%m-%d", "week": "%Y-%m-%d", "month": "%Y-%m", "year": "%Y"}
 
 

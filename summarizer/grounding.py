@@ -21,7 +21,14 @@ from typing import Any
 from summarizer.alignment import align, fold
 from summarizer.answer import quote_choices
 from summarizer.dates import resolve_date
-from summarizer.prose import MIN_SHARE_ELSEWHERE, check_prose, content_words, negated, unsupported_names, unsupported_numbers
+from summarizer.prose import (
+    MIN_SHARE_ELSEWHERE,
+    check_prose,
+    content_words,
+    negated,
+    unsupported_names,
+    unsupported_numbers,
+)
 from summarizer.schema import (
     Claim,
     Event,
@@ -97,11 +104,11 @@ class _Resolver:
             return None
         return s
 
-    def supporting(self, s: Sentence, prose: str) -> tuple[Sentence, str | None]:
+    def supporting(self, s: Sentence, prose: str, *, denial: bool = False) -> tuple[Sentence, str | None]:
         """The cited sentence if it supports the prose; else the one citable sentence that
         does, best by shared words (small models write the right words and miscount ids:
         the code finds the sentence, as it copies the text); else the cited one's reason."""
-        why = check_prose(prose, self.text[s.start : s.end])
+        why = check_prose(prose, self.text[s.start : s.end], denial=denial)
         if why is None:
             return s, None
         words = {w.casefold()[:5] for w in content_words(prose)}
@@ -110,7 +117,12 @@ class _Resolver:
             key=lambda o: -len(words & {w.casefold()[:5] for w in content_words(self.text[o.start : o.end])}),
         )
         for other in ranked[:3]:
-            if check_prose(prose, self.text[other.start : other.end], share=MIN_SHARE_ELSEWHERE) is None:
+            if (
+                check_prose(
+                    prose, self.text[other.start : other.end], share=MIN_SHARE_ELSEWHERE, denial=denial
+                )
+                is None
+            ):
                 self.notes.append(f"cited {s.id} for '{prose[:40]}'; {other.id} says it")
                 return other, None
         return s, why
@@ -145,10 +157,11 @@ class _Resolver:
             path = f"quotes[{len(out)}]"
             self.keep(f"{path}.text", q.start, q.end)
             if speaker != UNNAMED:
-                where = self.phrase(speaker, *self.around(self.u.sentences[q.sentence], before=2))
-                where = where or self.phrase(speaker.split()[-1], *self.around(self.u.sentences[q.sentence], 2))
+                lo = self.u.paragraphs[max(0, q.paragraph - 2)].start
+                hi = self.u.paragraphs[min(len(self.u.paragraphs) - 1, q.paragraph + 1)].end
+                where = self.phrase(speaker, lo, hi) or self.phrase(speaker.split()[-1], lo, hi)
                 if where is None:
-                    self.reject(f"{path}.speaker", speaker, "not named within two paragraphs of the quotation")
+                    self.reject(f"{path}.speaker", speaker, "not named near the quotation")
                     speaker = UNNAMED
                 else:
                     self.keep(f"{path}.speaker", *where)
@@ -171,7 +184,9 @@ class _Resolver:
             s = self.u.sentences[n.sentence]
             names = unsupported_names(f.counts, self.text[s.start : s.end])
             if names:
-                self.reject(f"key_figures[{i}].counts", f.counts, f"names not in the cited sentence: {names[0]}")
+                self.reject(
+                    f"key_figures[{i}].counts", f.counts, f"names not in the cited sentence: {names[0]}"
+                )
                 continue
             seen.add(f.number)
             path = f"key_figures[{len(out)}]"
@@ -258,7 +273,7 @@ class _Resolver:
             s = self.sentence(f"{path}.sentence", c.sentence)
             if s is None:
                 continue
-            s, why = self.supporting(s, c.statement)
+            s, why = self.supporting(s, c.statement, denial=c.status == "denied")
             if why:
                 self.reject(f"{path}.statement", c.statement, why)
                 continue
@@ -279,7 +294,9 @@ class _Resolver:
             self.keep(f"{kept}.evidence", s.start, s.end)
             self.keep(f"{kept}.claimant", *claimant)
             out.append(
-                Claim(statement=c.statement, claimant=c.claimant, status=status, evidence=cited, sentence=s.id)
+                Claim(
+                    statement=c.statement, claimant=c.claimant, status=status, evidence=cited, sentence=s.id
+                )
             )
         return out
 
@@ -304,7 +321,8 @@ class _Resolver:
         visible = self.u.visible_text()
         withheld = " ".join(self.text[a:b] for a, b in self.u.withheld)
         out = []
-        for name, prose in (("headline", answer.headline), ("brief", answer.brief)):
+        for name, given in (("headline", answer.headline), ("brief", answer.brief)):
+            prose = given
             if withheld and _echoes(prose, withheld, visible):
                 self.reject(name, prose, "supported only by a passage withheld as a suspected injection")
                 prose = ""
@@ -333,7 +351,8 @@ def _echoes(prose: str, withheld: str, visible: str) -> bool:
     outside = {fold(w) for w in content_words(visible)}
     only_withheld = sum(w in inside and w not in outside for w in words)
     return only_withheld / len(words) >= 0.3 or (
-        sum(w in inside for w in words) / len(words) >= 0.8 and sum(w in outside for w in words) / len(words) < 0.5
+        sum(w in inside for w in words) / len(words) >= 0.8
+        and sum(w in outside for w in words) / len(words) < 0.5
     )
 
 

@@ -22,7 +22,8 @@ from urllib.parse import urlsplit
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from summarizer.render import FLAGGED_STATUSES, STATUS_MARK
+from summarizer.alignment import fold
+from summarizer.render import FLAGGED_STATUSES, STATUS_MARK, speaker_label
 from summarizer.schema import IPTC_TOPICS, EventSummary
 
 TEMPLATE = "brief.html.j2"
@@ -185,11 +186,21 @@ def article_paragraphs(record: EventSummary) -> list[list[Segment]]:
 # --------------------------------------------------------------------------- brief -> spans
 
 
+def _same_words(grounded: str, shown: str) -> bool:
+    """The article's words of a grounded name are those the brief shows: equal ignoring case
+    and quote or dash style ("RIVERTON" for "Riverton"), or whole words of it (the surname
+    "Tymoshenko" the article uses near a quotation, for the speaker "Kyrylo Tymoshenko")."""
+    g, s = fold(grounded), fold(shown)
+    return bool(g) and f" {g} " in f" {s} "
+
+
 class Links:
     """Finds the grounding entry of an item shown in the brief, as a span key or None.
 
     Grounding paths name items by their index in ``record.summary`` (what was kept), so the
     i-th quote shown links to ``quotes[i].text``; the value must match what the brief shows.
+    Grounding (schema 2.0) records the article's own spelling of a name, which may differ in
+    case or be its last word only: such a value matches by its words (``_same_words``).
     """
 
     def __init__(self, record: EventSummary) -> None:
@@ -200,7 +211,10 @@ class Links:
 
     def __call__(self, name: str, index: int, sub: str, value: str | None) -> str | None:
         n = self.by_path.get(f"{name}[{index}].{sub}")
-        if value is None or n is None or self.grounding[n].value != value:
+        if value is None or n is None:
+            return None
+        grounded = self.grounding[n].value
+        if grounded != value and not _same_words(grounded, value):
             return None
         return f"g-{n}"
 
@@ -223,5 +237,6 @@ def to_html(record: EventSummary) -> str:
             iptc=IPTC_TOPICS,
             status_mark=STATUS_MARK,
             flagged=FLAGGED_STATUSES,
+            speaker_label=speaker_label,
         )
     )

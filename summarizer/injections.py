@@ -22,7 +22,8 @@ _PATTERNS = [
     r"(ignore|disregard|forget|override)\s+(all\s+|any\s+|every\s+)?(of\s+)?(the\s+|your\s+)?"
     r"(previous|prior|above|earlier|preceding|original)\s+(instructions|prompts?|rules|directions)",
     r"\bnew\s+instructions\b",
-    r"\b(ai|a\.i\.|language[- ]model|llm|gpt|chatbot)\s+(summari[sz]er|assistant|model|system|tool|reading)s?\b",
+    r"\b(ai|a\.i\.|language[- ]model|llm|gpt|chatbot)\s+"
+    r"(summari[sz]er|assistant|model|system|tool|reading)s?\b",
     r"\b(summari[sz]ation|summari[sz]ing)\s+(model|system|tool|bot)s?\b",
     r"\bsystem\s+prompt\b",
     r"\byou\s+are\s+now\b",
@@ -78,7 +79,7 @@ def withheld_spans(text: str) -> list[tuple[int, int]]:
         out.append((start, end))
         body = text[start:end]
         tail = body.rstrip()[-1:]
-        lead_in = tail == ":" or (tail not in ".!?\"\u201d\u00bb" and len(body.split()) <= _LEAD_IN_WORDS)
+        lead_in = tail == ":" or (tail not in '.!?"\u201d\u00bb' and len(body.split()) <= _LEAD_IN_WORDS)
         if lead_in and k + 1 < len(paragraphs):
             out.append(paragraphs[k + 1])
     return sorted(set(out))

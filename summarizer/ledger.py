@@ -1,6 +1,6 @@
 """The batch ledger: append-only JSONL of results and of failures, fsynced before acknowledged.
 
-Invariant (DESIGN.md): ``inputs = succeeded + failed + pending``, at every moment. An item is
+Invariant (docs/ARCHITECTURE.md §5): ``inputs = succeeded + failed + pending``, at every moment. An item is
 done only once its line is written, flushed and fsynced; a crash before that leaves it pending,
 a crash during the write leaves a torn last line that the next run cuts off.
 

@@ -1,24 +1,33 @@
 """The one model path: the openai SDK wrapped by instructor, pointed at a base URL.
 
-Layers, each owning one concern (see DESIGN.md "Retries"):
+Layers, each owning one concern (see docs/ARCHITECTURE.md §4 "Retries"):
 - ``transport.RetryingTransport``: 429 / 408 / 409 / 5xx / timeouts, with tenacity;
 - the SDK: ``max_retries=0``, so it never retries on its own;
 - instructor: re-asks after schema or grounding validation errors, at most ``max_reasks`` times;
-- ``_guard`` below: refusals, content filters and empty ``choices`` are terminal, not re-asked.
+- ``_guard`` below: refusals, content filters and empty ``choices`` are terminal, not re-asked;
+- ``StructuredOutputState``: which structured-output form the endpoint accepts (detected once
+  per endpoint in ``auto`` mode, shared by every request of a run).
 
 A ``finish_reason == "length"`` answer is retried once with a doubled output budget when the
 context has room, never with the same request.
+
+One extraction loop serves both clients: ``_Run.steps`` is a generator that yields each call to
+make and is sent its answer (or thrown its error); ``ModelClient`` and ``AsyncModelClient`` only
+differ in how they make the call (a plain call, or an ``await``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import json
+import logging
+import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator, Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import httpx2
 import instructor
@@ -30,6 +39,7 @@ from pydantic import BaseModel, ValidationError
 from summarizer import instructor_shims
 from summarizer.errors import (
     AuthenticationError,
+    ConfigurationError,
     EndpointError,
     ModelResponseError,
     SummarizerError,
@@ -45,10 +55,13 @@ from summarizer.transport import (
     RetryPolicy,
     Throttle,
     current_stats,
+    refuses_structured_output,
 )
 
 T = TypeVar("T", bound=BaseModel)
+R = TypeVar("R")
 instructor_shims.apply()
+log = logging.getLogger("summarizer")
 
 _MODES: dict[StructuredOutput, instructor.Mode] = {
     "tools": instructor.Mode.TOOLS,
@@ -57,11 +70,19 @@ _MODES: dict[StructuredOutput, instructor.Mode] = {
     # request's response_format replaced in ``_Call.kwargs`` by the form llama.cpp accepts.
     "json_object": instructor.Mode.JSON_SCHEMA,
 }
+# ``auto`` mode: the form to try after the server refused one (tools, the last, has none).
+_FALLBACK: dict[StructuredOutput, StructuredOutput] = {"json_schema": "json_object", "json_object": "tools"}
+# A forced form the server refused: the form the one-line error suggests instead.
+_SUGGEST: dict[StructuredOutput, StructuredOutput] = {"json_schema": "json_object"}
 
 
 @dataclass
 class Endpoint:
-    """Where requests go, resolved from settings (and the embedded server's port)."""
+    """Where requests go, resolved from settings (and the embedded server's port).
+
+    ``structured_output`` is the form in use: in ``auto`` mode the client moves it on when the
+    server refuses a form, so a record's provenance names the form that was really used.
+    """
 
     base_url: str
     api_key: str
@@ -81,6 +102,7 @@ class Extraction:
     latency_s: float
     request_ids: list[str] = field(default_factory=list)
     failed_validation: bool = False
+    structured_output: StructuredOutput | None = None  # the form of the answer's request
 
 
 def _usage_dict(usage: Any) -> dict[str, int]:
@@ -198,7 +220,7 @@ def map_error(exc: BaseException, endpoint: Endpoint) -> SummarizerError:
     return ModelResponseError(f"unexpected model error: {type(exc).__name__}: {exc}")
 
 
-@functools.cache
+@functools.lru_cache(maxsize=64)  # per-article answer models (v2): bounded, never grows with a batch
 def wire_model(model: type[T]) -> type[T]:
     """``model`` prepared for instructor once, not on every request.
 
@@ -221,18 +243,139 @@ def wire_model(model: type[T]) -> type[T]:
     return wrapped
 
 
+class _FormChanged(Exception):
+    """A request shaped for a form the endpoint refused meanwhile (another request found out
+    first): it is not sent; the loop shapes it again in the endpoint's current form."""
+
+
+def _refusal(exc: BaseException | None) -> openai.APIStatusError | None:
+    """``exc`` if it is the server refusing the request's structured-output form."""
+    if not isinstance(exc, openai.APIStatusError):
+        return None
+    try:
+        body = exc.response.text
+    except httpx2.ResponseNotRead:
+        body = f"{exc.message} {exc.body}"
+    return exc if refuses_structured_output(exc.status_code, body) else None
+
+
+def _notice(message: str) -> None:
+    log.warning("summarizer: %s", message)
+
+
+class StructuredOutputState:
+    """The structured-output form of one endpoint, shared by every request of a run.
+
+    Forced by the user (``--structured-output``): fixed, and a refusal is a configuration error
+    naming the fix. In ``auto`` mode the form is detected once: until a request in the current
+    form has had an outcome other than a refusal (an answer, or another error, which says nothing
+    against the form), requests go one at a time, so a batch's concurrent workers pay for one
+    refused request, not one each. A refusal (``transport.refuses_structured_output``) moves to
+    the next form of ``_FALLBACK`` and says so once through ``notify``; requests shaped for the
+    old form meanwhile are not sent (``_FormChanged``). Once settled, no lock is taken; a refusal
+    even then (a server swapped behind a load balancer) still moves on.
+
+    One sync lock or one asyncio lock guards the probing, depending on the client; a state
+    belongs to one client, so the two never mix.
+    """
+
+    def __init__(
+        self, endpoint: Endpoint, *, auto: bool, notify: Callable[[str], None] | None = None
+    ) -> None:
+        self.endpoint = endpoint
+        self.auto = auto
+        self.settled = not auto
+        self.refused_forms: list[StructuredOutput] = []  # in the order the endpoint refused them
+        self._notify = notify or _notice
+        self._mutex = threading.Lock()  # state changes only; never held across a request
+        self._probe = threading.Lock()
+        self._aprobe = asyncio.Lock()
+
+    @property
+    def form(self) -> StructuredOutput:
+        return self.endpoint.structured_output
+
+    @contextlib.contextmanager
+    def gate(self) -> Iterator[None]:
+        """Around one request of the sync client: one at a time while the form is not settled."""
+        if not self.settled:
+            with self._probe:
+                if not self.settled:
+                    yield
+                    return
+        yield  # settled (perhaps while waiting): no lock, requests run side by side
+
+    @contextlib.asynccontextmanager
+    async def agate(self) -> AsyncIterator[None]:
+        """Around one request of the async client: one at a time while the form is not settled."""
+        if not self.settled:
+            async with self._aprobe:
+                if not self.settled:
+                    yield
+                    return
+        yield  # settled (perhaps while waiting): no lock, requests run side by side
+
+    @contextlib.contextmanager
+    def observe(self, form: StructuredOutput) -> Iterator[None]:
+        """Around one request shaped for ``form``: learn from its outcome."""
+        if form != self.form:
+            raise _FormChanged(f"not sent: {self.endpoint.base_url} refused {form}; now {self.form}")
+        try:
+            yield
+        except Exception as exc:  # Ctrl-C or a cancelled task teaches nothing
+            self._learn(form, refused=_refusal(exc) is not None)
+            raise
+        self._learn(form, refused=False)
+
+    def _learn(self, form: StructuredOutput, *, refused: bool) -> None:
+        with self._mutex:
+            if form != self.form:
+                return  # another request moved on already
+            if not refused:
+                self.settled = True
+                return
+            after = _FALLBACK.get(form) if self.auto else None
+            if after is None:
+                return  # nowhere to go: the loop makes it a configuration error
+            self.refused_forms.append(form)
+            self.endpoint.structured_output, self.settled = after, False
+        self._notify(f"{form} refused by {self.endpoint.base_url}; using {after}")
+
+    def refusal_error(self, form: StructuredOutput, exc: openai.APIStatusError) -> ConfigurationError:
+        """The one-line error for a refusal with no form left to try."""
+        where = self.endpoint.base_url
+        detail = f"HTTP {exc.status_code}: {' '.join(str(exc.message).split())[:160]}"
+        if not self.auto:
+            instead = _SUGGEST.get(form, "json_schema")
+            return ConfigurationError(
+                f"{where} refused --structured-output {form} ({detail}); use "
+                f"--structured-output {instead} or auto (SUMMARIZER_STRUCTURED_OUTPUT)"
+            )
+        tried = ", ".join([*self.refused_forms, form])
+        return ConfigurationError(
+            f"{where} refused every structured-output form it was offered ({tried}; {detail}); "
+            "it cannot hold answers to a schema: use another server or model (--base-url/--model)"
+        )
+
+
 class _Call:
     """Request shaping shared by the sync and async clients."""
 
-    def __init__(self, endpoint: Endpoint, settings: Settings) -> None:
+    def __init__(
+        self, endpoint: Endpoint, settings: Settings, notify: Callable[[str], None] | None = None
+    ) -> None:
         self.endpoint = endpoint
         self.settings = settings
-        self.mode = _MODES[endpoint.structured_output]
+        self.forms = StructuredOutputState(endpoint, auto=settings.structured_output_auto, notify=notify)
         self.policy = RetryPolicy(max_retries=settings.max_retries, max_wait=settings.max_retry_wait)
         self.timeout = httpx2.Timeout(settings.timeout, connect=settings.connect_timeout)
 
     def kwargs(
-        self, messages: list[dict[str, str]], response_model: type[BaseModel], max_tokens: int
+        self,
+        messages: list[dict[str, str]],
+        response_model: type[BaseModel],
+        max_tokens: int,
+        form: StructuredOutput,
     ) -> dict[str, Any]:
         kw: dict[str, Any] = {
             "model": self.endpoint.model,
@@ -244,7 +387,7 @@ class _Call:
         }
         if self.settings.seed is not None:
             kw["seed"] = self.settings.seed
-        if self.endpoint.structured_output == "json_object":
+        if form == "json_object":
             # llama.cpp constrains decoding to this schema; plain json_object would not.
             kw["extra_body"] = {
                 "response_format": {"type": "json_object", "schema": response_model.model_json_schema()}
@@ -252,8 +395,16 @@ class _Call:
         return kw
 
 
+@dataclass
+class _Request:
+    """One call the extraction loop wants made: instructor's arguments, in one form."""
+
+    form: StructuredOutput
+    kwargs: dict[str, Any]
+
+
 class _Run:
-    """One extraction's state, shared by the sync and async loops: budget, usage, outcome."""
+    """One extraction: the loop (``steps``) and its state: budget, usage, outcome."""
 
     def __init__(
         self,
@@ -270,10 +421,40 @@ class _Run:
         self.response_model = wire_model(response_model)
         self.lenient_context = lenient_context
         self.budget = max_tokens
-        self.widened = False  # DESIGN.md: at most one retry with a larger budget after "length"
+        self.widened = False  # docs/ARCHITECTURE.md §4: one retry, larger budget, after "length"
         self.stats = stats
         self.usage: dict[str, int] = {}
+        self.form: StructuredOutput = call.forms.form
         self.started = time.monotonic()
+        self._steps = self.steps()
+
+    def steps(self) -> Generator[_Request, Any, Extraction]:
+        """The extraction loop: yields each call to make; is sent its answer, or thrown its error."""
+        while True:
+            self.form = self.call.forms.form
+            try:
+                value = yield _Request(self.form, self.kwargs())
+            except IncompleteOutputException as exc:
+                self.truncated(exc)
+            except InstructorRetryException as exc:
+                if not self.switched(exc.__cause__, exc.total_usage):
+                    return self.exhausted(exc)
+            except (openai.OpenAIError, httpx2.HTTPError, _FormChanged) as exc:
+                if not self.switched(exc, None):
+                    raise self.failed(exc) from None
+            else:
+                return self.done(value)
+
+    def first(self) -> _Request:
+        return next(self._steps)
+
+    def resume(self, answer: Any, error: Exception | None) -> _Request | Extraction:
+        """Hand the loop the outcome of its last call: the next call, or the extraction."""
+        try:
+            return self._steps.send(answer) if error is None else self._steps.throw(error)
+        except StopIteration as stop:
+            result: Extraction = stop.value
+            return result
 
     @contextlib.contextmanager
     def bound(self, context: dict[str, Any] | None) -> Iterator[None]:
@@ -288,12 +469,23 @@ class _Run:
             current_stats.reset(token)
 
     def kwargs(self) -> dict[str, Any]:
-        return self.call.kwargs(self.messages, self.response_model, self.budget)
+        return self.call.kwargs(self.messages, self.response_model, self.budget, self.form)
 
     def fail(self, err: SummarizerError) -> SummarizerError:
         err.attempts, err.usage = self.stats.requests, self.usage
         err.request_id = err.request_id or (self.stats.request_ids[-1] if self.stats.request_ids else None)
         return err
+
+    def switched(self, exc: BaseException | None, usage: Any) -> bool:
+        """True to go again because the endpoint's form changed; a refusal with no form left to
+        try is a configuration error; anything else is for the caller (False)."""
+        refused = _refusal(exc)
+        if not isinstance(exc, _FormChanged) and refused is None:
+            return False
+        self.usage = _add_usage(self.usage, _usage_dict(usage))
+        if refused is not None and self.call.forms.form == self.form:
+            raise self.fail(self.call.forms.refusal_error(self.form, refused)) from None
+        return True
 
     def truncated(self, exc: IncompleteOutputException) -> None:
         """Widen the output budget once if the context has room; otherwise fail."""
@@ -321,6 +513,7 @@ class _Run:
             latency_s=round(time.monotonic() - self.started, 3),
             request_ids=list(self.stats.request_ids),
             failed_validation=failed_validation,
+            structured_output=self.form,
         )
 
     def exhausted(self, exc: InstructorRetryException) -> Extraction:
@@ -351,34 +544,45 @@ class _Run:
         ) from None
 
 
-class ModelClient:
-    """Synchronous client: one structured extraction per call."""
+def _outcome(create: Callable[..., Any], kwargs: dict[str, Any]) -> tuple[Any, Exception | None]:
+    try:
+        return create(**kwargs), None
+    except Exception as exc:  # handed to the loop, which decides (Ctrl-C is not an Exception)
+        return None, exc
 
-    def __init__(
-        self,
-        endpoint: Endpoint,
-        settings: Settings,
-        *,
-        transport: httpx2.BaseTransport | None = None,
-    ) -> None:
-        self._call = _Call(endpoint, settings)
-        http = httpx2.Client(
-            transport=RetryingTransport(transport or httpx2.HTTPTransport(), self._call.policy),
-            timeout=self._call.timeout,
-        )
-        self._sdk = openai.OpenAI(
-            base_url=endpoint.base_url, api_key=endpoint.api_key, max_retries=0, http_client=http
-        )
-        sdk = self._sdk
 
-        def create(*args: Any, **kwargs: Any) -> Any:
-            return _guard(sdk.chat.completions.create(*args, **kwargs))
+async def _aoutcome(
+    create: Callable[..., Awaitable[Any]], kwargs: dict[str, Any]
+) -> tuple[Any, Exception | None]:
+    try:
+        return await create(**kwargs), None
+    except Exception as exc:  # handed to the loop, which decides (Ctrl-C is not an Exception)
+        return None, exc
 
-        self._create: Callable[..., Any] = instructor.patch(create=create, mode=self._call.mode)
+
+class _Client(Generic[R]):
+    """What the sync and async clients share. ``R`` is what ``extract`` returns: an
+    ``Extraction``, or a coroutine of one."""
+
+    def __init__(self, endpoint: Endpoint, settings: Settings, notify: Callable[[str], None] | None) -> None:
+        self._call = _Call(endpoint, settings, notify)
+        self._creates: dict[StructuredOutput, Callable[..., Any]] = {}
 
     @property
     def endpoint(self) -> Endpoint:
         return self._call.endpoint
+
+    def _create(self, form: StructuredOutput) -> Callable[..., Any]:
+        """instructor's patched create for ``form`` (instructor's mode differs per form)."""
+        if form not in self._creates:
+            self._creates[form] = instructor.patch(create=self._send(form), mode=_MODES[form])
+        return self._creates[form]
+
+    def _send(self, form: StructuredOutput) -> Callable[..., Any]:
+        raise NotImplementedError
+
+    def _drive(self, run: _Run, context: dict[str, Any] | None) -> R:
+        raise NotImplementedError
 
     def extract(
         self,
@@ -389,7 +593,8 @@ class ModelClient:
         lenient_context: dict[str, Any] | None = None,
         max_tokens: int,
         stats: CallStats,
-    ) -> Extraction:
+    ) -> R:
+        """One structured extraction (awaitable on ``AsyncModelClient``)."""
         run = _Run(
             self._call,
             messages=messages,
@@ -398,25 +603,52 @@ class ModelClient:
             max_tokens=max_tokens,
             stats=stats,
         )
+        return self._drive(run, context)
+
+
+class ModelClient(_Client[Extraction]):
+    """Synchronous client: one structured extraction per call."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        settings: Settings,
+        *,
+        transport: httpx2.BaseTransport | None = None,
+        notify: Callable[[str], None] | None = None,
+    ) -> None:
+        super().__init__(endpoint, settings, notify)
+        http = httpx2.Client(
+            transport=RetryingTransport(transport or httpx2.HTTPTransport(), self._call.policy),
+            timeout=self._call.timeout,
+        )
+        self._sdk = openai.OpenAI(
+            base_url=endpoint.base_url, api_key=endpoint.api_key, max_retries=0, http_client=http
+        )
+
+    def _send(self, form: StructuredOutput) -> Callable[..., Any]:
+        forms, sdk = self._call.forms, self._sdk
+
+        def create(*args: Any, **kwargs: Any) -> Any:
+            with forms.gate(), forms.observe(form):
+                response = sdk.chat.completions.create(*args, **kwargs)
+            return _guard(response)
+
+        return create
+
+    def _drive(self, run: _Run, context: dict[str, Any] | None) -> Extraction:
         with run.bound(context):
-            while True:
-                try:
-                    value = self._create(**run.kwargs())
-                except IncompleteOutputException as exc:
-                    run.truncated(exc)
-                    continue
-                except InstructorRetryException as exc:
-                    return run.exhausted(exc)
-                except (openai.OpenAIError, httpx2.HTTPError) as exc:
-                    raise run.failed(exc) from None
-                return run.done(value)
+            step: _Request | Extraction = run.first()
+            while isinstance(step, _Request):
+                step = run.resume(*_outcome(self._create(step.form), step.kwargs))
+            return step
 
     def close(self) -> None:
         self._sdk.close()
 
 
-class AsyncModelClient:
-    """Asynchronous twin of ``ModelClient`` for the batch runner (AsyncOpenAI + instructor)."""
+class AsyncModelClient(_Client[Coroutine[Any, Any, Extraction]]):
+    """Asynchronous client for the batch runner (AsyncOpenAI + instructor), same loop."""
 
     def __init__(
         self,
@@ -427,8 +659,9 @@ class AsyncModelClient:
         throttle: Throttle | None = None,
         gate: Gate | None = None,
         max_connections: int = 100,
+        notify: Callable[[str], None] | None = None,
     ) -> None:
-        self._call = _Call(endpoint, settings)
+        super().__init__(endpoint, settings, notify)
         limits = httpx2.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         inner = transport or httpx2.AsyncHTTPTransport(limits=limits)
         http = httpx2.AsyncClient(
@@ -438,47 +671,24 @@ class AsyncModelClient:
         self._sdk = openai.AsyncOpenAI(
             base_url=endpoint.base_url, api_key=endpoint.api_key, max_retries=0, http_client=http
         )
-        sdk = self._sdk
+
+    def _send(self, form: StructuredOutput) -> Callable[..., Awaitable[Any]]:
+        forms, sdk = self._call.forms, self._sdk
 
         async def create(*args: Any, **kwargs: Any) -> Any:
-            return _guard(await sdk.chat.completions.create(*args, **kwargs))
+            async with forms.agate():
+                with forms.observe(form):
+                    response = await sdk.chat.completions.create(*args, **kwargs)
+            return _guard(response)
 
-        self._create: Callable[..., Awaitable[Any]] = instructor.patch(create=create, mode=self._call.mode)
+        return create
 
-    @property
-    def endpoint(self) -> Endpoint:
-        return self._call.endpoint
-
-    async def extract(
-        self,
-        messages: list[dict[str, str]],
-        response_model: type[T],
-        *,
-        context: dict[str, Any] | None = None,
-        lenient_context: dict[str, Any] | None = None,
-        max_tokens: int,
-        stats: CallStats,
-    ) -> Extraction:
-        run = _Run(
-            self._call,
-            messages=messages,
-            response_model=response_model,
-            lenient_context=lenient_context,
-            max_tokens=max_tokens,
-            stats=stats,
-        )
+    async def _drive(self, run: _Run, context: dict[str, Any] | None) -> Extraction:
         with run.bound(context):
-            while True:
-                try:
-                    value = await self._create(**run.kwargs())
-                except IncompleteOutputException as exc:
-                    run.truncated(exc)
-                    continue
-                except InstructorRetryException as exc:
-                    return run.exhausted(exc)
-                except (openai.OpenAIError, httpx2.HTTPError) as exc:
-                    raise run.failed(exc) from None
-                return run.done(value)
+            step: _Request | Extraction = run.first()
+            while isinstance(step, _Request):
+                step = run.resume(*await _aoutcome(self._create(step.form), step.kwargs))
+            return step
 
     async def aclose(self) -> None:
         await self._sdk.close()

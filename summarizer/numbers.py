@@ -33,13 +33,17 @@ _DIGITS = r"\d{1,3}(?:[,\u202f\u2009]\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?"
 _CURRENCY = r"(?:US\$|\$|€|£|¥|₴|₽|CHF\s?|USD\s?|EUR\s?|GBP\s?)"
 _NUMBER = re.compile(
     rf"(?P<cur>{_CURRENCY})?"
-    rf"(?:(?P<digits>{_DIGITS})|(?P<word>\b(?:{_WORDS})\b)(?:[- ](?P<word2>{_WORDS})\b)?|(?P<vague>\b{_VAGUE}\b))"
+    rf"(?:(?P<digits>{_DIGITS})|(?P<word>\b(?:{_WORDS})\b)(?:[- ](?P<word2>{_WORDS})\b)?"
+    rf"|(?P<vague>\b{_VAGUE}\b))"
     rf"(?:\s?(?P<scale>(?:{_SCALE_WORDS})\b\.?))?"
     r"(?P<pct>\s?(?:%|per\s?cent\b|percent\b|процент\w*|відсот\w*))?",
     re.IGNORECASE,
 )
 _QUALIFIERS: list[tuple[re.Pattern[str], Qualifier]] = [
-    (re.compile(r"\b(at least|no fewer than|not less than|не менее|по меньшей мере|щонайменше)\s*$"), "at least"),
+    (
+        re.compile(r"\b(at least|no fewer than|not less than|не менее|по меньшей мере|щонайменше)\s*$"),
+        "at least",
+    ),
     (re.compile(r"\b(more than|over|upwards of|above|более|больше|понад)\s*$"), "more than"),
     (
         re.compile(
@@ -111,18 +115,18 @@ def _is_not_a_figure(text: str, m: re.Match[str]) -> bool:
     digits = m.group("digits")
     before, after = text[max(0, m.start() - 12) : m.start()], text[m.end() : m.end() + 12]
     if digits:
-        if re.fullmatch(r"(19|20)\d\d", digits) and not (m.group("scale") or m.group("pct") or m.group("cur")):
+        if re.fullmatch(r"(19|20)\d\d", digits) and not (
+            m.group("scale") or m.group("pct") or m.group("cur")
+        ):
             return True  # a year
         if after.startswith((":", "th", "st", "nd", "rd")) or before.endswith(":"):
             return True  # clock time or ordinal
         if _DATE_BEFORE.search(before) or _DATE_AFTER.search(after):
             return True  # "March 22", "22 March"
-        if before[-1:].isalpha() or after[:1].isalpha() and not m.group("scale"):
+        if before[-1:].isalpha() or (after[:1].isalpha() and not m.group("scale")):
             return True  # inside a word or code: "F-16s", "COVID19"
-    word = (m.group("word") or "").lower()
-    if word == "one" and not m.group("scale"):
-        return True  # "one of", "one by one": not a figure
-    return False
+    # "one of", "one by one": not a figure
+    return (m.group("word") or "").lower() == "one" and not m.group("scale")
 
 
 def find_numbers(text: str, start: int = 0, end: int | None = None) -> list[NumberSpan]:

@@ -19,23 +19,23 @@ from urllib.parse import urlsplit
 
 import httpx2
 
+from summarizer.answer import answer_model
 from summarizer.articles import Article, load_article
 from summarizer.embedded import EmbeddedServer
-from summarizer.answer import answer_model
 from summarizer.grounding import GroundingCheck, resolve
 from summarizer.injections import find_injections
 from summarizer.llm import Endpoint, Extraction, ModelClient
 from summarizer.prompts import BYTES_PER_TOKEN, RenderedPrompt, estimate_tokens, render_prompt
-from summarizer.units import Units, analyse
 from summarizer.schema import (
     ArticleMeta,
     EventSummary,
-    Provenance,
     PointerDraft,
+    Provenance,
     Usage,
 )
 from summarizer.settings import EMBEDDED_CONTEXT_WINDOW, Settings
 from summarizer.transport import CallStats
+from summarizer.units import Units, analyse
 
 REASK_MESSAGE_TOKENS = 400
 

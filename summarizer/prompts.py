@@ -135,7 +135,9 @@ def unit_lines(units: Units) -> UnitLines:
     return UnitLines(lines, quotations, numbers)
 
 
-def render_prompt(article: Article, template: str = DEFAULT_TEMPLATE, units: Units | None = None) -> RenderedPrompt:
+def render_prompt(
+    article: Article, template: str = DEFAULT_TEMPLATE, units: Units | None = None
+) -> RenderedPrompt:
     module = _environment().get_template(template).make_module()
     boundary = boundary_for(article.text)
     shown = unit_lines(units or analyse(article.text))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from summarizer.schema import IPTC_TOPICS, EventSummary
+from summarizer.units import UNNAMED
 
 STATUS_MARK = {
     "confirmed": "confirmed",
@@ -14,6 +15,12 @@ STATUS_MARK = {
     "unverified": "UNVERIFIED",
 }
 FLAGGED_STATUSES = frozenset({"disputed", "denied", "unverified"})
+
+
+def speaker_label(speaker: str) -> str:
+    """A quote's speaker as shown to people: "unnamed" (the article does not say who) reads
+    "unnamed speaker", never as if it were a name."""
+    return "unnamed speaker" if speaker == UNNAMED else speaker
 
 
 def to_json(record: EventSummary, *, indent: int | None = 2) -> str:
@@ -67,7 +74,7 @@ def _figures(r: EventSummary) -> list[str]:
 def _quotes(r: EventSummary) -> list[str]:
     out = []
     for q in r.summary.quotes:
-        who = _md(q.speaker) + (f", {_md(q.speaker_role)}" if q.speaker_role else "")
+        who = _md(speaker_label(q.speaker)) + (f", {_md(q.speaker_role)}" if q.speaker_role else "")
         if q.kind == "direct":
             out.append(f"- “{_md(q.text)}” — {who}")
         else:

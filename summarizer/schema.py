@@ -101,7 +101,8 @@ NumberId = str
 
 class EventPick(_Strict):
     what: str = Field(
-        max_length=110, description="What happened, in at most 15 words, using that sentence's names and numbers."
+        max_length=110,
+        description="What happened, in at most 15 words, using that sentence's names and numbers.",
     )
     sentence: SentenceId = Field(description="Id of the sentence that reports the event, e.g. 'S4'.")
     category: Topic = Field(description="IPTC Media Topic that fits this event best.")
@@ -112,8 +113,12 @@ class EventPick(_Strict):
         description="reported = happened now; historical = background; future = planned; "
         "hypothetical = might happen; negated = said not to have happened."
     )
-    when: str | None = Field(default=None, max_length=40, description="Time words copied from that sentence, or null.")
-    where: str | None = Field(default=None, max_length=40, description="Place name copied from that sentence, or null.")
+    when: str | None = Field(
+        default=None, max_length=40, description="Time words copied from that sentence, or null."
+    )
+    where: str | None = Field(
+        default=None, max_length=40, description="Place name copied from that sentence, or null."
+    )
     actors: list[Annotated[str, Field(max_length=40)]] = Field(
         default_factory=list, max_length=2, description="Names from that sentence of who did it."
     )
@@ -121,11 +126,15 @@ class EventPick(_Strict):
 
 class FigurePick(_Strict):
     number: NumberId = Field(description="Id of a number from the numbers list, e.g. 'N2'.")
-    counts: str = Field(max_length=50, description="What the number counts, in 2 to 6 words, e.g. 'people evacuated'.")
+    counts: str = Field(
+        max_length=50, description="What the number counts, in 2 to 6 words, e.g. 'people evacuated'."
+    )
 
 
 class ClaimPick(_Strict):
-    statement: str = Field(max_length=120, description="The claim in one short sentence, in that sentence's words.")
+    statement: str = Field(
+        max_length=120, description="The claim in one short sentence, in that sentence's words."
+    )
     sentence: SentenceId = Field(description="Id of the sentence that states the claim.")
     claimant: str = Field(max_length=50, description="Who makes the claim, as named in the article.")
     status: ClaimStatus = Field(
@@ -142,7 +151,9 @@ class SourcePick(_Strict):
 class PointerDraft(_Strict):
     """What the model returns (schema v2). Every id and name is checked by our code afterwards."""
 
-    headline: str = Field(max_length=110, description="Neutral headline, at most 15 words, from the article's facts.")
+    headline: str = Field(
+        max_length=110, description="Neutral headline, at most 15 words, from the article's facts."
+    )
     brief: str = Field(max_length=240, description="Two short sentences summarising the article.")
     topics: list[Topic] = Field(min_length=1, max_length=3, description="1 to 3 IPTC Media Topics.")
     figures: list[FigurePick] = Field(

@@ -5,6 +5,9 @@ are only re-asks after validation errors), so the layers never multiply.
 
 - 429: wait ``retry-after-ms`` / ``retry-after`` (capped), else exponential backoff with jitter.
 - 408, 409, 5xx, timeouts, connection errors: exponential backoff with jitter.
+- a 400 / 422 / 500 whose body names ``response_format`` or ``json_schema`` is the server's
+  answer to the structured-output form (llama-cpp-python refuses ``json_schema`` with a 500),
+  not a fault: returned at once; ``llm`` decides what to do with it.
 - anything else is returned at once; the SDK turns it into its typed error.
 
 When retries run out the last response (or error) goes up unchanged, so the caller sees the real
@@ -94,9 +97,36 @@ def retry_after_seconds(response: httpx2.Response) -> float | None:
     return max(0.0, parsed.timestamp() - time.time())
 
 
+STRUCTURED_OUTPUT_REFUSAL_STATUSES = frozenset({400, 422, 500})
+
+
+def refuses_structured_output(status: int, body: str) -> bool:
+    """True for an error answer about the request's structured-output form.
+
+    llama-cpp-python's server answers ``response_format: {"type": "json_schema", ...}`` with a 500
+    carrying its request-validation error; other servers answer 400 or 422 naming
+    ``response_format``. That is a configuration answer, not a transient fault: the same request
+    gets the same answer, so it is never retried.
+    """
+    if status not in STRUCTURED_OUTPUT_REFUSAL_STATUSES:
+        return False
+    text = body.lower()
+    return "response_format" in text or "json_schema" in text
+
+
+def _retryable_status(status: int) -> bool:
+    return status in RETRY_STATUSES or status >= 500
+
+
 def _is_retryable(response: Any) -> bool:
     status = getattr(response, "status_code", 200)
-    return bool(status in RETRY_STATUSES or status >= 500)
+    if not _retryable_status(status):
+        return False
+    try:
+        body = response.text  # read by ``send`` for every status that may be retried
+    except httpx2.ResponseNotRead:
+        body = ""
+    return not refuses_structured_output(status, body)
 
 
 class _Wait:
@@ -158,7 +188,7 @@ class RetryingTransport(httpx2.BaseTransport):
         def send() -> httpx2.Response:
             _count(request)
             response = _note(self._inner.handle_request(request))
-            if _is_retryable(response):
+            if _retryable_status(response.status_code):
                 response.read()  # error bodies are small; reading also closes the stream
             return response
 
@@ -197,7 +227,7 @@ class AsyncRetryingTransport(httpx2.AsyncBaseTransport):
                 await self._gate(request)
             _count(request)
             response = _note(await self._inner.handle_async_request(request))
-            if _is_retryable(response):
+            if _retryable_status(response.status_code):
                 await response.aread()
             return response
 

@@ -43,13 +43,15 @@ _PRONOUN_RE = re.compile(r"\b(he|she|они|он|она|він|вона)\b", re.
 _NAME_WORD = r"[^\W\d_][\w'\u2019.-]*"
 _CONNECTORS = frozenset(["de", "van", "von", "der", "den", "al", "el", "bin", "da", "del", "la", "le", "di"])
 _NOT_NAMES = frozenset(
-    """the a an and but or if in on at of for to by from with as after before during since while
-    when where what who how this that these those there here it its he she they we you i his her their
-    our my your mr mrs ms dr however meanwhile also still yet so then thus according but monday tuesday
-    wednesday thursday friday saturday sunday january february march april may june july august
-    september october november december reuters-style some many most all more one two three new
-    last next first earlier later today yesterday tomorrow photo image video read more share
-    advertisement""".split()
+    """
+    the a an and but or if in on at of for to by from with as after before during since while when
+    where what who how this that these those there here it its he she they we you i his her their
+    our my your mr mrs ms dr however meanwhile also still yet so then thus according but monday
+    tuesday wednesday thursday friday saturday sunday january february march april may june july
+    august september october november december reuters-style some many most all more one two three
+    new last next first earlier later today yesterday tomorrow photo image video read more share
+    advertisement
+    """.split()  # noqa: SIM905 - a word list reads best as words
 )
 _ROLE = re.compile(
     r"^(deputy|chief|constable|assistant|secretary-general|secretary|general|president|prime|minister|"
@@ -169,7 +171,9 @@ def _raw_sentences(text: str, para: Paragraph) -> list[tuple[int, int]]:
         for sentence in paragraph:
             tokens = [t for t in sentence if t.value]
             if tokens:
-                spans.append((para.start + tokens[0].offset, para.start + tokens[-1].offset + len(tokens[-1].value)))
+                spans.append(
+                    (para.start + tokens[0].offset, para.start + tokens[-1].offset + len(tokens[-1].value))
+                )
     if not spans:
         spans = [(para.start, para.end)]
     # syntok leaves closing marks and trailing punctuation to the next token sometimes: extend
@@ -192,7 +196,7 @@ def _quote_regions(text: str, para: Paragraph) -> list[tuple[int, int]]:
         closers = _OPENERS.get(ch)
         if (
             closers is None
-            or (ch in "\u2018\"" and i > para.start and text[i - 1].isalnum())
+            or (ch in '\u2018"' and i > para.start and text[i - 1].isalnum())
             or (ch == '"' and (i + 1 >= para.end or text[i + 1].isspace()))
         ):
             i += 1  # not an opening mark: an apostrophe, inch mark or stray closing quote
@@ -217,7 +221,9 @@ def _unclosed_end(text: str, start: int, end: int) -> int:
     """Where an unclosed quotation ends: at its paragraph's end in wire copy, but in text
     flattened to one line it cannot run on forever; it ends at the last sentence end before
     the next opening mark (or at the paragraph end when there is none)."""
-    nxt = min((k for ch in _OPENERS if ch not in "\"\u2018" and (k := text.find(ch, start, end)) >= 0), default=end)
+    nxt = min(
+        (k for ch in _OPENERS if ch not in '"\u2018' and (k := text.find(ch, start, end)) >= 0), default=end
+    )
     if nxt == end:
         return end
     stop = max(text.rfind(p, start, nxt) for p in ".!?")
@@ -249,7 +255,7 @@ def _names(text: str, sentences: list[Sentence], lowercase_words: frozenset[str]
     starts = {s.start for s in sentences}
     names: list[Name] = []
     initial: list[Name] = []
-    title_case = [p for p in _title_case_paragraphs(text)]
+    title_case = _title_case_paragraphs(text)
     words = list(re.finditer(_NAME_WORD, text))
     i = 0
     while i < len(words):
@@ -319,7 +325,9 @@ def _canonical(names: list[Name]) -> dict[str, str]:
 # --------------------------------------------------------------------------- speakers
 
 
-def _attribution(text: str, q: tuple[int, int], sentence: tuple[int, int], names: list[Name]) -> tuple[str | None, bool]:
+def _attribution(
+    text: str, q: tuple[int, int], sentence: tuple[int, int], names: list[Name]
+) -> tuple[str | None, bool]:
     """(speaker name, pronoun) from the reporting pattern around one quotation, if any."""
     s, e = sentence
     qs, qe = q
@@ -343,9 +351,8 @@ def _attribution(text: str, q: tuple[int, int], sentence: tuple[int, int], names
         if pron:
             return None, True
     # before the opening mark: "X said: “…”", "X told reporters that “…”"
-    verb = None
-    for verb in _SPEECH_RE.finditer(before):
-        pass
+    verbs = list(_SPEECH_RE.finditer(before))
+    verb = verbs[-1] if verbs else None
     if verb is not None and len(before) - verb.end() < 40:
         near = [n for n in names if s + max(0, verb.start() - 120) <= n.start < s + verb.start()]
         if near:
@@ -370,7 +377,7 @@ def _speakers(units: Units, regions: list[tuple[int, int, int, int]]) -> list[Qu
     quote_spans = [(a, b) for a, b, _, _ in regions]
 
     def full(name: str) -> str:
-        return canonical.get(name.split()[-1], name) if len(name.split()) == 1 else name
+        return canonical.get(name.rsplit(maxsplit=1)[-1], name) if len(name.split()) == 1 else name
 
     def outside(n: Name) -> bool:
         return not any(a <= n.start < b for a, b in quote_spans)
@@ -398,8 +405,17 @@ def _speakers(units: Units, regions: list[tuple[int, int, int, int]]) -> list[Qu
             # a paragraph that opens with a quotation continues the previous speaker's words
             proposed = prev_para_speaker.get(pk - 1)
         lo = units.paragraphs[max(0, pk - 1)].start
-        hi = units.paragraphs[min(len(units.paragraphs) - 1, pk + 1)].end if pk + 1 < len(units.paragraphs) else units.paragraphs[pk].end
-        near = [full(_clean(n.text)) for n in names if _speaker_like(n.text) if lo <= n.start < hi and n.end <= units.paragraphs[pk].end + (hi - units.paragraphs[pk].end)]
+        hi = (
+            units.paragraphs[min(len(units.paragraphs) - 1, pk + 1)].end
+            if pk + 1 < len(units.paragraphs)
+            else units.paragraphs[pk].end
+        )
+        near = [
+            full(_clean(n.text))
+            for n in names
+            if _speaker_like(n.text)
+            if lo <= n.start < hi and n.end <= units.paragraphs[pk].end + (hi - units.paragraphs[pk].end)
+        ]
         near.sort(key=lambda nm: 0 if nm == proposed else 1)
         candidates = [proposed] if proposed else []
         for nm in near:
@@ -443,9 +459,9 @@ def analyse(text: str) -> Units:
         if len(text[a:b].split()) >= MIN_QUOTE_WORDS and not withheld(a, b)
     ]
     units.quotations = _speakers(units, kept)
-    for sentence_index, s in enumerate(units.sentences):
-        if s.withheld:
+    for sentence_index, sentence in enumerate(units.sentences):
+        if sentence.withheld:
             continue
-        for n in find_numbers(text, s.start, s.end):
+        for n in find_numbers(text, sentence.start, sentence.end):
             units.numbers.append(Number(f"N{len(units.numbers) + 1}", n, sentence_index))
     return units

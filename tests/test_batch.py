@@ -25,7 +25,7 @@ from summarizer.errors import AuthenticationError, BatchError, ConfigurationErro
 from summarizer.inputs import count_inputs, iter_inputs
 from summarizer.ledger import failed_path_for, read_keys, repair_torn_tail
 from summarizer.settings import Settings
-from tests.support.fake_openai import FakeServer
+from tests.support.fake_openai import UNGROUNDED_WHAT, FakeServer
 
 PARAGRAPH = (
     "The city council of {town} voted on Tuesday to build {n} new bridges, officials said. "
@@ -84,6 +84,8 @@ def test_folder_with_bad_files_succeeds_for_the_rest(fake: FakeServer, tmp_path:
     assert fake.requests == 5
     records = lines(out)
     assert len(records) == 5 and len({r["key"] for r in records}) == 5
+    # The fake's answers are grounded: nothing rejected, nothing to review.
+    assert all(r["rejected"] == [] and not r["needs_review"] for r in records)
     failures = {Path(f["input"]).name: f for f in lines(failed_path_for(out))}
     assert set(failures) == {"empty.txt", "binary.md", "latin1.txt", "broken.json"}
     assert "empty" in failures["empty.txt"]["message"]
@@ -235,8 +237,10 @@ def test_ungrounded_answers_land_in_rejected_with_reasons(fake: FakeServer, tmp_
     record = lines(out)[0]
     assert fake.requests == 3  # first answer + 2 re-asks, then kept with rejections
     assert record["needs_review"] is True
-    assert any(r["value"] == "We will win this war tomorrow" for r in record["rejected"])
-    assert all(q["text"] != "We will win this war tomorrow" for q in record["summary"]["quotes"])
+    [rejected] = [r for r in record["rejected"] if r["value"] == UNGROUNDED_WHAT]
+    assert rejected["field"] == "events[0].what" and "names not in the cited text" in rejected["reason"]
+    assert all(e["what"] != UNGROUNDED_WHAT for e in record["summary"]["events"])
+    assert [q["text"] for q in record["summary"]["quotes"]] == ["We need them now,"]  # still every quotation
 
 
 def test_bad_key_stops_the_whole_run(fake: FakeServer, tmp_path: Path) -> None:
@@ -441,3 +445,54 @@ def test_a_torn_line_joined_to_the_next_record_counts_as_not_done(tmp_path: Path
     p.write_bytes(b'{"key":"a","x":1}\n{"key":"b","sum{"key":"c","x":2}\n')
     keys, bad = read_keys(p)
     assert keys == {"a"} and bad == 1
+
+
+# --------------------------------------------------------------------------- structured-output forms
+
+
+def test_a_refused_forced_form_stops_the_batch_and_a_rerun_in_auto_does_the_work(tmp_path: Path) -> None:
+    """A server that refuses the form the user forced is a configuration problem, like a bad key:
+    the run stops (exit 2), nothing is dead-lettered, so the rerun in auto mode does every article."""
+    arch, out, n = tmp_path / "a", tmp_path / "out.jsonl", 5
+    write_archive(arch, n)
+    with FakeServer(latency=0.005, reject_modes={"json_schema"}) as fake:
+        runner = BatchRunner(settings_for(fake), out, BatchOptions(concurrency=4))  # json_schema forced
+        with pytest.raises(ConfigurationError, match="use --structured-output json_object or auto") as caught:
+            asyncio.run(runner.run(iter_inputs([str(arch)], max_bytes=10**6), total=n))
+        refused = fake.requests
+        assert not lines(out) and not lines(failed_path_for(out))
+        tally = run_batch(fake, [str(arch)], out, concurrency=4, settings={"structured_output": "auto"})
+        rerun = [s.mode for s in fake.log[refused:]]
+    assert caught.value.exit_code == 2
+    assert 1 <= refused <= 4  # only what was already in flight when the first refusal came back
+    assert (runner.tally.succeeded, runner.tally.failed, runner.tally.pending) == (0, 0, n)
+    # The rerun: one refused request for all four workers, then one request per article.
+    assert rerun == ["json_schema"] + ["json_object"] * n
+    assert (tally.inputs, tally.succeeded, tally.failed, tally.model_calls) == (n, n, 0, n + 1)
+    assert {r["provenance"]["structured_output"] for r in lines(out)} == {"json_object"}
+
+
+def test_cli_batch_on_a_server_that_refuses_json_schema(tmp_path: Path) -> None:
+    arch, out = tmp_path / "a", tmp_path / "out.jsonl"
+    write_archive(arch, 3)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SUMMARIZER_"))}
+    with FakeServer(reject_modes={"json_schema"}) as fake:
+        env.update(
+            {"OPENAI_BASE_URL": fake.base_url, "SUMMARIZER_MODEL": "fake-model", "OPENAI_API_KEY": "k"}
+        )
+        argv = [sys.executable, "-m", "summarizer", "batch", str(arch), "-o", str(out), "-c", "2"]
+
+        def cli(**extra: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                argv, env={**env, **extra}, capture_output=True, text=True, timeout=120, check=False
+            )
+
+        forced = cli(SUMMARIZER_STRUCTURED_OUTPUT="json_schema")
+        auto = cli()
+    assert forced.returncode == 2, forced.stderr
+    assert "3 inputs = 0 succeeded + 0 failed + 3 pending" in forced.stderr
+    assert "use --structured-output json_object or auto" in forced.stderr
+    assert auto.returncode == 0, auto.stderr
+    assert "3 inputs = 3 succeeded + 0 failed + 0 pending" in auto.stderr
+    assert auto.stderr.count(f"summarizer: json_schema refused by {fake.base_url}; using json_object\n") == 1
+    assert len(lines(out)) == 3 and not lines(failed_path_for(out))

@@ -181,8 +181,14 @@ def test_a_quotation_repeated_in_the_headline_stays_direct() -> None:
                 "headline": "Mayor Ana Horvat promises to rebuild",
                 "brief": "Ana Horvat spoke on Monday.",
                 "topics": ["politics"],
-                "events": [{"sentence": sid(units, "spoke on Monday"), "what": "Ana Horvat spoke on Monday",
-                            "category": "politics", "modality": "reported"}],  # fmt: skip
+                "events": [
+                    {
+                        "sentence": sid(units, "spoke on Monday"),
+                        "what": "Ana Horvat spoke on Monday",
+                        "category": "politics",
+                        "modality": "reported",
+                    }
+                ],
                 "quotes": {q.id: q.candidates[0] for q in units.quotations},
             }
         ),
@@ -241,8 +247,19 @@ def test_claimant_must_be_named_at_the_claim() -> None:
 
 
 def test_headline_with_an_invented_name_is_flagged() -> None:
-    result = ground(SEED_UNITS, headline="Zelensky announces victory near Kyiv")
+    result = ground(SEED_UNITS, headline="Kyiv mayor Zelensky announces victory")
     assert "headline" in fields(result) and result.needs_review
+
+
+def test_prose_edge_cases_from_review() -> None:
+    from summarizer.prose import check_prose
+
+    cited = '"We have never seen water this high," said Mayor Anna Stone, who toured the town on Wednesday.'
+    assert check_prose("Mayor Anna Stone toured the town on Wednesday", cited) is None
+    denied = "The utility denied that the dam had been opened."
+    assert check_prose("The dam had been opened", denied) == "drops the negation of the cited text"
+    assert check_prose("The dam had been opened", denied, denial=True) is None
+    assert check_prose("Deadly flood hits the town", "A deadly flood hit the town.") is None
 
 
 def test_strict_check_reasks_only_when_no_event_survives() -> None:
@@ -310,7 +327,7 @@ def test_units_tile_the_text_and_every_unit_slices_back(paragraphs: list[str]) -
     assert units.sentences and all(s.start < s.end for s in units.sentences)
     assert all(a.end <= b.start for a, b in zip(units.sentences, units.sentences[1:], strict=False))
     for q in units.quotations:
-        assert text[q.start - 1] in "\u201c\u201e\u00ab\"\u2018" and q.candidates[-1] == UNNAMED
+        assert text[q.start - 1] in '\u201c\u201e\u00ab"\u2018' and q.candidates[-1] == UNNAMED
     for n in units.numbers:
         assert text[n.span.start : n.span.end] == n.span.text
     for a, b in units.withheld:

@@ -1,7 +1,9 @@
 """The HTML brief, offline: content, spans in the article, links, escaping, CSP.
 
-Records are built here from hand-written drafts grounded with ``ground()``; no model call.
-Output is parsed with ``html.parser``, so assertions are about the document a browser builds.
+Records are built here as the pipeline builds them (``tests.support.records.record_for``:
+``prepare`` + ``build_record``, so units, grounding and injections are the real ones) from
+hand-written v2 answers (sentence, number and quotation ids); no model call. Output is parsed
+with ``html.parser``, so assertions are about the document a browser builds.
 """
 
 from __future__ import annotations
@@ -11,30 +13,18 @@ import hashlib
 import re
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 from jinja2 import StrictUndefined
 
-from summarizer.articles import normalize_text
-from summarizer.grounding import find_injections, ground
+from summarizer.articles import Article, normalize_text
 from summarizer.html import content_security_policy, environment, kind_of, safe_url, to_html
+from summarizer.prompts import prompt_version
 from summarizer.render import to_markdown
-from summarizer.schema import (
-    ArticleMeta,
-    Claim,
-    Event,
-    EventSummary,
-    Grounded,
-    KeyFigure,
-    Provenance,
-    Quote,
-    Source,
-    Span,
-    SummaryDraft,
-    Usage,
-    When,
-    Where,
-)
+from summarizer.schema import EventSummary, Grounded, Quote, Span
+from summarizer.units import analyse
+from tests.support.records import record_for
 
 PACKAGE = Path(__file__).resolve().parents[1] / "summarizer"
 XSS_SCRIPT = "<script>alert(1)</script>"
@@ -57,6 +47,8 @@ ARTICLE = normalize_text(
     "Residents disputed the official account. The utility denied that the dam had been opened."
     '\n\n"The warnings came far too late," resident Tom Baker said.'
 )
+# S1 title; S2 the flood; S3 the mayor's quotation (Q1); S4-S5 the governor, unverified;
+# S6-S7 disputed and denied; S8 Tom Baker's quotation (Q2). N1 "At least 12", N2 "about 3,400".
 
 HOSTILE = normalize_text(
     f"""Mayor {XSS_SCRIPT} speaks
@@ -74,122 +66,89 @@ UNICODE = normalize_text(
     "Caf\u0065\u0301 Zoë reported 1\u202f500 people 🙂 left the city."
 )
 
+DISASTER = "disaster, accident and emergency incident"
+
 
 # --------------------------------------------------------------------------- helpers
 
 
 def make_record(
     text: str,
-    draft: SummaryDraft,
+    answer: dict[str, Any],
     *,
     url: str | None = "https://example.org/riverton",
     title: str | None = None,
     publisher: str | None = None,
+    published_at: str | None = None,
     truncated: bool = False,
     backend: str = "test",
 ) -> EventSummary:
-    result = ground(draft, text)
-    injections = find_injections(text)
-    return EventSummary(
-        article=ArticleMeta(
-            id="t1",
-            title=title if title is not None else text.split("\n", 1)[0],
-            url=url,
-            publisher=publisher,
-            sha256=hashlib.sha256(text.encode()).hexdigest(),
-            chars=len(text) * 2 if truncated else len(text),
-            truncated=truncated,
-            text=text,
-        ),
-        summary=result.draft,
-        grounding=result.grounded,
-        rejected=result.rejected,
-        stats=result.stats,
-        suspected_injection=injections,
-        needs_review=result.needs_review or truncated or bool(injections),
-        provenance=Provenance(
-            backend=backend,
-            base_url="http://127.0.0.1:1/v1",
-            model="hand-written",
-            structured_output="none",
-            prompt_version="test",
-            attempts=1,
-            usage=Usage(prompt_tokens=10, completion_tokens=5, total_tokens=15),
-            latency_s=1.5,
-            created_at="2024-01-01T00:00:00+00:00",
-        ),
+    """The pipeline's record of ``text`` for this v2 answer (``truncated``: as if the model
+    saw only half of a twice-as-long article)."""
+    article = Article(
+        id="t1",
+        text=text,
+        title=title if title is not None else text.split("\n", 1)[0],
+        url=url,
+        publisher=publisher,
+        published_at=published_at,
     )
+    record = record_for(article, answer, backend=backend)
+    if truncated:
+        meta = record.article.model_copy(update={"chars": len(text) * 2, "truncated": True})
+        record = record.model_copy(update={"article": meta, "needs_review": True})
+    return record
 
 
-def flood_draft() -> SummaryDraft:
-    source = (
-        "At least 12 people were killed and about 3,400 evacuated after the river burst its banks on Tuesday"
-    )
-    return SummaryDraft(
-        headline="Deadly flood hits Riverton",
-        brief="A river burst its banks in Riverton. At least 12 people died.",
-        topics=["disaster, accident and emergency incident", "environment"],
-        events=[
-            Event(
-                what="Helicopters evacuated the town.",
-                evidence="Helicopters evacuated the town.",
-                category="disaster, accident and emergency incident",
-                modality="reported",
-            ),
-            Event(
-                what="The river burst its banks and flooded the town.",
-                evidence="the river burst its banks on Tuesday",
-                category="disaster, accident and emergency incident",
-                modality="reported",
-                when=When(text="on Tuesday"),
-                where=Where(place="Riverton", country="Freedonia"),
-                actors=["Anna Stone", "Boris Invented"],
+def event(sentence: str, what: str, **more: Any) -> dict[str, Any]:
+    return {"sentence": sentence, "what": what, "category": DISASTER, "modality": "reported", **more}
+
+
+def flood_answer() -> dict[str, Any]:
+    """A v2 answer for ``ARTICLE``: mostly right, with an invented event first, an invented
+    actor and an invented source that grounding must reject."""
+    return {
+        "headline": "River floods Riverton, at least 12 killed",
+        "brief": "The river burst its banks in Riverton. At least 12 people were killed.",
+        "topics": [DISASTER, "environment"],
+        "events": [
+            event("S2", "Helicopters evacuated the town"),  # no such thing in S2 (or anywhere)
+            event("S2", "The river burst its banks", when="on Tuesday", where="Riverton"),
+            event(
+                "S8", "Tom Baker said the warnings came far too late", actors=["Tom Baker", "Boris Invented"]
             ),
         ],
-        key_figures=[
-            KeyFigure(text="At least 12", value=12, counts="people killed", source_text=source),
-            KeyFigure(
-                text="3,400",
-                value=3400,
-                counts="people evacuated",
-                qualifier="about",
-                source_text=source,
-            ),
+        "figures": [
+            {"number": "N1", "counts": "people killed"},
+            {"number": "N2", "counts": "people evacuated"},
         ],
-        quotes=[
-            Quote(text="The river will be tamed", speaker="Anna Stone"),
-            Quote(
-                text="We have never seen water this high",
-                speaker="Anna Stone",
-                speaker_role="mayor",
-            ),
-            Quote(text="The warnings came far too late", speaker="Tom Baker", kind="indirect"),
+        "quotes": {"Q1": "Anna Stone", "Q2": "Tom Baker"},
+        "claims": [
+            # "could not immediately verify" in the paragraph: grounding makes it unverified
+            {
+                "sentence": "S4",
+                "statement": "The dam was not damaged",
+                "claimant": "Peter Lang",
+                "status": "claimed",
+            },
+            {
+                "sentence": "S6",
+                "statement": "Residents disputed the official account",
+                "claimant": "Residents",
+                "status": "disputed",
+            },
+            {
+                "sentence": "S7",
+                "statement": "The utility denied that the dam had been opened",
+                "claimant": "The utility",
+                "status": "denied",
+            },
         ],
-        claims=[
-            Claim(
-                statement="The dam was not damaged.",
-                claimant="Peter Lang",
-                status="unverified",
-                evidence="The regional governor, Peter Lang, said the dam was not damaged",
-            ),
-            Claim(
-                statement="Residents reject the official account.",
-                claimant="Residents",
-                status="disputed",
-                evidence="said the dam was not damaged. Reuters could not immediately verify",
-            ),
-            Claim(
-                statement="The dam was opened.",
-                claimant="The utility",
-                status="denied",
-                evidence="The utility denied that the dam had been opened.",
-            ),
+        "sources": [
+            {"name": "Reuters", "kind": "wire agency"},
+            {"name": "Associated Press", "kind": "wire agency"},  # not in the article
         ],
-        sources=[
-            Source(name="Reuters", kind="wire agency"),
-            Source(name="Associated Press", kind="wire agency"),
-        ],
-    )
+    }
 
 
 class Doc(HTMLParser):
@@ -277,30 +236,32 @@ def paragraphs_of(text: str) -> list[str]:
 
 @pytest.fixture
 def flood() -> EventSummary:
-    return make_record(ARTICLE, flood_draft())
+    return make_record(ARTICLE, flood_answer(), published_at="2024-05-16")
+
+
+def hostile_answer() -> dict[str, Any]:
+    evil_actor = f"Olena {XSS_SCRIPT}"
+    return {
+        "headline": f"{XSS_SCRIPT}{XSS_IMG} headline",
+        "brief": f"<svg onload=alert(1)> {XSS_URL} <a href='{XSS_URL}'>x</a>",
+        "topics": ["politics"],
+        "events": [{"sentence": "S2", "what": f"We stay {XSS_IMG} here", "category": "politics",
+                    "modality": "reported", "where": f"{XSS_URL} town", "actors": [evil_actor]}],
+        "quotes": {"Q1": "Olena Kovalenko"},
+        "claims": [
+            {"sentence": "S1", "statement": f"Mayor {XSS_SCRIPT} speaks", "claimant": "Mayor",
+             "status": "disputed"},
+            {"sentence": "S2", "statement": f"{XSS_SCRIPT} was never said by anyone here",
+             "claimant": "Olena Kovalenko", "status": "claimed"},  # a negation S2 lacks: rejected
+        ],
+        "sources": [{"name": XSS_URL, "kind": "other"}],
+    }  # fmt: skip
 
 
 @pytest.fixture
 def hostile() -> EventSummary:
-    evil_speaker = f"Olena {XSS_SCRIPT} Kovalenko"
-    draft = SummaryDraft(
-        headline=f"{XSS_SCRIPT}{XSS_IMG} headline",
-        brief=f"<svg onload=alert(1)> {XSS_URL} <a href='{XSS_URL}'>x</a>",
-        topics=["politics"],
-        events=[Event(what=XSS_IMG, evidence=f"We stay {XSS_IMG} here", category="politics",
-                      modality="reported",
-                      where=Where(place=f"{XSS_URL} town"), actors=[evil_speaker])],
-        quotes=[
-            Quote(text=f"We stay {XSS_IMG} here", speaker=evil_speaker,
-                  speaker_role=f"{XSS_IMG} mayor"),
-            Quote(text=f"{XSS_SCRIPT} was never said by anyone here", speaker="Olena Kovalenko"),
-        ],
-        claims=[Claim(statement=f"{XSS_SCRIPT} claim", claimant=f"Kovalenko {XSS_IMG}",
-                      status="denied", evidence=f"We stay {XSS_IMG} here")],
-        sources=[Source(name=XSS_URL, kind="other")],
-    )  # fmt: skip
     return make_record(
-        HOSTILE, draft, url=XSS_URL, title=f"Title {XSS_SCRIPT}", publisher=f"<b>{XSS_IMG}</b>"
+        HOSTILE, hostile_answer(), url=XSS_URL, title=f"Title {XSS_SCRIPT}", publisher=f"<b>{XSS_IMG}</b>"
     )
 
 
@@ -332,33 +293,41 @@ def test_brief_mirrors_the_markdown_content(flood: EventSummary) -> None:
     doc = Doc(html)
     md = to_markdown(flood)
     s = flood.summary
-    assert doc.one("h1") == s.headline == "Deadly flood hits Riverton"
+    assert doc.one("h1") == s.headline == "River floods Riverton, at least 12 killed"
     assert doc.one("title") == s.headline
     assert doc.one("p", "lede") == s.brief
     assert "Needs review" in doc.one("p", "review")
     assert doc.all("p", "truncated") == []
     topic_titles = {a["title"] for a, _ in doc.all("span", "tag") if "title" in a}
     assert topic_titles == {"medtop:03000000", "medtop:06000000"}
-    # Events: place, time, kept actor; the invented actor was rejected, not shown.
+    # Events: place, time (with its date read against the dateline), kept actor; the invented
+    # event and the invented actor were rejected, not shown.
     events = doc.one("ul", "events")
+    assert [e.what for e in s.events] == [
+        "The river burst its banks",
+        "Tom Baker said the warnings came far too late",
+    ]
     assert "Riverton" in events
-    assert "on Tuesday" in events
-    assert "Anna Stone" in events
+    assert "on Tuesday, 2024-05-14" in events
+    assert "Tom Baker" in events
     assert "Boris Invented" not in events
+    assert "Helicopters evacuated" not in events
     figures = doc.one("ul", "figures")
     assert "At least 12" in figures
     assert "(at least)" in figures
-    assert "3,400" in figures
-    # Quotes: direct quote with speaker and role, reported speech marked as reported.
-    direct = doc.one("li", "direct")
-    assert direct.startswith("direct “We have never seen water this high” — Anna Stone, mayor")
-    reported = doc.one("li", "reported")
-    assert reported == "reported Tom Baker: The warnings came far too late"
+    assert "about 3,400" in figures and "(about)" in figures
+    # Quotes: every quotation of the article, verbatim, with its speaker.
+    direct = [text for _, text in doc.all("li", "direct")]
+    assert direct == [
+        "direct “We have never seen water this high,” — Anna Stone",
+        "direct “The warnings came far too late,” — Tom Baker",
+    ]
+    assert doc.all("li", "reported") == []  # v2 never demotes a quotation (see below for v1 records)
     # Claims: every status visible; unverified, disputed and denied flagged.
     claims = {a["class"]: text for a, text in doc.all("li") if "claim" in a.get("class", "")}
-    assert claims["claim unverified flagged"].startswith("UNVERIFIED ⚠ The dam was not damaged.")
-    assert claims["claim disputed flagged"].startswith("DISPUTED ⚠")
-    assert claims["claim denied flagged"].startswith("DENIED ⚠")
+    assert claims["claim unverified flagged"].startswith("UNVERIFIED ⚠ The dam was not damaged")
+    assert claims["claim disputed flagged"].startswith("DISPUTED ⚠ Residents disputed")
+    assert claims["claim denied flagged"].startswith("DENIED ⚠ The utility denied")
     assert doc.all("span", "flagged")
     assert len(doc.all("li", "flagged")) == 3
     assert "Reuters" in doc.one("ul", "sources")
@@ -370,8 +339,7 @@ def test_brief_mirrors_the_markdown_content(flood: EventSummary) -> None:
         assert r.value in rejected
         assert r.reason in rejected
         assert r.field in md
-    assert "Helicopters evacuated" not in events
-    assert {"The river will be tamed", "Boris Invented", "Associated Press"} <= {
+    assert {"Helicopters evacuated the town", "Boris Invented", "Associated Press"} <= {
         r.value for r in flood.rejected
     }
     footer = doc.one("footer")
@@ -380,12 +348,91 @@ def test_brief_mirrors_the_markdown_content(flood: EventSummary) -> None:
              f"{st.fuzzy} fuzzy, {st.rejected} rejected.")  # fmt: skip
     assert stats in footer
     assert stats in md.replace("_", "")
-    assert "hand-written via test (none); prompt test, schema 1.0; 1 call(s), 15 tokens, 1.5 s" in footer
+    assert (
+        f"hand-written via test (json_schema); prompt {prompt_version()}, schema 2.0; 1 call(s), 15 tokens, 1.5 s"
+        in footer
+    )
     assert doc.all("p", "demo") == []
 
 
+def test_schema_1_records_still_render_roles_and_reported_speech(flood: EventSummary) -> None:
+    """v2 keeps every quotation direct and has no roles; stored v1 records still have both."""
+    v1_quotes = [
+        Quote(text="We have never seen water this high,", speaker="Anna Stone", speaker_role="mayor"),
+        Quote(text="The warnings came far too late", speaker="Tom Baker", kind="indirect"),
+    ]
+    record = flood.model_copy(update={"summary": flood.summary.model_copy(update={"quotes": v1_quotes})})
+    doc = Doc(to_html(record))
+    assert doc.one("li", "direct").startswith(
+        "direct “We have never seen water this high,” — Anna Stone, mayor"
+    )
+    assert doc.one("li", "reported") == "reported Tom Baker: The warnings came far too late"
+    md = to_markdown(record)
+    assert "— Anna Stone, mayor" in md
+    assert "Tom Baker (reported, not verbatim): The warnings came far too late" in md
+
+
+def test_every_quotation_is_highlighted_and_linked() -> None:
+    """All quotations of the article are in the record, whatever the model chose, and each one
+    is marked in the article and linked from the brief."""
+    text = normalize_text(
+        "Storm closes the port\n\n"
+        "“We have moved every boat inside the harbour wall,” harbour master Ines Duarte said.\n\n"
+        "“Nobody should go near the pier until Friday,” she added.\n\n"
+        "“It was the worst night I can remember,” one fisherman said."
+    )
+    units = analyse(text)
+    assert len(units.quotations) == 3
+    answer = {
+        "headline": "Storm closes the port",
+        "brief": "The harbour master moved every boat inside the harbour wall.",
+        "topics": ["weather"],
+        "events": [{"sentence": "S2", "what": "Every boat was moved inside the harbour wall",
+                    "category": "weather", "modality": "reported"}],
+        "quotes": {q.id: q.candidates[0] for q in units.quotations},
+    }  # fmt: skip
+    record = make_record(text, answer)
+    assert [q.text for q in record.summary.quotes] == [text[q.start : q.end] for q in units.quotations]
+    doc = Doc(to_html(record))
+    links = {t: a["data-g"] for a, t in doc.all("a", "jump")}
+    for i, quote in enumerate(record.summary.quotes):
+        key = links[quote.text]
+        n = int(key.removeprefix("g-"))
+        assert record.grounding[n].field == f"quotes[{i}].text"
+        assert doc.span_text(key) == quote.text
+        marks = [a for a, _ in doc.article_marks() if key in a["class"].split()]
+        assert marks and all("k-quote" in a["class"].split() for a in marks)
+
+
+def test_an_unnamed_speaker_is_shown_as_such() -> None:
+    text = normalize_text(
+        "Library stays open\n\n"
+        "“We want the library to stay open for our children,” one resident said. Nobody from "
+        "the council spoke to the crowd."
+    )
+    [q] = analyse(text).quotations
+    assert q.candidates == ("unnamed",)
+    answer = {
+        "headline": "Library stays open",
+        "brief": "Residents want the library to stay open.",
+        "topics": ["society"],
+        "events": [{"sentence": "S2", "what": "One resident wants the library to stay open",
+                    "category": "society", "modality": "reported"}],
+        "quotes": {q.id: "unnamed"},
+    }  # fmt: skip
+    record = make_record(text, answer)
+    [quote] = record.summary.quotes
+    assert quote.speaker == "unnamed" and record.rejected == []
+    doc = Doc(to_html(record))
+    assert doc.one("li", "direct") == (
+        "direct “We want the library to stay open for our children,” — unnamed speaker"
+    )
+    assert "“We want the library to stay open for our children,” — unnamed speaker" in to_markdown(record)
+    assert doc.span_text("g-0") == quote.text  # still highlighted in the article
+
+
 def test_banners_for_truncated_and_embedded_records() -> None:
-    record = make_record(ARTICLE, flood_draft(), truncated=True, backend="embedded")
+    record = make_record(ARTICLE, flood_answer(), truncated=True, backend="embedded")
     doc = Doc(to_html(record))
     n = len(ARTICLE)
     assert f"first {n:,} of {2 * n:,} characters" in doc.one("p", "truncated")
@@ -394,15 +441,16 @@ def test_banners_for_truncated_and_embedded_records() -> None:
 
 
 def test_minimal_record_renders_without_optional_sections() -> None:
-    draft = SummaryDraft(
-        headline="Nothing much",
-        brief="Short.",
-        topics=["weather"],
-        events=[Event(what="Rain.", evidence="It rained.", category="weather", modality="reported")],
-    )
-    record = make_record("It rained.", draft, url=None, title="")
+    answer = {
+        "headline": "It rained",
+        "brief": "It rained.",
+        "topics": ["weather"],
+        "events": [{"sentence": "S1", "what": "It rained", "category": "weather", "modality": "reported"}],
+    }
+    record = make_record("It rained.", answer, url=None, title="")
+    assert record.rejected == [] and not record.needs_review
     doc = Doc(to_html(record))
-    assert doc.one("h1") == "Nothing much"
+    assert doc.one("h1") == "It rained"
     assert [(a["data-field"], t) for a, t in doc.article_marks()] == [("events[0].evidence", "It rained.")]
     assert doc.article_paragraphs == ["It rained."]
     for cls in ("quotes", "figures", "claims", "sources", "rejected", "inj-list"):
@@ -413,7 +461,7 @@ def test_minimal_record_renders_without_optional_sections() -> None:
     bare = Doc(to_html(record.model_copy(update={"grounding": []})))
     assert bare.article_marks() == []
     assert bare.all("a", "jump") == []
-    assert bare.one("span", "unlinked") == "Rain."
+    assert bare.one("span", "unlinked") == "It rained"
     assert bare.article_paragraphs == ["It rained."]
 
 
@@ -515,23 +563,22 @@ def test_figures_nest_inside_their_sentence(flood: EventSummary) -> None:
 
 def test_non_ascii_spans_stay_on_the_right_characters() -> None:
     quote = "Ми 👩\u200d👩\u200d👧 залишаємося тут, a\u0332 не тікаємо"
-    draft = SummaryDraft(
-        headline="Мэр остаётся 🇺🇦",
-        brief="Олена Коваленко залишається.",
-        topics=["politics"],
-        events=[Event(what="Stay.", evidence="Мэр Олена Коваленко 🇺🇦 выступила в Харкові",
-                      category="politics", modality="reported",
-                      where=Where(place="Харкові"), actors=["Олена Коваленко"])],
-        quotes=[Quote(text=quote, speaker="Олена Коваленко")],
-        key_figures=[KeyFigure(
-            text="1\u202f500", value=1500, counts="people left",
-            source_text="Café Zoë reported 1\u202f500 people 🙂 left the city.",
-        )],
-    )  # fmt: skip
-    record = make_record(UNICODE, draft)
+    answer = {
+        "headline": "Мэр остаётся 🇺🇦",
+        "brief": "Олена Коваленко залишається.",
+        "topics": ["politics"],
+        "events": [{"sentence": "S1", "what": "Мэр Олена Коваленко выступила в Харкові",
+                    "category": "politics", "modality": "reported", "where": "Харкові",
+                    "actors": ["Олена Коваленко"]}],
+        "quotes": {"Q1": "Олена Коваленко"},
+        "figures": [{"number": "N1", "counts": "people left"}],
+    }  # fmt: skip
+    record = make_record(UNICODE, answer)
     assert record.rejected == []
     assert "Caf\u00e9" in UNICODE
     assert "a\u0332" in UNICODE
+    [figure] = record.summary.key_figures
+    assert (figure.text, figure.value) == ("1\u202f500", 1500)
     doc = Doc(to_html(record))
     for n, g in enumerate(record.grounding):
         assert doc.span_text(f"g-{n}") == UNICODE[g.span.start : g.span.end]
@@ -546,27 +593,37 @@ def test_non_ascii_spans_stay_on_the_right_characters() -> None:
 def test_alignment_is_shown_by_style() -> None:
     text = normalize_text(
         "The mayor\u2019s office said: \u201cWe\u2019re ready \u2014 and we\u2019ll stay.\u201d\n\n"
-        "Officials said the northern embankment was reinforced overnight by volunteers."
+        "Officials said the northern embankment was reinforced overnight by volunteers.\n\n"
+        "More rain is expected on Friday."
     )
-    draft = SummaryDraft(
-        headline="Ready",
-        brief="Ready.",
-        topics=["politics"],
-        events=[Event(what="Ready.", evidence="Officials said", category="politics",
-                      modality="reported")],
-        claims=[
-            Claim(statement="Ready.", claimant="The mayor", status="claimed",
-                  evidence="The mayor's office said: \"We're ready - and we'll stay.\""),
-            Claim(statement="Reinforced.", claimant="Officials", status="confirmed",
-                  evidence="Officials said the northern embankment was reinforced overnite "
-                           "by volunteers"),
+    answer = {
+        "headline": "Officials reinforced the northern embankment",
+        "brief": "The mayor's office said it is ready.",
+        "topics": ["politics"],
+        "events": [{"sentence": "S3", "what": "More rain is expected on Friday",
+                    "category": "weather", "modality": "future"}],
+        "quotes": {"Q1": "unnamed"},
+        "claims": [
+            {"sentence": "S1", "statement": "The mayor's office said: we're ready",
+             "claimant": "The mayor", "status": "claimed"},
+            {"sentence": "S2", "statement": "Volunteers reinforced the northern embankment",
+             "claimant": "Officials", "status": "confirmed"},
         ],
-    )  # fmt: skip
-    record = make_record(text, draft)
-    alignments = {g.field: g.span.alignment for g in record.grounding}
-    assert alignments["claims[0].evidence"] == "normalized"
-    assert alignments["claims[1].evidence"] == "fuzzy"
+    }  # fmt: skip
+    record = make_record(text, answer)
+    assert record.rejected == []
+    # v2 copies every span from the article's own offsets: all of them are exact.
+    assert {g.span.alignment for g in record.grounding} == {"exact"}
     doc = Doc(to_html(record))
+    classes = [a["class"].split() for a, _ in doc.article_marks()]
+    assert classes and all("a-exact" in c for c in classes)
+    # Records of schema 1.0 carry normalized and fuzzy spans too: each is shown by its style.
+    aligned = {"claims[0].evidence": "normalized", "claims[1].evidence": "fuzzy"}
+    v1 = record.model_copy(update={"grounding": [
+        g.model_copy(update={"span": g.span.model_copy(update={"alignment": aligned.get(g.field, "exact")})})
+        for g in record.grounding
+    ]})  # fmt: skip
+    doc = Doc(to_html(v1))
     by_field = {a["data-field"]: a["class"].split() for a, _ in doc.article_marks()}
     assert "a-normalized" in by_field["claims[0].evidence"]
     assert "a-fuzzy" in by_field["claims[1].evidence"]
@@ -589,24 +646,69 @@ def test_every_brief_link_points_at_an_existing_span(flood: EventSummary) -> Non
 
 
 def test_links_follow_kept_items_not_draft_indices(flood: EventSummary) -> None:
-    # The first draft quote was invented and rejected: the first shown quote is draft quote 1.
-    assert flood.rejected[0].field == "quotes[0].text"
+    # The first answer event was invented and rejected: the first shown event is answer event
+    # 1, and grounding paths count kept items.
+    assert flood.rejected[0].field == "events[0].what"
     doc = Doc(to_html(flood))
     links = {text: a["data-g"] for a, text in doc.all("a", "jump")}
-    for q in flood.summary.quotes:
+    for i, e in enumerate(flood.summary.events):
+        n = int(links[e.what].removeprefix("g-"))
+        assert flood.grounding[n].field == f"events[{i}].evidence"
+        assert flood.grounding[n].value == e.evidence
+    # Quotes: the i-th shown quotation links to its own words in the article.
+    for i, q in enumerate(flood.summary.quotes):
         n = int(links[q.text].removeprefix("g-"))
         assert flood.grounding[n].value == q.text
-        assert flood.grounding[n].field.endswith(".text")
+        assert flood.grounding[n].field == f"quotes[{i}].text"
         span = flood.grounding[n].span
         assert flood.article.text[span.start : span.end] == q.text
-    # Likewise the first draft event had no evidence in the article: the shown event is the
-    # first kept one, and grounding paths count kept items.
-    n = int(links[flood.summary.events[0].what].removeprefix("g-"))
-    assert flood.grounding[n].field == "events[0].evidence"
     for i, c in enumerate(flood.summary.claims):
         n = int(links[c.statement].removeprefix("g-"))
         assert flood.grounding[n].field == f"claims[{i}].evidence"
         assert flood.grounding[n].value == c.evidence
+
+
+def test_names_link_to_the_articles_own_spelling_of_them(flood: EventSummary) -> None:
+    """Grounding keeps the article's words for a name ("RIVERTON", a surname alone): the
+    brief's name ("Riverton", the full name) still links to that span."""
+    doc = Doc(to_html(flood))
+    assert doc.all("span", "unlinked") == []  # every item shown in the flood brief is linked
+    place = next(g for g in flood.grounding if g.field == "events[0].where.place")
+    assert (place.value, flood.summary.events[0].where and flood.summary.events[0].where.place) == (
+        "RIVERTON",
+        "Riverton",
+    )
+    text = normalize_text(
+        "Bridges to be rebuilt\n\n"
+        "Kyrylo Tymoshenko, deputy head of the presidential office, visited the river on Friday.\n\n"
+        "The old bridge fell in March.\n\nEngineers inspected the site.\n\n"
+        '"We will rebuild every bridge this year," Tymoshenko said.'
+    )
+    answer = {
+        "headline": "Bridges to be rebuilt",
+        "brief": "Tymoshenko said every bridge will be rebuilt this year.",
+        "topics": ["politics"],
+        "events": [{"sentence": "S2", "what": "Kyrylo Tymoshenko visited the river on Friday",
+                    "category": "politics", "modality": "reported", "when": "on friday",
+                    "actors": ["kyrylo tymoshenko"]}],
+        "quotes": {"Q1": "Kyrylo Tymoshenko"},
+    }  # fmt: skip
+    record = make_record(text, answer)
+    assert record.rejected == []
+    speaker = next(g for g in record.grounding if g.field == "quotes[0].speaker")
+    assert (speaker.value, record.summary.quotes[0].speaker) == ("Tymoshenko", "Kyrylo Tymoshenko")
+    doc = Doc(to_html(record))
+    assert doc.all("span", "unlinked") == []
+    links = {t: a["data-g"] for a, t in doc.all("a", "jump")}
+    for shown, field in [("Kyrylo Tymoshenko", "quotes[0].speaker"), ("on friday", "events[0].when.text"),
+                         ("kyrylo tymoshenko", "events[0].actors[0]")]:  # fmt: skip
+        assert record.grounding[int(links[shown].removeprefix("g-"))].field == field
+    # Words that are not the grounded ones never link, whatever the path says.
+    swapped = record.summary.model_copy(
+        update={"quotes": [record.summary.quotes[0].model_copy(update={"speaker": "Tymoshenkova"})]}
+    )
+    doc = Doc(to_html(record.model_copy(update={"summary": swapped})))
+    assert [t for _, t in doc.all("span", "unlinked")] == ["Tymoshenkova"]
 
 
 def test_injection_passages_get_their_own_highlight(hostile: EventSummary) -> None:
@@ -644,9 +746,11 @@ def test_planted_markup_is_escaped_everywhere(hostile: EventSummary) -> None:
     assert doc.one("title") == hostile.summary.headline
     direct = doc.one("li", "direct")
     assert f"We stay {XSS_IMG} here" in direct
-    assert XSS_SCRIPT in direct
-    assert f"{XSS_SCRIPT} claim" in doc.one("li", "denied")
-    assert f"{XSS_SCRIPT} was never said" in doc.one("ul", "rejected")
+    assert f"We stay {XSS_IMG} here" in doc.one("ul", "events")
+    assert f"Mayor {XSS_SCRIPT} speaks" in doc.one("li", "disputed")
+    rejected = doc.one("ul", "rejected")
+    assert f"{XSS_SCRIPT} was never said" in rejected
+    assert f"Olena {XSS_SCRIPT}" in rejected  # the planted actor, rejected, as text
     assert XSS_SCRIPT in doc.one("div", "text")
     assert XSS_IMG in doc.one("div", "text")
     assert f"<b>{XSS_IMG}</b>" in doc.one("p", "meta")
@@ -679,7 +783,7 @@ def test_javascript_url_is_text_not_a_link(hostile: EventSummary) -> None:
 )
 def test_only_http_and_https_urls_become_links(url: str) -> None:
     assert safe_url(url) is None
-    record = make_record(ARTICLE, flood_draft(), url=url)
+    record = make_record(ARTICLE, flood_answer(), url=url)
     doc = Doc(to_html(record))
     assert [h for h in hrefs(doc) if not h.startswith("#")] == []
     assert doc.one("span", "url") == url
@@ -688,7 +792,7 @@ def test_only_http_and_https_urls_become_links(url: str) -> None:
 @pytest.mark.parametrize("url", ["https://example.org/a?b=1&c=<2>", "HTTP://example.org/x"])
 def test_http_urls_are_links(url: str) -> None:
     assert safe_url(url) == url
-    html = to_html(make_record(ARTICLE, flood_draft(), url=url))
+    html = to_html(make_record(ARTICLE, flood_answer(), url=url))
     doc = Doc(html)
     assert [h for h in hrefs(doc) if not h.startswith("#")] == [url]
     link = next(a for tag, a in doc.starts if tag == "a" and a.get("href") == url)

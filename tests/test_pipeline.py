@@ -1,10 +1,15 @@
-"""The per-article pipeline without HTTP: fitting long archive articles into the context."""
+"""The per-article pipeline without HTTP: fitting long archive articles into the context, and
+what ``prepare`` offers the model and ``build_record`` keeps (schema v2)."""
 
 from __future__ import annotations
 
 from summarizer.articles import Article, load_article, normalize_text
-from summarizer.pipeline import estimate_tokens, fit_article
+from summarizer.grounding import GroundingCheck
+from summarizer.llm import Endpoint, Extraction
+from summarizer.pipeline import build_record, estimate_tokens, fit_article, prepare
+from summarizer.schema import PointerDraft
 from summarizer.settings import EMBEDDED_CONTEXT_WINDOW, Settings
+from summarizer.units import analyse
 from tests.conftest import ARTICLES
 
 RESIDUE = (
@@ -48,3 +53,66 @@ def test_one_giant_paragraph_is_cut_at_a_sentence() -> None:
     text = "Word after word makes a sentence. " * 2000
     fitted, truncated = fit_article(Article(id="x", text=text.strip()), Settings(), EMBEDDED_CONTEXT_WINDOW)
     assert truncated and fitted.text.endswith(".") and len(fitted.text) < len(text)
+
+
+# --------------------------------------------------------------------------- v2: prepare and build
+
+
+def _endpoint(context_window: int | None) -> Endpoint:
+    return Endpoint(base_url="http://127.0.0.1:9/v1", api_key="k", model="m", structured_output="json_schema",
+                    backend="127.0.0.1", context_window=context_window)  # fmt: skip
+
+
+def _sentence_ids(model: type[PointerDraft]) -> list[str]:
+    return list(model.model_json_schema()["$defs"]["EventPick"]["properties"]["sentence"]["enum"])
+
+
+def test_prepare_offers_only_what_the_model_will_see() -> None:
+    """The units, the prompt and the answer model all come from the fitted text: a sentence
+    cut off to fit the context is never an id the model may cite."""
+    article = long_archive_article()
+    prep = prepare(article, Settings(), _endpoint(EMBEDDED_CONTEXT_WINDOW))
+    assert prep.truncated and prep.units.text == prep.article.text != article.text
+    offered = _sentence_ids(prep.response_model)
+    assert offered == [s.id for s in prep.units.citable]
+    assert f"S{len(analyse(article.text).sentences)}" not in offered
+    user = prep.prompt.messages[1]["content"]
+    assert f"{offered[-1]}: " in user and f"S{len(prep.units.sentences) + 1}: " not in user
+    strict, lenient = prep.context["check"], prep.lenient["check"]
+    assert isinstance(strict, GroundingCheck) and strict.strict and strict.units is prep.units
+    assert isinstance(lenient, GroundingCheck) and not lenient.strict
+
+
+def test_build_record_keeps_the_grounding_the_answer_passed() -> None:
+    seed = load_article(ARTICLES.parent.parent.parent / "seeds" / "000_63ac3d2bfe42d99d.txt")
+    endpoint = _endpoint(None)
+    prep = prepare(seed, Settings(), endpoint)
+    quotes = {q.id: q.candidates[0] for q in prep.units.quotations}
+    answer = prep.response_model.model_validate(
+        {
+            "headline": "Ukrainian forces retake areas around Kyiv",
+            "brief": "6,266 people were evacuated on Friday.",
+            "topics": ["conflict, war and peace"],
+            "events": [
+                {
+                    "sentence": "S19",
+                    "what": "6,266 people were evacuated from Ukrainian cities",
+                    "category": "conflict, war and peace",
+                    "modality": "reported",
+                }
+            ],
+            "quotes": quotes,
+        },
+        context=prep.context,  # as instructor validates it: the strict check runs and remembers
+    )
+    checked = prep.context["check"].result_for(answer)
+    assert checked is not None
+    extraction = Extraction(value=answer, usage={"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3},
+                            attempts=1, latency_s=0.1)  # fmt: skip
+    record = build_record(prep, extraction, endpoint)
+    assert record.summary == checked.draft and record.grounding == checked.grounded
+    assert [e.sentence for e in record.summary.events] == ["S19"]
+    assert record.summary.events[0].evidence.startswith("In total, 6,266 people")
+    assert [q.id for q in record.summary.quotes] == [q.id for q in prep.units.quotations]
+    assert record.rejected == [] and not record.needs_review
+    assert (record.provenance.prompt_version, record.provenance.attempts) == (prep.prompt.version, 1)

@@ -74,7 +74,7 @@ def test_quotation_marks_of_many_styles_and_multi_paragraph_quotes() -> None:
 
 
 def test_scare_quotes_and_apostrophes_are_not_quotations() -> None:
-    units = analyse(normalize_text("Officials called it a \u201ctragic\u201d event. It\u2019s the 6\" pipe."))
+    units = analyse(normalize_text('Officials called it a \u201ctragic\u201d event. It\u2019s the 6" pipe.'))
     assert units.quotations == []
 
 
@@ -139,8 +139,14 @@ def test_planted_instructions_are_withheld_and_cannot_be_cited(kind: str) -> Non
             ),
             "brief": "Floodwater cut off 23 villages on Sunday.",
             "topics": ["weather"],
-            "events": [{"sentence": cited, "what": "Floodwater cut off 23 villages", "category": "weather",
-                        "modality": "reported"}],  # fmt: skip
+            "events": [
+                {
+                    "sentence": cited,
+                    "what": "Floodwater cut off 23 villages",
+                    "category": "weather",
+                    "modality": "reported",
+                }
+            ],
             "quotes": {q.id: UNNAMED for q in units.quotations},
         }
     )

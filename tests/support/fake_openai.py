@@ -1,20 +1,34 @@
 """A FAKE OpenAI-compatible server for tests and benchmarks: test infrastructure, not product.
 
-Nothing here is a model. Every answer is *generated* by a few text rules from the article found in
-the request, so that it is schema-valid and grounded (or, on cue, deliberately broken). Its HTTP
-bodies are hand-written, which DESIGN.md allows only in this fault-injection tier.
+Nothing here is a model. Every answer is *generated* by a few text rules from the request, so that
+it is schema-valid and grounded (or, on cue, deliberately broken). Its HTTP bodies are
+hand-written, which docs/ARCHITECTURE.md §7 allows only in this fault-injection tier.
 
 Endpoints (HTTP/1.1, keep-alive, Content-Length or chunked request bodies, loopback only):
 
-- ``POST /v1/chat/completions``: a ``SummaryDraft``-shaped JSON answer, in
-  ``message.content`` (``response_format`` json_schema / json_object / none) or in
+- ``POST /v1/chat/completions``: a schema v2 answer (``PointerDraft``-shaped: ids, not copied
+  text), in ``message.content`` (``response_format`` json_schema / json_object / none) or in
   ``message.tool_calls[0].function.arguments`` (when the request has ``tools``);
 - ``GET /v1/models``: one model;
 - ``GET /fake/stats``, ``POST /fake/script`` (``{"key": ..., "steps": [...]}``),
   ``POST /fake/reset``: control for a fake running in another process (not counted as requests).
 
-The article is the text between two identical ``<<ARTICLE-...>>`` lines of a user message (see
-``prompts/summarize.j2``); without one, the joined message text is used instead.
+How an answer is generated (``answer_for``): the user message of ``prompts/summarize.j2`` shows
+the article as numbered sentences (``S3: ...``) between two identical ``<<ARTICLE-...>>`` lines,
+then its quotations (``Q1 in S5, choose: A | B | unnamed``) and numbers (``N1 in S4: at least
+eight``). The request's answer schema (``response_format.json_schema.schema``, the json_object
+``schema``, or the tool's ``parameters``) holds the ids and names allowed for this article as
+enums. The fake fills that schema: one event citing the first body sentence whose own first words
+make a ``what`` the prose checks accept (no number split off its scale, the negation kept), one
+figure (the first number, ``counts`` from the words after it), for every quotation the first name
+offered that the article gives in the quotation's paragraph or the two before it (else
+"unnamed"), wire agencies named in the article as sources, no claims. Without a schema the
+prompt's own lists are used; a prompt without ``S`` ids is split into sentences here.
+
+The *article* of a request (for scripts, marker lines and ``requests_for``) is the text between
+the boundary lines without its ids and header lines: sentences of a paragraph joined by a space,
+paragraphs by a blank line, which equals ``Article.text`` for plainly written articles. Without
+boundary lines, the joined message text is used instead.
 
 Faults, deterministic and on cue. A *step* is ``kind[:arg][xN|*]``:
 
@@ -33,8 +47,13 @@ Faults, deterministic and on cue. A *step* is ``kind[:arg][xN|*]``:
 ``content_filter``      200, content null, ``finish_reason`` "content_filter"
 ``empty``               200, ``choices: []``
 ``invalid``             200, valid JSON that is not schema-valid (no ``headline``)
-``ungrounded``          200, schema-valid, with the invented quote "We will win this war
-                        tomorrow" by "Invented Person"
+``ungrounded``          200, schema-valid and citing a real sentence, but every event's ``what``
+                        is "Aliens landed in Paris" (``UNGROUNDED_WHAT``): no event survives the
+                        prose checks, so the strict grounding check re-asks
+``reject_json_schema``  a request with ``response_format`` type ``json_schema`` gets the 500
+                        llama-cpp-python's server answers it with (a HAND-WRITTEN replay of its
+                        error shape, see ``llama_cpp_python_json_schema_refusal``); a request in
+                        any other form is answered normally. The step is used up either way.
 ======================  =====================================================================
 
 ``xN`` repeats a step N times; ``*`` repeats it forever (later steps are ignored). After the
@@ -46,6 +65,12 @@ last step every request is answered normally. Two ways to cue:
   (or whose article's sha256 hex equals ``key``) take these steps in order. Scripts are tried in
   the order they were added; a script replaces an earlier one with the same key, and wins over a
   marker line.
+
+A whole server that refuses a structured-output form, for every article: ``reject_modes``
+(``FakeServer(reject_modes={"json_schema"})``, ``--reject-mode json_schema``). ``json_schema`` is
+refused as llama-cpp-python's server refuses it (the 500 above); ``json_object`` with an
+OpenAI-style 400 naming ``response_format`` (hand-written too). Such a refusal comes after the key
+check and the rate limits, and does not use up a scripted step.
 
 Latency: every 200 answer waits ``latency`` seconds (``asyncio.sleep``, never blocking); HTTP-error
 faults and ``reset`` act at once.
@@ -59,7 +84,7 @@ use up a scripted step.
 Counters (exact, thread-safe): ``requests`` (every ``/v1/`` request), ``requests_for(substring)``
 (chat requests whose article contains it), ``status_counts`` (statuses of the responses sent),
 ``fault_counts`` (steps served: "ok", "500", ..., plus "rpm"/"tpm"/"auth" for limiter/key
-answers), ``log`` (one ``Seen`` per ``/v1/`` request, with arrival time and ``max_tokens``).
+answers and "reject_json_schema"/"reject_json_object" for refused forms), ``log`` (one ``Seen`` per ``/v1/`` request, with arrival time and ``max_tokens``).
 
 Use in-process (own thread and event loop)::
 
@@ -91,8 +116,6 @@ from typing import Any
 
 HOST = "127.0.0.1"
 DEFAULT_MODEL = "fake-model"
-UNGROUNDED_QUOTE = "We will win this war tomorrow"
-UNGROUNDED_SPEAKER = "Invented Person"
 REFUSAL_TEXT = "I'm sorry, but I can't help with that request. (fake refusal)"
 MAX_BODY_BYTES = 64 * 1024 * 1024
 MAX_REPEAT = 10_000
@@ -100,7 +123,8 @@ MAX_REPEAT = 10_000
 ANSWER_KINDS = frozenset(
     {"ok", "truncated", "length", "refusal", "content_filter", "empty", "invalid", "ungrounded"}
 )
-OTHER_KINDS = frozenset({"timeout", "reset"})
+OTHER_KINDS = frozenset({"timeout", "reset", "reject_json_schema"})
+REJECTABLE_MODES = frozenset({"json_schema", "json_object"})
 
 _STEP = re.compile(
     r"^(?P<kind>[a-z_]+|[45]\d\d)(?::(?P<arg>\d+(?:\.\d+)?))?(?:x(?P<n>\d+)|(?P<forever>\*))?$"
@@ -155,10 +179,50 @@ class Script:
         return self.forever or Step("ok")
 
 
-# --------------------------------------------------------------------------- the article
+# --------------------------------------------------------------------------- the prompt
 
+# What prompts/summarize.j2 (schema v2) shows between and after its boundary lines.
 _BOUNDARY_LINE = re.compile(r"^<<ARTICLE-[A-Za-z0-9_-]+>>$")
 _HEADER_LINE = re.compile(r"^(Title|Published|Publisher): ")
+_UNIT_LINE = re.compile(r"^(?P<id>S\d+): (?P<text>.*)$")
+_QUOTATION_LINE = re.compile(r"^(?P<id>Q\d+) in (?P<sentence>S\d+), choose: (?P<names>.+)$")
+_NUMBER_LINE = re.compile(r"^(?P<id>N\d+) in (?P<sentence>S\d+): (?P<text>.+)$")
+_WITHHELD_LINE = re.compile(r"^\[passage withheld\b.*\]$")
+_SENTENCE_END = re.compile(r"[.!?]+[\"\u201d\u2019)\]]*(?=\s|$)")
+
+
+@dataclass(frozen=True)
+class Offer:
+    """The units a prompt offers: its numbered sentences by paragraph, then the quotation lines
+    (``Q1 in S5, choose: A | B | unnamed``) and number lines (``N1 in S4: at least eight``).
+
+    ``withheld`` marks the paragraphs that are the prompt's "[passage withheld ...]" line.
+    """
+
+    paragraphs: tuple[tuple[tuple[str, str], ...], ...]  # ((sentence id, text), ...) per paragraph
+    quotations: tuple[tuple[str, str, tuple[str, ...]], ...] = ()  # (id, sentence id, names)
+    numbers: tuple[tuple[str, str, str], ...] = ()  # (id, sentence id, text)
+    withheld: frozenset[int] = frozenset()  # indexes of withheld-marker paragraphs
+
+    @property
+    def sentences(self) -> dict[str, str]:
+        return {sid: text for para in self.paragraphs for sid, text in para}
+
+    def near(self, sid: str, before: int = 2) -> str:
+        """The text of the paragraph of sentence ``sid`` and the ``before`` paragraphs ahead
+        of it (withheld ones show only their marker)."""
+        k = next((i for i, para in enumerate(self.paragraphs) if any(s == sid for s, _ in para)), None)
+        if k is None:
+            return ""
+        return "\n\n".join(
+            " ".join(t for _, t in para) for para in self.paragraphs[max(0, k - before) : k + 1]
+        )
+
+    @property
+    def article(self) -> str:
+        """The article as the prompt shows it: sentences of a paragraph joined by a space,
+        paragraphs by a blank line (equal to ``Article.text`` for plainly written articles)."""
+        return "\n\n".join(" ".join(text for _, text in para) for para in self.paragraphs)
 
 
 def _content_text(content: Any) -> str:
@@ -170,11 +234,69 @@ def _content_text(content: Any) -> str:
     return ""
 
 
-def article_from_messages(messages: Any) -> str | None:
-    """The article text between two identical ``<<ARTICLE-...>>`` lines of a user message.
+def sentences(paragraph: str) -> list[str]:
+    """Sentences of one paragraph, each an exact slice of it (for prompts without ids)."""
+    out: list[str] = []
+    start = 0
+    for m in _SENTENCE_END.finditer(paragraph):
+        piece = paragraph[start : m.end()].strip()
+        if piece:
+            out.append(piece)
+        start = m.end()
+    tail = paragraph[start:].strip()
+    if tail:
+        out.append(tail)
+    return out
+
+
+def _offer_from_block(block: list[str], after: list[str]) -> Offer:
+    if block and _HEADER_LINE.match(block[0]):  # Title:/Published:/Publisher: lines, then a blank
+        blank = block.index("") if "" in block else len(block)
+        block = block[blank + 1 :]
+    paragraphs: list[list[tuple[str, str]]] = [[]]
+    withheld: set[int] = set()
+    numbered = any(_UNIT_LINE.match(line) for line in block)
+    for line in block:
+        unit = _UNIT_LINE.match(line) if numbered else None
+        if unit:
+            paragraphs[-1].append((unit.group("id"), unit.group("text").strip()))
+        elif _WITHHELD_LINE.match(line.strip()):
+            paragraphs += [[("", line.strip())], []]
+            withheld.add(len(paragraphs) - 2)
+        elif not line.strip():
+            paragraphs.append([])
+        elif not numbered:  # a prompt without sentence ids: number the sentences here
+            paragraphs[-1] += [("", s) for s in sentences(line.strip())]
+            paragraphs.append([])
+    kept = [p for p in paragraphs if p]
+    withheld_kept = frozenset(
+        k for k, p in enumerate(kept) if p[0][0] == "" and _WITHHELD_LINE.match(p[0][1])
+    )
+    if not numbered:
+        counter = itertools.count(1)
+        kept = [
+            [(sid or (f"S{next(counter)}" if k not in withheld_kept else ""), text) for sid, text in p]
+            for k, p in enumerate(kept)
+        ]
+    quotations, numbers = [], []
+    for line in after:
+        q = _QUOTATION_LINE.match(line.strip())
+        if q:
+            names = tuple(n.strip() for n in q.group("names").split(" | ") if n.strip())
+            quotations.append((q.group("id"), q.group("sentence"), names))
+            continue
+        n = _NUMBER_LINE.match(line.strip())
+        if n:
+            numbers.append((n.group("id"), n.group("sentence"), n.group("text").strip()))
+    return Offer(tuple(tuple(p) for p in kept), tuple(quotations), tuple(numbers), withheld_kept)
+
+
+def offer_from_messages(messages: Any) -> Offer | None:
+    """The units of the first user message with two identical ``<<ARTICLE-...>>`` lines.
 
     The template's optional ``Title:``/``Published:``/``Publisher:`` header lines (ended by a
-    blank line) are not article text and are dropped, so the result equals ``Article.text``.
+    blank line) are not article text and are dropped. A block without ``S1:`` ids (an older
+    prompt) is split into sentences here and numbered in order.
     """
     if not isinstance(messages, list):
         return None
@@ -189,12 +311,15 @@ def article_from_messages(messages: Any) -> str | None:
                 j = lines.index(line, i + 1)
             except ValueError:
                 continue
-            block = lines[i + 1 : j]
-            if block and _HEADER_LINE.match(block[0]):
-                blank = block.index("") if "" in block else len(block)
-                block = block[blank + 1 :]
-            return "\n".join(block).strip()
+            return _offer_from_block(lines[i + 1 : j], lines[j + 1 :])
     return None
+
+
+def article_from_messages(messages: Any) -> str | None:
+    """The article text shown between the two boundary lines, without the ``S3:`` ids and
+    header lines (see ``Offer.article``)."""
+    offer = offer_from_messages(messages)
+    return None if offer is None else offer.article.strip()
 
 
 def messages_text(messages: Any) -> str:
@@ -213,19 +338,137 @@ def marker_steps(article: str) -> tuple[list[Step], Step | None] | None:
         return None  # an unparseable marker is just article text
 
 
+def request_schema(payload: dict[str, Any]) -> dict[str, Any] | None:
+    """The JSON Schema a request asks its answer to fit, wherever its form puts it: the forced
+    (or first) tool's ``parameters``, ``response_format.json_schema.schema``, or llama.cpp's
+    ``response_format`` ``{"type": "json_object", "schema": ...}``."""
+    tools = payload.get("tools")
+    if isinstance(tools, list) and tools:
+        name = _tool_name(payload)
+        functions: list[dict[str, Any]] = [
+            t["function"] for t in tools if isinstance(t, dict) and isinstance(t.get("function"), dict)
+        ]
+        chosen = next((f for f in functions if f.get("name") == name), functions[0] if functions else {})
+        parameters = chosen.get("parameters")
+        return parameters if isinstance(parameters, dict) else None
+    fmt = payload.get("response_format")
+    if not isinstance(fmt, dict):
+        return None
+    if fmt.get("type") == "json_schema" and isinstance(fmt.get("json_schema"), dict):
+        schema = fmt["json_schema"].get("schema")
+        return schema if isinstance(schema, dict) else None
+    if fmt.get("type") == "json_object" and isinstance(fmt.get("schema"), dict):
+        return dict(fmt["schema"])
+    return None
+
+
+# --------------------------------------------------------------------------- the schema
+
+
+class _Schema:
+    """Just enough JSON Schema to fill one: ``$ref`` into ``$defs``, nullable ``anyOf``,
+    ``enum``/``const`` choices, ``maxItems``, ``required``. An empty schema allows anything."""
+
+    def __init__(self, root: dict[str, Any] | None) -> None:
+        self.root: dict[str, Any] = root if isinstance(root, dict) else {}
+        defs = self.root.get("$defs") or self.root.get("definitions") or {}
+        self.defs: dict[str, Any] = defs if isinstance(defs, dict) else {}
+
+    def node(self, node: Any) -> dict[str, Any]:
+        """``node`` with ``$ref`` followed and a nullable ``anyOf`` reduced to its non-null part."""
+        for _ in range(32):
+            if not isinstance(node, dict):
+                return {}
+            if "$ref" in node:
+                node = self.defs.get(str(node["$ref"]).rsplit("/", 1)[-1], {})
+                continue
+            options = node.get("anyOf") or node.get("oneOf")
+            if isinstance(options, list):
+                real = [o for o in options if not (isinstance(o, dict) and o.get("type") == "null")]
+                if real:
+                    node = real[0]
+                    continue
+            return node
+        return {}
+
+    def at(self, *path: str) -> dict[str, Any]:
+        """The node at ``path`` ("[]" steps into array items); {} where the schema says nothing."""
+        node = self.node(self.root)
+        for key in path:
+            if key == "[]":
+                node = self.node(node.get("items", {}))
+            else:
+                props = node.get("properties")
+                node = self.node(props.get(key, {})) if isinstance(props, dict) else {}
+        return node
+
+    def choices(self, *path: str) -> tuple[Any, ...] | None:
+        """The values allowed at ``path``, or None when any value goes."""
+        node = self.at(*path)
+        if "enum" in node and isinstance(node["enum"], list):
+            return tuple(node["enum"])
+        if "const" in node:
+            return (node["const"],)
+        return None
+
+    def max_items(self, *path: str, default: int) -> int:
+        value = self.at(*path).get("maxItems")
+        return value if isinstance(value, int) else default
+
+    def max_length(self, *path: str, default: int) -> int:
+        value = self.at(*path).get("maxLength")
+        return min(value, default) if isinstance(value, int) else default
+
+    def properties(self, *path: str) -> list[str] | None:
+        props = self.at(*path).get("properties")
+        return list(props) if isinstance(props, dict) else None
+
+    def default(self, node: Any, depth: int = 0) -> Any:
+        """A schema-valid filler for a required field this fake knows nothing about."""
+        raw = node if isinstance(node, dict) else {}
+        if isinstance(raw.get("anyOf"), list) and any(
+            isinstance(o, dict) and o.get("type") == "null" for o in raw["anyOf"]
+        ):
+            return None
+        node = self.node(node)
+        if "const" in node:
+            return node["const"]
+        if isinstance(node.get("enum"), list) and node["enum"]:
+            return node["enum"][0]
+        kind = node.get("type")
+        if kind == "array":
+            return [self.default(node.get("items", {}), depth + 1) for _ in range(node.get("minItems", 0))]
+        if kind == "object" or "properties" in node:
+            props = node.get("properties", {}) if depth < 8 else {}
+            return {k: self.default(props[k], depth + 1) for k in node.get("required", []) if k in props}
+        return {"integer": 0, "number": 0, "boolean": False, "null": None}.get(str(kind), "")
+
+
+def _allowed(values: list[str], choices: tuple[Any, ...] | None) -> list[str]:
+    return values if choices is None else [v for v in values if v in choices]
+
+
 # --------------------------------------------------------------------------- generated answers
 
-_SENTENCE_END = re.compile(r"[.!?]+[\"\u201d\u2019)\]]*(?=\s|$)")
 _WORD = re.compile(r"[^\W\d_][\w'\u2019-]*")
-# The same tokenisation of digits as summarizer.grounding, so a chosen figure parses the same.
-_DIGITS = re.compile(r"\d[\d,.\u202f ]*\d|\d")
-_PLAIN_NUMBER = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
-_QUOTED = re.compile(
-    r"\u201c(?P<a>[^\u201c\u201d\n]+)\u201d|\"(?P<b>[^\"\n]+)\"|\u00ab(?P<c>[^\u00ab\u00bb\n]+)\u00bb"
-)
+_QUOTE_MARKS = re.compile(r"[\"\u201c\u201d\u00ab\u00bb\u201e]")
 _WEEKDAY = re.compile(
     r"\b(?:on |last |this |next )?(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b"
 )
+# The negations summarizer.prose looks for: a cut of a sentence must keep its negation.
+_NEGATION = re.compile(
+    r"\b(not|no|never|none|nobody|nothing|neither|nor|without|cannot|denied|denies|deny|failed|"
+    r"unable|не|нет|ни|нічого|ніколи)\b|n['\u2019]t\b",
+    re.IGNORECASE,
+)
+# A word that is (part of) a number: a cut must not end on one ("4.5" of "4.5 million").
+_NUMBERISH = re.compile(
+    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|"
+    r"fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|"
+    r"ninety|dozens?|hundreds?|thousands?|millions?|billions?|trillions?|tens|scores|bn|m|k)\b",
+    re.IGNORECASE,
+)
+_SPLIT_DIGITS = re.compile(r"\d\s\d")  # "6 266": a thousands space the prompt made a plain one
 _LEADING = frozenset(
     re.findall(
         r"\w+",
@@ -252,21 +495,9 @@ _TOPIC_WORDS: dict[str, tuple[str, ...]] = {
     "science and technology": ("research", "scientists", "study", "technology", "software"),
     "crime, law and justice": ("police", "court", "arrested", "trial", "judge", "murder"),
 }  # fmt: skip
-
-
-def sentences(paragraph: str) -> list[str]:
-    """Sentences of one paragraph, each an exact slice of it."""
-    out: list[str] = []
-    start = 0
-    for m in _SENTENCE_END.finditer(paragraph):
-        piece = paragraph[start : m.end()].strip()
-        if piece:
-            out.append(piece)
-        start = m.end()
-    tail = paragraph[start:].strip()
-    if tail:
-        out.append(tail)
-    return out
+UNGROUNDED_WHAT = "Aliens landed in Paris"  # the ``ungrounded`` fault's every event
+FALLBACK_TOPIC = "society"
+UNNAMED = "unnamed"
 
 
 def names_in(paragraph: str, skip: list[tuple[int, int]] | None = None) -> list[tuple[int, str]]:
@@ -290,46 +521,34 @@ def names_in(paragraph: str, skip: list[tuple[int, int]] | None = None) -> list[
     return out
 
 
-def _quote(paragraphs: list[str], article: str) -> dict[str, Any] | None:
-    for para in paragraphs:
-        spans = [(m.start(), m.end()) for m in _QUOTED.finditer(para)]
-        for m in _QUOTED.finditer(para):
-            group = next(g for g in ("a", "b", "c") if m.group(g) is not None)
-            start, end = m.span(group)
-            while start < end and para[start] == " ":
-                start += 1
-            while end > start and para[end - 1] in " ,;:":
-                end -= 1
-            text = para[start:end]
-            if len(text.split()) < 3 or article.count(text) != 1:
-                continue  # grounding looks a quote up at its first occurrence: keep it unique
-            names = names_in(para, skip=spans)
-            after = [n for pos, n in names if pos >= m.end()]
-            before = [n for pos, n in names if pos < m.start()]
-            speaker = after[0] if after else (before[-1] if before else None)
-            if speaker is not None:
-                return {"text": text, "speaker": speaker, "speaker_role": None, "kind": "direct"}
+def first_words(sentence: str, max_words: int, max_chars: int, *, keep_negation: bool = True) -> str | None:
+    """The sentence's own first words, at most ``max_words`` and ``max_chars``: the whole
+    sentence when it fits, else a cut that splits no number off its scale and (with
+    ``keep_negation``) keeps the sentence's negation. None when no such cut exists."""
+    words = sentence.split()
+    if len(words) < 2 or _SPLIT_DIGITS.search(sentence):
+        return None
+    negation = next((i for i, w in enumerate(words) if _NEGATION.search(w)), None)
+    for n in range(min(len(words), max_words), 1, -1):
+        prefix = " ".join(words[:n])
+        if len(prefix) > max_chars:
+            continue
+        if n == len(words):
+            return prefix
+        if keep_negation and negation is not None and negation >= n:
+            return None  # every shorter cut loses it too
+        if _NUMBERISH.search(words[n - 1]):
+            continue
+        return prefix.rstrip(",;:-\u2013\u2014 ")
     return None
 
 
-def _figure(paragraphs: list[str]) -> dict[str, Any] | None:
-    for para in paragraphs:
-        for sentence in sentences(para):
-            for m in _DIGITS.finditer(sentence):
-                raw = m.group(0)
-                if not _PLAIN_NUMBER.fullmatch(raw):
-                    continue
-                following = _WORD.findall(sentence[m.end() :])[:3]
-                return {
-                    "text": raw,
-                    "value": float(raw.replace(",", "")),
-                    "unit": None,
-                    "counts": " ".join(following) or "amount",
-                    "qualifier": "exact",
-                    "source_text": sentence,
-                    "given_by": None,
-                }
-    return None
+def _names_in_text(name: str, text: str) -> bool:
+    """``name``, or its last word, as whole words of ``text`` (ignoring case)."""
+    for form in dict.fromkeys((name, name.rsplit(maxsplit=1)[-1] if name.split() else name)):
+        if form and re.search(rf"(?<!\w){re.escape(form)}(?!\w)", text, re.IGNORECASE):
+            return True
+    return False
 
 
 def _topics(text: str) -> list[str]:
@@ -338,13 +557,20 @@ def _topics(text: str) -> list[str]:
         ((sum(words[k] for k in keys), topic) for topic, keys in _TOPIC_WORDS.items()),
         key=lambda pair: -pair[0],
     )
-    picked = [topic for score, topic in scored[:2] if score > 0]
-    return picked or ["society"]
+    return [topic for score, topic in scored[:2] if score > 0]
 
 
-def draft_for(article: str) -> dict[str, Any]:
-    """A SummaryDraft-shaped answer grounded in ``article`` (a fresh dict each call)."""
-    return json.loads(_answers(article).good)
+def _counts(sentence: str, number: str, max_chars: int) -> str:
+    """A few words of the sentence right after the number: what it counts, roughly."""
+    at = sentence.find(number)
+    after = _WORD.findall(sentence[at + len(number) :]) if at >= 0 else []
+    before = _WORD.findall(sentence[:at]) if at >= 0 else []
+    words = after[:4] or before[-3:] or ["amount"]
+    counts = " ".join(words)
+    while len(counts) > max_chars:
+        words = words[:-1]
+        counts = " ".join(words)
+    return counts or "amount"
 
 
 @dataclass(frozen=True)
@@ -354,56 +580,151 @@ class _Answers:
     ungrounded: str
 
 
-@lru_cache(maxsize=4096)
-def _answers(article: str) -> _Answers:
-    lines = [ln.strip() for ln in article.split("\n")]
-    lines = [ln for ln in lines if ln and not _MARKER.match(ln)]
-    if not lines:
-        lines = ["Empty article"]
-    headline = " ".join(lines[0].lstrip("#").split()[:15]) or "Untitled article"
-    body = lines[1:] or lines
-    body_sentences = [s for para in body for s in sentences(para)]
-    brief = " ".join(body_sentences[:2]) or headline
-    topics = _topics(article)
-    actors: list[str] = []
-    for para in body:
-        for _, name in names_in(para):
-            if name not in actors and len(actors) < 2:
-                actors.append(name)
-    when = next((m.group(0) for m in map(_WEEKDAY.search, body) if m is not None), None)
-    first = body_sentences[0] if body_sentences else headline
-    event: dict[str, Any] = {
-        "what": first,
-        "evidence": first,
-        "category": topics[0],
-        "event_type": None,
-        "modality": "reported",
-        "when": {"text": when, "date": None} if when else None,
-        "where": None,
-        "actors": actors,
-        "casualties": None,
-    }
-    quote = _quote(body, article)
-    figure = _figure(lines)
+def _is_marker(text: str) -> bool:
+    return _MARKER.match(text) is not None
+
+
+def _build(offer: Offer, schema: _Schema) -> dict[str, Any]:
+    """A v2 answer (``PointerDraft`` shape) to ``offer`` that fits ``schema``: the ids and names
+    it picks are the schema's enum values where it has them, else the prompt's."""
+    paragraphs = [
+        [(sid, text) for sid, text in para if sid and not _is_marker(text)]
+        for k, para in enumerate(offer.paragraphs)
+        if k not in offer.withheld
+    ]
+    paragraphs = [p for p in paragraphs if p]
+    shown = [s for p in paragraphs for s in p]
+    by_id = dict(shown)
+    # A first paragraph of one sentence before others is the title: the headline, not an event.
+    body = (
+        [s for p in paragraphs[1:] for s in p] if len(paragraphs) > 1 and len(paragraphs[0]) == 1 else shown
+    )
+    article = "\n\n".join(" ".join(t for _, t in p) for p in paragraphs)
+
+    lead = shown[0][1].lstrip("# ") if shown else ""
+    headline_chars = schema.max_length("headline", default=110)
+    headline = (
+        first_words(lead, 15, headline_chars, keep_negation=False) or "Untitled article"[:headline_chars]
+    )
+    brief_chars = schema.max_length("brief", default=320)
+    brief = ""
+    for _, text in body[:2]:  # the first two sentences, as many as fit whole
+        if len(brief) + len(text) + 1 > brief_chars:
+            break
+        brief = f"{brief} {text}".strip()
+    if not brief and body:
+        brief = first_words(body[0][1], 50, brief_chars, keep_negation=False) or ""
+    brief = brief or headline[:brief_chars]
+
+    topic_choices = schema.choices("topics", "[]")
+    topics = _allowed(_topics(article), topic_choices) or _allowed([FALLBACK_TOPIC], topic_choices)
+    if not topics and topic_choices:
+        topics = [str(topic_choices[0])]
+    category_choices = schema.choices("events", "[]", "category")
+    category = (_allowed(topics, category_choices) or list(category_choices or [FALLBACK_TOPIC]))[0]
+    modality = (_allowed(["reported"], schema.choices("events", "[]", "modality")) or ["reported"])[0]
+
+    event_ids = _allowed([sid for sid, _ in body + shown], schema.choices("events", "[]", "sentence"))
+    event: dict[str, Any] | None = None
+    for sid in dict.fromkeys(event_ids):
+        text = by_id[sid]
+        what = first_words(text, 12, schema.max_length("events", "[]", "what", default=100))
+        if what is None or len(what.split()) < 3:
+            continue
+        quoted = [(m.start(), m.end()) for m in _QUOTE_MARKS.finditer(text)]
+        spans = [(quoted[i][0], quoted[i + 1][1]) for i in range(0, len(quoted) - 1, 2)]
+        actor_chars = schema.max_length("events", "[]", "actors", "[]", default=40)
+        actors = list(dict.fromkeys(n for _, n in names_in(text, skip=spans) if len(n) <= actor_chars))
+        actors = actors[: min(2, schema.max_items("events", "[]", "actors", default=2))]
+        when = _WEEKDAY.search(text)
+        event = {
+            "sentence": sid, "what": what, "category": category, "event_type": None,
+            "modality": modality, "when": when.group(0) if when else None, "where": None,
+            "actors": actors,
+        }  # fmt: skip
+        break
+    if event is None:  # nothing citable that fits: any allowed id, the headline's words
+        ids = schema.choices("events", "[]", "sentence") or tuple(by_id) or ("S1",)
+        event = {"sentence": str(ids[0]), "what": headline, "category": category, "event_type": None,
+                 "modality": modality, "when": None, "where": None, "actors": []}  # fmt: skip
+
+    figures: list[dict[str, Any]] = []
+    number_ids = _allowed(
+        [nid for nid, sid, _ in offer.numbers if sid in by_id], schema.choices("figures", "[]", "number")
+    )
+    numbers = {nid: (sid, text) for nid, sid, text in offer.numbers}
+    if number_ids and schema.max_items("figures", default=6) > 0:
+        sid, text = numbers[number_ids[0]]
+        counts_chars = schema.max_length("figures", "[]", "counts", default=50)
+        figures.append({"number": number_ids[0], "counts": _counts(by_id[sid], text, counts_chars)})
+
+    quotes: dict[str, str] = {}
+    speaker_ids = schema.properties("quotes")
+    offered = {qid: (sid, names) for qid, sid, names in offer.quotations}
+    for qid in speaker_ids if speaker_ids is not None else list(offered):
+        sid, names = offered.get(qid, ("", ()))
+        choices = schema.choices("quotes", qid) or names or (UNNAMED,)
+        near = offer.near(sid)
+        # The first name offered (the article's own attribution comes first) that the article
+        # gives in the quotation's paragraph or the two before it; else "unnamed" if offered.
+        named = [str(c) for c in choices if c != UNNAMED and _names_in_text(str(c), near)]
+        quotes[qid] = named[0] if named else (UNNAMED if UNNAMED in choices else str(choices[0]))
+
+    kind_choices = schema.choices("sources", "[]", "kind")
+    kind = (_allowed(["wire agency"], kind_choices) or list(kind_choices or ["other"]))[0]
     sources = [
-        {"name": wire, "kind": "wire agency"}
-        for wire in _WIRES
-        if re.search(rf"\b{re.escape(wire)}\b", article)
-    ][:2]
-    draft: dict[str, Any] = {
+        {"name": wire, "kind": kind} for wire in _WIRES if re.search(rf"\b{re.escape(wire)}\b", article)
+    ][: schema.max_items("sources", default=4)][:2]
+
+    answer: dict[str, Any] = {
         "headline": headline,
         "brief": brief,
-        "topics": topics,
+        "topics": topics[: schema.max_items("topics", default=3)],
         "events": [event],
-        "key_figures": [figure] if figure else [],
-        "quotes": [quote] if quote else [],
+        "figures": figures,
+        "quotes": quotes,
         "claims": [],
         "sources": sources,
     }
-    invalid = {k: v for k, v in draft.items() if k != "headline"}
-    invented = {"text": UNGROUNDED_QUOTE, "speaker": UNGROUNDED_SPEAKER, "kind": "direct"}
-    ungrounded = {**draft, "quotes": [{**invented, "speaker_role": None}]}
-    return _Answers(_dumps(draft), _dumps(invalid), _dumps(ungrounded))
+    known = schema.properties()
+    if known is not None:  # the schema's own fields only, and every field it requires
+        answer = {k: v for k, v in answer.items() if k in known}
+        root = schema.node(schema.root)
+        for name in root.get("required", []):
+            if name not in answer:
+                answer[name] = schema.default(root["properties"].get(name, {}))
+    return answer
+
+
+def answer_for(messages: Any, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The fake's normal (``ok``) answer to a request with these messages and this answer
+    schema (a fresh dict each call)."""
+    answer: dict[str, Any] = json.loads(_answers(_dumps(messages), _dumps(schema)).good)
+    return answer
+
+
+def answer_for_request(payload: dict[str, Any]) -> dict[str, Any]:
+    """The fake's normal answer to a chat-completions request body."""
+    return answer_for(payload.get("messages"), request_schema(payload))
+
+
+@lru_cache(maxsize=4096)
+def _answers(messages_json: str, schema_json: str) -> _Answers:
+    messages = json.loads(messages_json)
+    offer = offer_from_messages(messages)
+    if offer is None:  # no article block: the message text stands in for the article
+        text = messages_text(messages)
+        offer = _offer_from_block(text.split("\n"), [])
+    schema = _Schema(json.loads(schema_json))
+    good = _build(offer, schema)
+    invalid = {k: v for k, v in good.items() if k != "headline"}
+    # Schema-valid, citing a real sentence, but no event survives the prose checks.
+    fake_events = [
+        {**e, "what": UNGROUNDED_WHAT, "when": None, "where": None, "actors": []}
+        for e in good.get("events", [])
+    ]
+    ungrounded = {**good, "events": fake_events} if "events" in good else good
+    return _Answers(_dumps(good), _dumps(invalid), _dumps(ungrounded))
 
 
 def _dumps(obj: Any) -> str:
@@ -517,6 +838,45 @@ def _seconds(value: float) -> str:
     return f"{value:.3f}".rstrip("0").rstrip(".") or "0"
 
 
+# HAND-WRITTEN for fault injection, not a recording. llama-cpp-python's server
+# (llama_cpp/server/types.py) types ``response_format`` as ``{"type": "text" | "json_object",
+# "schema": ...}``; a request with ``{"type": "json_schema", ...}`` fails that validation inside
+# the route, and its ``RouteErrorHandler`` (llama_cpp/server/errors.py) wraps any exception other
+# than an HTTPException as a 500 "internal_server_error" whose message is ``str(error)``. This
+# message is how FastAPI's request-validation error prints for that one error.
+LLAMA_CPP_PYTHON_JSON_SCHEMA_MESSAGE = (
+    "1 validation error:\n"
+    "  {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
+    "'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema', "
+    "'ctx': {'expected': \"'text' or 'json_object'\"}}\n"
+)
+
+
+def llama_cpp_python_json_schema_refusal() -> Reply:
+    """The 500 llama-cpp-python's server answers ``response_format`` type ``json_schema`` with
+    (hand-written replay of its error shape, for fault injection)."""
+    error = {
+        "message": LLAMA_CPP_PYTHON_JSON_SCHEMA_MESSAGE,
+        "type": "internal_server_error",
+        "param": None,
+        "code": None,
+    }
+    return Reply(500, _dumps({"error": error}).encode())
+
+
+def form_refusal(mode: str) -> Reply:
+    """A server's refusal of the structured-output form ``mode`` (hand-written, fault injection)."""
+    if mode == "json_schema":
+        return llama_cpp_python_json_schema_refusal()
+    error = {
+        "message": f"response_format type '{mode}' is not supported by this server (fake server)",
+        "type": "invalid_request_error",
+        "param": "response_format",
+        "code": None,
+    }
+    return Reply(400, _dumps({"error": error}).encode())
+
+
 def error_reply(status: int, message: str, *, code: str | None = None) -> Reply:
     fallback = ("server_error", None) if status >= 500 else ("invalid_request_error", None)
     kind, default_code = _ERROR_TYPES.get(status, fallback)
@@ -540,9 +900,13 @@ class FakeOpenAI:
         model: str = DEFAULT_MODEL,
         api_key: str | None = None,
         keep_log: bool = True,
+        reject_modes: Iterable[str] = (),
     ) -> None:
         if window <= 0 or latency < 0 or timeout_delay < 0 or retry_after < 0:
             raise ValueError("window must be > 0; latency, timeout_delay, retry_after >= 0")
+        self.reject_modes = frozenset(reject_modes)
+        if not self.reject_modes <= REJECTABLE_MODES:
+            raise ValueError(f"reject_modes: only {sorted(REJECTABLE_MODES)} can be refused")
         self.latency = latency
         self.timeout_delay = timeout_delay
         self.retry_after = retry_after
@@ -736,6 +1100,8 @@ class FakeOpenAI:
         step = self._next_step(subject, key, article)
         self._fault(seen, step.kind)
         kind = step.kind
+        if kind == "reject_json_schema" and seen.mode == "json_schema":
+            return llama_cpp_python_json_schema_refusal()  # other forms: a normal answer
         if kind == "reset":
             return RESET
         if kind.isdigit():
@@ -751,14 +1117,14 @@ class FakeOpenAI:
             kind = "ok"
         elif self.latency > 0:
             await asyncio.sleep(self.latency)
-        reply = self._completion(kind, payload, subject, seen, prompt_tokens)
+        reply = self._completion(kind, payload, seen, prompt_tokens)
         reply.headers += limit_headers
         return reply
 
     def _gate(
         self, seen: Seen, headers: dict[str, str], prompt_tokens: int
     ) -> tuple[Reply | None, list[tuple[str, str]]]:
-        """The key check and the rate limits, before any scripted step is used."""
+        """The key check, the rate limits and ``reject_modes``, before any scripted step is used."""
         if self.api_key is not None and headers.get("authorization") != f"Bearer {self.api_key}":
             self._fault(seen, "auth")
             return error_reply(401, "Incorrect API key provided (fake server)."), []
@@ -766,6 +1132,9 @@ class FakeOpenAI:
         limited = self._limits.admit(now, prompt_tokens + (seen.max_tokens or 0))
         limit_headers = self._limits.headers(now)
         if limited is None:
+            if seen.mode in self.reject_modes:  # the whole server refuses this form
+                self._fault(seen, f"reject_{seen.mode}")
+                return form_refusal(str(seen.mode)), limit_headers
             return None, limit_headers
         which, wait = limited
         self._fault(seen, which)
@@ -778,10 +1147,8 @@ class FakeOpenAI:
         reply.headers += _retry_after(wait) + limit_headers
         return reply, limit_headers
 
-    def _completion(
-        self, kind: str, payload: dict[str, Any], subject: str, seen: Seen, prompt_tokens: int
-    ) -> Reply:
-        answers = _answers(subject)
+    def _completion(self, kind: str, payload: dict[str, Any], seen: Seen, prompt_tokens: int) -> Reply:
+        answers = _answers(_dumps(payload.get("messages")), _dumps(request_schema(payload)))
         broken = {"invalid": answers.invalid, "ungrounded": answers.ungrounded}
         text = broken.get(kind, answers.good)
         finish = "stop"
@@ -899,10 +1266,10 @@ def _mode_of(payload: dict[str, Any]) -> str:
 def _tool_name(payload: dict[str, Any]) -> str:
     choice = payload.get("tool_choice")
     if isinstance(choice, dict) and isinstance(choice.get("function"), dict):
-        return str(choice["function"].get("name", "SummaryDraft"))
+        return str(choice["function"].get("name", "PointerDraft"))
     tools = payload.get("tools") or [{}]
     function = tools[0].get("function", {}) if isinstance(tools[0], dict) else {}
-    return str(function.get("name", "SummaryDraft"))
+    return str(function.get("name", "PointerDraft"))
 
 
 def _retry_after(seconds: float) -> list[tuple[str, str]]:
@@ -1013,10 +1380,12 @@ class FakeServer(FakeOpenAI):
         model: str = DEFAULT_MODEL,
         api_key: str | None = None,
         keep_log: bool = True,
+        reject_modes: Iterable[str] = (),
     ) -> None:
         super().__init__(
             latency, rpm, tpm, window=window, timeout_delay=timeout_delay,
             retry_after=retry_after, model=model, api_key=api_key, keep_log=keep_log,
+            reject_modes=reject_modes,
         )  # fmt: skip
         self._want_port = port
         self.port: int | None = None
@@ -1096,10 +1465,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--api-key", default=None, help="require this bearer key (else any)")
     parser.add_argument("--log", action="store_true", help="keep a per-request log (memory)")
+    parser.add_argument(
+        "--reject-mode", action="append", default=[], choices=sorted(REJECTABLE_MODES),
+        help="refuse this structured-output form, as llama-cpp-python refuses json_schema (repeatable)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     app = FakeOpenAI(
         args.latency, args.rpm, args.tpm, window=args.window, timeout_delay=args.timeout_delay,
         retry_after=args.retry_after, model=args.model, api_key=args.api_key, keep_log=args.log,
+        reject_modes=args.reject_mode,
     )  # fmt: skip
 
     async def run() -> None:
