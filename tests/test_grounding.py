@@ -53,6 +53,7 @@ def answer(units: Units, **items: Any) -> PointerDraft:
         "topics": ["conflict, war and peace"],
         "events": [event(units, "One by one", "Areas around Kyiv recaptured by Ukrainian forces")],
         "quotes": {q.id: q.candidates[0] for q in units.quotations} if units.quotations else {},
+        "figures": [],
         **items,
     }
     return answer_model(units).model_validate(data)
@@ -162,6 +163,22 @@ def test_figures_carry_the_articles_words_value_and_qualifier() -> None:
     ]
 
 
+def test_what_a_figure_counts_must_be_said_by_its_sentence() -> None:
+    figures = [
+        {"number": nid(SEED_UNITS, "at least eight"), "counts": "villages cut off"},
+        {"number": nid(SEED_UNITS, "tens of thousands"), "counts": "tens of thousands"},
+        {"number": nid(SEED_UNITS, "86"), "counts": "86 Russian soldiers released"},
+        {"number": nid(SEED_UNITS, "6,266"), "counts": "people evacuated"},
+    ]
+    result = ground(SEED_UNITS, figures=figures)
+    assert [f.text for f in result.draft.key_figures] == ["6,266"]
+    assert [r.reason for r in result.rejected] == [
+        "most of its words are not in the cited text",
+        "says nothing about what the number counts",
+        "names not in the cited text: Russian",
+    ]
+
+
 def test_numbers_next_to_each_other_stay_apart() -> None:
     # v1 read "In 2021, 40 people" as 202140 and "killed 17, 12 of them" as 1712
     text = "In 2021, 40 people died in floods.\n\nThe storm killed 17, 12 of them children."
@@ -190,6 +207,7 @@ def test_a_quotation_repeated_in_the_headline_stays_direct() -> None:
                     }
                 ],
                 "quotes": {q.id: q.candidates[0] for q in units.quotations},
+                "figures": [],
             }
         ),
         units,
@@ -345,6 +363,7 @@ def _minimal(units: Units) -> dict[str, Any]:
         "topics": ["politics"],
         "events": [{"sentence": first.id, "what": "x", "category": "politics", "modality": "reported"}],
         "quotes": {q.id: q.candidates[0] for q in units.quotations},
+        "figures": [],
     }
 
 

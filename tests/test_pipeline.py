@@ -102,6 +102,7 @@ def test_build_record_keeps_the_grounding_the_answer_passed() -> None:
                 }
             ],
             "quotes": quotes,
+            "figures": [],
         },
         context=prep.context,  # as instructor validates it: the strict check runs and remembers
     )

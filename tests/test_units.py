@@ -148,6 +148,7 @@ def test_planted_instructions_are_withheld_and_cannot_be_cited(kind: str) -> Non
                 }
             ],
             "quotes": {q.id: UNNAMED for q in units.quotations},
+            "figures": [],
         }
     )
     result = resolve(answer, units, title="Morava floods")

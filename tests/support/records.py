@@ -38,6 +38,6 @@ def record_for(
         context_window=None,
     )
     prep = prepare(article, Settings(), endpoint)
-    value = prep.response_model.model_validate(answer)
+    value = prep.response_model.model_validate({"figures": [], "quotes": {}, **answer})
     extraction = Extraction(value=value, usage=dict(USAGE), attempts=attempts, latency_s=latency_s)
     return build_record(prep, extraction, endpoint)

@@ -1,0 +1,98 @@
+"""The embedded server's own process: llama.cpp's OpenAI-compatible server, run by xllamacpp.
+
+    python -m summarizer.llama_server --model M.gguf --port P --ctx N --threads T --alias NAME
+
+``xllamacpp.Server`` loads the model and serves HTTP (``/v1/chat/completions``, ``/v1/models``,
+``/health``) on 127.0.0.1:P from background threads; this process just waits until SIGTERM or
+SIGINT and then shuts the server down. It also exits when its parent goes away, a second guard
+beside the parent-death signal ``summarizer.embedded`` asks the kernel for.
+
+Failures end with one line on stderr, ``llama_server: error: ...``, which the parent reports.
+Kept free of other ``summarizer`` imports so that it starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from typing import Any
+
+BATCH = 512  # tokens per prompt-processing step; a good fit for a few CPU cores
+# llama.cpp's CPU threads meet at an OpenMP barrier after every operation. By default they spin
+# there; when anything else wants the same cores, a spinning thread holds a core its peer needs
+# and generation slows ten-fold (measured: 1.3 -> 14 tokens/s, SmolLM2 on 2 busy cores). Passive
+# waiting costs a few percent on idle cores. A value set by the user wins.
+OMP_WAIT = ("OMP_WAIT_POLICY", "PASSIVE")
+PROMPT_CACHE_MIB = 1024  # host RAM for saved prompt KV states (llama.cpp's default is 8 GiB)
+WARNINGS = 2  # llama.cpp log verbosity: errors and warnings, no per-request lines
+
+
+def build_params(args: argparse.Namespace) -> Any:
+    import xllamacpp
+
+    params = xllamacpp.CommonParams()
+    params.model.path = args.model
+    params.model_alias = {args.alias}
+    params.hostnames = ["127.0.0.1"]
+    params.port = args.port
+    params.n_ctx = args.ctx
+    params.n_parallel = 1  # one slot: one request at a time keeps its KV cache warm
+    params.cont_batching = True
+    params.cache_prompt = True  # reuse the KV cache of the prefix shared with the last request
+    params.cache_ram_mib = PROMPT_CACHE_MIB
+    params.ctx_shift = False  # an overlong prompt is an error, never silently cut
+    params.n_batch = BATCH
+    params.n_ubatch = BATCH
+    params.cpuparams.n_threads = args.threads
+    params.cpuparams_batch.n_threads = args.threads
+    params.use_jinja = True  # the chat template comes from the GGUF's metadata
+    params.ui = False
+    params.verbosity = WARNINGS
+    return params
+
+
+def _watch_parent(parent: int, stop: threading.Event) -> None:
+    while not stop.wait(1.0):
+        if os.getppid() != parent:
+            stop.set()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="llama_server", description=__doc__)
+    parser.add_argument("--model", required=True, help="GGUF file")
+    parser.add_argument("--port", type=int, required=True, help="loopback port to listen on")
+    parser.add_argument("--ctx", type=int, required=True, help="context window in tokens")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--alias", default="local-model", help="model name the server answers to")
+    args = parser.parse_args(argv)
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    parent = os.getppid()
+    os.environ.setdefault(*OMP_WAIT)  # read by libgomp when xllamacpp loads it
+    try:
+        import xllamacpp
+
+        server = xllamacpp.Server(build_params(args))
+    except ImportError:
+        print("llama_server: error: xllamacpp is not installed", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:
+        print(f"llama_server: error: {exc}", file=sys.stderr)
+        return 1
+    if stop.is_set():  # told to stop while the model was loading
+        del server
+        return 0
+    print(f"llama_server: serving {args.alias} on {server.listening_address}", file=sys.stderr, flush=True)
+    threading.Thread(target=_watch_parent, args=(parent, stop), daemon=True).start()
+    stop.wait()
+    del server  # joins the HTTP and inference threads
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
