@@ -190,12 +190,15 @@ class _Resolver:
             path = f"key_figures[{len(out)}]"
             self.keep(f"{path}.text", n.span.start, n.span.end)
             self.keep(f"{path}.source_text", s.start, s.end)
+            counts = f.counts
+            if fold(counts).startswith(fold(n.span.text)):  # "6,266 people evacuated" -> "people evacuated"
+                counts = counts[len(n.span.text) :].strip() or counts
             out.append(
                 KeyFigure(
                     text=n.span.text,
                     value=n.span.value,
                     unit=n.span.unit,
-                    counts=f.counts,
+                    counts=counts,
                     qualifier=n.span.qualifier,
                     source_text=self.text[s.start : s.end],
                     number=n.id,
