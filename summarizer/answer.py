@@ -55,7 +55,13 @@ def answer_model(units: Units) -> type[PointerDraft]:
         quotes = create_model("QuoteSpeakers", __config__=ConfigDict(extra="forbid"), **speakers)
         fields["quotes"] = (quotes, ...)
     else:
-        fields["quotes"] = (dict[str, str], Field(max_length=0))
+        # No quotation: an object with no keys. The schema forbids keys, so constrained decoding
+        # writes {}; what an unconstrained endpoint adds anyway is ignored, not a re-ask.
+        none = create_model(
+            "QuoteSpeakers",
+            __config__=ConfigDict(extra="ignore", json_schema_extra={"additionalProperties": False}),
+        )
+        fields["quotes"] = (none, ...)
     return create_model("PointerDraft", __base__=PointerDraft, **fields)
 
 
