@@ -1,13 +1,17 @@
 """Loading articles: files and stdin in, one normalised ``Article`` out, or one clear ``InputError``.
 
-Formats: ``.txt``/``.md`` (first non-empty line is the title), ``.html``/``.htm`` (visible article
-text extracted by trafilatura: scripts, comments and hidden elements never reach the model), and
-``.json`` (an object with ``text`` and optional ``id``, ``title``, ``url``, ``published_at``,
-``publisher``).
+Formats: ``.txt``/``.md`` (first non-empty line is the title; a Markdown title loses its ``#``
+marks), ``.html``/``.htm`` (visible article text extracted by trafilatura: scripts, comments and
+hidden elements never reach the model), and ``.json`` (an object with ``text`` and optional ``id``,
+``title``, ``url``, ``published_at``, ``publisher``).
+
+Encodings: UTF-8, with or without a byte-order mark; UTF-16 and UTF-32 when the file starts with
+their byte-order mark (what Windows editors write for "Unicode"). Anything else must be UTF-8.
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import re
@@ -18,13 +22,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from summarizer.errors import InputError
+from summarizer.errors import ConfigurationError, InputError
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ""}
 HTML_SUFFIXES = {".html", ".htm"}
 JSON_SUFFIXES = {".json"}
+MARKDOWN_SUFFIXES = {".md", ".markdown"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSON_SUFFIXES
 DEFAULT_MAX_BYTES = 2_000_000
+# UTF-32 first: its little-endian mark begins with UTF-16's (FF FE).
+WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+HTML_EXTRA_FIX = "pip install 'lxml[html_clean]'"
 
 
 @dataclass(frozen=True)
@@ -55,16 +68,53 @@ def normalize_text(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
+def wide_encoding(data: bytes) -> str | None:
+    """``"utf-16"`` or ``"utf-32"`` when ``data`` starts with that encoding's byte-order mark."""
+    for bom, encoding in WIDE_BOMS:
+        if data.startswith(bom):
+            return encoding
+    return None
+
+
+def _looks_binary(head: str | bytes) -> bool:
+    codes = head.encode("latin-1", "replace") if isinstance(head, str) else head
+    return b"\x00" in codes or sum(b < 9 or 13 < b < 32 for b in codes) > len(codes) * 0.05
+
+
+def _binary_error(name: str) -> InputError:
+    return InputError(
+        f"{name}: this looks like a binary file, not an article; give a .txt, .md, .html or .json file"
+    )
+
+
+def _empty_error(name: str) -> InputError:
+    return InputError(f"{name}: the file is empty; give an article with some text in it")
+
+
 def _decode(data: bytes, name: str) -> str:
-    if not data.strip():
-        raise InputError(f"{name}: the file is empty; give an article with some text in it")
-    head = data[:8192]
-    if b"\x00" in head or sum(b < 9 or 13 < b < 32 for b in head) > len(head) * 0.05:
-        raise InputError(
-            f"{name}: this looks like a binary file, not an article; give a .txt, .md, .html or .json file"
-        )
+    wide = wide_encoding(data)
+    if wide is not None:
+        # Decoded by its byte-order mark (which the codec drops); checked like UTF-8 after.
+        try:
+            text = data.decode(wide)
+        except UnicodeDecodeError as exc:
+            label = wide.upper()
+            raise InputError(
+                f"{name}: starts like {label} but is not valid {label} (byte {exc.start}); "
+                f"re-save the file as UTF-8, e.g. iconv -f {wide} -t utf-8"
+            ) from None
+        if not text.strip():
+            raise _empty_error(name)
+        if _looks_binary(text[:8192]):
+            raise _binary_error(name)
+        return text
+    if not data.removeprefix(codecs.BOM_UTF8).strip():
+        raise _empty_error(name)
+    if _looks_binary(data[:8192]):
+        raise _binary_error(name)
     try:
-        return data.decode("utf-8")
+        # utf-8-sig: a leading byte-order mark (Notepad writes one) is not part of the text.
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError(
             f"{name}: not valid UTF-8 (byte {exc.start}); re-save the file as UTF-8, "
@@ -102,13 +152,30 @@ def _read_limited(path: Path, max_bytes: int) -> bytes:
     return data
 
 
-def _html_to_text(html: str, name: str) -> tuple[str, dict[str, str | None]]:
-    import trafilatura  # slow import: only when HTML is actually given
+def _missing_html_part(exc: ImportError, name: str) -> ConfigurationError:
+    """A part of the HTML extractor is not installed: one line naming the fix, no traceback.
 
+    The usual case: lxml 5.2 moved ``lxml.html.clean`` out into ``lxml_html_clean`` (the
+    ``lxml[html_clean]`` extra), which justext (under trafilatura) imports; a pip that resolved
+    lxml without the extra leaves it out.
+    """
+    said = " ".join(str(exc).split())
+    if "html_clean" in said or "html-clean" in said or (exc.name or "").startswith("lxml"):
+        what, fix = exc.name or "lxml_html_clean", HTML_EXTRA_FIX
+    else:
+        what, fix = exc.name or said, "pip install trafilatura 'lxml[html_clean]'"
+    return ConfigurationError(f"{name}: reading HTML needs {what}, which is not installed; run: {fix}")
+
+
+def _html_to_text(html: str, name: str) -> tuple[str, dict[str, str | None]]:
     try:
+        import trafilatura  # slow import: only when HTML is actually given
+
         doc = trafilatura.bare_extraction(
             html, include_comments=False, include_tables=False, with_metadata=True, favor_precision=True
         )
+    except ImportError as exc:  # a missing optional part, at import or lazily inside trafilatura
+        raise _missing_html_part(exc, name) from None
     except Exception as exc:  # lxml and friends raise many kinds on broken markup
         raise InputError(
             f"{name}: cannot parse this HTML ({type(exc).__name__}); save the page again or give its text"
@@ -163,6 +230,21 @@ def _first_line(text: str) -> str | None:
     return first[:300] or None
 
 
+_ATX_OPEN = re.compile(r"^ {0,3}#{1,6}(?:[ \t]+|$)")
+_ATX_CLOSE = re.compile(r"(?:^|[ \t]+)#+[ \t]*$")
+
+
+def markdown_title(line: str | None) -> str | None:
+    """A Markdown heading line without its ATX marks: ``## Floods hit ##`` -> ``Floods hit``.
+
+    Only the title changes; the article text (which every span refers to) keeps its marks.
+    """
+    if line is None or not _ATX_OPEN.match(line):
+        return line
+    title = _ATX_CLOSE.sub("", _ATX_OPEN.sub("", line, count=1)).strip()
+    return title or None
+
+
 def parse_article(data: bytes, *, name: str, suffix: str, default_id: str) -> Article:
     """Turn raw bytes into an ``Article`` according to ``suffix``; raise ``InputError`` if unfit."""
     suffix = suffix.lower()
@@ -185,10 +267,13 @@ def parse_article(data: bytes, *, name: str, suffix: str, default_id: str) -> Ar
     text = normalize_text(raw)
     if not text:
         raise InputError(f"{name}: the file has no text; give an article with some text in it")
+    title = meta.get("title") or _first_line(text)
+    if suffix in MARKDOWN_SUFFIXES:
+        title = markdown_title(title)
     return Article(
         id=default_id,
         text=text,
-        title=meta.get("title") or _first_line(text),
+        title=title,
         url=meta.get("url"),
         published_at=meta.get("published_at"),
         publisher=meta.get("publisher"),

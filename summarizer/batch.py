@@ -43,7 +43,7 @@ from summarizer.ledger import Ledger
 from summarizer.llm import AsyncModelClient, Endpoint, Extraction
 from summarizer.pipeline import Prepared, build_record, prepare, resolve_endpoint
 from summarizer.progress import NullProgress, Progress, Tally
-from summarizer.prompts import prompt_version
+from summarizer.prompts import estimate_tokens, prompt_version
 from summarizer.schema import SCHEMA_VERSION
 from summarizer.settings import Settings
 from summarizer.transport import CallStats, Throttle
@@ -82,17 +82,61 @@ def in_shard(key: str, shard: tuple[int, int] | None) -> bool:
     return shard is None or int(key[:12], 16) % shard[1] == shard[0] - 1
 
 
+MESSAGE_OVERHEAD_TOKENS = 4  # role and separators of one chat message (OpenAI's own count)
+
+
+def request_tokens(request: httpx2.Request) -> int:
+    """Tokens a provider reserves against tokens/min for ``request``, before it runs.
+
+    Providers (OpenAI, Azure) count the prompt, estimated, plus the whole completion budget
+    (``max_completion_tokens`` or ``max_tokens``, times ``n``): the answer's tokens are reserved
+    whether or not the model writes them. The prompt is what the model reads, the messages and
+    tool definitions, estimated high like every budget here (``prompts.estimate_tokens``); a body
+    that is not a chat request counts as its text.
+    """
+    try:
+        body = orjson.loads(request.content)
+    except orjson.JSONDecodeError:
+        body = None
+    if not isinstance(body, dict):
+        return estimate_tokens(request.content.decode("utf-8", "replace"))
+    prompt = 0
+    messages = body.get("messages")
+    for message in messages if isinstance(messages, list) else []:
+        prompt += MESSAGE_OVERHEAD_TOKENS
+        if not isinstance(message, dict):
+            continue
+        content = message.get("content")
+        if isinstance(content, str):
+            prompt += estimate_tokens(content)
+        elif content is not None:  # content parts
+            prompt += estimate_tokens(orjson.dumps(content).decode())
+        if message.get("tool_calls"):  # an earlier answer carried back in a re-ask
+            prompt += estimate_tokens(orjson.dumps(message["tool_calls"]).decode())
+    for key in ("tools", "functions"):
+        if body.get(key):
+            prompt += estimate_tokens(orjson.dumps(body[key]).decode())
+    budget = body.get("max_completion_tokens", body.get("max_tokens"))
+    n = body.get("n")
+    completion = budget if isinstance(budget, int) else 0
+    return prompt + completion * (n if isinstance(n, int) and n > 0 else 1)
+
+
 class RateGate:
     """Client-side requests/min and tokens/min limits, shared by every request of a run.
 
     Requests are paced, not burst: the request bucket holds one request, so a server counting
     over any sliding window (a minute, or a few seconds) never sees more than its limit; the
-    token bucket holds one large request's worth. Both run at 98 % of the limit.
+    token bucket holds one large request's worth (8192 tokens, or the minute's budget if that is
+    smaller). A request is charged ``request_tokens`` (prompt + completion budget, as providers
+    count); one larger than the bucket takes it several times over, one larger than the whole
+    minute's budget is charged that budget (the provider refuses it anyway). Both run at 98 %.
     """
 
     def __init__(self, rpm: float | None, tpm: float | None) -> None:
         self._rpm = self._bucket(rpm * 0.98, 1.0) if rpm else None
-        self._tpm = self._bucket(tpm * 0.98, 8192.0) if tpm else None
+        self._tpm_per_minute = tpm * 0.98 if tpm else 0.0
+        self._tpm = self._bucket(self._tpm_per_minute, min(8192.0, self._tpm_per_minute)) if tpm else None
 
     @staticmethod
     def _bucket(per_minute: float, capacity: float) -> AsyncLimiter:
@@ -102,8 +146,11 @@ class RateGate:
         if self._rpm is not None:
             await self._rpm.acquire()
         if self._tpm is not None:
-            tokens = len(request.content) / 4  # a body's bytes / 4 ~ its prompt tokens
-            await self._tpm.acquire(min(tokens, self._tpm.max_rate))
+            tokens = min(float(request_tokens(request)), self._tpm_per_minute)
+            while tokens > 0:
+                chunk = min(tokens, self._tpm.max_rate)
+                await self._tpm.acquire(chunk)
+                tokens -= chunk
 
 
 class Executor(Protocol):
@@ -287,6 +334,11 @@ class BatchRunner:
             except InputError as err:
                 await self._bad_input(item, err)
                 continue
+            except ConfigurationError as err:
+                # Wrong for every such input (e.g. the HTML extractor is not installed): stop the
+                # run like a bad key; nothing is dead-lettered, a rerun after the fix resumes.
+                self._abort(err)
+                return
             except Exception as exc:  # an unreadable input never stops the archive
                 await self._bad_input(
                     item, InputError(f"{item.name}: cannot read: {type(exc).__name__}: {exc}")
@@ -435,7 +487,7 @@ class BatchRunner:
 
 def estimate(items: Iterable[InputItem], settings: Settings) -> dict[str, Any]:
     """``--dry-run``: count articles and estimate prompt tokens without calling any model."""
-    from summarizer.prompts import estimate_tokens, render_prompt
+    from summarizer.prompts import render_prompt
 
     articles = bad = tokens = 0
     for item in items:

@@ -77,7 +77,7 @@ Timeout = Annotated[
     float | None,
     typer.Option(
         "--timeout",
-        help="Seconds per model request (default 180). [env: SUMMARIZER_TIMEOUT]",
+        help="Seconds per model request (default 600). [env: SUMMARIZER_TIMEOUT]",
         show_default=False,
     ),
 ]
@@ -239,7 +239,7 @@ def batch(
     import asyncio
 
     from summarizer.batch import EXIT_SOME_FAILED, BatchOptions, BatchRunner, estimate, parse_shard
-    from summarizer.inputs import count_inputs, iter_inputs
+    from summarizer.inputs import count_inputs, iter_inputs, output_among_inputs
     from summarizer.progress import pricing_for, progress_for
 
     with user_errors():
@@ -251,7 +251,10 @@ def batch(
         options = BatchOptions(concurrency, rpm, tpm, retry_failed, parse_shard(shard))
         model_name = settings.resolved_model()
         pricing = pricing_for(model_name, embedded=settings.embedded, price_in=price_in, price_out=price_out)
-        items = iter_inputs(inputs, max_bytes=settings.max_bytes)
+        # The run's own files (OUT, OUT.failed.jsonl) are never read back as articles.
+        items = iter_inputs(inputs, max_bytes=settings.max_bytes, output=output)
+        if (warning := output_among_inputs(inputs, output)) is not None:
+            typer.echo(f"summarizer: {warning}", err=True)
         if dry_run:
             est = estimate(items, settings)
             cost = pricing.cost(est["prompt_tokens"], est["completion_tokens_max"])
@@ -262,7 +265,7 @@ def batch(
                 f"output tokens for {model_name}; cost {money}"
             )
             return
-        total = count_inputs(inputs)
+        total = count_inputs(inputs, output=output)
         if total is not None and options.shard is not None:
             total = None  # a shard's share is known only after hashing each article
         runner = BatchRunner(settings, output, options, progress=progress_for(pricing, quiet=quiet))

@@ -3,10 +3,16 @@
 Nothing here holds the archive in memory: directories are walked lazily in sorted order (so
 runs and shards are deterministic) and JSONL is read line by line. A bad file or line becomes
 an item whose ``load`` raises ``InputError``; the runner records it as failed and goes on.
+
+Given the run's ``output``, the walk never reads the run's own files (``ledger.OwnFiles``: the
+output, its dead letters, any sidecar) back as inputs, even when they sit in an input folder.
+JSON Lines are UTF-8 (a leading byte-order mark is dropped); a UTF-16/32 JSONL file is one
+failed input saying so.
 """
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import sys
@@ -14,8 +20,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from summarizer.articles import SUPPORTED_SUFFIXES, Article, article_from_mapping, load_article
+from summarizer.articles import (
+    SUPPORTED_SUFFIXES,
+    Article,
+    article_from_mapping,
+    load_article,
+    wide_encoding,
+)
 from summarizer.errors import InputError
+from summarizer.ledger import OwnFiles, ledger_files
 
 BATCH_SUFFIXES = frozenset(SUPPORTED_SUFFIXES - {""})
 JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson"})
@@ -55,9 +68,23 @@ def _from_line(line: str, name: str, max_bytes: int) -> Callable[[], Article]:
     return load
 
 
+def _wide_jsonl(label: str, encoding: str) -> str:
+    return (
+        f"{label}: this JSONL file is {encoding.upper()}, and JSON Lines must be UTF-8; "
+        f"convert it, e.g. iconv -f {encoding} -t utf-8"
+    )
+
+
 def _jsonl(lines: Iterator[bytes], label: str, max_bytes: int) -> Iterator[InputItem]:
-    for number, raw in enumerate(lines, start=1):
+    for number, got in enumerate(lines, start=1):
         name = f"{label}:{number}"
+        raw = got
+        if number == 1:
+            if (wide := wide_encoding(got)) is not None:
+                # Its lines cannot even be split on b"\n": the whole file is one failed input.
+                yield _failing(label, _wide_jsonl(label, wide))
+                return
+            raw = got.removeprefix(codecs.BOM_UTF8)
         if not raw.strip():
             continue
         try:
@@ -99,8 +126,12 @@ def _walk(root: Path) -> Iterator[tuple[Path, str | None]]:
             yield unreadable.pop()
 
 
-def iter_inputs(sources: list[str], *, max_bytes: int) -> Iterator[InputItem]:
-    """Every article in ``sources`` (directories, files, JSONL, ``-`` for JSONL on stdin)."""
+def iter_inputs(sources: list[str], *, max_bytes: int, output: Path | None = None) -> Iterator[InputItem]:
+    """Every article in ``sources`` (directories, files, JSONL, ``-`` for JSONL on stdin).
+
+    ``output``: the batch's output; its own files are skipped wherever they turn up.
+    """
+    own = OwnFiles(output) if output is not None else None
     for source in sources:
         if source == "-":
             yield from _jsonl(iter(sys.stdin.buffer.readline, b""), "stdin", max_bytes)
@@ -110,10 +141,14 @@ def iter_inputs(sources: list[str], *, max_bytes: int) -> Iterator[InputItem]:
             for p, problem in _walk(path):
                 if problem is not None:
                     yield _failing(str(p), f"{p}: cannot list this folder ({problem}); check its permissions")
+                elif own is not None and p in own:
+                    continue
                 elif p.suffix.lower() in JSONL_SUFFIXES:
                     yield from _jsonl_file(p, max_bytes)
                 elif p.suffix.lower() in BATCH_SUFFIXES:
                     yield _file(p, max_bytes)
+        elif own is not None and path in own:
+            continue
         elif path.suffix.lower() in JSONL_SUFFIXES:
             yield from _jsonl_file(path, max_bytes)
         else:
@@ -130,10 +165,23 @@ def _jsonl_file(path: Path, max_bytes: int) -> Iterator[InputItem]:
         yield from _jsonl(iter(fh.readline, b""), str(path), max_bytes)
 
 
-def count_inputs(sources: list[str]) -> int | None:
+def _count_jsonl(path: Path) -> int:
+    """Items ``_jsonl_file`` yields for ``path``, without parsing a line."""
+    try:
+        with path.open("rb") as fh:
+            first = fh.readline()
+            if wide_encoding(first) is not None:
+                return 1
+            return bool(first.removeprefix(codecs.BOM_UTF8).strip()) + sum(1 for line in fh if line.strip())
+    except OSError:
+        return 1
+
+
+def count_inputs(sources: list[str], *, output: Path | None = None) -> int | None:
     """How many items ``iter_inputs`` will yield, cheaply (None for stdin)."""
     if "-" in sources:
         return None
+    own = OwnFiles(output) if output is not None else None
     total = 0
     for source in sources:
         path = Path(source)
@@ -142,13 +190,34 @@ def count_inputs(sources: list[str]) -> int | None:
             suffix = p.suffix.lower()
             if problem is not None:
                 total += 1
+            elif own is not None and p in own:
                 continue
-            if suffix in JSONL_SUFFIXES:
-                try:
-                    with p.open("rb") as fh:
-                        total += sum(1 for line in fh if line.strip())
-                except OSError:
-                    total += 1
+            elif suffix in JSONL_SUFFIXES:
+                total += _count_jsonl(p)
             elif suffix in BATCH_SUFFIXES or not path.is_dir():
                 total += 1
     return total
+
+
+def output_among_inputs(sources: list[str], output: Path) -> str | None:
+    """One warning line when the batch's output sits inside an input folder (or is named as an
+    input), else None. Its files are skipped either way (``iter_inputs(output=...)``)."""
+    own = OwnFiles(output)
+    names = ", ".join(p.name for p in ledger_files(output))
+    for source in sources:
+        if source == "-":
+            continue
+        path = Path(source)
+        if path.is_dir():
+            root = os.path.realpath(path)
+            rel = os.path.relpath(own.folder, root)
+            if rel != os.pardir and not rel.startswith(os.pardir + os.sep):
+                if any(part.startswith(".") for part in Path(rel).parts if part != os.curdir):
+                    continue  # hidden folders are never walked
+                return (
+                    f"warning: the output {output} is inside the input folder {source}; "
+                    f"its own files ({names}) are skipped, not read as articles"
+                )
+        elif path in own:
+            return f"warning: {source} is this run's own output; skipped, not read as articles"
+    return None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import fcntl
 import os
 import queue
@@ -32,6 +33,70 @@ _KEY_PREFIX = b'{"key":"'
 def failed_path_for(out: Path) -> Path:
     """``out.jsonl`` -> ``out.failed.jsonl`` (the dead-letter file beside the output)."""
     return out.with_name(f"{out.stem}.failed{out.suffix or '.jsonl'}")
+
+
+def ledger_files(out: Path) -> tuple[Path, ...]:
+    """Every file a run writing ``out`` keeps, all beside it: the output and the dead letters.
+
+    A file a run adds later (a lock, an index, SQLite's ``-wal``/``-shm``) must be named after
+    one of these plus ``.`` or ``-`` (``out.jsonl.index``, ``out.jsonl.index-wal``): ``OwnFiles``
+    then keeps it out of the inputs too.
+    """
+    return (out, failed_path_for(out))
+
+
+class OwnFiles:
+    """Recognises the files of a run writing ``out``, so an input walk never reads them back.
+
+    ``summarizer batch arch/ -o arch/out.jsonl`` would otherwise take its own output (and its
+    dead letters, which grow as it reads them) as articles. Matched by name first (cheap, for
+    every file of an archive), then by the real folder, so symlinked paths match as well.
+    """
+
+    def __init__(self, out: Path) -> None:
+        self.folder = os.path.realpath(out.parent)
+        files = ledger_files(out)
+        self.names = frozenset(p.name for p in files)
+        # Sidecar prefixes only for names with a suffix: "out." alone would take "out.md".
+        self._prefixes = tuple(f"{p.name}{sep}" for p in files if p.suffix for sep in ".-")
+
+    def __contains__(self, path: Path) -> bool:
+        name = path.name
+        if name not in self.names and not name.startswith(self._prefixes):
+            return False
+        return os.path.realpath(path.parent) == self.folder
+
+
+# errno values of a directory fsync the platform or file system does not support (not failures).
+_NO_DIR_FSYNC = frozenset(
+    getattr(errno, name)
+    for name in ("EINVAL", "ENOTSUP", "EOPNOTSUPP", "EBADF", "EACCES", "EPERM", "EISDIR", "ENOSYS")
+    if hasattr(errno, name)
+)
+
+
+def fsync_dir(folder: Path) -> bool:
+    """Make the names in ``folder`` durable (a new file's directory entry lives there, not in the
+    file: without this a power loss can lose a freshly created ``out.jsonl`` itself).
+
+    Returns False where a directory cannot be fsynced (some platforms and file systems); other
+    errors (EIO) propagate.
+    """
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError as exc:
+        if exc.errno in _NO_DIR_FSYNC:
+            return False
+        raise
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno in _NO_DIR_FSYNC:
+            return False
+        raise
+    finally:
+        os.close(fd)
+    return True
 
 
 def repair_torn_tail(path: Path) -> int:
@@ -121,9 +186,14 @@ class Ledger:
     def open(self) -> LedgerState:
         """Repair torn tails and read what is already done. Runs before the writer starts."""
         try:
-            self.out.parent.mkdir(parents=True, exist_ok=True)
+            folder = self.out.parent
+            created = [d for d in (folder, *folder.parents) if not d.exists()]
+            folder.mkdir(parents=True, exist_ok=True)
             for path in (self.out, self.failed_out):
                 self._files[path] = self._opener(path)
+            # The new files' names (and any folder made for them) are durable before work starts.
+            for d in (folder, *(c.parent for c in reversed(created))):
+                fsync_dir(d)
             # One run per output: a second one would pay for every article again.
             fcntl.flock(self._files[self.out].fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             repaired = repair_torn_tail(self.out) + repair_torn_tail(self.failed_out)

@@ -27,6 +27,7 @@ BATCH = 512  # tokens per prompt-processing step; a good fit for a few CPU cores
 # waiting costs a few percent on idle cores. A value set by the user wins.
 OMP_WAIT = ("OMP_WAIT_POLICY", "PASSIVE")
 PROMPT_CACHE_MIB = 1024  # host RAM for saved prompt KV states (llama.cpp's default is 8 GiB)
+STOP_GRACE_S = 3.0  # seconds a stopping server may spend finishing an answer nobody awaits
 WARNINGS = 2  # llama.cpp log verbosity: errors and warnings, no per-request lines
 
 
@@ -90,7 +91,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"llama_server: serving {args.alias} on {server.listening_address}", file=sys.stderr, flush=True)
     threading.Thread(target=_watch_parent, args=(parent, stop), daemon=True).start()
     stop.wait()
-    del server  # joins the HTTP and inference threads
+    # Joining the HTTP and inference threads waits for an answer in flight (tens of seconds on
+    # a CPU); nobody will read it once we are told to stop, so never wait long for it.
+    deadline = threading.Timer(STOP_GRACE_S, os._exit, args=(0,))
+    deadline.daemon = True
+    deadline.start()
+    del server
     return 0
 
 

@@ -41,7 +41,8 @@ class Settings(BaseSettings):
         default=DEFAULT_MODEL, description="Known model the embedded server runs (summarizer models)."
     )
     structured_output: StructuredOutput = "auto"
-    timeout: float = Field(default=180.0, gt=0, description="Seconds per model request.")
+    # The openai SDK's own default: a long article on a 2-core CPU takes minutes per answer.
+    timeout: float = Field(default=600.0, gt=0, description="Seconds per model request.")
     connect_timeout: float = Field(default=5.0, gt=0)
     max_retries: int = Field(default=4, ge=0, description="Transport retries per request.")
     max_reasks: int = Field(default=2, ge=0, description="Validation re-asks per article.")

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from summarizer.articles import load_article, normalize_text, parse_article
-from summarizer.errors import InputError
+from summarizer.errors import ConfigurationError, InputError
 from tests.conftest import ARTICLES, SEED
 
 
@@ -105,3 +108,91 @@ def test_stdin_html_is_detected() -> None:
     )
     a = parse_article(html, name="stdin", suffix="", default_id="stdin")
     assert a.text.startswith("Readable paragraph") and "<p>" not in a.text
+
+
+# --------------------------------------------------------------------------- encodings, titles, extras
+
+
+def test_utf8_bom_json_parses(tmp_path: Path) -> None:
+    p = tmp_path / "bom.json"
+    p.write_bytes(b"\xef\xbb\xbf" + json.dumps({"id": "b1", "title": "T", "text": "Body text."}).encode())
+    a = load_article(p)
+    assert (a.id, a.title, a.text) == ("b1", "T", "Body text.")
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+@pytest.mark.parametrize("suffix", [".txt", ".json"])
+def test_utf16_and_utf32_with_a_bom_are_decoded(tmp_path: Path, codec: str, suffix: str) -> None:
+    body = "Привет, Zürich: 1,800 evacuated."
+    text = json.dumps({"title": "Ünïcode", "text": body}) if suffix == ".json" else f"Ünïcode\n\n{body}"
+    p = tmp_path / f"wide{suffix}"
+    p.write_bytes("\ufeff".encode(codec) + text.encode(codec))
+    a = load_article(p)
+    assert a.title == "Ünïcode" and a.text.endswith(body) and "\ufeff" not in a.text
+
+
+def test_utf16_that_is_not_utf16_says_how_to_convert(tmp_path: Path) -> None:
+    p = tmp_path / "odd.txt"
+    p.write_bytes(b"\xff\xfe" + "News".encode("utf-16-le") + b"\x00\xdc")  # a lone low surrogate
+    message = _load_error(p)
+    assert "UTF-16" in message and "iconv -f utf-16 -t utf-8" in message
+
+
+@pytest.mark.parametrize(
+    ("first_line", "title"),
+    [
+        ("# Floods hit the Morava", "Floods hit the Morava"),
+        ("### Floods hit the Morava ###", "Floods hit the Morava"),
+        ("   ## Floods hit the Morava #  ", "Floods hit the Morava"),
+        ("#Floods", "#Floods"),  # not a heading in Markdown: kept
+        ("Floods hit # 2", "Floods hit # 2"),
+    ],
+)
+def test_markdown_title_loses_its_heading_marks(tmp_path: Path, first_line: str, title: str) -> None:
+    p = tmp_path / "a.md"
+    p.write_text(f"{first_line}\n\nThe river rose overnight.", encoding="utf-8")
+    a = load_article(p)
+    assert a.title == title
+    assert a.text.startswith(first_line.strip())  # the text (and every span) keeps the marks
+    t = tmp_path / "a.txt"
+    t.write_text("# Not Markdown\n\nBody.", encoding="utf-8")
+    assert load_article(t).title == "# Not Markdown"
+
+
+def test_html_without_trafilatura_is_a_one_line_configuration_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "trafilatura", None)  # `import trafilatura` -> ImportError
+    p = tmp_path / "a.html"
+    p.write_text("<html><body><p>News.</p></body></html>", encoding="utf-8")
+    with pytest.raises(ConfigurationError) as info:
+        load_article(p)
+    message = str(info.value)
+    assert "\n" not in message and str(p) in message
+    assert "pip install trafilatura 'lxml[html_clean]'" in message and info.value.exit_code == 2
+
+
+def test_html_without_lxml_html_clean_names_the_fix_instead_of_a_traceback(tmp_path: Path) -> None:
+    """As on a machine where pip resolved lxml without its html_clean extra."""
+    p = tmp_path / "a.html"
+    p.write_text("<html><body><article><p>News of the day.</p></article></body></html>", encoding="utf-8")
+    script = (
+        "import sys; sys.modules['lxml_html_clean'] = None; "
+        "from summarizer.cli import main; sys.argv = ['summarizer', 'brief', sys.argv[1]]; main()"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SUMMARIZER_"))}
+    # A dead endpoint: should loading ever succeed, nothing starts a model.
+    env.update({"OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "SUMMARIZER_MODEL": "m"})
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(p)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("summarizer: error: "), proc.stderr
+    assert "lxml_html_clean" in lines[0] and "pip install 'lxml[html_clean]'" in lines[0]

@@ -11,6 +11,7 @@ import errno
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -21,7 +22,7 @@ from typing import IO, Any
 import pytest
 
 from summarizer.batch import BatchOptions, BatchRunner, in_shard, item_key, parse_shard
-from summarizer.errors import AuthenticationError, BatchError, ConfigurationError
+from summarizer.errors import AuthenticationError, BatchError, ConfigurationError, InputError
 from summarizer.inputs import count_inputs, iter_inputs
 from summarizer.ledger import failed_path_for, read_keys, repair_torn_tail
 from summarizer.settings import Settings
@@ -496,3 +497,154 @@ def test_cli_batch_on_a_server_that_refuses_json_schema(tmp_path: Path) -> None:
     assert "3 inputs = 3 succeeded + 0 failed + 0 pending" in auto.stderr
     assert auto.stderr.count(f"summarizer: json_schema refused by {fake.base_url}; using json_object\n") == 1
     assert len(lines(out)) == 3 and not lines(failed_path_for(out))
+
+
+# --------------------------------------------------------------------------- hardening (issue 9)
+
+
+def _communicate(proc: subprocess.Popen[str], timeout: float = 120) -> str:
+    """stderr of a finished CLI run; a run that does not end in time is killed and reaped."""
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return err
+
+
+def test_output_inside_the_input_folder_is_never_read_back(tmp_path: Path) -> None:
+    """``summarizer batch arch/ -o arch/out.jsonl``: the run's own files are not articles."""
+    arch = tmp_path / "arch"
+    write_archive(arch, 2)
+    (arch / "empty.txt").write_bytes(b"")  # one dead letter, so out.failed.jsonl has a line
+    out = arch / "out.jsonl"
+    warning = f"summarizer: warning: the output {out} is inside the input folder {arch}; its own files"
+    with FakeServer(latency=0.005) as fake:
+        first = _cli_batch(fake.base_url, arch, out)
+        err1 = _communicate(first)  # before the fix: never ended (it read its own lines back)
+        # Sidecars a later run may keep beside the output (a lock, an index) are skipped too.
+        (arch / "out.jsonl.index").write_bytes(b"SQLite format 3\x00")
+        (arch / "out.jsonl.index-wal").write_bytes(b"")
+        second = _cli_batch(fake.base_url, arch, out)
+        err2 = _communicate(second)
+        calls = fake.requests
+    assert first.returncode == 8, err1
+    assert "3 inputs = 2 succeeded + 1 failed + 0 pending" in err1
+    assert err1.count(warning) == 1 and "out.jsonl, out.failed.jsonl" in err1
+    assert second.returncode == 8, err2
+    assert "3 inputs = 2 succeeded (2 already done) + 1 failed + 0 pending; 0 model calls" in err2
+    assert err2.count(warning) == 1
+    assert calls == 2 and len(lines(out)) == 2 and len(lines(failed_path_for(out))) == 1
+    # The walker and the count agree, with the files present; an explicit source is skipped too.
+    sources = [str(arch), str(out)]
+    names = [Path(i.name).name for i in iter_inputs(sources, max_bytes=10**6, output=out)]
+    assert names == ["a0000.txt", "a0001.txt", "empty.txt"]
+    assert count_inputs(sources, output=out) == 3
+    assert count_inputs([str(arch)]) > 3  # without the output named, its lines would be inputs
+
+
+def test_ledger_fsyncs_the_folder_after_creating_its_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from summarizer.ledger import Ledger
+
+    out = tmp_path / "new" / "out.jsonl"
+    synced: list[tuple[bool, int, bool]] = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd: int) -> None:
+        st = os.fstat(fd)
+        synced.append((stat.S_ISDIR(st.st_mode), st.st_ino, out.exists() and failed_path_for(out).exists()))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    ledger = Ledger(out)
+    ledger.open()
+    ledger.close()
+    dirs_after_create = {ino for is_dir, ino, created in synced if is_dir and created}
+    # The folder holding both new names, and the parent holding the new folder's name.
+    assert out.parent.stat().st_ino in dirs_after_create
+    assert tmp_path.stat().st_ino in dirs_after_create
+
+    # Where a directory cannot be fsynced (EINVAL on some file systems), the run goes on.
+    def refusing_fsync(fd: int) -> None:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "Invalid argument")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", refusing_fsync)
+    ledger = Ledger(tmp_path / "other" / "out.jsonl")
+    ledger.open()
+    ledger.close()
+
+
+def test_tpm_gate_counts_prompt_tokens_plus_max_tokens() -> None:
+    import httpx2
+
+    from summarizer.batch import RateGate, request_tokens
+    from summarizer.prompts import estimate_tokens
+
+    system, user = "Rules of the game. " * 40, "Статья: Київ, 1,800 евакуйовані. " * 30
+    schema = {"type": "object", "properties": {f"f{i}": {"type": "string"} for i in range(400)}}
+    body = {
+        "model": "m",
+        "messages": [{"role": "system", "content": system}, {"role": "user", "content": user}],
+        "max_tokens": 3000,
+        "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}},
+    }
+
+    def request(**changes: Any) -> httpx2.Request:
+        return httpx2.Request("POST", "http://127.0.0.1/v1/chat/completions", json={**body, **changes})
+
+    prompt = 2 * 4 + estimate_tokens(system) + estimate_tokens(user)  # + 4 per message
+    assert request_tokens(request()) == prompt + 3000
+    assert request_tokens(request(max_tokens=None, max_completion_tokens=500)) == prompt + 500
+    assert request_tokens(request(n=2)) == prompt + 6000
+
+    gate = RateGate(None, tpm=1_000_000)
+    taken: list[float] = []
+
+    class Recorder:
+        max_rate = 8192.0
+
+        async def acquire(self, amount: float = 1) -> None:
+            taken.append(amount)
+
+    gate._tpm = Recorder()  # type: ignore[assignment]
+    asyncio.run(gate(request()))
+    assert taken == [prompt + 3000]  # not the body's bytes / 4 (the schema is 20 kB)
+    taken.clear()
+    asyncio.run(gate(request(max_tokens=20_000)))  # larger than the bucket: charged in full
+    assert sum(taken) == prompt + 20_000 and max(taken) <= 8192
+
+
+def test_a_missing_html_extractor_stops_the_batch_without_dead_letters(
+    fake: FakeServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arch = tmp_path / "a"
+    write_archive(arch, 2)
+    story = PARAGRAPH.format(town="Novi Sad", n=7)
+    (arch / "b.html").write_text(
+        f"<html><body><article><h1>Bridges</h1><p>{story}</p><p>{story}</p></article></body></html>",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out.jsonl"
+    monkeypatch.setitem(sys.modules, "trafilatura", None)  # as if not installed
+    with pytest.raises(ConfigurationError, match=r"pip install trafilatura 'lxml\[html_clean\]'"):
+        run_batch(fake, [str(arch)], out, concurrency=1)
+    assert not lines(failed_path_for(out))  # nothing dead-lettered: a rerun after the fix does it
+    monkeypatch.undo()
+    tally = run_batch(fake, [str(arch)], out)
+    assert (tally.inputs, tally.succeeded, tally.failed) == (3, 3, 0)
+
+
+def test_jsonl_with_a_bom_reads_and_utf16_jsonl_fails_as_one_input(tmp_path: Path) -> None:
+    rows = "\n".join(json.dumps({"id": f"r{i}", "text": f"Story {i}."}) for i in range(3)) + "\n"
+    (tmp_path / "bom.jsonl").write_bytes(b"\xef\xbb\xbf" + rows.encode())
+    (tmp_path / "wide.jsonl").write_bytes("\ufeff".encode("utf-16-le") + rows.encode("utf-16-le"))
+    items = list(iter_inputs([str(tmp_path)], max_bytes=10**6))
+    assert count_inputs([str(tmp_path)]) == len(items) == 4
+    assert [items[i].load().id for i in range(3)] == ["r0", "r1", "r2"]  # line 1 parses despite the BOM
+    with pytest.raises(InputError, match=r"wide.jsonl: this JSONL file is UTF-16.*iconv -f utf-16 -t utf-8"):
+        items[3].load()

@@ -7,7 +7,7 @@ from summarizer.settings import EMBEDDED_MODEL_NAME, Settings, is_loopback
 
 
 def test_flag_beats_env_beats_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert Settings().timeout == 180.0
+    assert Settings().timeout == 600.0
     monkeypatch.setenv("SUMMARIZER_TIMEOUT", "30")
     monkeypatch.setenv("OPENAI_BASE_URL", "http://localhost:8000/v1")
     monkeypatch.setenv("SUMMARIZER_MODEL", "from-env")

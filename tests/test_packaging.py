@@ -1,0 +1,58 @@
+"""pyproject.toml declares what the code imports, with floors the suite runs on."""
+
+from __future__ import annotations
+
+import ast
+import sys
+import tomllib
+from importlib.metadata import packages_distributions, version
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+DEPENDENCIES = {canonicalize_name(r.name): r for r in map(Requirement, PROJECT["dependencies"])}
+LOCAL = {canonicalize_name(Requirement(r).name) for r in PROJECT["optional-dependencies"]["local"]}
+
+
+def _imported_roots() -> set[str]:
+    roots: set[str] = set()
+    for path in (ROOT / "summarizer").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                roots.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                roots.add(node.module.split(".")[0])
+    return roots - set(sys.stdlib_module_names) - {"summarizer", "__future__"}
+
+
+def test_every_imported_distribution_is_declared() -> None:
+    dists = packages_distributions()
+    missing = {
+        (root, canonicalize_name(dist))
+        for root in _imported_roots()
+        for dist in dists.get(root, [root])
+        if canonicalize_name(dist) not in DEPENDENCIES and canonicalize_name(dist) not in LOCAL
+    }
+    assert not missing, f"imported but not declared in pyproject.toml: {sorted(missing)}"
+    assert "httpx2" in DEPENDENCIES
+
+
+def test_floors_are_the_tested_versions_and_instructor_has_a_ceiling() -> None:
+    for name, req in DEPENDENCIES.items():
+        assert req.specifier.contains(version(name)), f"installed {name} {version(name)} outside {req}"
+    for name in ("openai", "instructor", "pydantic", "httpx2"):
+        major_minor = ".".join(version(name).split(".")[:2])
+        floors = [s.version for s in DEPENDENCIES[name].specifier if s.operator == ">="]
+        assert floors == [major_minor], f"{name}: floor {floors}, tested {major_minor}"
+    # instructor_shims.py patches instructor's internals: no unchecked minor release.
+    ceilings = [s.version for s in DEPENDENCIES["instructor"].specifier if s.operator == "<"]
+    major, minor = (int(x) for x in version("instructor").split(".")[:2])
+    assert ceilings == [f"{major}.{minor + 1}"]
+
+
+def test_the_html_cleaner_extra_is_declared() -> None:
+    # trafilatura -> justext -> lxml.html.clean, a separate package since lxml 5.2.
+    assert "html-clean" in {canonicalize_name(e) for e in DEPENDENCIES["lxml"].extras}
