@@ -52,6 +52,50 @@ _UNVERIFIED = re.compile(
     r"has\s+not\s+been\s+(independently\s+)?(verified|confirmed)|unverified",
     re.IGNORECASE,
 )
+_LITTLE = frozenset(
+    [
+        "the",
+        "a",
+        "an",
+        "of",
+        "in",
+        "on",
+        "at",
+        "to",
+        "for",
+        "from",
+        "by",
+        "with",
+        "and",
+        "or",
+        "but",
+        "was",
+        "were",
+        "are",
+        "is",
+        "be",
+        "been",
+        "have",
+        "has",
+        "had",
+        "who",
+        "which",
+        "that",
+        "than",
+        "as",
+        "per",
+        "into",
+        "over",
+        "after",
+        "before",
+        "since",
+        "during",
+        "said",
+        "says",
+        "will",
+        "would",
+    ]
+)
 _DENIED = re.compile(r"\b(denied|denies|deny|rejected the claim|dismissed)\b", re.IGNORECASE)
 
 
@@ -182,7 +226,10 @@ class _Resolver:
             if f.number in seen:
                 continue
             s = self.u.sentences[n.sentence]
-            why = _counts_problem(f.counts, n.span.text, self.text[s.start : s.end])
+            counts = f.counts
+            why = _counts_problem(counts, n.span.text, self.text[s.start : s.end])
+            if why == NOTHING_COUNTED and (noun := _counted_words(self.text, n.span.end, s.end)):
+                counts, why = noun, None  # the model pointed at the number; the article says what it counts
             if why:
                 self.reject(f"key_figures[{i}].counts", f.counts, why)
                 continue
@@ -190,7 +237,6 @@ class _Resolver:
             path = f"key_figures[{len(out)}]"
             self.keep(f"{path}.text", n.span.start, n.span.end)
             self.keep(f"{path}.source_text", s.start, s.end)
-            counts = f.counts
             if fold(counts).startswith(fold(n.span.text)):  # "6,266 people evacuated" -> "people evacuated"
                 counts = counts[len(n.span.text) :].strip() or counts
             out.append(
@@ -343,12 +389,33 @@ class _Resolver:
         return self.text[s.start : s.end][:120] if s else ""
 
 
+NOTHING_COUNTED = "says nothing about what the number counts"
+_COUNTED = re.compile(r"\s*((?:[^\W\d_][\w'\u2019-]*\s?){1,4})")
+
+
 def _counts_problem(counts: str, number: str, sentence: str) -> str | None:
     """What a figure counts must be said by its own sentence, and say more than the number."""
     words = {fold(w) for w in content_words(counts)}
     if not words or words <= {fold(w) for w in content_words(number)}:
-        return "says nothing about what the number counts"
+        return NOTHING_COUNTED
     return check_prose(counts, sentence, share=0.5)
+
+
+def _counted_words(text: str, start: int, end: int) -> str | None:
+    """The words right after a number, up to the first little word: "6,266 people were" ->
+    "people", "86 Ukrainian soldiers." -> "Ukrainian soldiers". None when none follow."""
+    m = _COUNTED.match(text, start, end)
+    if m is None:
+        return None
+    words: list[str] = []
+    following = m.group(1).split()
+    if following[:1] == ["of"]:  # "tens of thousands of people"
+        following = following[1:]
+    for w in following:
+        if fold(w) in _LITTLE or not content_words(w):
+            break
+        words.append(w)
+    return " ".join(words) or None
 
 
 def _echoes(prose: str, withheld: str, visible: str) -> bool:
