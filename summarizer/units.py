@@ -203,7 +203,19 @@ def _quote_regions(text: str, para: Paragraph) -> list[tuple[int, int]]:
             continue
         j = i + 1
         while j < para.end and text[j] not in closers:
+            if text[j] in "\u201c\u00ab" and ch in '"\u201c\u00ab':
+                break  # a new opening mark: this quotation was never closed
             j += 1
+        if j < para.end and _reopens(text, j, para.end) and ch in '"\u201c':
+            # "... more and more. "We were coming ...": a straight mark after a space that opens
+            # the next quotation; the first one was never closed (a flattened multi-paragraph quote)
+            regions.append((i + 1, _before_reopening(text, i + 1, j)))
+            i = j
+            continue
+        if j < para.end and text[j] in "\u201c\u00ab" and text[j] not in closers:
+            regions.append((i + 1, _before_reopening(text, i + 1, j)))
+            i = j
+            continue
         if ch == "\u2018" and j < para.end and j + 1 < para.end and text[j + 1].isalpha():
             # an apostrophe, not a closing single quote ("don’t"): keep looking
             k = text.find("\u2019", j + 1, para.end)
@@ -215,6 +227,25 @@ def _quote_regions(text: str, para: Paragraph) -> list[tuple[int, int]]:
         regions.append((i + 1, j))
         i = j + 1
     return regions
+
+
+def _before_reopening(text: str, start: int, opener: int) -> int:
+    """End of an unclosed quotation followed by another opening mark at ``opener``: its last
+    sentence end before that mark, else just before the mark."""
+    stop = max(text.rfind(p, start, opener) for p in ".!?")
+    end = stop + 1 if stop > start else opener
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return end
+
+
+def _reopens(text: str, j: int, end: int) -> bool:
+    """The straight quotation mark at ``j`` opens a new quotation instead of closing one: it
+    follows a space and a capitalised word starts right after it (a closing mark follows the
+    quoted words' last letter or punctuation)."""
+    if text[j] != '"' or j + 1 >= end or not text[j - 1].isspace():
+        return False
+    return text[j + 1].isupper() or text[j + 1].isdigit()
 
 
 def _unclosed_end(text: str, start: int, end: int) -> int:
