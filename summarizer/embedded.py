@@ -74,7 +74,11 @@ def _free_port() -> int:
 def _die_with_parent(parent: int) -> None:  # pragma: no cover - runs in the child before exec
     with contextlib.suppress(Exception):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        # PR_SET_PDEATHSIG with SIGKILL, not SIGTERM: while llama.cpp generates, xllamacpp holds
+        # the GIL and a Python handler cannot run, so an orphan finished its whole answer first
+        # (seen: minutes at full CPU). Nobody awaits that answer; the tool's own stop() still
+        # sends SIGTERM first for a clean exit.
+        libc.prctl(1, signal.SIGKILL)
     if os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(1)
 
