@@ -148,6 +148,18 @@ class _Resolver:
             return None
         return s
 
+    def cited(self, path: str, sid: str, key: str, prose: str, *, denial: bool = False) -> Sentence | None:
+        """The citable sentence that supports ``prose`` (the cited one, or the one that says
+        it), or None with the rejection recorded under ``path.key``."""
+        s = self.sentence(f"{path}.sentence", sid)
+        if s is None:
+            return None
+        s, why = self.supporting(s, prose, denial=denial)
+        if why:
+            self.reject(f"{path}.{key}", prose, why)
+            return None
+        return s
+
     def supporting(self, s: Sentence, prose: str, *, denial: bool = False) -> tuple[Sentence, str | None]:
         """The cited sentence if it supports the prose; else the one citable sentence that
         does, best by shared words (small models write the right words and miscount ids:
@@ -258,12 +270,8 @@ class _Resolver:
         out: list[Event] = []
         for i, e in enumerate(answer.events):
             path = f"events[{i}]"
-            s = self.sentence(f"{path}.sentence", e.sentence)
+            s = self.cited(path, e.sentence, "what", e.what)
             if s is None:
-                continue
-            s, why = self.supporting(s, e.what)
-            if why:
-                self.reject(f"{path}.what", e.what, why)
                 continue
             cited = self.text[s.start : s.end]
             kept = f"events[{len(out)}]"
@@ -317,12 +325,8 @@ class _Resolver:
         out: list[Claim] = []
         for i, c in enumerate(answer.claims):
             path = f"claims[{i}]"
-            s = self.sentence(f"{path}.sentence", c.sentence)
+            s = self.cited(path, c.sentence, "statement", c.statement, denial=c.status == "denied")
             if s is None:
-                continue
-            s, why = self.supporting(s, c.statement, denial=c.status == "denied")
-            if why:
-                self.reject(f"{path}.statement", c.statement, why)
                 continue
             cited = self.text[s.start : s.end]
             claimant = self.phrase(c.claimant, *self.around(s))
