@@ -60,7 +60,7 @@ def test_unreachable_endpoint_without_model_name_says_so() -> None:
 
 @pytest.mark.parametrize(
     ("content", "needle"),
-    [(b"\x00\xff\x00\x01" * 64, "binary"), (b"\xff\xfe bad", "UTF-8")],
+    [(b"\x00\xff\x00\x01" * 64, "binary"), (b"\xc3\x28 bad \xff", "UTF-8")],
 )
 def test_bad_files_get_one_line(tmp_path: Path, content: bytes, needle: str) -> None:
     p = tmp_path / "bad.txt"

@@ -117,10 +117,16 @@ def test_the_answer_model_closes_every_choice_to_this_article() -> None:
 
 def test_an_article_without_quotations_or_numbers_takes_none() -> None:
     model = answer_model(analyse("The council met. Members talked about the park."))
-    assert model.model_validate(MINIMAL).quotes == {}
-    for patch in ({"quotes": {"Q1": "unnamed"}}, {"figures": [{"number": "N1", "counts": "x"}]}):
+    empty = {**MINIMAL, "quotes": {}, "figures": []}
+    assert quote_choices(model.model_validate(empty)) == {}
+    # the schema forbids keys (constrained decoding writes {}); keys sent anyway are ignored
+    assert model.model_json_schema()["$defs"]["QuoteSpeakers"]["additionalProperties"] is False
+    assert quote_choices(model.model_validate({**empty, "quotes": {"Q1": "unnamed"}})) == {}
+    for patch in ({"figures": [{"number": "N1", "counts": "x"}]}, {"figures": None}):
         with pytest.raises(ValidationError):
-            model.model_validate({**MINIMAL, **patch})
+            model.model_validate({**empty, **patch})
+    with pytest.raises(ValidationError, match="figures"):  # figures and quotes are required
+        model.model_validate(MINIMAL)
 
 
 def test_stored_records_of_schema_1_still_validate() -> None:
