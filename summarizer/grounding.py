@@ -26,6 +26,7 @@ from summarizer.prose import (
     check_prose,
     content_words,
     negated,
+    stem,
     unsupported_names,
     unsupported_numbers,
 )
@@ -167,10 +168,10 @@ class _Resolver:
         why = check_prose(prose, self.text[s.start : s.end], denial=denial)
         if why is None:
             return s, None
-        words = {w.casefold()[:5] for w in content_words(prose)}
+        words = {stem(w) for w in content_words(prose)}
         ranked = sorted(
             (o for o in self.u.citable if o is not s),
-            key=lambda o: -len(words & {w.casefold()[:5] for w in content_words(self.text[o.start : o.end])}),
+            key=lambda o: -len(words & {stem(w) for w in content_words(self.text[o.start : o.end])}),
         )
         for other in ranked[:3]:
             if (

@@ -47,7 +47,8 @@ _INJECTION = re.compile("|".join(f"(?:{p})" for p in _PATTERNS), re.IGNORECASE)
 _LEAD_IN_WORDS = 14
 
 
-def _paragraphs(text: str) -> list[tuple[int, int]]:
+def paragraph_spans(text: str) -> list[tuple[int, int]]:
+    """``[start, end)`` of each non-blank line, surrounding spaces excluded."""
     spans: list[tuple[int, int]] = []
     pos = 0
     for block in text.split("\n"):
@@ -71,7 +72,7 @@ def withheld_spans(text: str) -> list[tuple[int, int]]:
     hits = [m.start() for m in _INJECTION.finditer(text)]
     if not hits:
         return []
-    paragraphs = _paragraphs(text)
+    paragraphs = paragraph_spans(text)
     out: list[tuple[int, int]] = []
     for k, (start, end) in enumerate(paragraphs):
         if not any(start <= h < end for h in hits):

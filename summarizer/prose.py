@@ -33,7 +33,8 @@ MIN_CONTENT_SHARE = 0.6
 MIN_SHARE_ELSEWHERE = 0.75  # a sentence other than the cited one must support the prose clearly
 
 
-def _stem(word: str) -> str:
+def stem(word: str) -> str:
+    """The word folded and cut to five letters: "Ukraine" ~ "Ukrainian", "missile" ~ "missiles"."""
     return fold(word)[:5]
 
 
@@ -58,8 +59,8 @@ def names_in(prose: str) -> list[str]:
 
 def unsupported_names(prose: str, cited: str) -> list[str]:
     """Names of ``prose`` absent from ``cited`` (compared by stem: "Ukraine"/"Ukrainian")."""
-    stems = {_stem(w) for w in _WORD.findall(cited)}
-    return [w for w in names_in(prose) if _stem(w) not in stems]
+    stems = {stem(w) for w in _WORD.findall(cited)}
+    return [w for w in names_in(prose) if stem(w) not in stems]
 
 
 def unsupported_numbers(prose: str, cited: str) -> list[float]:
@@ -74,12 +75,12 @@ def negated(text: str) -> bool:
 def _drops_negation(prose: str, cited: str) -> bool:
     """The prose restates a clause the cited text negates ("did not hit the target" ->
     "did hit the target"): two or more of its words fall in the few words after a negation."""
-    stems = {_stem(w) for w in content_words(prose)}
+    stems = {stem(w) for w in content_words(prose)}
     folded = fold(cited)
     for m in _NEGATION.finditer(folded):
         clause = re.split(r"[\"\u201d\u00bb,;:.!?]", folded[m.end() :], maxsplit=1)[0]
         window = content_words(clause)[:6]
-        if sum(_stem(w) in stems for w in window) >= 2:
+        if sum(stem(w) in stems for w in window) >= 2:
             return True
     return False
 
@@ -100,7 +101,7 @@ def check_prose(
     if not denial and not negated(prose) and _drops_negation(prose, cited):
         return "drops the negation of the cited text"
     words = content_words(prose)
-    stems = {_stem(w) for w in _WORD.findall(cited)}
-    if words and sum(_stem(w) in stems for w in words) / len(words) < share:
+    stems = {stem(w) for w in _WORD.findall(cited)}
+    if words and sum(stem(w) in stems for w in words) / len(words) < share:
         return "most of its words are not in the cited text"
     return None

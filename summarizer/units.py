@@ -25,7 +25,7 @@ from functools import lru_cache
 
 from syntok import segmenter
 
-from summarizer.injections import withheld_spans
+from summarizer.injections import paragraph_spans, withheld_spans
 from summarizer.numbers import NumberSpan, find_numbers
 
 UNNAMED = "unnamed"
@@ -154,14 +154,7 @@ def _sid_index(sid: str) -> int | None:
 
 
 def _paragraphs(text: str) -> list[Paragraph]:
-    out: list[Paragraph] = []
-    pos = 0
-    for block in text.split("\n"):
-        if block.strip():
-            start = pos + (len(block) - len(block.lstrip()))
-            out.append(Paragraph(start, pos + len(block.rstrip())))
-        pos += len(block) + 1
-    return out
+    return [Paragraph(a, b) for a, b in paragraph_spans(text)]
 
 
 def _raw_sentences(text: str, para: Paragraph) -> list[tuple[int, int]]:
