@@ -502,6 +502,13 @@ class _Run:
         self.budget, self.widened = wanted, True
 
     def failed(self, exc: BaseException) -> SummarizerError:
+        # A Ctrl-C that lands inside a lazy import comes back wrapped (Python turns it into
+        # "RuntimeError: Error calling __set_name__ ..."): it is still the user's Ctrl-C.
+        cause: BaseException | None = exc
+        while cause is not None:
+            if isinstance(cause, KeyboardInterrupt):
+                raise cause
+            cause = cause.__cause__ or cause.__context__
         return self.fail(map_error(exc, self.call.endpoint))
 
     def done(self, value: Any, *, failed_validation: bool = False) -> Extraction:
