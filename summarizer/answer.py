@@ -50,12 +50,17 @@ def answer_model(units: Units) -> type[PointerDraft]:
         fields["figures"] = (list[figure], Field(max_length=6))
     else:
         fields["figures"] = (list[FigurePick], Field(max_length=0))
-    if units.quotations:
-        speakers: dict[str, Any] = {q.id: (_enum(q.candidates), ...) for q in units.quotations}
-        quotes = create_model("QuoteSpeakers", __config__=ConfigDict(extra="forbid"), **speakers)
+    asked = [q for q in units.quotations if q.asked]
+    if asked:
+        speakers: dict[str, Any] = {q.id: (_enum(q.candidates), ...) for q in asked}
+        # The schema forbids other keys (constrained decoding writes only these); an
+        # unconstrained endpoint that also answers a quotation we did not ask about is ignored,
+        # not re-asked: the article's own "X said" decides those.
+        config = ConfigDict(extra="ignore", json_schema_extra={"additionalProperties": False})
+        quotes = create_model("QuoteSpeakers", __config__=config, **speakers)
         fields["quotes"] = (quotes, ...)
     else:
-        # No quotation: an object with no keys. The schema forbids keys, so constrained decoding
+        # No quotation to ask about: an object with no keys. The schema forbids keys, so constrained decoding
         # writes {}; what an unconstrained endpoint adds anyway is ignored, not a re-ask.
         none = create_model(
             "QuoteSpeakers",

@@ -43,7 +43,7 @@ from summarizer.ledger import Ledger
 from summarizer.llm import AsyncModelClient, Endpoint, Extraction
 from summarizer.pipeline import Prepared, build_record, prepare, resolve_endpoint
 from summarizer.progress import NullProgress, Progress, Tally
-from summarizer.prompts import estimate_tokens, prompt_version
+from summarizer.prompts import estimate_tokens, prompt_version, system_message
 from summarizer.schema import SCHEMA_VERSION
 from summarizer.settings import Settings
 from summarizer.transport import CallStats, Throttle
@@ -162,13 +162,19 @@ class Executor(Protocol):
 
 
 class _ClientExecutor:
-    def __init__(self, client: AsyncModelClient, settings: Settings) -> None:
+    def __init__(
+        self, client: AsyncModelClient, settings: Settings, server: EmbeddedServer | None = None
+    ) -> None:
         self.client = client
         self.endpoint = client.endpoint
         self.settings = settings
+        self.server = server
 
     async def extract(self, prep: Prepared, stats: CallStats) -> Extraction:
-        return await self.client.extract(**prep.request(self.settings), stats=stats)
+        extraction = await self.client.extract(**prep.request(self.settings), stats=stats)
+        if self.server is not None:  # keeps the prompt prefix's KV state for the next run, once
+            await asyncio.to_thread(self.server.answered)
+        return extraction
 
 
 @dataclass
@@ -233,7 +239,7 @@ class BatchRunner:
             if self._executor is None:
                 s = self.settings
                 if s.embedded:
-                    server = EmbeddedServer.from_settings(s)
+                    server = EmbeddedServer.from_settings(s, prefix=system_message())
                     try:
                         await asyncio.to_thread(server.start)
                     except SummarizerError as err:
@@ -251,7 +257,7 @@ class BatchRunner:
                     max_connections=max(self.options.concurrency, 1) + 4,
                     notify=self.progress.note,  # e.g. "json_schema refused by ...; using json_object"
                 )
-                self._executor = _ClientExecutor(self._client, s)
+                self._executor = _ClientExecutor(self._client, s, self._server)
             return self._executor
 
     async def _close_client(self) -> None:

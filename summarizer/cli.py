@@ -69,7 +69,7 @@ StructuredOut = Annotated[
     str | None,
     typer.Option(
         "--structured-output",
-        help="auto | tools | json_schema | json_object. [env: SUMMARIZER_STRUCTURED_OUTPUT]",
+        help="auto | tools | json_schema | json_object | grammar (llama.cpp). [env: SUMMARIZER_STRUCTURED_OUTPUT]",
         show_default=False,
     ),
 ]

@@ -2,8 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
+_DAY = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
+_MONTH = (
+    r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
+    r"Jan\.|Feb\.|Aug\.|Sept?\.|Oct\.|Nov\.|Dec\.)"
+)
+_PART = r"(?:\s+(?i:morning|afternoon|evening|night))"
+# Time words a reporter writes, most specific first: "on Friday morning", "March 22, 2016",
+# "22 March", "last week", "earlier this month", "in 2014", "yesterday".
+TIME_WORDS = re.compile(
+    rf"\b(?:(?i:on|last|this|next|late|early)\s+)?{_DAY}{_PART}?(?:,?\s+{_MONTH}\s+\d{{1,2}}(?:,\s+\d{{4}})?)?"
+    rf"|\b(?:(?i:on|in)\s+)?{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?"
+    rf"|\b(?:(?i:on)\s+)?\d{{1,2}}\s+{_MONTH}(?:\s+\d{{4}})?"
+    r"|\b(?i:(?:(?:earlier|later)\s+)?(?:last|this|next)\s+(?:week|month|year|weekend|night|morning|summer|winter|spring|autumn))"
+    r"|\b(?i:(?:yesterday|today|tonight|overnight)(?:\s+(?:morning|afternoon|evening))?)"
+    r"|\b(?i:in)\s+(?:19|20)\d\d\b",
+)
 _PERIOD_FORMAT = {"day": "%Y-%m-%d", "week": "%Y-%m-%d", "month": "%Y-%m", "year": "%Y"}
 
 
@@ -33,3 +50,9 @@ def resolve_date(text: str, published_at: str | None, *, future: bool = False) -
     if data.date_obj is None:
         return None
     return str(data.date_obj.strftime(_PERIOD_FORMAT.get(data.period or "day", "%Y-%m-%d")))
+
+
+def find_time_words(text: str, start: int = 0, end: int | None = None) -> tuple[int, int] | None:
+    """``[start, end)`` of the first time words in ``text[start:end]``, if any."""
+    found = TIME_WORDS.search(text, start, len(text) if end is None else end)
+    return found.span() if found else None

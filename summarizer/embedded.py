@@ -34,11 +34,13 @@ from summarizer.errors import ConfigurationError, EndpointError
 from summarizer.models import (
     DEFAULT_MODEL,
     KnownModel,
+    cache_dir,
     ensure_model,
     known_model,
     served_name,
     trained_context,
 )
+from summarizer.prefix_state import PrefixState
 from summarizer.settings import EMBEDDED_CONTEXT_WINDOW
 
 if TYPE_CHECKING:
@@ -89,6 +91,11 @@ class EmbeddedServer:
     ``model_path`` runs that GGUF; otherwise ``model`` names a known model (``summarizer models``).
     ``context_window`` None means: the model's trained context, at most EMBEDDED_CONTEXT_WINDOW.
     After ``start``, ``context_window`` is what the server really allocated.
+
+    ``prefix`` is the text every request starts with (the system message): its KV state is
+    restored at start from ``state_dir`` (default: ``prompt-states`` in the model cache) when an
+    earlier run saved it, and saved after the first answer otherwise (``answered``); see
+    ``summarizer.prefix_state``. Without a prefix, no state is saved or restored.
     """
 
     def __init__(
@@ -100,6 +107,8 @@ class EmbeddedServer:
         start_timeout: float = 180.0,
         threads: int | None = None,
         cache_dir: Path | None = None,
+        prefix: str | None = None,
+        state_dir: Path | None = None,
     ) -> None:
         if importlib.util.find_spec("xllamacpp") is None:
             raise ConfigurationError("the embedded model needs xllamacpp: " + INSTALL_HINT)
@@ -113,6 +122,9 @@ class EmbeddedServer:
         self.start_timeout = start_timeout
         self.threads = threads or default_threads()
         self.cache_dir = cache_dir
+        self.prefix = prefix
+        self.state_dir = state_dir
+        self.prefix_state: PrefixState | None = None  # while running, when ``prefix`` is given
         self.port = 0
         self.started_in: float | None = None  # seconds from spawn to ready
         self._proc: subprocess.Popen[bytes] | None = None
@@ -120,12 +132,13 @@ class EmbeddedServer:
         self._log = tempfile.TemporaryFile()  # noqa: SIM115
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> EmbeddedServer:
+    def from_settings(cls, settings: Settings, *, prefix: str | None = None) -> EmbeddedServer:
         return cls(
             settings.model_path,
             model=settings.embedded_model,
             context_window=settings.context_window,
             start_timeout=settings.server_start_timeout,
+            prefix=prefix,
         )
 
     @property
@@ -140,6 +153,7 @@ class EmbeddedServer:
     def argv(self, model_path: Path, context_window: int) -> list[str]:
         # The script is run by path with -P (Python 3.11+: no script directory on sys.path), so
         # the child imports neither the summarizer package nor its dependencies: a faster start.
+        states = ["--state-dir", str(self._state_folder())] if self.prefix is not None else []
         return [
             sys.executable, "-P", str(SERVER_SCRIPT),
             "--model", str(model_path),
@@ -147,7 +161,11 @@ class EmbeddedServer:
             "--ctx", str(context_window),
             "--threads", str(self.threads),
             "--alias", self.model_name,
+            *states,
         ]  # fmt: skip
+
+    def _state_folder(self) -> Path:
+        return self.state_dir or (self.cache_dir or cache_dir()) / "prompt-states"
 
     def start(self) -> EmbeddedServer:
         if self.known is not None:  # assembles the model into the cache on first use
@@ -170,11 +188,20 @@ class EmbeddedServer:
         )
         try:
             self.context_window = self._wait_ready() or context_window
+            if self.prefix is not None:
+                root = self.base_url.removesuffix("/v1")
+                self.prefix_state = PrefixState(self._state_folder(), root, self.model_path, self.prefix)
+                self.prefix_state.restore()
         except BaseException:  # Ctrl-C or an error while waiting: never leave it running
             self.stop()
             raise
         self.started_in = time.monotonic() - started
         return self
+
+    def answered(self) -> None:
+        """After an answer: keep the prompt prefix's KV state for the next run (once per run)."""
+        if self.prefix_state is not None and self._proc is not None:
+            self.prefix_state.save()
 
     def log_text(self) -> str:
         self._log.seek(0)

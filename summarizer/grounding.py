@@ -20,7 +20,7 @@ from typing import Any
 
 from summarizer.alignment import align, fold
 from summarizer.answer import quote_choices
-from summarizer.dates import resolve_date
+from summarizer.dates import find_time_words, resolve_date
 from summarizer.prose import (
     MIN_SHARE_ELSEWHERE,
     check_prose,
@@ -46,6 +46,14 @@ from summarizer.schema import (
     Where,
 )
 from summarizer.units import UNNAMED, Sentence, Units
+
+# A name right after these words is a place: "in Kyiv", "near the Sandilands stop", "the port of Odesa"
+_PLACE_BEFORE = re.compile(
+    r"(?:\b(?:in|at|near|outside|inside|across)(?:\s+the)?"
+    r"|\b(?:city|town|village|hamlet|port|region|province|county|district|suburb|state) of)\s+$",
+    re.IGNORECASE,
+)
+_DEMONYM = re.compile(r"(?:ian|ean|ese|ish)s?$")  # "in Russian hands" names no place
 
 _UNVERIFIED = re.compile(
     r"could\s+not\s+(be\s+)?(immediately\s+|independently\s+)?(verif|confirm)|"
@@ -286,7 +294,8 @@ class _Resolver:
                 elif actor not in actors:
                     self.keep(f"{kept}.actors[{len(actors)}]", *where)
                     actors.append(actor)
-            when = self.when(path, kept, e.when, s, future=e.modality == "future")
+            future = e.modality == "future"
+            when = self.when(path, kept, e.when, s, future=future) or self.sentence_when(kept, s, future)
             place = None
             if e.where:
                 where = self.phrase(e.where, *para)
@@ -295,6 +304,7 @@ class _Resolver:
                 else:
                     self.keep(f"{kept}.where.place", *where)
                     place = Where(place=e.where)
+            place = place or self.sentence_place(kept, s)
             out.append(
                 Event(
                     what=e.what,
@@ -319,6 +329,29 @@ class _Resolver:
             return None
         self.keep(f"{kept}.when.text", *where)
         return When(text=words, date=resolve_date(words, self.published_at, future=future))
+
+    # The cited sentence's own time words and place, when the model gave none that hold: a
+    # small model often leaves them null or writes a sentence id there. Copied, so verbatim.
+
+    def sentence_when(self, kept: str, s: Sentence, future: bool) -> When | None:
+        found = find_time_words(self.text, s.start, s.end)
+        if found is None:
+            return None
+        self.keep(f"{kept}.when.text", *found)
+        words = self.text[slice(*found)]
+        return When(text=words, date=resolve_date(words, self.published_at, future=future))
+
+    def sentence_place(self, kept: str, s: Sentence) -> Where | None:
+        for name in self.u.names:
+            if (
+                s.start <= name.start
+                and name.end <= s.end
+                and not _DEMONYM.search(name.text)
+                and _PLACE_BEFORE.search(self.text[max(s.start, name.start - 40) : name.start])
+            ):
+                self.keep(f"{kept}.where.place", name.start, name.end)
+                return Where(place=name.text)
+        return None
 
     # -- claims -------------------------------------------------------------------------------
 

@@ -1,9 +1,11 @@
 """The embedded server's own process: llama.cpp's OpenAI-compatible server, run by xllamacpp.
 
-    python -m summarizer.llama_server --model M.gguf --port P --ctx N --threads T --alias NAME
+    python -m summarizer.llama_server --model M.gguf --port P --ctx N --threads T --alias NAME \
+        [--state-dir DIR]
 
 ``xllamacpp.Server`` loads the model and serves HTTP (``/v1/chat/completions``, ``/v1/models``,
-``/health``) on 127.0.0.1:P from background threads; this process just waits until SIGTERM or
+``/health``, and with ``--state-dir`` the slot save/restore actions ``POST /slots/0?action=...``)
+on 127.0.0.1:P from background threads; this process just waits until SIGTERM or
 SIGINT and then shuts the server down. It also exits when its parent goes away, a second guard
 beside the parent-death signal ``summarizer.embedded`` asks the kernel for.
 
@@ -49,6 +51,8 @@ def build_params(args: argparse.Namespace) -> Any:
     params.n_ubatch = BATCH
     params.cpuparams.n_threads = args.threads
     params.cpuparams_batch.n_threads = args.threads
+    if args.state_dir:  # llama.cpp joins this and the file name as strings
+        params.slot_save_path = os.path.join(args.state_dir, "")
     params.use_jinja = True  # the chat template comes from the GGUF's metadata
     params.ui = False
     params.verbosity = WARNINGS
@@ -68,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ctx", type=int, required=True, help="context window in tokens")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--alias", default="local-model", help="model name the server answers to")
+    parser.add_argument("--state-dir", help="folder for saved prompt KV states (slot save/restore)")
     args = parser.parse_args(argv)
 
     stop = threading.Event()

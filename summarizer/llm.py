@@ -69,11 +69,26 @@ _MODES: dict[StructuredOutput, instructor.Mode] = {
     # llama.cpp: instructor's JSON_SCHEMA handling (no schema pasted into the prompt), with the
     # request's response_format replaced in ``_Call.kwargs`` by the form llama.cpp accepts.
     "json_object": instructor.Mode.JSON_SCHEMA,
+    # llama.cpp's own server: the schema as a compact grammar (``compact_grammar``) in the
+    # request's ``grammar`` field instead of ``response_format``; instructor parses the content.
+    "grammar": instructor.Mode.JSON_SCHEMA,
 }
 # ``auto`` mode: the form to try after the server refused one (tools, the last, has none).
-_FALLBACK: dict[StructuredOutput, StructuredOutput] = {"json_schema": "json_object", "json_object": "tools"}
+_FALLBACK: dict[StructuredOutput, StructuredOutput] = {
+    "grammar": "json_schema",
+    "json_schema": "json_object",
+    "json_object": "tools",
+}
 # A forced form the server refused: the form the one-line error suggests instead.
-_SUGGEST: dict[StructuredOutput, StructuredOutput] = {"json_schema": "json_object"}
+_SUGGEST: dict[StructuredOutput, StructuredOutput] = {"grammar": "json_schema", "json_schema": "json_object"}
+# llguidance (llama.cpp's grammar engine for JSON schemas): no whitespace between tokens, so the
+# model cannot pretty-print; the answer parses the same.
+_COMPACT_JSON = {"whitespace_flexible": False, "item_separator": ",", "key_separator": ":"}
+
+
+def compact_grammar(schema: dict[str, Any]) -> str:
+    """``schema`` as a llama.cpp llguidance grammar that admits compact JSON only."""
+    return "%llguidance {}\nstart: %json " + orjson.dumps({**schema, "x-guidance": _COMPACT_JSON}).decode()
 
 
 @dataclass
@@ -105,17 +120,25 @@ class Extraction:
     structured_output: StructuredOutput | None = None  # the form of the answer's request
 
 
+_USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens")
+
+
 def _usage_dict(usage: Any) -> dict[str, int]:
-    out = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    """Token counts of an OpenAI usage object; ``cached_tokens`` are prompt tokens the server
+    did not evaluate again (a reused prefix), from ``prompt_tokens_details``."""
+    out = dict.fromkeys(_USAGE_KEYS, 0)
     for key in out:
         value = getattr(usage, key, None)
         if isinstance(value, int):
             out[key] = value
+    cached = getattr(getattr(usage, "prompt_tokens_details", None), "cached_tokens", None)
+    if isinstance(cached, int):
+        out["cached_tokens"] = cached
     return out
 
 
 def _add_usage(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
-    return {k: a.get(k, 0) + b.get(k, 0) for k in ("prompt_tokens", "completion_tokens", "total_tokens")}
+    return {k: a.get(k, 0) + b.get(k, 0) for k in _USAGE_KEYS}
 
 
 def _guard(response: Any) -> Any:
@@ -392,6 +415,11 @@ class _Call:
             kw["extra_body"] = {
                 "response_format": {"type": "json_object", "schema": response_model.model_json_schema()}
             }
+        elif form == "grammar":
+            # llama.cpp takes a grammar or a response_format, never both: the null drops the
+            # response_format instructor set (the server reads null as absent).
+            grammar = compact_grammar(response_model.model_json_schema())
+            kw["extra_body"] = {"response_format": None, "grammar": grammar}
         return kw
 
 

@@ -25,7 +25,7 @@ from summarizer.embedded import EmbeddedServer
 from summarizer.grounding import GroundingCheck, resolve
 from summarizer.injections import find_injections
 from summarizer.llm import Endpoint, Extraction, ModelClient
-from summarizer.prompts import BYTES_PER_TOKEN, RenderedPrompt, estimate_tokens, render_prompt
+from summarizer.prompts import BYTES_PER_TOKEN, RenderedPrompt, estimate_tokens, render_prompt, system_message
 from summarizer.schema import (
     ArticleMeta,
     EventSummary,
@@ -216,7 +216,8 @@ class Summarizer:
         s.resolved_model()
         s.resolved_api_key()
         if s.embedded:
-            self.server = self._stack.enter_context(EmbeddedServer.from_settings(s))
+            server = EmbeddedServer.from_settings(s, prefix=system_message())
+            self.server = self._stack.enter_context(server)
         endpoint = resolve_endpoint(s, self.server)
         self._client = ModelClient(endpoint, s, transport=self._transport)
         self._stack.callback(self._client.close)
@@ -230,6 +231,8 @@ class Summarizer:
         assert self._client is not None, "use Summarizer as a context manager"
         prep = prepare(article, self.settings, self.endpoint)
         extraction = self._client.extract(**prep.request(self.settings), stats=CallStats())
+        if self.server is not None:
+            self.server.answered()
         return build_record(prep, extraction, self.endpoint)
 
     def close(self) -> None:

@@ -58,7 +58,12 @@ def boundary_for(text: str) -> str:
         salt += 1  # pragma: no cover - needs a sha256 preimage
 
 
-def _guide_lines(schema: dict[str, Any], defs: dict[str, Any], prefix: str) -> list[str]:
+def _guide_lines(
+    schema: dict[str, Any], defs: dict[str, Any], prefix: str, listed: dict[str, str] | None = None
+) -> list[str]:
+    """One line per field; an enum already listed for another field is named, not repeated
+    (the 17 IPTC topics once, not twice: a shorter prefix to evaluate)."""
+    listed = {} if listed is None else listed
     lines: list[str] = []
     for name, prop in schema.get("properties", {}).items():
         path = f"{prefix}{name}"
@@ -73,11 +78,16 @@ def _guide_lines(schema: dict[str, Any], defs: dict[str, Any], prefix: str) -> l
         enum = node.get("enum")
         text = prop.get("description") or node.get("description") or ""
         if enum:
-            text = (text + " One of: " + ", ".join(json.dumps(e) for e in enum) + ".").strip()
+            choices = ", ".join(json.dumps(e) for e in enum)
+            if choices in listed:
+                text = f"{text} One of the {listed[choices]} values.".strip()
+            else:
+                listed[choices] = path
+                text = (text + " One of: " + choices + ".").strip()
         if text:
             lines.append(f"- {path}: {text}")
         if node.get("type") == "object" or "properties" in node:
-            lines.extend(_guide_lines(node, defs, path + "."))
+            lines.extend(_guide_lines(node, defs, path + ".", listed))
     return lines
 
 
@@ -90,6 +100,13 @@ def field_guide(model: type[BaseModel] = PointerDraft) -> str:
     """
     schema = model.model_json_schema()
     return "\n".join(_guide_lines(schema, schema.get("$defs", {}), ""))
+
+
+@cache
+def system_message(template: str = DEFAULT_TEMPLATE) -> str:
+    """The system message, identical for every article (the prefix the server's KV cache keeps)."""
+    module = _environment().get_template(template).make_module()
+    return str(module.system(field_guide())).strip()  # type: ignore[attr-defined]
 
 
 @cache
@@ -128,6 +145,7 @@ def unit_lines(units: Units) -> UnitLines:
     quotations = [
         f"{q.id} in {units.sentences[q.sentence].id}, choose: " + " | ".join(q.candidates)
         for q in units.quotations
+        if q.asked
     ]
     numbers = [
         f"{n.id} in {units.sentences[n.sentence].id}: {' '.join(n.span.text.split())}" for n in units.numbers
@@ -144,7 +162,7 @@ def render_prompt(
     return RenderedPrompt(
         version=str(module.version),  # type: ignore[attr-defined]
         messages=[
-            {"role": "system", "content": str(module.system(field_guide())).strip()},  # type: ignore[attr-defined]
+            {"role": "system", "content": system_message(template)},
             {"role": "user", "content": str(module.user(article, boundary, shown)).strip()},  # type: ignore[attr-defined]
         ],
     )

@@ -310,6 +310,9 @@ class Usage(_Strict):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+    cached_tokens: int = Field(
+        default=0, description="Prompt tokens the server reused from its cache (not evaluated again)."
+    )
 
 
 class Provenance(_Strict):

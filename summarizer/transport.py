@@ -111,7 +111,7 @@ def refuses_structured_output(status: int, body: str) -> bool:
     if status not in STRUCTURED_OUTPUT_REFUSAL_STATUSES:
         return False
     text = body.lower()
-    return "response_format" in text or "json_schema" in text
+    return any(word in text for word in ("response_format", "json_schema", "grammar", "llguidance"))
 
 
 def _retryable_status(status: int) -> bool:

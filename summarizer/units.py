@@ -50,15 +50,24 @@ _NOT_NAMES = frozenset(
     tuesday wednesday thursday friday saturday sunday january february march april may june july
     august september october november december reuters-style some many most all more one two three
     new last next first earlier later today yesterday tomorrow photo image video read more share
-    advertisement
+    advertisement subscribe subscribed thank thanks invalid email e-mail newsletter click cookie
+    cookies privacy sign log loading skip menu comments comment copyright caption getty
     """.split()  # noqa: SIM905 - a word list reads best as words
 )
 _ROLE = re.compile(
     r"^(deputy|chief|constable|assistant|secretary-general|secretary|general|president|prime|minister|"
     r"governor|mayor|senator|sen|rep|officer|director|inspector|superintendent|commissioner|judge|"
     r"sir|dame|lord|lady|pope|king|queen|prince|princess|detective|sergeant|sgt|captain|colonel|"
-    r"ambassador|chancellor|spokesman|spokeswoman|pa|ap|afp|swns|un|us|uk|eu)\.?$",
+    r"ambassador|chancellor|spokesman|spokeswoman|spokesperson|resident|councillor|councilor|"
+    r"councilman|councilwoman|alderman|professor|coach|manager|lawyer|attorney|witness|chairman|"
+    r"chairwoman|chair|ceo|mp|mep|lawmaker|representative|trooper|firefighter|pastor|rabbi|imam|"
+    r"pa|ap|afp|swns|un|us|uk|eu)\.?$",
     re.IGNORECASE,
+)
+# Words written with a full stop inside a name ("Martin L. King", "Gen. Smith", "Jr."); after any
+# other word a full stop ends the sentence and the name ("Sky News. Martin Bamford").
+_ABBREVIATIONS = frozenset(
+    "mr mrs ms dr jr sr st mt gen col lt sgt capt gov rep sen prof rev hon maj adm cpl pvt ft".split()
 )
 _TITLES = re.compile(
     r"^(mr|mrs|ms|dr|prof|gen|col|lt|sgt|capt|president|governor|mayor|minister|senator|judge)\.?$",
@@ -100,6 +109,12 @@ class Quotation:
     candidates: tuple[str, ...]  # names the model may choose, most likely first; UNNAMED last
     proposed: str | None  # the reporting-pattern rule's speaker, if it found one
     explicit: bool = False  # the proposal is a name in the quotation's own "X said" pattern
+
+    @property
+    def asked(self) -> bool:
+        """Whether the model chooses the speaker: not when the article says outright who spoke
+        ("X said", which grounding keeps anyway) or offers no name at all."""
+        return not self.explicit and len(self.candidates) > 1
 
 
 @dataclass(frozen=True)
@@ -294,6 +309,8 @@ def _names(text: str, sentences: list[Sentence], lowercase_words: frozenset[str]
             nxt = words[j].group(0).rstrip(".'\u2019-")
             if gap not in (" ", "-") and not (gap == ". " and len(words[j - 1].group(0)) <= 2):
                 break
+            if _ends_sentence(words[j - 1].group(0)):
+                break
             if nxt[:1].isupper() and nxt.lower() not in _NOT_NAMES:
                 j += 1
             elif nxt.lower() in _CONNECTORS and j + 1 < len(words) and words[j + 1].group(0)[:1].isupper():
@@ -316,6 +333,14 @@ def _names(text: str, sentences: list[Sentence], lowercase_words: frozenset[str]
     mid = {n.text for n in names}
     names += [n for n in initial if n.text in mid and n.text.lower() not in lowercase_words]
     return sorted(names, key=lambda n: n.start)
+
+
+def _ends_sentence(word: str) -> bool:
+    """A word whose full stop ends its sentence: not an initial ("J.") or an abbreviation."""
+    if not word.endswith("."):
+        return False
+    bare = word.rstrip(".")
+    return len(bare) > 1 and "." not in bare and bare.lower() not in _ABBREVIATIONS
 
 
 def _title_case_paragraphs(text: str) -> list[tuple[int, int]]:
@@ -413,7 +438,7 @@ def _speakers(units: Units, regions: list[tuple[int, int, int, int]]) -> list[Qu
         sent = units.sentences[si]
         names = [n for n in units.names if outside(n)]
         name, pronoun = _attribution(text, (a, b), (sent.start, sent.end), names)
-        proposed = full(name) if name else None
+        proposed = full(_clean(name)) if name else None
         if proposed is None and (pronoun or pk in prev_para_speaker):
             # "he said" or a second quotation of the same paragraph: the latest speaker, else
             # the nearest earlier multi-word name

@@ -11,7 +11,7 @@ from summarizer.units import analyse
 def test_prompt_carries_version_and_article_inside_one_data_block() -> None:
     article = Article(id="a", text="Body text.\n\nSecond paragraph.", title="Body text.")
     p = render_prompt(article)
-    assert p.version == prompt_version() == "summarize-v2"
+    assert p.version == prompt_version() == "summarize-v3"
     system, user = (m["content"] for m in p.messages)
     assert "DATA, not instructions" in system
     token = boundary_for(article.text)
@@ -24,17 +24,19 @@ def test_prompt_carries_version_and_article_inside_one_data_block() -> None:
 
 def test_quotations_and_numbers_are_listed_by_id_after_the_data_block() -> None:
     text = (
-        "Storm hits coast\n\nAt least eight homes were destroyed on Friday. "
-        "“We lost everything in one night,” said resident Maria Lopez."
+        "Storm hits coast\n\nAt least eight homes were destroyed on Friday. Resident Maria Lopez "
+        "stood in the rubble. “We lost everything in one night,” she said. “The sea came in at "
+        "midnight,” said neighbour Tom Hale."
     )
     units = analyse(text)
     user = render_prompt(Article(id="a", text=text), units=units).messages[1]["content"]
     token = boundary_for(text)
     before, inside, after = user.split(f"<<{token}>>")
-    [q] = units.quotations
+    q, said = units.quotations
     [n] = units.numbers
     assert "S2: At least eight homes were destroyed on Friday." in inside
-    assert f"{q.id} in S3, choose: Maria Lopez | " in after and after.count(" | unnamed") == 1
+    assert f"{q.id} in S4, choose: Maria Lopez | " in after and after.count(" | unnamed") == 1
+    assert said.explicit and f"{said.id} in" not in after  # "said X": our code attributes it
     assert f"{n.id} in S2: At least eight" in after
     assert "Q1" not in before + inside  # the lists come after the article, never inside it
 

@@ -35,8 +35,8 @@ MINIMAL: dict[str, Any] = {
 
 ARTICLE = (
     "Council approves tram plan\n\n"
-    'The council approved a plan for 14 kilometres of track on Wednesday. "We waited ten years for '
-    'this," said councillor Anna Meier.'
+    "The council approved a plan for 14 kilometres of track on Wednesday. Councillor Anna Meier "
+    'spoke after the vote. "We waited ten years for this," she said.'
 )
 
 
@@ -107,12 +107,31 @@ def test_the_answer_model_closes_every_choice_to_this_article() -> None:
         ({"figures": [{"number": "N7", "counts": "x"}]}, "number"),
         ({"quotes": {q.id: "Somebody Else"}}, q.id),  # only a name offered for it
         ({"quotes": {}}, q.id),  # every quotation must be answered
-        ({"quotes": {q.id: "unnamed", "Q9": "unnamed"}}, "Q9"),
     ]
+    # other keys: the schema (what constrained decoding follows) forbids them; validation drops them
+    assert model.model_json_schema()["$defs"]["QuoteSpeakers"]["additionalProperties"] is False
+    extra = model.model_validate({**good, "quotes": {q.id: "unnamed", "Q9": "unnamed"}})
+    assert quote_choices(extra) == {q.id: "unnamed"}
     for patch, field in bad:
         with pytest.raises(ValidationError) as info:
             model.model_validate({**good, **patch})
         assert field in str(info.value), patch
+
+
+def test_a_quotation_the_article_attributes_outright_is_not_asked() -> None:
+    text = ARTICLE + ' "It is a good day for the city," said mayor Karl Huber.'
+    units = analyse(text)
+    said, pronoun = units.quotations[1], units.quotations[0]
+    assert said.explicit and not said.asked and pronoun.asked
+    schema = answer_model(units).model_json_schema()
+    quotes = schema["$defs"]["QuoteSpeakers"]
+    assert list(quotes["properties"]) == [pronoun.id] and quotes["additionalProperties"] is False
+    # an endpoint that answers it anyway is not re-asked; the article's attribution decides
+    answer = answer_model(units).model_validate(
+        {**MINIMAL, "events": [{**MINIMAL["events"][0], "sentence": "S2"}], "figures": [],
+         "quotes": {pronoun.id: "Anna Meier", said.id: "Anna Meier"}}
+    )  # fmt: skip
+    assert quote_choices(answer) == {pronoun.id: "Anna Meier"}
 
 
 def test_an_article_without_quotations_or_numbers_takes_none() -> None:

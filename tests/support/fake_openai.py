@@ -124,7 +124,7 @@ ANSWER_KINDS = frozenset(
     {"ok", "truncated", "length", "refusal", "content_filter", "empty", "invalid", "ungrounded"}
 )
 OTHER_KINDS = frozenset({"timeout", "reset", "reject_json_schema"})
-REJECTABLE_MODES = frozenset({"json_schema", "json_object"})
+REJECTABLE_MODES = frozenset({"json_schema", "json_object", "grammar"})
 
 _STEP = re.compile(
     r"^(?P<kind>[a-z_]+|[45]\d\d)(?::(?P<arg>\d+(?:\.\d+)?))?(?:x(?P<n>\d+)|(?P<forever>\*))?$"
@@ -338,6 +338,10 @@ def marker_steps(article: str) -> tuple[list[Step], Step | None] | None:
         return None  # an unparseable marker is just article text
 
 
+# llama.cpp's llguidance grammar for a JSON schema: "%llguidance {}\nstart: %json {...}"
+_LLGUIDANCE_JSON = re.compile(r"^%llguidance \{\}\nstart: %json (?P<schema>\{.*\})\s*$", re.DOTALL)
+
+
 def request_schema(payload: dict[str, Any]) -> dict[str, Any] | None:
     """The JSON Schema a request asks its answer to fit, wherever its form puts it: the forced
     (or first) tool's ``parameters``, ``response_format.json_schema.schema``, or llama.cpp's
@@ -351,6 +355,10 @@ def request_schema(payload: dict[str, Any]) -> dict[str, Any] | None:
         chosen = next((f for f in functions if f.get("name") == name), functions[0] if functions else {})
         parameters = chosen.get("parameters")
         return parameters if isinstance(parameters, dict) else None
+    grammar = payload.get("grammar")
+    if isinstance(grammar, str) and (found := _LLGUIDANCE_JSON.search(grammar)):
+        schema = json.loads(found["schema"])
+        return schema if isinstance(schema, dict) else None
     fmt = payload.get("response_format")
     if not isinstance(fmt, dict):
         return None
@@ -1257,6 +1265,8 @@ class FakeOpenAI:
 def _mode_of(payload: dict[str, Any]) -> str:
     if payload.get("tools"):
         return "tools"
+    if isinstance(payload.get("grammar"), str):
+        return "grammar"
     fmt = payload.get("response_format")
     if isinstance(fmt, dict) and fmt.get("type") in {"json_schema", "json_object"}:
         return str(fmt["type"])
