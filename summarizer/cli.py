@@ -261,8 +261,8 @@ def batch(
             money = f"${cost:.2f} at most ({pricing.source})" if cost is not None else pricing.source
             typer.echo(
                 f"{est['articles']} articles ({est['unreadable']} unreadable); about "
-                f"{est['prompt_tokens']:,} prompt tokens, at most {est['completion_tokens_max']:,} "
-                f"output tokens for {model_name}; cost {money}"
+                f"{est['prompt_tokens']:,} prompt tokens ({est['counted_by']}), at most "
+                f"{est['completion_tokens_max']:,} output tokens for {model_name}; cost {money}"
             )
             return
         total = count_inputs(inputs, output=output)
