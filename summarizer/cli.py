@@ -250,7 +250,10 @@ def batch(
         )  # fmt: skip
         options = BatchOptions(concurrency, rpm, tpm, retry_failed, parse_shard(shard))
         model_name = settings.resolved_model()
-        pricing = pricing_for(model_name, embedded=settings.embedded, price_in=price_in, price_out=price_out)
+        pricing = pricing_for(
+            model_name, embedded=settings.embedded, price_in=price_in, price_out=price_out,
+            base_url=settings.base_url,
+        )  # fmt: skip
         # The run's own files (OUT, OUT.failed.jsonl) are never read back as articles.
         items = iter_inputs(inputs, max_bytes=settings.max_bytes, output=output)
         if (warning := output_among_inputs(inputs, output)) is not None:
