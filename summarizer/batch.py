@@ -43,9 +43,10 @@ from summarizer.ledger import Ledger
 from summarizer.llm import AsyncModelClient, Endpoint, Extraction
 from summarizer.pipeline import Prepared, build_record, prepare, resolve_endpoint
 from summarizer.progress import NullProgress, Progress, Tally
-from summarizer.prompts import estimate_tokens, prompt_version, system_message
+from summarizer.prompts import prompt_version, system_message
 from summarizer.schema import SCHEMA_VERSION
 from summarizer.settings import Settings
+from summarizer.tokens import counter_for, estimate_tokens
 from summarizer.transport import CallStats, Throttle
 
 EXIT_SOME_FAILED = 8  # documented in the README and `summarizer batch --help`
@@ -85,21 +86,21 @@ def in_shard(key: str, shard: tuple[int, int] | None) -> bool:
 MESSAGE_OVERHEAD_TOKENS = 4  # role and separators of one chat message (OpenAI's own count)
 
 
-def request_tokens(request: httpx2.Request) -> int:
+def request_tokens(request: httpx2.Request, count: Callable[[str], int] = estimate_tokens) -> int:
     """Tokens a provider reserves against tokens/min for ``request``, before it runs.
 
     Providers (OpenAI, Azure) count the prompt, estimated, plus the whole completion budget
     (``max_completion_tokens`` or ``max_tokens``, times ``n``): the answer's tokens are reserved
     whether or not the model writes them. The prompt is what the model reads, the messages and
-    tool definitions, estimated high like every budget here (``prompts.estimate_tokens``); a body
-    that is not a chat request counts as its text.
+    tool definitions, counted by ``count`` (the endpoint's ``tokens.TokenCounter``; the high
+    estimate by default); a body that is not a chat request counts as its text.
     """
     try:
         body = orjson.loads(request.content)
     except orjson.JSONDecodeError:
         body = None
     if not isinstance(body, dict):
-        return estimate_tokens(request.content.decode("utf-8", "replace"))
+        return count(request.content.decode("utf-8", "replace"))
     prompt = 0
     messages = body.get("messages")
     for message in messages if isinstance(messages, list) else []:
@@ -108,14 +109,14 @@ def request_tokens(request: httpx2.Request) -> int:
             continue
         content = message.get("content")
         if isinstance(content, str):
-            prompt += estimate_tokens(content)
+            prompt += count(content)
         elif content is not None:  # content parts
-            prompt += estimate_tokens(orjson.dumps(content).decode())
+            prompt += count(orjson.dumps(content).decode())
         if message.get("tool_calls"):  # an earlier answer carried back in a re-ask
-            prompt += estimate_tokens(orjson.dumps(message["tool_calls"]).decode())
+            prompt += count(orjson.dumps(message["tool_calls"]).decode())
     for key in ("tools", "functions"):
         if body.get(key):
-            prompt += estimate_tokens(orjson.dumps(body[key]).decode())
+            prompt += count(orjson.dumps(body[key]).decode())
     budget = body.get("max_completion_tokens", body.get("max_tokens"))
     n = body.get("n")
     completion = budget if isinstance(budget, int) else 0
@@ -133,7 +134,10 @@ class RateGate:
     minute's budget is charged that budget (the provider refuses it anyway). Both run at 98 %.
     """
 
-    def __init__(self, rpm: float | None, tpm: float | None) -> None:
+    def __init__(
+        self, rpm: float | None, tpm: float | None, count: Callable[[str], int] = estimate_tokens
+    ) -> None:
+        self._count = count
         self._rpm = self._bucket(rpm * 0.98, 1.0) if rpm else None
         self._tpm_per_minute = tpm * 0.98 if tpm else 0.0
         self._tpm = self._bucket(self._tpm_per_minute, min(8192.0, self._tpm_per_minute)) if tpm else None
@@ -146,7 +150,7 @@ class RateGate:
         if self._rpm is not None:
             await self._rpm.acquire()
         if self._tpm is not None:
-            tokens = min(float(request_tokens(request)), self._tpm_per_minute)
+            tokens = min(float(request_tokens(request, self._count)), self._tpm_per_minute)
             while tokens > 0:
                 chunk = min(tokens, self._tpm.max_rate)
                 await self._tpm.acquire(chunk)
@@ -253,7 +257,7 @@ class BatchRunner:
                     s,
                     transport=self._transport,
                     throttle=self._throttle,
-                    gate=RateGate(self.options.rpm, self.options.tpm),
+                    gate=RateGate(self.options.rpm, self.options.tpm, endpoint.tokens.count),
                     max_connections=max(self.options.concurrency, 1) + 4,
                     notify=self.progress.note,  # e.g. "json_schema refused by ...; using json_object"
                 )
@@ -492,9 +496,11 @@ class BatchRunner:
 
 
 def estimate(items: Iterable[InputItem], settings: Settings) -> dict[str, Any]:
-    """``--dry-run``: count articles and estimate prompt tokens without calling any model."""
+    """``--dry-run``: count articles and prompt tokens without calling any model or starting the
+    embedded one (its tokenizer is the server's: the estimate stands in for it)."""
     from summarizer.prompts import render_prompt
 
+    counter = counter_for(None if settings.embedded else settings.resolved_model())
     articles = bad = tokens = 0
     for item in items:
         try:
@@ -503,6 +509,6 @@ def estimate(items: Iterable[InputItem], settings: Settings) -> dict[str, Any]:
             bad += 1
             continue
         articles += 1
-        tokens += sum(estimate_tokens(m["content"]) for m in render_prompt(article).messages)
-    return {"articles": articles, "unreadable": bad, "prompt_tokens": tokens,
+        tokens += sum(counter.count(m["content"]) for m in render_prompt(article).messages)
+    return {"articles": articles, "unreadable": bad, "prompt_tokens": tokens, "counted_by": counter.name,
             "completion_tokens_max": articles * settings.max_output_tokens}  # fmt: skip

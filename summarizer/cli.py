@@ -69,7 +69,7 @@ StructuredOut = Annotated[
     str | None,
     typer.Option(
         "--structured-output",
-        help="auto | tools | json_schema | json_object | grammar (llama.cpp). [env: SUMMARIZER_STRUCTURED_OUTPUT]",
+        help="auto | tools | json_schema | json_object | grammar. [env: SUMMARIZER_STRUCTURED_OUTPUT]",
         show_default=False,
     ),
 ]
@@ -250,7 +250,10 @@ def batch(
         )  # fmt: skip
         options = BatchOptions(concurrency, rpm, tpm, retry_failed, parse_shard(shard))
         model_name = settings.resolved_model()
-        pricing = pricing_for(model_name, embedded=settings.embedded, price_in=price_in, price_out=price_out)
+        pricing = pricing_for(
+            model_name, embedded=settings.embedded, price_in=price_in, price_out=price_out,
+            base_url=settings.base_url,
+        )  # fmt: skip
         # The run's own files (OUT, OUT.failed.jsonl) are never read back as articles.
         items = iter_inputs(inputs, max_bytes=settings.max_bytes, output=output)
         if (warning := output_among_inputs(inputs, output)) is not None:
@@ -261,8 +264,8 @@ def batch(
             money = f"${cost:.2f} at most ({pricing.source})" if cost is not None else pricing.source
             typer.echo(
                 f"{est['articles']} articles ({est['unreadable']} unreadable); about "
-                f"{est['prompt_tokens']:,} prompt tokens, at most {est['completion_tokens_max']:,} "
-                f"output tokens for {model_name}; cost {money}"
+                f"{est['prompt_tokens']:,} prompt tokens ({est['counted_by']}), at most "
+                f"{est['completion_tokens_max']:,} output tokens for {model_name}; cost {money}"
             )
             return
         total = count_inputs(inputs, output=output)

@@ -150,6 +150,11 @@ class EmbeddedServer:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
+    @property
+    def tokenize_url(self) -> str:
+        """llama.cpp's own tokenizer endpoint (the model's vocabulary), beside ``/v1``."""
+        return f"http://127.0.0.1:{self.port}/tokenize"
+
     def argv(self, model_path: Path, context_window: int) -> list[str]:
         # The script is run by path with -P (Python 3.11+: no script directory on sys.path), so
         # the child imports neither the summarizer package nor its dependencies: a faster start.

@@ -44,9 +44,9 @@ from summarizer.errors import (
     ModelResponseError,
     SummarizerError,
 )
-from summarizer.prompts import estimate_tokens
 from summarizer.schema import active_check
 from summarizer.settings import Settings, StructuredOutput
+from summarizer.tokens import ESTIMATE, TokenCounter
 from summarizer.transport import (
     AsyncRetryingTransport,
     CallStats,
@@ -105,6 +105,7 @@ class Endpoint:
     structured_output: StructuredOutput
     backend: str
     context_window: int | None
+    tokens: TokenCounter = ESTIMATE  # the model's tokenizer where at hand (tokens.counter_for)
 
 
 @dataclass
@@ -523,7 +524,7 @@ class _Run:
         if window is not None:
             # The retry resends our own messages; instructor's usage is a running total over
             # re-asks, so estimate the prompt from the messages themselves.
-            prompt = sum(estimate_tokens(m["content"]) for m in self.messages)
+            prompt = sum(self.call.endpoint.tokens.count(m["content"]) for m in self.messages)
             wanted = min(wanted, window - prompt)
         if self.widened or wanted <= self.budget:
             raise self.fail(map_error(exc, self.call.endpoint)) from None

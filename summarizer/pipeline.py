@@ -25,7 +25,7 @@ from summarizer.embedded import EmbeddedServer
 from summarizer.grounding import GroundingCheck, resolve
 from summarizer.injections import find_injections
 from summarizer.llm import Endpoint, Extraction, ModelClient
-from summarizer.prompts import BYTES_PER_TOKEN, RenderedPrompt, estimate_tokens, render_prompt, system_message
+from summarizer.prompts import RenderedPrompt, render_prompt, system_message
 from summarizer.schema import (
     ArticleMeta,
     EventSummary,
@@ -34,19 +34,22 @@ from summarizer.schema import (
     Usage,
 )
 from summarizer.settings import EMBEDDED_CONTEXT_WINDOW, Settings
+from summarizer.tokens import ESTIMATE, TokenCounter, counter_for, cut_to_fit
 from summarizer.transport import CallStats
 from summarizer.units import Units, analyse
 
 REASK_MESSAGE_TOKENS = 400
 
 
-@functools.cache
-def _prompt_overhead() -> int:
+@functools.lru_cache(maxsize=8)
+def _prompt_overhead(counter: TokenCounter) -> int:
     """Tokens of the prompt around the article (instructions, field guide, boundaries)."""
-    return estimate_tokens(" ".join(m["content"] for m in render_prompt(Article(id="x", text="")).messages))
+    return counter.count(" ".join(m["content"] for m in render_prompt(Article(id="x", text="")).messages))
 
 
-def fit_article(article: Article, settings: Settings, context_window: int | None) -> tuple[Article, bool]:
+def fit_article(
+    article: Article, settings: Settings, context_window: int | None, counter: TokenCounter = ESTIMATE
+) -> tuple[Article, bool]:
     """Cut the article at a paragraph boundary so prompt + answers fit the model's context.
 
     Re-asks resend earlier answers, so room for ``max_reasks + 1`` answers is kept.
@@ -55,9 +58,9 @@ def fit_article(article: Article, settings: Settings, context_window: int | None
     if context_window is None:
         return article, False
     answers = settings.max_output_tokens * (settings.max_reasks + 1)
-    overhead = _prompt_overhead() + settings.max_reasks * REASK_MESSAGE_TOKENS
+    overhead = _prompt_overhead(counter) + settings.max_reasks * REASK_MESSAGE_TOKENS
     room = context_window - answers - overhead
-    if estimate_tokens(article.text) <= room:
+    if counter.count(article.text) <= room:
         return article, False
     if room < 200:
         from summarizer.errors import ConfigurationError
@@ -66,19 +69,7 @@ def fit_article(article: Article, settings: Settings, context_window: int | None
             f"a context window of {context_window} tokens leaves no room for the article; "
             "lower SUMMARIZER_MAX_OUTPUT_TOKENS or SUMMARIZER_MAX_REASKS"
         )
-    kept: list[str] = []
-    used = 0
-    for para in article.text.split("\n\n"):
-        cost = estimate_tokens(para + "\n\n")
-        if used + cost > room:
-            break
-        kept.append(para)
-        used += cost
-    if not kept:  # one giant paragraph: cut at a sentence end inside the budget
-        head = article.text[: int(room * BYTES_PER_TOKEN / 2)]
-        cut = max(head.rfind(". "), head.rfind("\n"))
-        kept = [head[: cut + 1] if cut > 0 else head]
-    return Article(**{**article.__dict__, "text": "\n\n".join(kept).strip()}), True
+    return Article(**{**article.__dict__, "text": cut_to_fit(article.text, room, counter)}), True
 
 
 @dataclass
@@ -106,7 +97,7 @@ class Prepared:
 
 
 def prepare(article: Article, settings: Settings, endpoint: Endpoint) -> Prepared:
-    fitted, truncated = fit_article(article, settings, endpoint.context_window)
+    fitted, truncated = fit_article(article, settings, endpoint.context_window, endpoint.tokens)
     units = analyse(fitted.text)
     checks = {
         strict: GroundingCheck(units, strict=strict, published_at=fitted.published_at, title=fitted.title)
@@ -175,6 +166,7 @@ def resolve_endpoint(settings: Settings, server: EmbeddedServer | None) -> Endpo
             structured_output=settings.resolved_structured_output(),
             backend="embedded",
             context_window=server.context_window or EMBEDDED_CONTEXT_WINDOW,  # what it allocated
+            tokens=counter_for(None, tokenize_url=server.tokenize_url),
         )
     base_url = str(settings.base_url)
     return Endpoint(
@@ -184,6 +176,7 @@ def resolve_endpoint(settings: Settings, server: EmbeddedServer | None) -> Endpo
         structured_output=settings.resolved_structured_output(),
         backend=urlsplit(base_url).hostname or base_url,
         context_window=settings.context_window,
+        tokens=counter_for(settings.resolved_model()),
     )
 
 

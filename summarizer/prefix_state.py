@@ -81,7 +81,7 @@ class PrefixState:
             log.debug("prompt state %s failed: %s", action, exc)
             return None
         if response.status_code != 200:
-            log.debug("prompt state %s refused: HTTP %s %s", action, response.status_code, response.text[:200])
+            log.debug("prompt state %s refused: %s %s", action, response.status_code, response.text[:200])
             return None
         with contextlib.suppress(ValueError):
             body = response.json()

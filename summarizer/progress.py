@@ -7,19 +7,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol, TextIO
 
-# USD per 1M tokens (input, output), for estimates only. Unknown models report no cost unless
-# --price-in/--price-out are given; the embedded model costs nothing but electricity.
-PRICES: dict[str, tuple[float, float]] = {
-    "gpt-4o-mini": (0.15, 0.60),
-    "gpt-4o": (2.50, 10.00),
-    "gpt-4.1-mini": (0.40, 1.60),
-    "gpt-4.1-nano": (0.10, 0.40),
-    "gpt-4.1": (2.00, 8.00),
-}
+UNKNOWN_PRICE = "unknown price: pass --price-in/--price-out"
 
 
 @dataclass(frozen=True)
 class Pricing:
+    """USD per 1M prompt and output tokens, and where they come from; None: unknown."""
+
     input_per_m: float | None
     output_per_m: float | None
     source: str
@@ -30,15 +24,58 @@ class Pricing:
         return (prompt_tokens * self.input_per_m + completion_tokens * self.output_per_m) / 1e6
 
 
-def pricing_for(model: str, *, embedded: bool, price_in: float | None, price_out: float | None) -> Pricing:
+def pricing_for(
+    model: str,
+    *,
+    embedded: bool,
+    price_in: float | None,
+    price_out: float | None,
+    base_url: str | None = None,
+) -> Pricing:
+    """Prices given on the command line, else nothing for the embedded model (it costs only
+    electricity), else the list price from ``genai-prices`` (``list_price``), else unknown."""
     if price_in is not None or price_out is not None:
         return Pricing(price_in or 0.0, price_out or 0.0, "given prices")
     if embedded:
         return Pricing(0.0, 0.0, "local model")
-    for name in sorted(PRICES, key=len, reverse=True):
-        if model.startswith(name):
-            return Pricing(*PRICES[name], f"list price of {name}, estimate")
-    return Pricing(None, None, "unknown price: pass --price-in/--price-out")
+    return list_price(model, base_url) or Pricing(None, None, UNKNOWN_PRICE)
+
+
+def list_price(model: str, base_url: str | None = None) -> Pricing | None:
+    """The provider's list price of ``model`` today, from the data bundled with ``genai-prices``
+    (kept current by its maintainers; upgrade the package for new prices). Only that bundled
+    data is read: the package fetches prices only when asked (``UpdatePrices``), which we never do.
+
+    The provider is the one ``base_url`` belongs to (OpenAI, Azure, OpenRouter, ...), or, for an
+    address genai-prices does not know (a proxy, a local server), the model name's own. Prices
+    tiered by prompt length take the base tier: one article's request is far below any tier.
+    """
+    from datetime import UTC, datetime
+
+    import genai_prices
+    from genai_prices import data_snapshot
+
+    snapshot = data_snapshot.get_snapshot()
+    try:
+        try:
+            provider = snapshot.find_provider(None, None, base_url) if base_url else None
+        except LookupError:  # an address genai-prices does not know: go by the model's name
+            provider = None
+        provider, info = snapshot.find_provider_model(model, provider, None, None)
+    except LookupError:
+        return None
+    prices = info.get_prices(datetime.now(UTC))
+    rates = [_base_rate(getattr(prices, key, None)) for key in ("input_mtok", "output_mtok")]
+    if rates[0] is None or rates[1] is None:
+        return None
+    source = f"list price of {info.id} at {provider.name}, genai-prices {genai_prices.__version__}, estimate"
+    return Pricing(rates[0], rates[1], source)
+
+
+def _base_rate(price: object) -> float | None:
+    """USD per 1M tokens: a plain rate, or the base rate of tiered prices."""
+    price = getattr(price, "base", price)
+    return None if price is None else float(price)  # type: ignore[arg-type]
 
 
 @dataclass

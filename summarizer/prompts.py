@@ -22,12 +22,6 @@ from summarizer.schema import PointerDraft
 from summarizer.units import Units, analyse
 
 DEFAULT_TEMPLATE = "summarize.j2"
-BYTES_PER_TOKEN = 3.5  # conservative for English; Cyrillic/Greek cost more bytes per token
-
-
-def estimate_tokens(text: str) -> int:
-    """Tokens ``text`` will cost, estimated high (no tokenizer for every endpoint's model)."""
-    return int(len(text.encode("utf-8")) / BYTES_PER_TOKEN) + 1
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,7 @@ _ROLE = re.compile(
 # Words written with a full stop inside a name ("Martin L. King", "Gen. Smith", "Jr."); after any
 # other word a full stop ends the sentence and the name ("Sky News. Martin Bamford").
 _ABBREVIATIONS = frozenset(
-    "mr mrs ms dr jr sr st mt gen col lt sgt capt gov rep sen prof rev hon maj adm cpl pvt ft".split()
+    "mr mrs ms dr jr sr st mt gen col lt sgt capt gov rep sen prof rev hon maj adm cpl pvt ft".split()  # noqa: SIM905
 )
 _TITLES = re.compile(
     r"^(mr|mrs|ms|dr|prof|gen|col|lt|sgt|capt|president|governor|mayor|minister|senator|judge)\.?$",

@@ -583,7 +583,7 @@ def test_tpm_gate_counts_prompt_tokens_plus_max_tokens() -> None:
     import httpx2
 
     from summarizer.batch import RateGate, request_tokens
-    from summarizer.prompts import estimate_tokens
+    from summarizer.tokens import estimate_tokens
 
     system, user = "Rules of the game. " * 40, "Статья: Київ, 1,800 евакуйовані. " * 30
     schema = {"type": "object", "properties": {f"f{i}": {"type": "string"} for i in range(400)}}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SEED
+from tests.conftest import ROOT, SEED
 
 
 def run(
@@ -86,3 +86,28 @@ def test_schema_command_prints_the_exported_schema() -> None:
     proc = run("schema")
     exported = (SEED.parent.parent / "schemas" / "event_summary.schema.json").read_text()
     assert proc.returncode == 0 and proc.stdout == exported
+
+
+def test_batch_dry_run_names_its_counter_and_its_price(tmp_path: Path) -> None:
+    """Nothing is called: OpenAI model names are counted with tiktoken's offline file and priced
+    from genai-prices' bundled data; the embedded model is estimated and free."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    ru = ROOT / "tests" / "data" / "tokens" / "ru.txt"
+    (inputs / "ru.txt").write_text(ru.read_text(encoding="utf-8"), encoding="utf-8")
+    out = str(tmp_path / "out.jsonl")
+    dry = ("batch", str(inputs), "-o", out, "--dry-run")
+    openai = {"OPENAI_BASE_URL": "https://api.openai.com/v1", "OPENAI_API_KEY": "k"}
+    openai["SUMMARIZER_MODEL"] = "gpt-4o-mini"
+    proc = run(*dry, env=openai)
+    assert proc.returncode == 0, proc.stderr
+    assert "1 articles (0 unreadable)" in proc.stdout
+    assert "prompt tokens (tiktoken cl100k_base + 5% for o200k_base)" in proc.stdout
+    assert "list price of gpt-4o-mini at OpenAI, genai-prices" in proc.stdout
+    assert "(given prices)" in run(*dry, "--price-in", "1", "--price-out", "2", env=openai).stdout
+    local = run(*dry, env={"OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "SUMMARIZER_MODEL": "m"}).stdout
+    assert "prompt tokens (estimate)" in local
+    assert "cost unknown price: pass --price-in/--price-out" in local
+    embedded = run(*dry).stdout
+    assert "prompt tokens (estimate)" in embedded and "$0.00 at most (local model)" in embedded
+    assert not Path(out).exists()

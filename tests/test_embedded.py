@@ -159,6 +159,26 @@ def test_a_shared_prompt_prefix_is_served_from_the_cache(small_server: object) -
     assert second["prompt_n"] < 0.2 * first["prompt_n"]
 
 
+def test_tokens_are_counted_with_the_models_own_vocabulary(small_server: object) -> None:
+    """llama.cpp's /tokenize gives the counts bench/token_ratios.py recorded for SmolLM2, and
+    the estimate used where no tokenizer is at hand stays above every one of them."""
+    from summarizer.embedded import EmbeddedServer
+    from summarizer.pipeline import resolve_endpoint
+    from summarizer.settings import Settings
+    from summarizer.tokens import ESTIMATE, LlamaCppTokens
+
+    assert isinstance(small_server, EmbeddedServer)
+    counter = resolve_endpoint(Settings(embedded_model=SMALL), small_server).tokens
+    assert isinstance(counter, LlamaCppTokens)
+    data = Path(__file__).resolve().parent / "data" / "tokens"
+    measured = json.loads((data / "measured.json").read_text(encoding="utf-8"))["counts"][SMALL]
+    for sample, n in measured.items():
+        text = (data / f"{sample}.txt").read_text(encoding="utf-8")
+        assert counter.count(text) == n, sample
+        assert ESTIMATE.count(text) > n, sample
+    assert counter.name == "llama.cpp /tokenize"  # never fell back to the estimate
+
+
 def test_stop_reaps_the_server() -> None:
     from summarizer.embedded import EmbeddedServer
 

@@ -719,6 +719,31 @@ def test_client_length_retries_once_with_a_bigger_budget(fake: FakeServer, seed:
     assert out.usage["prompt_tokens"] == _served_prompt_tokens(fake)
 
 
+def test_client_length_widening_is_capped_by_the_endpoints_own_count(fake: FakeServer, seed: Article) -> None:
+    """The doubled budget must fit the context beside the prompt as the endpoint's tokenizer
+    counts it (here a counter that calls the prompt 3000 tokens), not a bytes rule of thumb."""
+    import dataclasses
+
+    class Fixed:
+        name = "fixed"
+
+        def count(self, text: str) -> int:
+            return 1500 if text else 0
+
+    fake.script(KEY, ["length", "ok"])
+    settings = _settings(fake, max_output_tokens=500)
+    prep = prepare(seed, settings, _endpoint(fake))
+    endpoint = dataclasses.replace(_endpoint(fake), context_window=3800, tokens=Fixed())
+    client = ModelClient(endpoint, settings)
+    try:
+        out = client.extract(prep.prompt.messages, prep.response_model, context=prep.context,
+                             lenient_context=prep.lenient, max_tokens=500, stats=CallStats())  # fmt: skip
+    finally:
+        client.close()
+    assert isinstance(out.value, PointerDraft)
+    assert [s.max_tokens for s in fake.log] == [500, 800]  # 3800 - 2 x 1500, not 1000
+
+
 def test_client_length_twice_is_terminal(fake: FakeServer, seed: Article) -> None:
     # docs/ARCHITECTURE.md §4: at most one retry with a larger budget, never the same request again.
     fake.script(KEY, ["length", "length", "length", "ok"])
