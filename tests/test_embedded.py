@@ -279,3 +279,71 @@ def test_a_server_that_dies_at_start_is_one_line(tmp_path: Path, spawn: Spawn) -
     assert len(lines) == 1 and "embedded llama.cpp server exited" in lines[0] and "Traceback" not in err
     assert "GGUF" in lines[0]  # llama.cpp's own reason, not just an exit code
     assert _llama_servers() <= before
+
+
+def test_the_prompt_prefix_state_survives_a_restart(tmp_path: Path) -> None:
+    """The system message's KV state is saved after the first answer and restored by the next
+    server: its first request then reuses the prefix instead of evaluating it again. A state
+    file that cannot be read is dropped, never fatal."""
+    from summarizer.embedded import EmbeddedServer
+
+    system = SEED.read_text(encoding="utf-8")[:2500]  # any long, fixed prefix
+
+    def first_request(question: str) -> dict[str, int]:
+        with EmbeddedServer(model=SMALL, prefix=system, state_dir=tmp_path) as server:
+            body = {
+                "model": server.model_name,
+                "messages": [{"role": "system", "content": system}, {"role": "user", "content": question}],
+                "max_tokens": 4,
+                "temperature": 0,
+            }
+            url = f"{server.base_url}/chat/completions"
+            timings: dict[str, int] = httpx2.post(url, json=body, timeout=120).json()["timings"]
+            server.answered()
+            assert server.prefix_state is not None
+            timings["restored"] = server.prefix_state.restored_tokens
+            return timings
+
+    cold = first_request("Who is mentioned first?")
+    [state] = list(tmp_path.glob("*.kv"))
+    assert cold["restored"] == 0 and cold["cache_n"] == 0
+    warm = first_request("Where does it happen?")
+    assert warm["restored"] > 0 and warm["cache_n"] > 0.8 * cold["prompt_n"]
+    assert warm["prompt_n"] < 0.2 * cold["prompt_n"]
+    assert [p.name for p in tmp_path.iterdir()] == [state.name]  # restored: not saved again
+
+    state.write_bytes(b"not a llama.cpp state")
+    broken = first_request("Who is mentioned first?")
+    assert broken["restored"] == 0 and broken["cache_n"] == 0  # dropped, then saved anew
+    assert state.stat().st_size > 1000
+
+
+def test_the_grammar_form_answers_compact_json(small_server: object) -> None:
+    """``grammar`` (the embedded default): the schema as a llguidance grammar that admits no
+    whitespace between tokens, so the model cannot spend tokens on indentation."""
+    from summarizer.embedded import EmbeddedServer
+    from summarizer.llm import compact_grammar
+
+    assert isinstance(small_server, EmbeddedServer)
+    schema = {
+        "type": "object",
+        "properties": {
+            "colour": {"type": "string", "enum": ["red", "green", "blue"]},
+            "things": {"type": "array", "items": {"type": "string", "maxLength": 12}, "maxItems": 3},
+        },
+        "required": ["colour", "things"],
+        "additionalProperties": False,
+    }
+    body = {
+        "model": small_server.model_name,
+        "messages": [
+            {"role": "user", "content": "Answer in pretty-printed JSON: a colour and three fruits."}
+        ],
+        "grammar": compact_grammar(schema),
+        "max_tokens": 60,
+        "temperature": 0,
+    }
+    answer = httpx2.post(f"{small_server.base_url}/chat/completions", json=body, timeout=120).json()
+    content = answer["choices"][0]["message"]["content"]
+    assert json.loads(content)["colour"] in {"red", "green", "blue"}
+    assert content == json.dumps(json.loads(content), separators=(",", ":"), ensure_ascii=False)
