@@ -384,3 +384,40 @@ def test_analysis_never_raises_on_any_text(text: str) -> None:
     units = analyse(normalize_text(text))
     for s in units.sentences:
         assert 0 <= s.start <= s.end <= len(units.text)
+
+
+def test_time_words_and_place_come_from_the_cited_sentence_when_the_model_gives_none() -> None:
+    """A small model leaves when/where null or writes a sentence id there: the code takes the
+    cited sentence's own time words and the name after a place preposition, verbatim."""
+    conditions = event(SEED_UNITS, "Conditions on Friday", "Conditions made evacuating civilians impossible")
+    hamlet = event(
+        SEED_UNITS, "hamlet of Dmytrivka", "Bodies of eight Russian soldiers lay in Dmytrivka", when="S4"
+    )
+    result = ground(SEED_UNITS, events=[conditions, hamlet])
+    first, second = result.draft.events
+    assert first.when is not None and (first.when.text, first.when.date) == ("on Friday", "2022-04-01")
+    assert second.when is None  # "S4" is no time word, and the sentence has none
+    assert second.where is not None and second.where.place == "Dmytrivka"
+    assert fields(result) == ["events[1].when"]
+    text = SEED_UNITS.text
+    spans = {g.field: text[g.span.start : g.span.end] for g in result.grounded}
+    assert spans["events[0].when.text"] == "on Friday" and spans["events[1].where.place"] == "Dmytrivka"
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("Conditions on Friday made it impossible.", "on Friday"),
+        ("The title was decided almost midnight on Wednesday night.", "on Wednesday night"),
+        ("Published Tue, March 22, 2016 at noon.", "March 22, 2016"),
+        ("The region, annexed in 2014, is the focus.", "in 2014"),
+        ("Earlier this month the council met.", "Earlier this month"),
+        ("It may 12 people be.", None),  # "may" is a verb here
+        ("Russia says the Donbas is the focus.", None),
+    ],
+)
+def test_time_words_in_a_sentence(sentence: str, expected: str | None) -> None:
+    from summarizer.dates import find_time_words
+
+    found = find_time_words(sentence)
+    assert (sentence[slice(*found)] if found else None) == expected

@@ -174,3 +174,28 @@ def load_article_from(text: str):  # type: ignore[no-untyped-def]
     from summarizer.articles import Article
 
     return Article(id="t", text=text, title="Morava floods")
+
+
+def test_speaker_names_lose_page_residue_roles_sentence_ends_and_possessives() -> None:
+    """What the dev set showed offered as speakers: share/subscribe residue ("Subscribe Thank"),
+    a sentence end inside a run of capitals ("Sky News. Martin Bamford"), a role word at the
+    start of a sentence ("Resident Maria Lopez"), a possessive ("Hillary Clinton's")."""
+    text = normalize_text(
+        "Subscribe Thank you for signing up. Invalid Email address.\n\n"
+        "The tram left the rails, reported Sky News. Martin Bamford was on board.\n\n"
+        '"It was like a scene from a film," Martin Bamford said.\n\n'
+        "Resident Maria Lopez watched from her window.\n\n"
+        '"We heard a crash and then screams," she said.\n\n'
+        "Hillary Clinton's campaign chief spoke later. "
+        '"We are not giving up on this race," Hillary Clinton\'s spokesman Nick Merrill said.'
+    )
+    units = analyse(text)
+    names = {n.text for n in units.names}
+    assert {"Sky News", "Martin Bamford", "Maria Lopez"} <= names
+    assert not any("Subscribe" in n or "Invalid" in n or "News. " in n or "Resident" in n for n in names)
+    speakers = [(q.proposed, q.explicit) for q in units.quotations]
+    assert speakers[0] == ("Martin Bamford", True)
+    assert speakers[1] == ("Maria Lopez", False)  # "she said": the nearest earlier named person
+    assert all(not (p or "").endswith("'s") for p, _ in speakers)
+    for q in units.quotations:
+        assert not any("Subscribe" in c or "Email" in c for c in q.candidates)
