@@ -53,6 +53,12 @@ _PLACE_BEFORE = re.compile(
     r"|\b(?:city|town|village|hamlet|port|region|province|county|district|suburb|state) of)\s+$",
     re.IGNORECASE,
 )
+# ", the Ukrainian military said." / ", according to local officials." at the end of an account
+_WHO = r"(?P<who>(?:the\s+)?[^,;\"\u201c\u201d]{2,60}?)"
+_CLAIMANTS = (
+    re.compile(rf",\s+{_WHO}\s+(?:said|says|claimed|reported|announced|stated)\.[\"\u201d]?$"),
+    re.compile(rf",\s+according\s+to\s+{_WHO}\.[\"\u201d]?$"),
+)
 _DEMONYM = re.compile(r"(?:ian|ean|ese|ish)s?$")  # "in Russian hands" names no place
 
 _UNVERIFIED = re.compile(
@@ -383,6 +389,38 @@ class _Resolver:
                     statement=c.statement, claimant=c.claimant, status=status, evidence=cited, sentence=s.id
                 )
             )
+        return out + self.unverified_accounts({c.sentence for c in out if c.sentence}, len(out))
+
+    def unverified_accounts(self, cited: set[str | None], first: int) -> list[Claim]:
+        """Accounts the article says it could not verify ("Reuters could not immediately verify
+        the account."), added as ``unverified`` claims when the model cited none of them: an
+        editor must see those. The account is the sentence before, with its "X said" claimant;
+        statement and claimant are copied from it. The status says it all: no review flag."""
+        out: list[Claim] = []
+        sentences = self.u.sentences
+        for k, t in enumerate(sentences):
+            if k == 0 or t.withheld or not _UNVERIFIED.search(self.text[t.start : t.end]):
+                continue
+            s = sentences[k - 1]
+            if s.withheld or s.id in cited or s.paragraph < t.paragraph - 1:
+                continue
+            sentence = self.text[s.start : s.end]
+            said = next((m for p in _CLAIMANTS if (m := p.search(sentence))), None)
+            if said is None:
+                continue
+            kept = f"claims[{first + len(out)}]"
+            self.keep(f"{kept}.evidence", s.start, s.end)
+            self.keep(f"{kept}.claimant", s.start + said.start("who"), s.start + said.end("who"))
+            out.append(
+                Claim(
+                    statement=sentence,
+                    claimant=said["who"],
+                    status="unverified",
+                    evidence=sentence,
+                    sentence=s.id,
+                )
+            )
+            cited.add(s.id)
         return out
 
     def sources(self, answer: PointerDraft) -> list[Source]:

@@ -260,7 +260,9 @@ def test_claimant_must_be_named_at_the_claim() -> None:
         "status": "claimed",
     }
     result = ground(SEED_UNITS, claims=[claim])
-    assert result.draft.claims == [] and fields(result) == ["claims[0].claimant"]
+    assert fields(result) == ["claims[0].claimant"]
+    # only the account the article could not verify (added by the code) remains
+    assert [c.sentence for c in result.draft.claims] == [sid(SEED_UNITS, "anti-air defenses")]
     ok = {**claim, "claimant": "Kyrylo Tymoshenko"}
     assert ground(SEED_UNITS, claims=[ok]).draft.claims[0].claimant == "Kyrylo Tymoshenko"
 
@@ -421,3 +423,26 @@ def test_time_words_in_a_sentence(sentence: str, expected: str | None) -> None:
 
     found = find_time_words(sentence)
     assert (sentence[slice(*found)] if found else None) == expected
+
+
+def test_an_account_the_article_could_not_verify_is_an_unverified_claim() -> None:
+    """The seed's Odesa air-defence account ("Reuters could not immediately verify the
+    account.") is an unverified claim of the Ukrainian military even when the model cites no
+    claim; copied from the sentence, and flagged for review."""
+    result = ground(SEED_UNITS)
+    [claim] = result.draft.claims
+    assert claim.status == "unverified" and claim.claimant == "the Ukrainian military"
+    assert claim.statement == claim.evidence and claim.evidence.startswith("In southwest Ukraine")
+    assert claim.sentence == sid(SEED_UNITS, "anti-air defenses")
+    text = SEED_UNITS.text
+    spans = {g.field: text[g.span.start : g.span.end] for g in result.grounded}
+    assert spans["claims[0].evidence"] == claim.evidence and spans["claims[0].claimant"] == claim.claimant
+    # a model claim citing that sentence is kept instead, with its status forced to unverified
+    mine = {
+        "statement": "Air defences thwarted an attack on Odesa",
+        "sentence": sid(SEED_UNITS, "anti-air defenses"),
+        "claimant": "Ukrainian military",
+        "status": "confirmed",
+    }
+    [claim] = ground(SEED_UNITS, claims=[mine]).draft.claims
+    assert (claim.statement, claim.status) == (mine["statement"], "unverified")
