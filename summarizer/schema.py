@@ -3,8 +3,9 @@
 
 Two models on purpose: the model never fills offsets, provenance or grounding — our code does.
 The ``Field(description=...)`` texts of ``PointerDraft`` are the model's instructions; keep them
-short and literal, a 1.5B-parameter model reads them. Records of schema 1.0 validate as 2.0
-(the v2 fields are optional additions); their ``provenance.schema_version`` says which.
+short and literal, a 1.5B-parameter model reads them. Records of schema 1.0 and 2.0 validate as
+2.1 (the v2 fields and 2.1's ``usage.cached_tokens`` are optional additions); their
+``provenance.schema_version`` says which.
 
 Topics use IPTC Media Topic top-level subjects; armed-conflict events use ACLED event types.
 This module imports nothing of ours.
@@ -18,7 +19,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
-SCHEMA_VERSION = "2.0"
+SCHEMA_VERSION = "2.1"
 
 # The check SummaryDraft runs after parsing (grounding, in practice), for the current call.
 # A context variable, not instructor's ``context=``: instructor renders every message as a

@@ -22,7 +22,7 @@ from summarizer.articles import Article, normalize_text
 from summarizer.html import content_security_policy, environment, kind_of, safe_url, to_html
 from summarizer.prompts import prompt_version
 from summarizer.render import to_markdown
-from summarizer.schema import EventSummary, Grounded, Quote, Span
+from summarizer.schema import SCHEMA_VERSION, EventSummary, Grounded, Quote, Span
 from summarizer.units import analyse
 from tests.support.records import record_for
 
@@ -349,7 +349,7 @@ def test_brief_mirrors_the_markdown_content(flood: EventSummary) -> None:
     assert stats in footer
     assert stats in md.replace("_", "")
     assert (
-        f"hand-written via test (json_schema); prompt {prompt_version()}, schema 2.0; 1 call(s), 15 tokens, 1.5 s"
+        f"hand-written via test (json_schema); prompt {prompt_version()}, schema {SCHEMA_VERSION}; 1 call(s), 15 tokens, 1.5 s"
         in footer
     )
     assert doc.all("p", "demo") == []
