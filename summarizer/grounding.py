@@ -288,6 +288,8 @@ class _Resolver:
             s = self.cited(path, e.sentence, "what", e.what)
             if s is None:
                 continue
+            if any(e2.sentence == s.id for e2 in out):
+                continue  # the same sentence twice is one event (a small model repeats itself)
             cited = self.text[s.start : s.end]
             kept = f"events[{len(out)}]"
             self.keep(f"{kept}.evidence", s.start, s.end)

@@ -446,3 +446,10 @@ def test_an_account_the_article_could_not_verify_is_an_unverified_claim() -> Non
     }
     [claim] = ground(SEED_UNITS, claims=[mine]).draft.claims
     assert (claim.statement, claim.status) == (mine["statement"], "unverified")
+
+
+def test_an_event_repeated_on_the_same_sentence_is_kept_once() -> None:
+    first = event(SEED_UNITS, "6,266 people", "6,266 people were evacuated from Ukrainian cities")
+    again = event(SEED_UNITS, "6,266 people", "6,266 people evacuated via humanitarian corridors")
+    result = ground(SEED_UNITS, events=[first, again])
+    assert [e.what for e in result.draft.events] == [first["what"]] and fields(result) == []
