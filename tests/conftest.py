@@ -132,7 +132,7 @@ def model_settings(recording: bool) -> Iterator[Any]:
 
     common = {
         "model": EMBEDDED_MODEL_NAME,
-        "structured_output": "grammar",
+        "structured_output": "json_schema",
         "context_window": EMBEDDED_CONTEXT_WINDOW,
     }
     if recording:

@@ -23,7 +23,7 @@ def test_embedded_default_never_forwards_a_users_key(monkeypatch: pytest.MonkeyP
     assert s.embedded
     assert s.resolved_api_key() != "sk-user-secret"
     assert s.resolved_model() == EMBEDDED_MODEL_NAME
-    assert s.resolved_structured_output() == "grammar"  # upstream llama.cpp server (xllamacpp)
+    assert s.resolved_structured_output() == "json_schema"  # upstream llama.cpp server (xllamacpp)
 
 
 def test_loopback_needs_no_key_remote_does() -> None:
