@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from importlib.util import find_spec
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import pytest
@@ -136,25 +137,27 @@ def test_json_schema_output_keeps_to_the_enum(small_server: object) -> None:
     assert json.loads(answer["choices"][0]["message"]["content"])["colour"] in {"red", "green", "blue"}
 
 
+def _timings(server: Any, system: str, question: str) -> dict[str, int]:
+    """llama.cpp's timings of a 4-token answer to ``question`` after the system message."""
+    body = {
+        "model": server.model_name,
+        "messages": [{"role": "system", "content": system}, {"role": "user", "content": question}],
+        "max_tokens": 4,
+        "temperature": 0,
+    }
+    url = f"{server.base_url}/chat/completions"
+    timings: dict[str, int] = httpx2.post(url, json=body, timeout=120).json()["timings"]
+    return timings
+
+
 def test_a_shared_prompt_prefix_is_served_from_the_cache(small_server: object) -> None:
     from summarizer.embedded import EmbeddedServer
 
     assert isinstance(small_server, EmbeddedServer)
     article = SEED.read_text(encoding="utf-8")[:3000]
 
-    def ask(question: str) -> dict[str, int]:
-        body = {
-            "model": small_server.model_name,
-            "messages": [{"role": "system", "content": article}, {"role": "user", "content": question}],
-            "max_tokens": 4,
-            "temperature": 0,
-        }
-        url = f"{small_server.base_url}/chat/completions"
-        timings: dict[str, int] = httpx2.post(url, json=body, timeout=120).json()["timings"]
-        return timings
-
-    first = ask("Who is mentioned first?")
-    second = ask("Where does it happen?")
+    first = _timings(small_server, article, "Who is mentioned first?")
+    second = _timings(small_server, article, "Where does it happen?")
     assert second["cache_n"] > 0.8 * first["prompt_n"]  # the article's tokens were not recomputed
     assert second["prompt_n"] < 0.2 * first["prompt_n"]
 
@@ -291,14 +294,7 @@ def test_the_prompt_prefix_state_survives_a_restart(tmp_path: Path) -> None:
 
     def first_request(question: str) -> dict[str, int]:
         with EmbeddedServer(model=SMALL, prefix=system, state_dir=tmp_path) as server:
-            body = {
-                "model": server.model_name,
-                "messages": [{"role": "system", "content": system}, {"role": "user", "content": question}],
-                "max_tokens": 4,
-                "temperature": 0,
-            }
-            url = f"{server.base_url}/chat/completions"
-            timings: dict[str, int] = httpx2.post(url, json=body, timeout=120).json()["timings"]
+            timings = _timings(server, system, question)
             server.answered()
             assert server.prefix_state is not None
             timings["restored"] = server.prefix_state.restored_tokens
