@@ -59,6 +59,14 @@ _CLAIMANTS = (
     re.compile(rf",\s+{_WHO}\s+(?:said|says|claimed|reported|announced|stated)\.[\"\u201d]?$"),
     re.compile(rf",\s+according\s+to\s+{_WHO}\.[\"\u201d]?$"),
 )
+_NOTHING = frozenset({"null", "none", "n/a", "na", "unknown", "not stated", "-"})
+
+
+def _given(words: str | None) -> str | None:
+    """The model's words, or None for an empty answer written as text ("null", "unknown")."""
+    return None if words is None or words.strip().lower() in _NOTHING else words
+
+
 _DEMONYM = re.compile(r"(?:ian|ean|ese|ish)s?$")  # "in Russian hands" names no place
 
 _UNVERIFIED = re.compile(
@@ -303,15 +311,16 @@ class _Resolver:
                     self.keep(f"{kept}.actors[{len(actors)}]", *where)
                     actors.append(actor)
             future = e.modality == "future"
-            when = self.when(path, kept, e.when, s, future=future) or self.sentence_when(kept, s, future)
+            when_words, where_words = _given(e.when), _given(e.where)
+            when = self.when(path, kept, when_words, s, future=future) or self.sentence_when(kept, s, future)
             place = None
-            if e.where:
-                where = self.phrase(e.where, *para)
+            if where_words:
+                where = self.phrase(where_words, *para)
                 if where is None:
-                    self.reject(f"{path}.where.place", e.where, "not in the cited sentence's paragraph")
+                    self.reject(f"{path}.where.place", where_words, "not in the cited sentence's paragraph")
                 else:
                     self.keep(f"{kept}.where.place", *where)
-                    place = Where(place=e.where)
+                    place = Where(place=where_words)
             place = place or self.sentence_place(kept, s)
             out.append(
                 Event(

@@ -453,3 +453,16 @@ def test_an_event_repeated_on_the_same_sentence_is_kept_once() -> None:
     again = event(SEED_UNITS, "6,266 people", "6,266 people evacuated via humanitarian corridors")
     result = ground(SEED_UNITS, events=[first, again])
     assert [e.what for e in result.draft.events] == [first["what"]] and fields(result) == []
+
+
+def test_null_written_as_text_is_no_answer_not_a_rejection() -> None:
+    e = event(
+        SEED_UNITS,
+        "Conditions on Friday",
+        "Conditions made evacuating civilians impossible",
+        when="null",
+        where="None",
+    )
+    result = ground(SEED_UNITS, events=[e])
+    kept = result.draft.events[0]
+    assert fields(result) == [] and kept.when is not None and kept.when.text == "on Friday"
