@@ -172,7 +172,7 @@ def _assert_grounded(article: Article, answer: dict[str, Any]) -> GroundingResul
     validated, result = _resolved(article, answer)
     assert result.rejected == [], result.rejected
     assert result.draft.events, "no event survived"
-    assert set(quote_choices(validated)) == {q.id for q in analyse(text).quotations}
+    assert set(quote_choices(validated)) == {q.id for q in analyse(text).quotations if q.asked}
     assert len(validated.headline.split()) <= 15
     assert "FAULT" not in validated.model_dump_json()
     for event in result.draft.events:
@@ -201,7 +201,8 @@ def test_seed_answer_is_grounded_with_quotes_and_a_figure(seed: Article) -> None
     assert answer["headline"] == seed.text.split("\n", 1)[0]
     [event] = result.draft.events
     assert seed.text.split("\n\n")[1].startswith(event.evidence)  # the lead sentence
-    assert answer["quotes"]["Q1"] == "Leonid Vereshchagin"  # the first name offered
+    assert "Q1" not in answer["quotes"]  # "..., resident Leonid Vereshchagin ... said": not asked
+    assert answer["quotes"]["Q2"] == "Maksym Marchenko"  # the first name offered
     first = result.draft.quotes[0]
     assert first.text.startswith("From one side we heard tanks")
     assert first.speaker == "Leonid Vereshchagin"
@@ -246,7 +247,7 @@ def test_the_fake_reads_the_units_the_prompt_offers(seed: Article) -> None:
     assert offer is not None
     assert offer.sentences == {s.id: " ".join(units.sentence_text(s).split()) for s in units.citable}
     assert [(q, s, list(names)) for q, s, names in offer.quotations] == [
-        (q.id, units.sentences[q.sentence].id, list(q.candidates)) for q in units.quotations
+        (q.id, units.sentences[q.sentence].id, list(q.candidates)) for q in units.quotations if q.asked
     ]
     assert [n for n, _, _ in offer.numbers] == [n.id for n in units.numbers]
     assert offer.article == seed.text
@@ -273,7 +274,7 @@ def test_a_withheld_passage_is_never_cited_and_ids_come_from_the_units() -> None
     answer = _answer(article)
     withheld = {s.id for s in units.sentences if s.withheld}
     assert withheld and not withheld & {e["sentence"] for e in answer["events"]}
-    assert set(answer["quotes"]) == {q.id for q in units.quotations}
+    assert set(answer["quotes"]) == {q.id for q in units.quotations if q.asked}
 
 
 # --------------------------------------------------------------------------- over HTTP
