@@ -261,7 +261,7 @@ class _Resolver:
             if f.number in seen:
                 continue
             s = self.u.sentences[n.sentence]
-            counts = f.counts
+            counts = _tidy(f.counts, self.text)
             why = _counts_problem(counts, n.span.text, self.text[s.start : s.end])
             if why == NOTHING_COUNTED and (noun := _counted_words(self.text, n.span.end, s.end)):
                 counts, why = noun, None  # the model pointed at the number; the article says what it counts
@@ -486,6 +486,34 @@ def _counts_problem(counts: str, number: str, sentence: str) -> str | None:
     if not words or words <= {fold(w) for w in content_words(number)}:
         return NOTHING_COUNTED
     return check_prose(counts, sentence, share=0.5)
+
+
+_DANGLING = _LITTLE | {
+    "via",
+    "by",
+    "in",
+    "on",
+    "at",
+    "of",
+    "to",
+    "from",
+    "with",
+    "for",
+    "and",
+    "or",
+    "that",
+    "who",
+}
+
+
+def _tidy(prose: str, article: str) -> str:
+    """A small model's short phrase without its slips: letters of a script the article never
+    uses ("lying in the街道": Qwen drifts into Chinese) and a dangling end ("bombarded by the")."""
+    kept = "".join(ch for ch in prose if not (ch.isalpha() and ord(ch) > 0x2E7F and ch not in article))
+    words = kept.split()
+    while words and (fold(words[-1].strip(",;:")) in _DANGLING or not content_words(words[-1])):
+        words.pop()
+    return " ".join(words).strip(" ,;:") or prose
 
 
 def _counted_words(text: str, start: int, end: int) -> str | None:

@@ -466,3 +466,15 @@ def test_null_written_as_text_is_no_answer_not_a_rejection() -> None:
     result = ground(SEED_UNITS, events=[e])
     kept = result.draft.events[0]
     assert fields(result) == [] and kept.when is not None and kept.when.text == "on Friday"
+
+
+def test_what_a_figure_counts_loses_a_drift_into_another_script_and_a_dangling_end() -> None:
+    figures = [
+        {"number": nid(SEED_UNITS, "at least eight"), "counts": "Russian soldiers lying in the街道"},
+        {"number": nid(SEED_UNITS, "6,266"), "counts": "people evacuated from Ukrainian cities via"},
+    ]
+    result = ground(SEED_UNITS, figures=figures)
+    assert [f.counts for f in result.draft.key_figures] == [
+        "Russian soldiers lying",
+        "people evacuated from Ukrainian cities",
+    ]
