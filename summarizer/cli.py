@@ -287,15 +287,22 @@ def serve(
     data_dir: Annotated[
         Path | None,
         typer.Option(
-            "--data-dir", envvar="SUMMARIZER_DATA_DIR", show_default=False,
+            "--data-dir",
+            envvar="SUMMARIZER_DATA_DIR",
+            show_default=False,
             help="Where briefs are kept (SQLite). Default: $XDG_DATA_HOME/summarizer/desk "
             "(~/.local/share/summarizer/desk).",
         ),
     ] = None,
     concurrency: Annotated[
         int | None,
-        typer.Option("--concurrency", "-c", min=1, show_default=False,
-                     help="Model calls at a time (default 4 with --base-url; always 1 for the embedded model)."),
+        typer.Option(
+            "--concurrency",
+            "-c",
+            min=1,
+            show_default=False,
+            help="Model calls at a time (default 4 with --base-url; always 1 for the embedded model).",
+        ),
     ] = None,
     max_queue: Annotated[int, typer.Option("--max-queue", min=1, help="Briefs waiting; more get 429.")] = 100,
     rate_limit: Annotated[
@@ -303,13 +310,21 @@ def serve(
     ] = 60.0,
     max_body: Annotated[
         int | None,
-        typer.Option("--max-body", min=1, show_default=False,
-                     help="Largest request body in bytes (default 2 x --max-bytes + 1 MB)."),
+        typer.Option(
+            "--max-body",
+            min=1,
+            show_default=False,
+            help="Largest request body in bytes (default 2 x --max-bytes + 1 MB).",
+        ),
     ] = None,
     token: Annotated[
         str | None,
-        typer.Option("--token", envvar="SUMMARIZER_TOKEN", show_default=False,
-                     help="Require this bearer token on every request."),
+        typer.Option(
+            "--token",
+            envvar="SUMMARIZER_TOKEN",
+            show_default=False,
+            help="Require this bearer token on every request.",
+        ),
     ] = None,
     insecure: Annotated[
         bool, typer.Option("--insecure", help="Allow a non-loopback --host without a token.")

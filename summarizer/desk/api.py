@@ -28,7 +28,7 @@ from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from summarizer.articles import article_from_mapping
@@ -46,6 +46,7 @@ from .work import Desk, QueueFull
 
 log = logging.getLogger("summarizer.desk")
 MAX_LIST = 200
+FORM_TYPES = frozenset({"multipart/form-data", "application/x-www-form-urlencoded"})
 NO_STORE = {"cache-control": "no-store"}
 SECURITY_HEADERS = {"x-content-type-options": "nosniff", "referrer-policy": "no-referrer"}
 
@@ -86,8 +87,11 @@ class DeskApp:
         ]
         self.starlette = Starlette(
             routes=routes,
-            exception_handlers={HTTPException: self._http_error, BodyTooLarge: self._too_large,
-                                Exception: self._internal},  # fmt: skip
+            exception_handlers={
+                HTTPException: self._http_error,
+                BodyTooLarge: self._too_large,
+                Exception: self._internal,
+            },
             lifespan=self._lifespan if manage_desk else None,
         )
         self.app = Guard(self.starlette, guard)
@@ -109,7 +113,9 @@ class DeskApp:
 
     async def _too_large(self, _request: Request, exc: Exception) -> Response:
         assert isinstance(exc, BodyTooLarge)
-        return error(413, "input", f"{BODY_NAME}: over the {exc.limit:,}-byte request limit; send a smaller article")
+        return error(
+            413, "input", f"{BODY_NAME}: over the {exc.limit:,}-byte request limit; send a smaller article"
+        )
 
     async def _internal(self, _request: Request, exc: Exception) -> Response:
         log.error("internal error", exc_info=exc)
@@ -144,7 +150,7 @@ class DeskApp:
     async def _article(self, request: Request) -> tuple[Any, str]:
         max_bytes = self.desk.settings.max_bytes
         kind = media_type(request.headers.get("content-type"))
-        if kind == "multipart/form-data":
+        if kind in FORM_TYPES:
             form = await request.form(max_files=1, max_fields=20, max_part_size=self.guard.max_body)
             try:
                 upload = form.get("file")
@@ -156,12 +162,16 @@ class DeskApp:
                 if "text" not in fields:
                     raise Intake("request body: a form needs a 'file' (an article file) or a 'text' field")
                 if len(fields["text"].encode("utf-8")) > max_bytes:
-                    raise Intake(f"{BODY_NAME}: over the {max_bytes:,}-byte limit; split it or raise --max-bytes", 413)
+                    raise Intake(
+                        f"{BODY_NAME}: over the {max_bytes:,}-byte limit; split it or raise --max-bytes", 413
+                    )
                 return article_from_mapping(fields, name=BODY_NAME, default_id="desk"), BODY_NAME
             finally:
                 await form.close()
         data = await request.body()
-        article = await asyncio.to_thread(from_body, data, request.headers.get("content-type"), max_bytes=max_bytes)
+        article = await asyncio.to_thread(
+            from_body, data, request.headers.get("content-type"), max_bytes=max_bytes
+        )
         return article, BODY_NAME
 
     async def submit(self, request: Request) -> Response:
@@ -181,12 +191,16 @@ class DeskApp:
         status = status_of(row, submission.position)
         location = status.links.status
         record = await self.desk.record(row.id) if row.status == "done" else None
-        return _json(status_json(status, record), 200 if row.status == "done" else 202, {"location": location})
+        return _json(
+            status_json(status, record), 200 if row.status == "done" else 202, {"location": location}
+        )
 
     async def recent(self, request: Request) -> Response:
         raw_limit = request.query_params.get("limit", "20")
         if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIST:
-            return error(400, "input", f"limit must be a whole number from 1 to {MAX_LIST}, not {raw_limit!r}")
+            return error(
+                400, "input", f"limit must be a whole number from 1 to {MAX_LIST}, not {raw_limit!r}"
+            )
         query = request.query_params.get("q") or None
         rows = await self.desk.recent(int(raw_limit), query)
         now = time.time()
@@ -214,7 +228,9 @@ class DeskApp:
         if row.status == "failed":
             return error(409, "failed", f"brief {bid} failed: {row.error}")
         if row.status != "done":
-            return error(409, "not_done", f"brief {bid} is {row.status}; wait until GET /v1/briefs/{bid} says done")
+            return error(
+                409, "not_done", f"brief {bid} is {row.status}; wait until GET /v1/briefs/{bid} says done"
+            )
         stored = await self.desk.record(bid)
         assert stored is not None
         return await asyncio.to_thread(EventSummary.model_validate_json, stored)
@@ -229,7 +245,9 @@ class DeskApp:
         record = await self._done(request.path_params["brief_id"])
         if isinstance(record, Response):
             return record
-        return Response(to_markdown(record), media_type="text/markdown", headers={**NO_STORE, **SECURITY_HEADERS})
+        return Response(
+            to_markdown(record), media_type="text/markdown", headers={**NO_STORE, **SECURITY_HEADERS}
+        )
 
     async def as_html(self, request: Request) -> Response:
         record = await self._done(request.path_params["brief_id"])

@@ -41,7 +41,9 @@ class Timings(BaseModel):
 
     queued_s: float
     model_s: float = Field(description="Waiting for the model's HTTP answers (all attempts).")
-    extract_s: float | None = Field(description="The extraction as a whole: model answers, parsing, validation.")
+    extract_s: float | None = Field(
+        description="The extraction as a whole: model answers, parsing, validation."
+    )
     total_s: float
     overhead_s: float
 
@@ -53,7 +55,9 @@ class BriefStatus(BaseModel):
     status: Status
     position: int | None = Field(default=None, description="1-based place in the queue (queued only).")
     title: str | None = None
-    source: str | None = Field(default=None, description="Where the article came from: a file name or 'request body'.")
+    source: str | None = Field(
+        default=None, description="Where the article came from: a file name or 'request body'."
+    )
     headline: str | None = None
     needs_review: bool | None = None
     error: str | None = Field(default=None, description="Failed: the one-line reason.")
@@ -119,7 +123,7 @@ def status_of(row: Row, position: int | None, now: float | None = None) -> Brief
     end = row.finished_at if finished and row.finished_at is not None else now
     return BriefStatus(
         id=row.id,
-        status=row.status,  # type: ignore[arg-type]
+        status=row.status,
         position=position if row.status == "queued" else None,
         title=row.title,
         source=row.source,

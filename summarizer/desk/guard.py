@@ -147,15 +147,16 @@ class Guard:
             if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), self._token):
                 await send_error(
                     send, 401, "authentication",
-                    "missing or wrong token: send Authorization: Bearer <the --token the desk was started with>",
+                    "missing or wrong token: send Authorization: Bearer <the desk's --token>",
                     [(b"www-authenticate", b'Bearer realm="summarizer"')],
                 )  # fmt: skip
                 return
         if method == "POST":
             length = _header(scope, b"content-length")
             if length is not None and length.isdigit() and int(length) > self.options.max_body:
-                await send_error(send, 413, "input", f"request body: {int(length):,} bytes is over the "
-                                 f"{self.options.max_body:,}-byte request limit; send a smaller article")  # fmt: skip
+                limit = self.options.max_body
+                message = f"request body: {int(length):,} bytes is over the {limit:,}-byte request limit"
+                await send_error(send, 413, "input", message + "; send a smaller article")
                 return
             if path == SUBMIT_PATH:
                 client = (scope.get("client") or ("?", 0))[0]

@@ -5,7 +5,7 @@
 - ``application/json``: an object with ``text`` and optional ``title``, ``url``, ``published_at``,
   ``publisher`` (and ``id``), checked as a ``.json`` article file is;
 - ``multipart/form-data`` with one ``file`` (``.txt .md .html .json``): read as that file would be,
-  named by its file name;
+  named by its file name; a form without a file (multipart or urlencoded) is read like the JSON;
 - raw text: ``text/plain`` (``.txt``), ``text/markdown`` (``.md``), ``text/html`` (``.html``), or no
   type / ``application/octet-stream`` (text, or HTML when it starts with ``<``), as stdin is.
 

@@ -55,7 +55,7 @@ def _errors(*codes: int) -> dict[str, Any]:
 
 def document(*, token_required: bool) -> dict[str, Any]:
     refs, defs = _schemas()
-    secured = {"security": [{"bearer": []}]} if token_required else {}
+    secured: dict[str, Any] = {"security": [{"bearer": []}]} if token_required else {}
     auth = (401,) if token_required else ()
     brief_id = {"name": "brief_id", "in": "path", "required": True, "schema": {"type": "string"},
                 "description": "The brief's id (the first 24 hex digits of its ledger key)."}  # fmt: skip
@@ -74,6 +74,8 @@ def document(*, token_required: bool) -> dict[str, Any]:
     paths: dict[str, Any] = {
         "/": {"get": {"summary": "The desk page (holds no data; asks for the token when one is set).",
                       "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}}}},
+        "/openapi.json": {"get": {"summary": "This document.", **secured, "responses": {
+            "200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}, **_errors(*auth)}}},
         "/healthz": {"get": {"summary": "Whether the desk and its model are up.", **secured,
                              "responses": {"200": _json(refs["Health"], "Health"), **_errors(*auth)}}},
         "/v1/briefs": {
@@ -89,6 +91,7 @@ def document(*, token_required: bool) -> dict[str, Any]:
                     "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
                         "file": {"type": "string", "format": "binary",
                                  "description": "An article file: .txt, .md, .html or .json."}}}},
+                    "application/x-www-form-urlencoded": {"schema": refs["ArticleIn"]},
                     "text/plain": {"schema": {"type": "string"}},
                     "text/markdown": {"schema": {"type": "string"}},
                     "text/html": {"schema": {"type": "string"}},
@@ -104,8 +107,8 @@ def document(*, token_required: bool) -> dict[str, Any]:
             "get": {
                 "summary": "Recent briefs, newest first.", **secured,
                 "parameters": [
-                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200,
-                                                                "default": 20}},
+                    {"name": "limit", "in": "query",
+                     "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 20}},
                     {"name": "q", "in": "query", "schema": {"type": "string"},
                      "description": "Only briefs whose title, headline, source or id contains this."},
                 ],
@@ -122,9 +125,12 @@ def document(*, token_required: bool) -> dict[str, Any]:
     }  # fmt: skip
     doc: dict[str, Any] = {
         "openapi": "3.1.0",
-        "info": {"title": "summarizer desk", "version": __version__,
-                 "description": "Briefs of news articles: every quote, figure and claim tied to the "
-                 "article's words, or listed as rejected."},  # fmt: skip
+        "info": {
+            "title": "summarizer desk",
+            "version": __version__,
+            "description": "Briefs of news articles: every quote, figure and claim tied to the "
+            "article's words, or listed as rejected.",
+        },
         "paths": paths,
         "components": {"schemas": defs},
     }

@@ -62,4 +62,8 @@ def content_security_policy(*, header: bool = True) -> str:
 
 @lru_cache(maxsize=2)
 def render(*, token_required: bool) -> str:
-    return environment().get_template(TEMPLATE).render(csp=content_security_policy(header=False), token_required=token_required)
+    return (
+        environment()
+        .get_template(TEMPLATE)
+        .render(csp=content_security_policy(header=False), token_required=token_required)
+    )

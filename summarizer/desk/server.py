@@ -63,7 +63,11 @@ def check_exposure(host: str, token: str | None, insecure: bool) -> None:
 
 def bind(host: str, port: int) -> socket.socket:
     try:
-        family = socket.AF_INET6 if isinstance(ipaddress.ip_address(host.strip("[]")), ipaddress.IPv6Address) else socket.AF_INET
+        family = (
+            socket.AF_INET6
+            if isinstance(ipaddress.ip_address(host.strip("[]")), ipaddress.IPv6Address)
+            else socket.AF_INET
+        )
     except ValueError:
         family = socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)

@@ -60,6 +60,7 @@ _COLUMNS = (
     "id, key, seq, status, title, source, headline, needs_review, error, error_kind, "
     "submitted_at, started_at, finished_at, model_s, extract_s, model_calls, runs"
 )
+_SELECT = "SELECT " + _COLUMNS + " FROM briefs"  # noqa: S608 - our own column names, no input
 
 
 def brief_id(key: str) -> str:
@@ -174,11 +175,11 @@ class Store:
     # -- reads ----------------------------------------------------------------------------
 
     def get(self, bid: str) -> Row | None:
-        values = self.db.execute(f"SELECT {_COLUMNS} FROM briefs WHERE id = ?", (bid,)).fetchone()
+        values = self.db.execute(_SELECT + " WHERE id = ?", (bid,)).fetchone()
         return Row.of(values) if values else None
 
     def by_key(self, key: str) -> Row | None:
-        values = self.db.execute(f"SELECT {_COLUMNS} FROM briefs WHERE key = ?", (key,)).fetchone()
+        values = self.db.execute(_SELECT + " WHERE key = ?", (key,)).fetchone()
         return Row.of(values) if values else None
 
     def article(self, bid: str) -> Article | None:
@@ -191,7 +192,7 @@ class Store:
         return values[0] if values else None
 
     def recent(self, limit: int, query: str | None = None) -> list[Row]:
-        sql = f"SELECT {_COLUMNS} FROM briefs"
+        sql = _SELECT
         args: list[Any] = []
         if query:
             like = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

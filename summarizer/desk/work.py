@@ -266,7 +266,8 @@ class Desk:
 
     async def submit(self, article: Article, *, source: str, received_at: float | None = None) -> Submission:
         """Queue ``article`` unless the store already has (or is making) its brief."""
-        assert self._submit_lock is not None and self._wake is not None, "start the desk first"
+        assert self._submit_lock is not None, "start the desk first"
+        assert self._wake is not None
         key = item_key(article.text, self.model)
         bid = brief_id(key)
         if article.id in {"desk", "upload"} or not article.id:
