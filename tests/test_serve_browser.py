@@ -169,7 +169,9 @@ def test_planted_script_and_img_never_run_and_nothing_leaves_the_page(view: Desk
     frame = view.brief(HOSTILE)
     frame.locator("mark").first.click()
     for where in (page, frame.locator("html")):
-        count = where.evaluate("() => document.querySelectorAll('img, svg, iframe[src], object, embed').length")
+        count = where.evaluate(
+            "() => document.querySelectorAll('img, svg, iframe[src], object, embed').length"
+        )
         assert count == 0
     assert page.evaluate("() => window.__pwned === undefined")
     assert frame.locator("html").evaluate("() => window.__pwned === undefined")

@@ -37,9 +37,10 @@ class Links(BaseModel):
 
 
 class Timings(BaseModel):
-    """Seconds, once the brief is finished. ``overhead_s`` = total - queued - model: the desk's own work."""
+    """Seconds, once the brief is finished. ``overhead_s`` = total - queued - model: the desk's own
+    work (intake, store writes, prompt, parsing, validation, grounding)."""
 
-    queued_s: float
+    queued_s: float = Field(description="Waiting in the queue for a free worker.")
     model_s: float = Field(description="Waiting for the model's HTTP answers (all attempts).")
     extract_s: float | None = Field(
         description="The extraction as a whole: model answers, parsing, validation."
@@ -112,9 +113,10 @@ def status_of(row: Row, position: int | None, now: float | None = None) -> Brief
     finished = row.status in {"done", "failed"} and row.finished_at is not None
     timings = None
     if finished and row.finished_at is not None:
-        started = row.started_at if row.started_at is not None else row.submitted_at
+        entered = row.queued_at if row.queued_at is not None else row.submitted_at
+        started = row.started_at if row.started_at is not None else entered
         total = row.finished_at - row.submitted_at
-        queued = started - row.submitted_at
+        queued = max(0.0, started - entered)
         model = row.model_s or 0.0
         timings = Timings(
             queued_s=round(queued, 4), model_s=round(model, 4), extract_s=row.extract_s,

@@ -9,8 +9,10 @@ States: ``queued`` -> ``running`` -> ``done`` | ``failed``. A row is written (an
 is told. On open, rows left ``running`` by a crash go back to ``queued``; queued rows are run
 again in the order they were accepted (``seq``).
 
-All access goes through one connection owned by the caller's thread; ``work.Desk`` runs every
-call on one dedicated thread so the event loop never waits on the disk.
+Two connections: ``db`` writes (``recover``, ``enqueue``, ``start``, ``finish``, ``fail``) and
+``reader`` reads (WAL lets it read while a write is being fsynced). ``work.Desk`` uses each from a
+thread of its own, so the event loop never waits on the disk and a status poll never waits
+behind a commit.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import fcntl
 import json
 import os
 import sqlite3
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -45,6 +48,7 @@ CREATE TABLE IF NOT EXISTS briefs (
     error TEXT,
     error_kind TEXT,
     submitted_at REAL NOT NULL,
+    queued_at REAL,
     started_at REAL,
     finished_at REAL,
     model_s REAL,
@@ -58,7 +62,7 @@ CREATE INDEX IF NOT EXISTS briefs_recent ON briefs (submitted_at);
 
 _COLUMNS = (
     "id, key, seq, status, title, source, headline, needs_review, error, error_kind, "
-    "submitted_at, started_at, finished_at, model_s, extract_s, model_calls, runs"
+    "submitted_at, queued_at, started_at, finished_at, model_s, extract_s, model_calls, runs"
 )
 _SELECT = "SELECT " + _COLUMNS + " FROM briefs"  # noqa: S608 - our own column names, no input
 
@@ -88,6 +92,7 @@ class Row:
     error: str | None
     error_kind: str | None
     submitted_at: float
+    queued_at: float | None
     started_at: float | None
     finished_at: float | None
     model_s: float | None
@@ -148,6 +153,9 @@ class Store:
                 )
             self.db.executescript(_SCHEMA)
             self.db.execute(f"PRAGMA user_version={STORE_VERSION}")
+            self.reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self.reader.execute("PRAGMA query_only=1")
+            self.reader.execute("PRAGMA busy_timeout=5000")
         except sqlite3.DatabaseError as exc:
             self.close()
             raise ConfigurationError(
@@ -155,10 +163,11 @@ class Store:
             ) from None
 
     def close(self) -> None:
-        db = getattr(self, "db", None)
-        if db is not None:
-            db.close()
-            self.db = None  # type: ignore[assignment]
+        for name in ("reader", "db"):
+            conn = getattr(self, name, None)
+            if conn is not None:
+                conn.close()
+                setattr(self, name, None)
         if self._lock is not None:
             self._lock.close()  # releases the flock
             self._lock = None
@@ -174,21 +183,21 @@ class Store:
 
     # -- reads ----------------------------------------------------------------------------
 
-    def get(self, bid: str) -> Row | None:
-        values = self.db.execute(_SELECT + " WHERE id = ?", (bid,)).fetchone()
+    def get(self, bid: str, *, conn: sqlite3.Connection | None = None) -> Row | None:
+        values = (conn or self.reader).execute(_SELECT + " WHERE id = ?", (bid,)).fetchone()
         return Row.of(values) if values else None
 
     def by_key(self, key: str) -> Row | None:
-        values = self.db.execute(_SELECT + " WHERE key = ?", (key,)).fetchone()
+        values = self.reader.execute(_SELECT + " WHERE key = ?", (key,)).fetchone()
         return Row.of(values) if values else None
 
     def article(self, bid: str) -> Article | None:
-        values = self.db.execute("SELECT article FROM briefs WHERE id = ?", (bid,)).fetchone()
+        values = self.reader.execute("SELECT article FROM briefs WHERE id = ?", (bid,)).fetchone()
         return article_from_json(values[0]) if values else None
 
     def record(self, bid: str) -> str | None:
         """The stored record's JSON (``EventSummary``, as ``--format json`` prints it, compact)."""
-        values = self.db.execute("SELECT record FROM briefs WHERE id = ?", (bid,)).fetchone()
+        values = self.reader.execute("SELECT record FROM briefs WHERE id = ?", (bid,)).fetchone()
         return values[0] if values else None
 
     def recent(self, limit: int, query: str | None = None) -> list[Row]:
@@ -202,11 +211,13 @@ class Store:
             )
             args += [like] * 4
         sql += " ORDER BY submitted_at DESC, seq DESC LIMIT ?"
-        return [Row.of(v) for v in self.db.execute(sql, [*args, limit])]
+        return [Row.of(v) for v in self.reader.execute(sql, [*args, limit])]
 
     def counts(self) -> dict[str, int]:
         out = dict.fromkeys(STATES, 0)
-        out.update(dict(self.db.execute("SELECT status, count(*) FROM briefs GROUP BY status").fetchall()))
+        out.update(
+            dict(self.reader.execute("SELECT status, count(*) FROM briefs GROUP BY status").fetchall())
+        )
         return out
 
     # -- writes ---------------------------------------------------------------------------
@@ -221,15 +232,15 @@ class Store:
             self.db.execute("BEGIN IMMEDIATE")
             seq = self._next_seq()
             self.db.execute(
-                "INSERT INTO briefs (id, key, seq, status, article, title, source, submitted_at)"
-                " VALUES (?, ?, ?, 'queued', ?, ?, ?, ?)"
+                "INSERT INTO briefs (id, key, seq, status, article, title, source, submitted_at, queued_at)"
+                " VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?)"
                 " ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, status = 'queued',"
                 " article = excluded.article, title = excluded.title, source = excluded.source,"
-                " submitted_at = excluded.submitted_at, started_at = NULL, finished_at = NULL,"
-                " error = NULL, error_kind = NULL WHERE briefs.status = 'failed'",
-                (bid, key, seq, article_json(article), article.title, source, submitted_at),
+                " submitted_at = excluded.submitted_at, queued_at = excluded.queued_at, started_at = NULL,"
+                " finished_at = NULL, error = NULL, error_kind = NULL WHERE briefs.status = 'failed'",
+                (bid, key, seq, article_json(article), article.title, source, submitted_at, time.time()),
             )
-        row = self.get(bid)
+        row = self.get(bid, conn=self.db)
         assert row is not None
         return row
 

@@ -120,6 +120,7 @@ class Desk:
         settings.resolved_api_key()
         self._transport = transport
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="desk-store")
+        self._read_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="desk-read")
         self._store: Store | None = None
         self._queue: deque[str] = deque()
         self._running: dict[str, float] = {}
@@ -138,8 +139,14 @@ class Desk:
     # -- lifecycle ------------------------------------------------------------------------
 
     async def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a store write (or the store's opening and closing) on the writer thread."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, lambda: fn(*args, **kwargs))
+
+    async def _read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a store read on the reader thread (never queued behind a commit)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._read_pool, lambda: fn(*args, **kwargs))
 
     @property
     def store(self) -> Store:
@@ -179,6 +186,7 @@ class Desk:
         if self._server is not None:
             await asyncio.to_thread(self._server.stop)
             self._server = None
+        self._read_pool.shutdown(wait=True)
         if self._store is not None:
             await self._db(self._store.close)
             self._store = None
@@ -273,7 +281,7 @@ class Desk:
         if article.id in {"desk", "upload"} or not article.id:
             article = replace(article, id=bid)
         async with self._submit_lock:  # one check-and-insert at a time: never two jobs per key
-            row = await self._db(self.store.by_key, key)
+            row = await self._read(self.store.by_key, key)
             if row is not None and row.status != "failed":
                 return Submission(row, created=False, position=self.position(row.id))
             if len(self._queue) >= self.options.max_queue:
@@ -291,16 +299,16 @@ class Desk:
         return Submission(row, created=True, position=self.position(row.id))
 
     async def get(self, bid: str) -> Row | None:
-        return await self._db(self.store.get, bid)
+        return await self._read(self.store.get, bid)
 
     async def record(self, bid: str) -> str | None:
-        return await self._db(self.store.record, bid)
+        return await self._read(self.store.record, bid)
 
     async def recent(self, limit: int, query: str | None) -> list[Row]:
-        return await self._db(self.store.recent, limit, query)
+        return await self._read(self.store.recent, limit, query)
 
     async def counts(self) -> dict[str, int]:
-        return await self._db(self.store.counts)
+        return await self._read(self.store.counts)
 
     # -- workers --------------------------------------------------------------------------
 
@@ -318,7 +326,7 @@ class Desk:
                 self._running.pop(bid, None)
 
     async def _run(self, bid: str) -> None:
-        article = await self._db(self.store.article, bid)
+        article = await self._read(self.store.article, bid)
         if article is None:  # pragma: no cover - rows are never deleted
             return
         await self._db(self.store.start, bid, time.time())
