@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -34,7 +35,7 @@ from summarizer.errors import ConfigurationError, InputError
 from summarizer.render import to_json
 from summarizer.schema import EventSummary
 from summarizer.settings import Settings
-from tests.conftest import SEED
+from tests.conftest import ROOT, SEED
 from tests.support.desk_process import DeskProcess
 from tests.support.fake_openai import FakeServer
 
@@ -454,8 +455,8 @@ def test_serve_refuses_a_public_address_without_a_token() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "summarizer", "serve", "--host", ALL_ADDRESSES, "--port", "0",
          "--base-url", "http://127.0.0.1:9/v1", "--model", "m"],
-        capture_output=True, text=True, timeout=60, check=False,
-        env={"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"},
+        capture_output=True, text=True, timeout=60, check=False, cwd=ROOT,
+        env={k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SUMMARIZER_"))},
     )  # fmt: skip
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip().splitlines() == [

@@ -210,3 +210,35 @@ def test_after_a_restart_the_brief_is_in_the_list(browser: Any, desk: DeskProces
         assert page.errors == [] and page.dialogs == [] and page.foreign_requests() == []
     finally:
         page.close()
+
+
+def test_with_a_token_the_page_asks_once_and_keeps_it(browser: Any, fake: FakeServer, tmp_path: Path) -> None:
+    process = DeskProcess(fake.base_url, tmp_path / "data", args=("--token", "s3cret-desk"))
+    try:
+        process.start()
+        page = Desk(browser, process.url)
+        try:
+            box = page.page.locator("#token-box")
+            box.wait_for()
+            assert page.page.evaluate("() => document.activeElement.id") == "token"  # focus is there
+            page.page.keyboard.type("s3cret-desk")
+            page.page.keyboard.press("Enter")
+            box.wait_for(state="hidden")
+            page.brief(article_text())
+            page.page.reload()
+            page.page.locator("#recent button").first.wait_for()  # the list loaded with the kept token
+            assert page.page.locator("#token-box").is_hidden()
+            assert page.errors == [] and page.dialogs == []  # no call went out before the token
+            assert page.foreign_requests() == []
+        finally:
+            page.close()
+    finally:
+        process.stop()
+
+
+def article_text() -> str:
+    return (
+        "Bridges for Town5\n\n"
+        "The city council of Town5 voted on Tuesday to build 7 new bridges, officials said. "
+        '"We need them now," said councillor Maria Lopez. The plan costs 700 million euros.'
+    )

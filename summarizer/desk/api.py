@@ -32,17 +32,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from summarizer.articles import article_from_mapping
+from summarizer.desk import openapi, page
+from summarizer.desk.bodies import BriefList, Health, status_json, status_of
+from summarizer.desk.guard import BodyTooLarge, Guard, GuardOptions, error_body
+from summarizer.desk.intake import BODY_NAME, Intake, from_body, from_upload, media_type
+from summarizer.desk.work import Desk, QueueFull
 from summarizer.errors import InputError, SummarizerError
 from summarizer.html import content_security_policy as brief_policy
 from summarizer.html import to_html
 from summarizer.render import to_json, to_markdown
 from summarizer.schema import EventSummary
-
-from . import openapi, page
-from .bodies import BriefList, Health, status_json, status_of
-from .guard import BodyTooLarge, Guard, GuardOptions, error_body
-from .intake import BODY_NAME, Intake, from_body, from_upload, media_type
-from .work import Desk, QueueFull
 
 log = logging.getLogger("summarizer.desk")
 MAX_LIST = 200

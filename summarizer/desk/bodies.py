@@ -9,9 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from summarizer.desk.store import Row
 from summarizer.schema import EventSummary
-
-from .store import Row
 
 Status = Literal["queued", "running", "done", "failed"]
 

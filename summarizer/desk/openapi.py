@@ -8,16 +8,22 @@ is documented here and that answers validate against these schemas.
 from __future__ import annotations
 
 from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from summarizer import __version__
+from summarizer.desk.bodies import ArticleIn, BriefList, BriefStatus, ErrorBody, Health
 from summarizer.schema import EventSummary
 
-from .bodies import ArticleIn, BriefList, BriefStatus, ErrorBody, Health
-
 REF = "#/components/schemas/{model}"
+
+
+def _version() -> str:
+    try:
+        return version("summarizer")
+    except PackageNotFoundError:  # a checkout on sys.path, not installed
+        return "0+unknown"
 
 
 @lru_cache(maxsize=1)
@@ -127,7 +133,7 @@ def document(*, token_required: bool) -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {
             "title": "summarizer desk",
-            "version": __version__,
+            "version": _version(),
             "description": "Briefs of news articles: every quote, figure and claim tied to the "
             "article's words, or listed as rejected.",
         },

@@ -21,10 +21,9 @@ from pathlib import Path
 
 import uvicorn
 
+from summarizer.desk.guard import GuardOptions, is_loopback_host
 from summarizer.errors import ConfigurationError
 from summarizer.settings import Settings
-
-from .guard import GuardOptions, is_loopback_host
 
 DEFAULT_PORT = 8765
 DEFAULT_CONCURRENCY = 4  # with --base-url; the embedded server has one slot: 1
@@ -107,8 +106,8 @@ class _Server(uvicorn.Server):
 
 def serve(settings: Settings, options: ServeOptions) -> None:
     """Run the desk until Ctrl-C or SIGTERM (the embedded server is stopped on the way out)."""
-    from .api import DeskApp
-    from .work import Desk, DeskOptions
+    from summarizer.desk.api import DeskApp
+    from summarizer.desk.work import Desk, DeskOptions
 
     check_exposure(options.host, options.token, options.insecure)
     concurrency, note = concurrency_for(settings, options.concurrency)

@@ -33,6 +33,7 @@ import httpx2
 
 from summarizer.articles import Article
 from summarizer.batch import item_key
+from summarizer.desk.store import Row, Store, brief_id
 from summarizer.embedded import EmbeddedServer
 from summarizer.errors import ConfigurationError, SummarizerError
 from summarizer.llm import AsyncModelClient, Endpoint
@@ -40,8 +41,6 @@ from summarizer.pipeline import build_record, prepare, resolve_endpoint
 from summarizer.prompts import system_message
 from summarizer.settings import Settings
 from summarizer.transport import CallStats, Throttle
-
-from .store import Row, Store, brief_id
 
 log = logging.getLogger("summarizer.desk")
 T = TypeVar("T")

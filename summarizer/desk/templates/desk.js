@@ -47,7 +47,7 @@
     try { if (token) localStorage.setItem(TOKEN_KEY, token); } catch (e) { /* private mode */ }
     $("token-box").hidden = true;
     clearError();
-    health(); refreshList();
+    begin();
     if (watching) openBrief(watching);
   });
 
@@ -221,9 +221,12 @@
   }
   $("q").addEventListener("input", () => { clearTimeout(searchTimer); searchTimer = setTimeout(refreshList, 250); });
 
-  if (document.body.dataset.tokenRequired === "yes" && !token) askToken();
-  health();
-  refreshList();
-  const start = location.hash.slice(1);
-  if (/^[0-9a-f]{8,64}$/.test(start)) { watching = start; openBrief(start); }
+  function begin() {
+    health();
+    refreshList();
+    const start = location.hash.slice(1);
+    if (/^[0-9a-f]{8,64}$/.test(start) && watching === null) { watching = start; openBrief(start); }
+  }
+  if (document.body.dataset.tokenRequired === "yes" && !token) askToken();  // nothing is asked before it
+  else begin();
 })();
