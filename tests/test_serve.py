@@ -509,6 +509,7 @@ def test_the_list_is_newest_first_and_searchable(fake: FakeServer, tmp_path: Pat
                 )
                 ids.append(r.json()["id"])
                 await finished(client, ids[-1])
+            assert len((await client.get("/v1/briefs?limit=&q=")).json()["items"]) == 3  # empty: defaults
             listed = (await client.get("/v1/briefs?limit=2")).json()["items"]
             assert [b["id"] for b in listed] == ids[::-1][:2]
             assert "record" not in listed[0]

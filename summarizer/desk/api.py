@@ -195,7 +195,7 @@ class DeskApp:
         )
 
     async def recent(self, request: Request) -> Response:
-        raw_limit = request.query_params.get("limit", "20")
+        raw_limit = request.query_params.get("limit") or "20"
         if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIST:
             return error(
                 400, "input", f"limit must be a whole number from 1 to {MAX_LIST}, not {raw_limit!r}"
