@@ -321,6 +321,11 @@ class Desk:
                 self._running[bid] = time.monotonic()
             try:
                 await self._run(bid)
+            except Exception:
+                # The store could not be read or written (disk full, say): the brief stays as the
+                # store last had it (queued or running, so it is run again at the next start) and
+                # this worker goes on with the next one.
+                log.exception("brief %s: the store failed; it will be run again at the next start", bid)
             finally:
                 self._running.pop(bid, None)
 
