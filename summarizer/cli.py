@@ -281,6 +281,92 @@ def batch(
 
 
 @app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port (0: any free one).")] = 8765,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            envvar="SUMMARIZER_DATA_DIR",
+            show_default=False,
+            help="Where briefs are kept (SQLite). Default: $XDG_DATA_HOME/summarizer/desk "
+            "(~/.local/share/summarizer/desk).",
+        ),
+    ] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            "--concurrency",
+            "-c",
+            min=1,
+            show_default=False,
+            help="Model calls at a time (default 4 with --base-url; always 1 for the embedded model).",
+        ),
+    ] = None,
+    max_queue: Annotated[int, typer.Option("--max-queue", min=1, help="Briefs waiting; more get 429.")] = 100,
+    rate_limit: Annotated[
+        float, typer.Option("--rate-limit", min=0, help="Briefs a minute per client address (0: no limit).")
+    ] = 60.0,
+    max_body: Annotated[
+        int | None,
+        typer.Option(
+            "--max-body",
+            min=1,
+            show_default=False,
+            help="Largest request body in bytes (default 2 x --max-bytes + 1 MB).",
+        ),
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token",
+            envvar="SUMMARIZER_TOKEN",
+            show_default=False,
+            help="Require this bearer token on every request.",
+        ),
+    ] = None,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", help="Allow a non-loopback --host without a token.")
+    ] = False,
+    base_url: BaseUrl = None,
+    api_key: ApiKey = None,
+    model: Model = None,
+    model_path: ModelPath = None,
+    embedded_model: EmbeddedModel = None,
+    structured_output: StructuredOut = None,
+    timeout: Timeout = None,
+    max_bytes: MaxBytes = None,
+) -> None:
+    """Serve the editor's desk: a web page and an HTTP API for briefs (OpenAPI at /openapi.json).
+
+    Paste or drop an article, watch it queue and run, read the brief beside the article and
+    copy its Markdown. Briefs are kept in SQLite under --data-dir: the same article (same
+    prompt, schema and model) is served from there without a model call, and work queued or
+    running when the server stopped is taken up again on the next start. The embedded model
+    is started once and kept warm; --base-url uses an endpoint instead.
+
+    Listens on 127.0.0.1 unless --host says otherwise; any other address needs --token
+    (or --insecure). Exit codes: 0 stopped (Ctrl-C or SIGTERM), 2 configuration.
+    """
+    from summarizer.desk.server import ServeOptions, serve
+    from summarizer.desk.store import default_data_dir
+
+    with user_errors():
+        settings = _settings(
+            base_url=base_url, api_key=api_key, model=model, model_path=model_path,
+            embedded_model=embedded_model, structured_output=structured_output, timeout=timeout,
+            max_bytes=max_bytes,
+        )  # fmt: skip
+        options = ServeOptions(
+            data_dir=data_dir or default_data_dir(), host=host, port=port, concurrency=concurrency,
+            max_queue=max_queue, rate_per_minute=rate_limit, max_body=max_body, token=token or None,
+            insecure=insecure,
+        )  # fmt: skip
+        serve(settings, options)
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON Schema of the stored record (the same as schemas/event_summary.schema.json)."""
     from summarizer.schema import record_json_schema

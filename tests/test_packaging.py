@@ -19,7 +19,7 @@ LOCAL = {canonicalize_name(Requirement(r).name) for r in PROJECT["optional-depen
 
 def _imported_roots() -> set[str]:
     roots: set[str] = set()
-    for path in (ROOT / "summarizer").glob("*.py"):
+    for path in (ROOT / "summarizer").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):
                 roots.update(alias.name.split(".")[0] for alias in node.names)

@@ -1,0 +1,145 @@
+"""The OpenAPI 3.1 document of the desk's API (``GET /openapi.json``).
+
+Schemas come from the pydantic models of ``bodies`` (and the record's own ``EventSummary``), so
+they are what the answers are made of; ``tests/test_serve.py`` checks that every route of the app
+is documented here and that answers validate against these schemas.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from pydantic.json_schema import models_json_schema
+
+from summarizer.desk.bodies import ArticleIn, BriefList, BriefStatus, ErrorBody, Health
+from summarizer.schema import EventSummary
+
+REF = "#/components/schemas/{model}"
+
+
+def _version() -> str:
+    try:
+        return version("summarizer")
+    except PackageNotFoundError:  # a checkout on sys.path, not installed
+        return "0+unknown"
+
+
+@lru_cache(maxsize=1)
+def _schemas() -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    keys, top = models_json_schema(
+        [(ArticleIn, "validation"), (BriefStatus, "serialization"), (BriefList, "serialization"),
+         (ErrorBody, "serialization"), (Health, "serialization"), (EventSummary, "serialization")],
+        ref_template=REF,
+    )  # fmt: skip
+    refs = {model.__name__: schema for (model, _mode), schema in keys.items()}
+    return refs, top.get("$defs", {})
+
+
+def _json(ref: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": ref}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    refs, _ = _schemas()
+    what = {
+        400: "A bad query parameter.",
+        401: "No token, or the wrong one (only when the desk was started with --token).",
+        404: "No such brief.",
+        409: "The brief is not done (yet, or it failed: the body says which).",
+        413: "The article or the request body is over the limit.",
+        415: "Unsupported content type or file type.",
+        422: "Not a usable article (empty, binary, not UTF-8, malformed JSON, no 'text'): the CLI's message.",
+        429: "Too many briefs from this client, or the queue is full; see Retry-After.",
+    }
+    out = {str(c): _json(refs["ErrorBody"], what[c]) for c in codes}
+    if 429 in codes:
+        out["429"]["headers"] = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds."}}
+    return out
+
+
+def document(*, token_required: bool) -> dict[str, Any]:
+    refs, defs = _schemas()
+    secured: dict[str, Any] = {"security": [{"bearer": []}]} if token_required else {}
+    auth = (401,) if token_required else ()
+    brief_id = {"name": "brief_id", "in": "path", "required": True, "schema": {"type": "string"},
+                "description": "The brief's id (the first 24 hex digits of its ledger key)."}  # fmt: skip
+    status = _json(refs["BriefStatus"], "The brief's status; when done, with its record.")
+    location = {"Location": {"schema": {"type": "string"}, "description": "The brief's status URL."}}
+
+    def rendering(media: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "get": {
+                "summary": description, "parameters": [brief_id], **secured,
+                "responses": {"200": {"description": description, "content": {media: {"schema": schema}}},
+                              **_errors(*auth, 404, 409)},
+            }
+        }  # fmt: skip
+
+    paths: dict[str, Any] = {
+        "/": {"get": {"summary": "The desk page (holds no data; asks for the token when one is set).",
+                      "responses": {"200": {"description": "HTML", "content": {"text/html": {}}}}}},
+        "/openapi.json": {"get": {"summary": "This document.", **secured, "responses": {
+            "200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}, **_errors(*auth)}}},
+        "/healthz": {"get": {"summary": "Whether the desk and its model are up.", **secured,
+                             "responses": {"200": _json(refs["Health"], "Health"), **_errors(*auth)}}},
+        "/v1/briefs": {
+            "post": {
+                "summary": "Submit an article for a brief.",
+                "description": "JSON, a file upload (.txt .md .html .json) or raw text. A new article is "
+                "queued (202). The same text under the same prompt, schema and model is the same brief: "
+                "answered from the store when done (200), joined when queued or running (202), queued "
+                "again when it failed (202).",
+                **secured,
+                "requestBody": {"required": True, "content": {
+                    "application/json": {"schema": refs["ArticleIn"]},
+                    "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+                        "file": {"type": "string", "format": "binary",
+                                 "description": "An article file: .txt, .md, .html or .json."}}}},
+                    "application/x-www-form-urlencoded": {"schema": refs["ArticleIn"]},
+                    "text/plain": {"schema": {"type": "string"}},
+                    "text/markdown": {"schema": {"type": "string"}},
+                    "text/html": {"schema": {"type": "string"}},
+                }},
+                "responses": {
+                    "202": {**status, "description": "Accepted: queued (or already queued or running).",
+                            "headers": location},
+                    "200": {**status, "description": "Already done: served from the store, no model call.",
+                            "headers": location},
+                    **_errors(*auth, 413, 415, 422, 429),
+                },
+            },
+            "get": {
+                "summary": "Recent briefs, newest first.", **secured,
+                "parameters": [
+                    {"name": "limit", "in": "query",
+                     "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 20}},
+                    {"name": "q", "in": "query", "schema": {"type": "string"},
+                     "description": "Only briefs whose title, headline, source or id contains this."},
+                ],
+                "responses": {"200": _json(refs["BriefList"], "Briefs"), **_errors(*auth, 400)},
+            },
+        },
+        "/v1/briefs/{brief_id}": {"get": {"summary": "A brief's status, and its record when done.",
+                                          "parameters": [brief_id], **secured,
+                                          "responses": {"200": status, **_errors(*auth, 404)}}},
+        "/v1/briefs/{brief_id}.json": rendering("application/json", "The record (`--format json`).",
+                                                refs["EventSummary"]),
+        "/v1/briefs/{brief_id}.md": rendering("text/markdown", "The Markdown brief.", {"type": "string"}),
+        "/v1/briefs/{brief_id}.html": rendering("text/html", "The HTML review page.", {"type": "string"}),
+    }  # fmt: skip
+    doc: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "summarizer desk",
+            "version": _version(),
+            "description": "Briefs of news articles: every quote, figure and claim tied to the "
+            "article's words, or listed as rejected.",
+        },
+        "paths": paths,
+        "components": {"schemas": defs},
+    }
+    if token_required:
+        doc["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+    return doc

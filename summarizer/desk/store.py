@@ -1,0 +1,280 @@
+"""The desk's store: one SQLite database (WAL) under the data dir, one row per brief.
+
+A brief's ``key`` is the batch ledger's (``batch.item_key``: normalised text, prompt version,
+schema version, model), and its ``id`` the key's first 24 hex digits: the same article with the
+same prompt, schema and model is the same row, served from the store without a model call.
+
+States: ``queued`` -> ``running`` -> ``done`` | ``failed``. A row is written (and, with
+``synchronous=FULL``, on disk) before the API answers ``202``; ``done`` is written before anyone
+is told. On open, rows left ``running`` by a crash go back to ``queued``; queued rows are run
+again in the order they were accepted (``seq``).
+
+Two connections: ``db`` writes (``recover``, ``enqueue``, ``start``, ``finish``, ``fail``) and
+``reader`` reads (WAL lets it read while a write is being fsynced). ``work.Desk`` uses each from a
+thread of its own, so the event loop never waits on the disk and a status poll never waits
+behind a commit.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from summarizer.articles import Article
+from summarizer.errors import ConfigurationError
+
+STORE_VERSION = 1
+ID_LENGTH = 24
+STATES = ("queued", "running", "done", "failed")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS briefs (
+    id TEXT PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    seq INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'failed')),
+    article TEXT NOT NULL,
+    title TEXT,
+    source TEXT,
+    headline TEXT,
+    needs_review INTEGER,
+    record TEXT,
+    error TEXT,
+    error_kind TEXT,
+    submitted_at REAL NOT NULL,
+    queued_at REAL,
+    started_at REAL,
+    finished_at REAL,
+    model_s REAL,
+    extract_s REAL,
+    model_calls INTEGER NOT NULL DEFAULT 0,
+    runs INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS briefs_queue ON briefs (status, seq);
+CREATE INDEX IF NOT EXISTS briefs_recent ON briefs (submitted_at);
+"""
+
+_COLUMNS = (
+    "id, key, seq, status, title, source, headline, needs_review, error, error_kind, "
+    "submitted_at, queued_at, started_at, finished_at, model_s, extract_s, model_calls, runs"
+)
+_SELECT = "SELECT " + _COLUMNS + " FROM briefs"  # noqa: S608 - our own column names, no input
+
+
+def brief_id(key: str) -> str:
+    return key[:ID_LENGTH]
+
+
+def default_data_dir() -> Path:
+    """``$SUMMARIZER_DATA_DIR`` is read by the CLI; this is the fallback: the XDG data home."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "summarizer" / "desk"
+
+
+@dataclass(frozen=True)
+class Row:
+    """A brief as stored, without its (large) article and record."""
+
+    id: str
+    key: str
+    seq: int
+    status: str
+    title: str | None
+    source: str | None
+    headline: str | None
+    needs_review: bool | None
+    error: str | None
+    error_kind: str | None
+    submitted_at: float
+    queued_at: float | None
+    started_at: float | None
+    finished_at: float | None
+    model_s: float | None
+    extract_s: float | None
+    model_calls: int
+    runs: int
+
+    @classmethod
+    def of(cls, values: tuple[Any, ...]) -> Row:
+        row = cls(*values)
+        if row.needs_review is not None:
+            object.__setattr__(row, "needs_review", bool(row.needs_review))
+        return row
+
+
+def article_json(article: Article) -> str:
+    return json.dumps(asdict(article), ensure_ascii=False)
+
+
+def article_from_json(text: str) -> Article:
+    return Article(**json.loads(text))
+
+
+class Store:
+    """The briefs table. Not thread-safe: use it from one thread (see the module docstring)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.path = data_dir / "briefs.sqlite3"
+        self._lock: IO[bytes] | None = None
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            self._lock = (data_dir / "desk.lock").open("ab")
+            # One server per data dir: a second one would run the same queued work again.
+            fcntl.flock(self._lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.close()
+            raise ConfigurationError(
+                f"another summarizer serve uses {data_dir}; stop it, or give this one --data-dir"
+            ) from None
+        except OSError as exc:
+            self.close()
+            raise ConfigurationError(
+                f"cannot use the data dir {data_dir}: {exc.strerror}; check the path and permissions "
+                "or give --data-dir"
+            ) from None
+        try:
+            self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            # FULL: a commit is on disk before the API says 202 or done (as the batch ledger's fsync).
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.execute("PRAGMA busy_timeout=5000")
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            if version > STORE_VERSION:
+                raise ConfigurationError(
+                    f"{self.path} was written by a newer summarizer (store version {version}); "
+                    "upgrade, or give another --data-dir"
+                )
+            self.db.executescript(_SCHEMA)
+            self.db.execute(f"PRAGMA user_version={STORE_VERSION}")
+            self.reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self.reader.execute("PRAGMA query_only=1")
+            self.reader.execute("PRAGMA busy_timeout=5000")
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise ConfigurationError(
+                f"cannot open the store {self.path}: {exc}; move it away or give another --data-dir"
+            ) from None
+
+    def close(self) -> None:
+        for name in ("reader", "db"):
+            conn = getattr(self, name, None)
+            if conn is not None:
+                conn.close()
+                setattr(self, name, None)
+        if self._lock is not None:
+            self._lock.close()  # releases the flock
+            self._lock = None
+
+    # -- recovery -------------------------------------------------------------------------
+
+    def recover(self) -> list[str]:
+        """After a crash: ``running`` rows go back to ``queued``. Returns the queue, in order."""
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute("UPDATE briefs SET status = 'queued', started_at = NULL WHERE status = 'running'")
+        return [r[0] for r in self.db.execute("SELECT id FROM briefs WHERE status = 'queued' ORDER BY seq")]
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def get(self, bid: str, *, conn: sqlite3.Connection | None = None) -> Row | None:
+        values = (conn or self.reader).execute(_SELECT + " WHERE id = ?", (bid,)).fetchone()
+        return Row.of(values) if values else None
+
+    def by_key(self, key: str) -> Row | None:
+        values = self.reader.execute(_SELECT + " WHERE key = ?", (key,)).fetchone()
+        return Row.of(values) if values else None
+
+    def article(self, bid: str) -> Article | None:
+        values = self.reader.execute("SELECT article FROM briefs WHERE id = ?", (bid,)).fetchone()
+        return article_from_json(values[0]) if values else None
+
+    def record(self, bid: str) -> str | None:
+        """The stored record's JSON (``EventSummary``, as ``--format json`` prints it, compact)."""
+        values = self.reader.execute("SELECT record FROM briefs WHERE id = ?", (bid,)).fetchone()
+        return values[0] if values else None
+
+    def recent(self, limit: int, query: str | None = None) -> list[Row]:
+        sql = _SELECT
+        args: list[Any] = []
+        if query:
+            like = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            sql += (
+                " WHERE title LIKE ? ESCAPE '\\' OR headline LIKE ? ESCAPE '\\'"
+                " OR source LIKE ? ESCAPE '\\' OR id LIKE ? ESCAPE '\\'"
+            )
+            args += [like] * 4
+        sql += " ORDER BY submitted_at DESC, seq DESC LIMIT ?"
+        return [Row.of(v) for v in self.reader.execute(sql, [*args, limit])]
+
+    def counts(self) -> dict[str, int]:
+        out = dict.fromkeys(STATES, 0)
+        out.update(
+            dict(self.reader.execute("SELECT status, count(*) FROM briefs GROUP BY status").fetchall())
+        )
+        return out
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def _next_seq(self) -> int:
+        return int(self.db.execute("SELECT coalesce(max(seq), 0) + 1 FROM briefs").fetchone()[0])
+
+    def enqueue(self, key: str, article: Article, *, source: str, submitted_at: float) -> Row:
+        """A new brief, or a failed one asked for again: ``queued`` at the end of the queue."""
+        bid = brief_id(key)
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            seq = self._next_seq()
+            self.db.execute(
+                "INSERT INTO briefs (id, key, seq, status, article, title, source, submitted_at, queued_at)"
+                " VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?)"
+                " ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, status = 'queued',"
+                " article = excluded.article, title = excluded.title, source = excluded.source,"
+                " submitted_at = excluded.submitted_at, queued_at = excluded.queued_at, started_at = NULL,"
+                " finished_at = NULL, error = NULL, error_kind = NULL WHERE briefs.status = 'failed'",
+                (bid, key, seq, article_json(article), article.title, source, submitted_at, time.time()),
+            )
+        row = self.get(bid, conn=self.db)
+        assert row is not None
+        return row
+
+    def start(self, bid: str, at: float) -> None:
+        with self.db:
+            self.db.execute(
+                "UPDATE briefs SET status = 'running', started_at = ?, runs = runs + 1 WHERE id = ?",
+                (at, bid),
+            )
+
+    def finish(
+        self,
+        bid: str,
+        *,
+        record: str,
+        headline: str,
+        needs_review: bool,
+        at: float,
+        model_s: float,
+        extract_s: float,
+        model_calls: int,
+    ) -> None:
+        with self.db:
+            self.db.execute(
+                "UPDATE briefs SET status = 'done', record = ?, headline = ?, needs_review = ?,"
+                " finished_at = ?, model_s = ?, extract_s = ?, model_calls = model_calls + ?,"
+                " error = NULL, error_kind = NULL WHERE id = ?",
+                (record, headline, int(needs_review), at, model_s, extract_s, model_calls, bid),
+            )
+
+    def fail(self, bid: str, *, error: str, kind: str, at: float, model_s: float, model_calls: int) -> None:
+        with self.db:
+            self.db.execute(
+                "UPDATE briefs SET status = 'failed', error = ?, error_kind = ?, finished_at = ?,"
+                " model_s = ?, model_calls = model_calls + ? WHERE id = ?",
+                (error, kind, at, model_s, model_calls, bid),
+            )

@@ -1,0 +1,95 @@
+"""``summarizer serve`` in a child process, for tests that need a real socket (the browser) or a
+real crash (SIGKILL). Always stopped and reaped: ``with DeskProcess(...) as desk:`` or
+``stop()``/``kill()`` in a ``finally``."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+_URL = re.compile(r"summarizer: desk on (http://\S+/)")
+
+
+class DeskProcess:
+    def __init__(self, base_url: str, data_dir: Path, *, port: int = 0, args: tuple[str, ...] = ()) -> None:
+        self.argv = [
+            sys.executable, "-m", "summarizer", "serve", "--port", str(port), "--data-dir", str(data_dir),
+            "--base-url", base_url, "--model", "fake-model", "--api-key", "k",
+            "--structured-output", "json_schema", *args,
+        ]  # fmt: skip
+        self.proc: subprocess.Popen[str] | None = None
+        self.url = ""
+        self.stderr: list[str] = []
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._reader: threading.Thread | None = None
+
+    def start(self, timeout: float = 60.0) -> DeskProcess:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SUMMARIZER_"))}
+        self.stderr = []
+        self._lines = queue.Queue()
+        self.proc = subprocess.Popen(
+            self.argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        self._reader = threading.Thread(target=self._drain, args=(self.proc,), daemon=True)
+        self._reader.start()
+        try:
+            while True:
+                line = self._lines.get(timeout=timeout)
+                if line is None:
+                    raise RuntimeError("summarizer serve exited: " + "".join(self.stderr))
+                if m := _URL.search(line):
+                    self.url = m[1].rstrip("/")
+                    return self
+        except BaseException:
+            self.kill()
+            raise
+
+    def _drain(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            self.stderr.append(line)
+            self._lines.put(line)
+        self._lines.put(None)
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs (a crash)."""
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+            if self._reader is not None:
+                self._reader.join(10)  # the pipe is at its end once the process is gone
+            if self.proc.stderr is not None:
+                self.proc.stderr.close()
+
+    def stop(self, timeout: float = 30.0) -> int | None:
+        """SIGTERM (a graceful stop), SIGKILL if it does not end in time; always reaped."""
+        if self.proc is None:
+            return None
+        try:
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)
+                self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+        finally:
+            self.kill()
+        return self.proc.returncode
+
+    def __enter__(self) -> DeskProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
