@@ -45,14 +45,8 @@ from summarizer.schema import (
     When,
     Where,
 )
-from summarizer.units import UNNAMED, Sentence, Units
+from summarizer.units import PLACE_BEFORE, UNNAMED, Sentence, Units
 
-# A name right after these words is a place: "in Kyiv", "near the Sandilands stop", "the port of Odesa"
-_PLACE_BEFORE = re.compile(
-    r"(?:\b(?:in|at|near|outside|inside|across)(?:\s+the)?"
-    r"|\b(?:city|town|village|hamlet|port|region|province|county|district|suburb|state) of)\s+$",
-    re.IGNORECASE,
-)
 # ", the Ukrainian military said." / ", according to local officials." at the end of an account
 _WHO = r"(?P<who>(?:the\s+)?[^,;\"\u201c\u201d]{2,60}?)"
 _CLAIMANTS = (
@@ -228,6 +222,9 @@ class _Resolver:
             if speaker is not None and speaker not in q.candidates:
                 self.reject(f"quotes.{q.id}", speaker, "not a name the article gives near this quotation")
                 speaker = None
+            elif speaker is not None and speaker in self.u.places and speaker != q.proposed:
+                self.reject(f"quotes.{q.id}", speaker, "a place in this article, not a speaker")
+                speaker = None
             if q.proposed and speaker != q.proposed and q.explicit:
                 if speaker is not None:
                     self.notes.append(f"quotes.{q.id}: the article's own attribution ({q.proposed}) kept")
@@ -364,7 +361,7 @@ class _Resolver:
                 s.start <= name.start
                 and name.end <= s.end
                 and not _DEMONYM.search(name.text)
-                and _PLACE_BEFORE.search(self.text[max(s.start, name.start - 40) : name.start])
+                and PLACE_BEFORE.search(self.text[max(s.start, name.start - 40) : name.start])
             ):
                 self.keep(f"{kept}.where.place", name.start, name.end)
                 return Where(place=name.text)

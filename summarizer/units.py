@@ -133,6 +133,7 @@ class Units:
     numbers: list[Number] = field(default_factory=list)
     names: list[Name] = field(default_factory=list)
     withheld: list[tuple[int, int]] = field(default_factory=list)
+    places: frozenset[str] = frozenset()  # names the article uses as places (``place_names``)
 
     def sentence(self, sid: str) -> Sentence | None:
         index = _sid_index(sid)
@@ -343,6 +344,44 @@ def _ends_sentence(word: str) -> bool:
     return len(bare) > 1 and "." not in bare and bare.lower() not in _ABBREVIATIONS
 
 
+# A name right after these words is a place: "in Kyiv", "near the Sandilands stop", "the port of
+# Odesa", "south east London"; and a name ending in a place word is one ("Addiscombe Road").
+PLACE_BEFORE = re.compile(
+    r"(?:\b(?:in|at|near|outside|inside|across)(?:\s+the)?"
+    r"|\b(?:city|town|village|hamlet|port|region|province|county|district|suburb|state) of"
+    r"|\b(?:north|south|east|west)(?:[\s-]?(?:east|west))?(?:ern)?)\s+$",
+    re.IGNORECASE,
+)
+_PLACE_WORD = re.compile(
+    r"\s(?:Road|Street|St|Avenue|Lane|Square|Bridge|Station|River|Sea|Ocean|Valley|Airport|"
+    r"Stadium|Field|Park|Circuit|Island|Islands|Mountains|Bay|Gulf|Strait|Province|Region|County|"
+    r"Oblast|Krai|City|Town)\.?$"
+)
+
+
+@lru_cache(maxsize=1)
+def _countries() -> frozenset[str]:
+    """Country and territory names in English (Babel's CLDR data): "Russia" says things in the
+    news, but never speaks a quotation."""
+    from babel import Locale
+
+    names = set(Locale("en").territories.values())
+    return frozenset(names | {"Britain", "America", "US", "UK", "USA", "EU", "Gaza", "Crimea"})
+
+
+def place_names(text: str, names: list[Name]) -> frozenset[str]:
+    """Names the article uses as places anywhere, and countries: never offered as who said a
+    quotation."""
+    countries = _countries()
+    return frozenset(
+        n.text
+        for n in names
+        if n.text in countries
+        or _PLACE_WORD.search(n.text)
+        or PLACE_BEFORE.search(text[max(0, n.start - 40) : n.start])
+    )
+
+
 def _title_case_paragraphs(text: str) -> list[tuple[int, int]]:
     """Headline-style paragraphs ("Ukrainian Troops Reclaim Areas"): their capitals say nothing."""
     out = []
@@ -462,7 +501,7 @@ def _speakers(units: Units, regions: list[tuple[int, int, int, int]]) -> list[Qu
         near = [
             full(_clean(n.text))
             for n in names
-            if _speaker_like(n.text)
+            if _speaker_like(n.text) and _clean(n.text) not in units.places
             if lo <= n.start < hi and n.end <= units.paragraphs[pk].end + (hi - units.paragraphs[pk].end)
         ]
         near.sort(key=lambda nm: 0 if nm == proposed else 1)
@@ -498,6 +537,7 @@ def analyse(text: str) -> Units:
             units.sentences.append(Sentence(sid, s, e, pk, withheld(s, e)))
     lowercase = frozenset(w for w in re.findall(r"\b[a-z][a-z'-]+\b", text))
     units.names = _names(text, units.sentences, lowercase)
+    units.places = place_names(text, units.names)
 
     def sentence_of(pos: int) -> int:
         return next((i for i, s in enumerate(units.sentences) if s.start <= pos < max(s.end, s.start + 1)), 0)

@@ -199,3 +199,17 @@ def test_speaker_names_lose_page_residue_roles_sentence_ends_and_possessives() -
     assert all(not (p or "").endswith("'s") for p, _ in speakers)
     for q in units.quotations:
         assert not any("Subscribe" in c or "Email" in c for c in q.candidates)
+
+
+def test_places_are_never_offered_as_speakers() -> None:
+    """The dev set's Croydon article had quotations given to "Sandilands", "Addiscombe Road" and
+    "London": names the article uses as places are not choices for who said something."""
+    text = normalize_text(
+        "The tram derailed near the Sandilands stop on Addiscombe Road in south east London.\n\n"
+        "Martin Bamford was on board.\n\n"
+        '"There was blood everywhere and belongings and shoes," he said.'
+    )
+    units = analyse(text)
+    assert {"Sandilands", "Addiscombe Road", "London"} <= units.places
+    [q] = units.quotations
+    assert q.candidates == ("Martin Bamford", "unnamed")
