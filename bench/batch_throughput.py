@@ -12,7 +12,8 @@ Measured, each in a fresh subprocess where it matters:
 - throughput at 200 ms latency, concurrency 16 and 64, no limit: achieved/ideal and ours/naive;
 - a 600 requests/min limit enforced by the fake (sliding window): achieved/limit, share of 429s;
 - client CPU ms per article (getrusage of the client process; grounding, ledger included);
-- peak RSS of a batch of 1k vs 20k articles;
+- peak RSS of a batch of 1k vs 20k articles (``bench/batch_memory.py`` sets it beside the old
+  in-memory key sets, up to 200k articles);
 - wall time of a rerun over a finished 10k batch, and the model calls it made.
 """
 

@@ -40,6 +40,7 @@ from summarizer.errors import (
 )
 from summarizer.inputs import InputItem
 from summarizer.ledger import Ledger
+from summarizer.ledger_index import KeyState
 from summarizer.llm import AsyncModelClient, Endpoint, Extraction
 from summarizer.pipeline import Prepared, build_record, prepare, resolve_endpoint
 from summarizer.progress import NullProgress, Progress, Tally
@@ -222,6 +223,7 @@ class BatchRunner:
         self.settings = settings
         self.options = options or BatchOptions()
         self.ledger = Ledger(out)
+        self._index = self.ledger.index  # done and failed keys, on disk; open in ``run``
         self.progress = progress or NullProgress()
         self.tally = Tally()
         self.model = settings.resolved_model()
@@ -232,9 +234,9 @@ class BatchRunner:
         self._client: AsyncModelClient | None = None
         self._client_lock = asyncio.Lock()
         self._fatal: SummarizerError | None = None
-        self._waiting_dups: dict[str, int] = {}  # in flight: key -> later copies waiting on it
-        self._attempted: set[str] = set()  # keys sent to the model in this run
-        self._ids: set[str] = set()
+        # In flight (taken, not yet on disk): key -> later copies waiting on it. Bounded by the
+        # queue and the workers; every other key lives in the ledger's on-disk index.
+        self._waiting_dups: dict[str, int] = {}
 
     # -- model access, started only when some article needs it ------------------------------
 
@@ -280,7 +282,10 @@ class BatchRunner:
             )
         if state.unreadable_lines:
             self.progress.note(f"{state.unreadable_lines} unreadable ledger lines ignored")
-        self._done, self._failed = state.succeeded, state.failed
+        if state.index_rebuilt:
+            self.progress.note(
+                f"rebuilt the key index {self.ledger.index.path} from the JSONL ({state.index_rebuilt})"
+            )
         queue: asyncio.Queue[tuple[InputItem, Article, str] | None] = asyncio.Queue(
             maxsize=2 * self.options.concurrency
         )
@@ -359,16 +364,16 @@ class BatchRunner:
                 continue
             self.tally.inputs += 1
             self._note_id(article.id, item.name)
-            if key in self._done:
+            state = self._index.state(key)
+            if state is KeyState.SUCCEEDED:
                 self.tally.succeeded += 1
                 self.tally.already_done += 1
-            elif key in self._failed and not self.options.retry_failed:
+            elif state is not None and not self.options.retry_failed:  # failed, before or this run
                 self.tally.failed += 1
-            elif key in self._attempted:
+            elif key in self._waiting_dups or state is KeyState.FAILED_THIS_RUN:  # taken this run
                 self._count_duplicate(key)
                 self.progress.note(f"{item.name}: same text as an earlier article; not billed twice")
             else:
-                self._attempted.add(key)
                 self._waiting_dups[key] = 0
                 await queue.put((item, article, key))
             self.progress.update(self.tally)
@@ -380,16 +385,15 @@ class BatchRunner:
         self.tally.duplicates += 1
         if key in self._waiting_dups:
             self._waiting_dups[key] += 1
-        elif key in self._done:
+        elif self._index.state(key) is KeyState.SUCCEEDED:
             self.tally.succeeded += 1
         else:
             self.tally.failed += 1
 
     def _note_id(self, article_id: str, name: str) -> None:
-        if article_id in self._ids:
-            self.tally.duplicate_ids.append(article_id)
+        if self._index.seen_id(article_id):
+            self.tally.note_duplicate_id(article_id)
             self.progress.note(f"{name}: duplicate id {article_id!r} (different text); both kept by key")
-        self._ids.add(article_id)
 
     async def _bad_input(self, item: InputItem, err: InputError) -> None:
         key = input_key(item.name)
@@ -397,10 +401,9 @@ class BatchRunner:
             return
         self.tally.inputs += 1
         self.progress.note(str(err))
-        if key in self._failed:  # recorded by an earlier run
+        if self._index.state(key) is not None:  # recorded by an earlier run or this one
             self.tally.failed += 1
             return
-        self._failed.add(key)
 
         def written() -> None:
             self.tally.failed += 1
@@ -422,7 +425,7 @@ class BatchRunner:
                 if then is not None:
                     then()
                 return
-            path = self.ledger.failed_out if failed else self.ledger.out
+            path = getattr(exc, "filename", None) or (self.ledger.failed_out if failed else self.ledger.out)
             reason = getattr(exc, "strerror", None) or exc
             self._abort(
                 BatchError(
@@ -486,12 +489,11 @@ class BatchRunner:
 
     def _finish(self, key: str, *, ok: bool) -> None:
         n = 1 + self._waiting_dups.pop(key, 0)  # duplicates share the original's outcome
+        # The key is in the index already: the writer indexes a line before acknowledging it.
         if ok:
             self.tally.succeeded += n
-            self._done.add(key)
         else:
             self.tally.failed += n
-            self._failed.add(key)
         self.progress.update(self.tally)
 
 

@@ -16,18 +16,17 @@ import errno
 import fcntl
 import os
 import queue
+import sqlite3
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-import orjson
-
 from summarizer.errors import BatchError
+from summarizer.ledger_index import Entry, KeyIndex, iter_lines, line_key
 
 Opener = Callable[[Path], IO[bytes]]
-_KEY_PREFIX = b'{"key":"'
 
 
 def failed_path_for(out: Path) -> Path:
@@ -129,45 +128,31 @@ def repair_torn_tail(path: Path) -> int:
         return size - keep
 
 
-def _line_key(line: bytes) -> str | None:
-    # Our writer puts the key first: one complete record per line takes the fast path; a torn
-    # write that a later record was appended to (two keys on a line) gets the full parse, fails
-    # it, and so counts as not done.
-    if line.startswith(_KEY_PREFIX) and line.rstrip().endswith(b"}") and line.count(_KEY_PREFIX) == 1:
-        end = line.find(b'"', len(_KEY_PREFIX))
-        return line[len(_KEY_PREFIX) : end].decode("ascii", "replace") if end > 0 else None
-    try:
-        obj = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return None
-    key = obj.get("key") if isinstance(obj, dict) else None
-    return key if isinstance(key, str) else None
-
-
 def read_keys(path: Path) -> tuple[set[str], int]:
-    """Keys of the lines in ``path``, and how many lines could not be read."""
+    """Keys of the lines in ``path``, and how many lines could not be read (small files and
+    tests: a run keeps its keys in ``ledger_index.KeyIndex``, not in memory)."""
     keys: set[str] = set()
     bad = 0
     if not path.exists():
         return keys, bad
-    with path.open("rb") as fh:
-        for line in fh:
-            if not line.strip():
-                continue
-            key = _line_key(line)
-            if key is None:
-                bad += 1
-            else:
-                keys.add(key)
+    for _, line in iter_lines(path):
+        if not line.strip():
+            continue
+        key = line_key(line)
+        if key is None:
+            bad += 1
+        else:
+            keys.add(key)
     return keys, bad
 
 
 @dataclass
 class LedgerState:
-    succeeded: set[str] = field(default_factory=set)
-    failed: set[str] = field(default_factory=set)
+    """What ``Ledger.open`` found; the keys themselves are in ``Ledger.index``."""
+
     repaired_bytes: int = 0
     unreadable_lines: int = 0
+    index_rebuilt: str | None = None  # why an existing index was rebuilt from the files
 
 
 class Ledger:
@@ -181,10 +166,14 @@ class Ledger:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._files: dict[Path, IO[bytes]] = {}
+        self._sizes: dict[Path, int] = {}  # bytes in each file, as the writer has written them
+        self._names = {self.out: "out", self.failed_out: "failed"}
         self._broken: OSError | None = None
+        self.index = KeyIndex(self.out, self.failed_out)
 
     def open(self) -> LedgerState:
-        """Repair torn tails and read what is already done. Runs before the writer starts."""
+        """Repair torn tails and bring the key index up to date with the files (``index``:
+        what is already done). Runs before the writer starts."""
         try:
             folder = self.out.parent
             created = [d for d in (folder, *folder.parents) if not d.exists()]
@@ -197,8 +186,8 @@ class Ledger:
             # One run per output: a second one would pay for every article again.
             fcntl.flock(self._files[self.out].fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             repaired = repair_torn_tail(self.out) + repair_torn_tail(self.failed_out)
-            succeeded, bad1 = read_keys(self.out)
-            failed, bad2 = read_keys(self.failed_out)
+            self._sizes = {path: path.stat().st_size for path in self._files}
+            self.index.open()  # after the flock: no other run touches the index
         except BlockingIOError:
             self.close()
             raise BatchError(f"another batch is writing {self.out}; wait for it or give another -o") from None
@@ -207,9 +196,15 @@ class Ledger:
             raise BatchError(
                 f"cannot open {self.out}: {exc.strerror}; check the path and permissions"
             ) from None
+        except sqlite3.Error as exc:
+            self.close()
+            raise BatchError(
+                f"cannot build the key index {self.index.path}: {exc}; check that its folder is "
+                "writable and has free space (the index is a cache of the JSONL: deleting it is safe)"
+            ) from None
         self._thread = threading.Thread(target=self._run, name="summarizer-ledger", daemon=True)
         self._thread.start()
-        return LedgerState(succeeded, failed - succeeded, repaired, bad1 + bad2)
+        return LedgerState(repaired, self.index.unreadable_lines, self.index.rebuilt)
 
     def submit(self, line: bytes, *, failed: bool = False) -> asyncio.Future[None]:
         """Queue one JSON line; the future resolves once it is on disk (fsynced), or fails
@@ -244,10 +239,13 @@ class Ledger:
         if self._broken is not None:
             return self._broken  # after a failed write nothing more is written or acknowledged
         touched: set[Path] = set()
+        entries: list[Entry] = []
         try:
             for path, line, _ in items:
                 self._files[path].write(line)
                 touched.add(path)
+                entries.append(Entry(self._names[path], line_key(line), self._sizes[path], line))
+                self._sizes[path] += len(line)
             for path in touched:
                 fh = self._files[path]
                 fh.flush()
@@ -255,6 +253,13 @@ class Ledger:
         except OSError as exc:
             self._broken = exc
             return exc
+        # Only now, with the lines durable, may the index name their keys. Should that fail,
+        # the lines stay on disk unacknowledged (pending); the next open indexes them.
+        try:
+            self.index.record(entries)
+        except Exception as exc:  # sqlite3.Error, or anything: this thread must resolve every future
+            self._broken = OSError(errno.EIO, str(exc) or type(exc).__name__, str(self.index.path))
+            return self._broken
         return None
 
     def close(self) -> None:
@@ -262,6 +267,7 @@ class Ledger:
             self._queue.put(None)
             self._thread.join()
             self._thread = None
+        self.index.close()
         for fh in self._files.values():
             with contextlib.suppress(OSError):
                 fh.close()

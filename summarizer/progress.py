@@ -78,6 +78,9 @@ def _base_rate(price: object) -> float | None:
     return None if price is None else float(price)  # type: ignore[arg-type]
 
 
+DUPLICATE_IDS_KEPT = 100
+
+
 @dataclass
 class Tally:
     """Where every input stands. ``inputs == succeeded + failed + pending`` always."""
@@ -92,7 +95,14 @@ class Tally:
     completion_tokens: int = 0
     throttled: int = 0
     interrupted: bool = False
-    duplicate_ids: list[str] = field(default_factory=list)
+    duplicate_ids: list[str] = field(default_factory=list)  # the first DUPLICATE_IDS_KEPT of them
+    duplicate_id_count: int = 0
+
+    def note_duplicate_id(self, article_id: str) -> None:
+        """Count an id met again with a different text; keep the first few (memory stays flat)."""
+        self.duplicate_id_count += 1
+        if len(self.duplicate_ids) < DUPLICATE_IDS_KEPT:
+            self.duplicate_ids.append(article_id)
 
     @property
     def pending(self) -> int:
