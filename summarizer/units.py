@@ -112,9 +112,11 @@ class Quotation:
 
     @property
     def asked(self) -> bool:
-        """Whether the model chooses the speaker: not when the article says outright who spoke
-        ("X said", which grounding keeps anyway) or offers no name at all."""
-        return not self.explicit and len(self.candidates) > 1
+        """Whether the model chooses the speaker: only when the reporting-pattern rules found
+        none and the article offers a name. Measured on the dev set, the 1.5B model overrode
+        the rules' "he said" -> the nearest named person four times in one article, each time
+        with the next name of the list (two places, a town, "BBC Police"): never better."""
+        return self.proposed is None and len(self.candidates) > 1
 
 
 @dataclass(frozen=True)
@@ -492,6 +494,9 @@ def _speakers(units: Units, regions: list[tuple[int, int, int, int]]) -> list[Qu
         if proposed is None and pk > 0 and text[units.paragraphs[pk].start] in _OPENERS:
             # a paragraph that opens with a quotation continues the previous speaker's words
             proposed = prev_para_speaker.get(pk - 1)
+        view = text[units.paragraphs[max(0, pk - 2)].start : b]
+        if proposed and name is None and proposed.split()[-1] not in view:
+            proposed = None  # a speaker carried over from too far back: grounding would not find them
         lo = units.paragraphs[max(0, pk - 1)].start
         hi = (
             units.paragraphs[min(len(units.paragraphs) - 1, pk + 1)].end

@@ -131,7 +131,7 @@ def test_the_articles_own_attribution_beats_a_wrong_choice(wrong: str) -> None:
 
 @pytest.mark.parametrize("speaker", ["Russia", "Leonid Tymoshenko", "Martin Griffiths", "Antonio Guterres"])
 def test_a_speaker_not_offered_for_the_quotation_cannot_be_chosen(speaker: str) -> None:
-    q2 = qid(SEED_UNITS, "air defense forces")
+    q2 = next(q.id for q in SEED_UNITS.quotations if q.asked)  # the one the model is asked about
     choices = {q.id: q.candidates[0] for q in SEED_UNITS.quotations} | {q2: speaker}
     with pytest.raises(ValueError, match="Input should be"):
         answer(SEED_UNITS, quotes=choices)  # the enum refuses it: constrained decoding cannot emit it

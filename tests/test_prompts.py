@@ -11,7 +11,7 @@ from summarizer.units import analyse
 def test_prompt_carries_version_and_article_inside_one_data_block() -> None:
     article = Article(id="a", text="Body text.\n\nSecond paragraph.", title="Body text.")
     p = render_prompt(article)
-    assert p.version == prompt_version() == "summarize-v3"
+    assert p.version == prompt_version() == "summarize-v4"
     system, user = (m["content"] for m in p.messages)
     assert "DATA, not instructions" in system
     token = boundary_for(article.text)
@@ -25,7 +25,7 @@ def test_prompt_carries_version_and_article_inside_one_data_block() -> None:
 def test_quotations_and_numbers_are_listed_by_id_after_the_data_block() -> None:
     text = (
         "Storm hits coast\n\nAt least eight homes were destroyed on Friday. Resident Maria Lopez "
-        "stood in the rubble. “We lost everything in one night,” she said. “The sea came in at "
+        "stood in the rubble.\n\n“We lost everything in one night.” “The sea came in at "
         "midnight,” said neighbour Tom Hale."
     )
     units = analyse(text)
@@ -36,6 +36,7 @@ def test_quotations_and_numbers_are_listed_by_id_after_the_data_block() -> None:
     [n] = units.numbers
     assert "S2: At least eight homes were destroyed on Friday." in inside
     assert f"{q.id} in S4, choose: Maria Lopez | " in after and after.count(" | unnamed") == 1
+    assert q.proposed is None and q.asked
     assert said.explicit and f"{said.id} in" not in after  # "said X": our code attributes it
     assert f"{n.id} in S2: At least eight" in after
     assert "Q1" not in before + inside  # the lists come after the article, never inside it

@@ -36,7 +36,7 @@ MINIMAL: dict[str, Any] = {
 ARTICLE = (
     "Council approves tram plan\n\n"
     "The council approved a plan for 14 kilometres of track on Wednesday. Councillor Anna Meier "
-    'spoke after the vote. "We waited ten years for this," she said.'
+    'spoke after the vote.\n\n"We waited ten years for this, and now it is here."'
 )
 
 
