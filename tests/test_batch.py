@@ -266,7 +266,9 @@ def test_retry_failed_reruns_only_failures(fake: FakeServer, tmp_path: Path) -> 
 
 
 def test_429_pauses_the_whole_runner(tmp_path: Path) -> None:
-    with FakeServer(latency=0.0, rpm=20, window=1.0) as fake:
+    # 4 requests per 2 s: the first burst of 8 workers exceeds it even on a slow, busy machine
+    # (20 per 1 s did not: a client slowed by a CPU hog never sent 20 in one second)
+    with FakeServer(latency=0.0, rpm=4, window=2.0) as fake:
         write_archive(tmp_path / "a", 30)
         tally = run_batch(fake, [str(tmp_path / "a")], tmp_path / "o.jsonl", concurrency=8,
                           settings={"max_retries": 8, "max_retry_wait": 2.0})  # fmt: skip
