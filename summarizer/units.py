@@ -452,6 +452,10 @@ def _attribution(
     return None, False
 
 
+# "according to the Washington Post", "told the BBC": a name there reported or heard the words
+_REPORTED_TO = re.compile(r"\b(?:according\s+to|told|to|by)\s+(?:the\s+)?$", re.IGNORECASE)
+
+
 def _clean(name: str) -> str:
     return re.sub(r"['\u2019]s$", "", name)
 
@@ -484,11 +488,18 @@ def _speakers(units: Units, regions: list[tuple[int, int, int, int]]) -> list[Qu
             # "he said" or a second quotation of the same paragraph: the latest speaker, else
             # the nearest earlier multi-word name
             floor = units.paragraphs[max(0, pk - 2)].start
-            earlier = [n for n in names if floor <= n.start and n.end <= a and len(n.text.split()) > 1]
+            earlier = [
+                n
+                for n in names
+                if floor <= n.start
+                and n.end <= a
+                and len(n.text.split()) > 1
+                and not _REPORTED_TO.search(text[max(0, n.start - 20) : n.start])
+            ]
             if pk in prev_para_speaker and not pronoun:
                 proposed = prev_para_speaker[pk]
             elif earlier:
-                proposed = full(earlier[-1].text)
+                proposed = full(_clean(earlier[-1].text))
             elif people:
                 proposed = people[-1][1]
         if proposed is None and pk > 0 and text[units.paragraphs[pk].start] in _OPENERS:

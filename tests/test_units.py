@@ -213,3 +213,14 @@ def test_places_are_never_offered_as_speakers() -> None:
     assert {"Sandilands", "Addiscombe Road", "London"} <= units.places
     [q] = units.quotations
     assert q.candidates == ("Martin Bamford", "unnamed")
+
+
+def test_she_said_goes_to_the_speaker_not_the_paper_that_reported_it() -> None:
+    """The dev set's Clinton article: "…," she said, according to the Washington Post. She
+    added: "…" went to "Washington Post", and the first quotes to "Hillary Clinton's"."""
+    text = normalize_text(
+        "Hillary Clinton's campaign spoke on Saturday.\n\n"
+        '"There are lots of reasons why an election like this is not successful," she said, '
+        'according to the Washington Post. She added: "We dropped, and we had to keep pushing."'
+    )
+    assert [q.proposed for q in analyse(text).quotations] == ["Hillary Clinton", "Hillary Clinton"]
