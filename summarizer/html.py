@@ -35,10 +35,10 @@ _PATH = re.compile(r"^(\w+)\[(\d+)\]\.(.+)$")
 _NAME_FIELDS = ("speaker", "claimant", "given_by", "actors", "name", "where.place")
 
 
-@lru_cache(maxsize=1)
-def environment() -> Environment:
+def template_environment(package: str) -> Environment:
+    """Autoescaping, strict templates from ``package``'s ``templates/`` (the brief's, the desk's)."""
     return Environment(
-        loader=PackageLoader("summarizer", "templates"),
+        loader=PackageLoader(package, "templates"),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -46,7 +46,13 @@ def environment() -> Environment:
     )
 
 
-def _sha256_source(text: str) -> str:
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    return template_environment("summarizer")
+
+
+def sha256_source(text: str) -> str:
+    """A CSP source allowing exactly this inline script or style."""
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode() + "'"
 
 
@@ -61,8 +67,8 @@ def content_security_policy() -> str:
     style = env.get_template(STYLE).render()
     return "; ".join([
         "default-src 'none'",
-        f"script-src {_sha256_source(script)}",
-        f"style-src {_sha256_source(style)}",
+        f"script-src {sha256_source(script)}",
+        f"style-src {sha256_source(style)}",
         "base-uri 'none'",
         "form-action 'none'",
     ])  # fmt: skip

@@ -12,11 +12,9 @@ reach the page only as ``textContent`` or inside that frame, never as markup of 
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from functools import lru_cache
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment
 
 from summarizer import html as brief_html
 
@@ -27,17 +25,7 @@ STYLE = "desk.css"
 
 @lru_cache(maxsize=1)
 def environment() -> Environment:
-    return Environment(
-        loader=PackageLoader("summarizer.desk", "templates"),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
-
-def _sha256_source(text: str) -> str:
-    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode() + "'"
+    return brief_html.template_environment("summarizer.desk")
 
 
 @lru_cache(maxsize=2)
@@ -49,8 +37,8 @@ def content_security_policy(*, header: bool = True) -> str:
     styles = [env.get_template(STYLE).render(), brief.get_template(brief_html.STYLE).render()]
     return "; ".join([
         "default-src 'none'",
-        "script-src " + " ".join(map(_sha256_source, scripts)),
-        "style-src " + " ".join(map(_sha256_source, styles)),
+        "script-src " + " ".join(map(brief_html.sha256_source, scripts)),
+        "style-src " + " ".join(map(brief_html.sha256_source, styles)),
         "connect-src 'self'",
         "frame-src 'self'",
         "img-src 'none'",
