@@ -515,10 +515,12 @@ def _speakers(units: Units, regions: list[tuple[int, int, int, int]]) -> list[Qu
             else units.paragraphs[pk].end
         )
         near = [
-            full(_clean(n.text))
+            nm
             for n in names
-            if _speaker_like(n.text) and _clean(n.text) not in units.places
+            if _speaker_like(n.text)
             if lo <= n.start < hi and n.end <= units.paragraphs[pk].end + (hi - units.paragraphs[pk].end)
+            for nm in [full(_clean(n.text))]  # "Sea" may stand for "Black Sea": check the full form
+            if nm not in units.places and _clean(n.text) not in units.places
         ]
         near.sort(key=lambda nm: 0 if nm == proposed else 1)
         candidates = [proposed] if proposed else []

@@ -224,3 +224,14 @@ def test_she_said_goes_to_the_speaker_not_the_paper_that_reported_it() -> None:
         'according to the Washington Post. She added: "We dropped, and we had to keep pushing."'
     )
     assert [q.proposed for q in analyse(text).quotations] == ["Hillary Clinton", "Hillary Clinton"]
+
+
+def test_a_short_form_of_a_place_is_not_offered_either() -> None:
+    """Found by hypothesis: "the Sea of Azov" stood for "Black Sea" (the fullest earlier name
+    ending in "Sea"), which the article uses as a place."""
+    text = normalize_text(
+        "Defenses thwarted an attack at the Black Sea port of Odesa, the military said. The city "
+        'was bombarded by the Sea of Azov.\n\n"We are not against trams'
+    )
+    [q] = analyse(text).quotations
+    assert "Black Sea" not in q.candidates
