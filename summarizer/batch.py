@@ -177,7 +177,7 @@ class _ClientExecutor:
 
     async def extract(self, prep: Prepared, stats: CallStats) -> Extraction:
         extraction = await self.client.extract(**prep.request(self.settings), stats=stats)
-        if self.server is not None:  # keeps the prompt prefix's KV state for the next run, once
+        if self.server is not None and self.server.saves_prefix:  # the prefix's KV state, once
             await asyncio.to_thread(self.server.answered)
         return extraction
 

@@ -203,9 +203,16 @@ class EmbeddedServer:
         self.started_in = time.monotonic() - started
         return self
 
+    @property
+    def saves_prefix(self) -> bool:
+        """Whether ``answered`` still has a state to save (cheap: callers on a worker thread
+        check this first and hop to a thread only once per run)."""
+        return self.prefix_state is not None and self._proc is not None and self.prefix_state.save_due
+
     def answered(self) -> None:
         """After an answer: keep the prompt prefix's KV state for the next run (once per run)."""
-        if self.prefix_state is not None and self._proc is not None:
+        if self.saves_prefix:
+            assert self.prefix_state is not None
             self.prefix_state.save()
 
     def log_text(self) -> str:

@@ -68,6 +68,11 @@ class PrefixState:
         self._save_due = True  # at most one save per server run
 
     @property
+    def save_due(self) -> bool:
+        """True until this server run has saved (or restored) its state."""
+        return self._save_due
+
+    @property
     def path(self) -> Path:
         return self.folder / self.name
 

@@ -343,7 +343,7 @@ class Desk:
             endpoint = client.endpoint
             prep = await asyncio.to_thread(prepare, article, self.settings, endpoint)
             extraction = await client.extract(**prep.request(self.settings), stats=stats)
-            if self._server is not None:  # keeps the prompt prefix's KV state, once
+            if self._server is not None and self._server.saves_prefix:  # the prefix's state, once
                 await asyncio.to_thread(self._server.answered)
             record = await asyncio.to_thread(build_record, prep, extraction, endpoint)
             record.key = item_key(article.text, self.model)
