@@ -45,7 +45,8 @@ from summarizer.schema import (
     When,
     Where,
 )
-from summarizer.units import PLACE_BEFORE, UNNAMED, Sentence, Units
+from summarizer.speakers import UNNAMED
+from summarizer.units import PLACE_BEFORE, Sentence, Units
 
 # ", the Ukrainian military said." / ", according to local officials." at the end of an account
 _WHO = r"(?P<who>(?:the\s+)?[^,;\"\u201c\u201d]{2,60}?)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from summarizer.schema import IPTC_TOPICS, EventSummary
-from summarizer.units import UNNAMED
+from summarizer.speakers import UNNAMED
 
 STATUS_MARK = {
     "confirmed": "confirmed",

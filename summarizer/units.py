@@ -27,19 +27,11 @@ from syntok import segmenter
 
 from summarizer.injections import paragraph_spans, withheld_spans
 from summarizer.numbers import NumberSpan, find_numbers
+from summarizer.speakers import ROLE, SPEECH_RE, Region, attribute
 
-UNNAMED = "unnamed"
 MIN_QUOTE_WORDS = 4  # shorter quoted bits are scare quotes or terms, not quotations
-MAX_CANDIDATES = 6
 
 _OPENERS = {"\u201c": "\u201d", "\u201e": "\u201c\u201d", "\u00ab": "\u00bb", '"': '"', "\u2018": "\u2019"}
-_SPEECH = (
-    r"said|says|told|added|continued|explained|stated|declared|insisted|noted|wrote|warned|"
-    r"asked|replied|recalled|argued|claimed|admitted|acknowledged|tweeted|posted|announced|"
-    r"according\s+to|заявил\w*|сказал\w*|добавил\w*|отметил\w*|сообщил\w*|заявив|сказав"
-)
-_SPEECH_RE = re.compile(rf"\b({_SPEECH})\b", re.IGNORECASE)
-_PRONOUN_RE = re.compile(r"\b(he|she|они|он|она|він|вона)\b", re.IGNORECASE)
 _NAME_WORD = r"[^\W\d_][\w'\u2019.-]*"
 _CONNECTORS = frozenset(["de", "van", "von", "der", "den", "al", "el", "bin", "da", "del", "la", "le", "di"])
 _NOT_NAMES = frozenset(
@@ -51,18 +43,10 @@ _NOT_NAMES = frozenset(
     august september october november december reuters-style some many most all more one two three
     new last next first earlier later today yesterday tomorrow photo image video read more share
     advertisement subscribe subscribed thank thanks invalid email e-mail newsletter click cookie
-    cookies privacy sign log loading skip menu comments comment copyright caption getty
+    cookies privacy sign log loading skip menu comments comment copyright caption getty ad ads
+    embed opens whatsapp messenger pinterest linkedin reddit media jan feb mar apr jun jul aug sep
+    sept oct nov dec let let's
     """.split()  # noqa: SIM905 - a word list reads best as words
-)
-_ROLE = re.compile(
-    r"^(deputy|chief|constable|assistant|secretary-general|secretary|general|president|prime|minister|"
-    r"governor|mayor|senator|sen|rep|officer|director|inspector|superintendent|commissioner|judge|"
-    r"sir|dame|lord|lady|pope|king|queen|prince|princess|detective|sergeant|sgt|captain|colonel|"
-    r"ambassador|chancellor|spokesman|spokeswoman|spokesperson|resident|councillor|councilor|"
-    r"councilman|councilwoman|alderman|professor|coach|manager|lawyer|attorney|witness|chairman|"
-    r"chairwoman|chair|ceo|mp|mep|lawmaker|representative|trooper|firefighter|pastor|rabbi|imam|"
-    r"pa|ap|afp|swns|un|us|uk|eu)\.?$",
-    re.IGNORECASE,
 )
 # Words written with a full stop inside a name ("Martin L. King", "Gen. Smith", "Jr."); after any
 # other word a full stop ends the sentence and the name ("Sky News. Martin Bamford").
@@ -303,7 +287,8 @@ def _names(text: str, sentences: list[Sentence], lowercase_words: frozenset[str]
     while i < len(words):
         w = words[i]
         word = w.group(0).rstrip(".'\u2019-")
-        if not word[:1].isupper() or word.lower() in _NOT_NAMES or _TITLES.match(word):
+        bare = re.sub(r"['\u2019]s$", "", word).lower()
+        if not word[:1].isupper() or bare in _NOT_NAMES or _TITLES.match(word):
             i += 1
             continue
         j = i + 1
@@ -320,7 +305,7 @@ def _names(text: str, sentences: list[Sentence], lowercase_words: frozenset[str]
                 j += 2
             else:
                 break
-        while j - i > 2 and _ROLE.match(words[i].group(0)):
+        while j - i > 2 and ROLE.match(words[i].group(0)):
             i += 1  # "Deputy Chief Constable Adrian Hanstock" -> "Adrian Hanstock"
         w = words[i]
         start, end = w.start(), words[j - 1].start() + len(words[j - 1].group(0).rstrip(".,'\u2019-"))
@@ -332,9 +317,14 @@ def _names(text: str, sentences: list[Sentence], lowercase_words: frozenset[str]
             initial.append(Name(text[start:end], start, end))
         i = j
     # A sentence-initial single word is a name only if the article also capitalises it
-    # mid-sentence ("Reuters ... Reuters"), not if it is just the first word ("Conditions").
-    mid = {n.text for n in names}
-    names += [n for n in initial if n.text in mid and n.text.lower() not in lowercase_words]
+    # mid-sentence ("Reuters ... Reuters"), ends a longer name with it ("Perry" of "Katy
+    # Perry"), or has it say something ("Rizzo added:"); not if it is just the first word.
+    mid = {n.text for n in names} | {n.text.split()[-1] for n in names}
+    names += [
+        n
+        for n in initial
+        if n.text.lower() not in lowercase_words and (n.text in mid or SPEECH_RE.match(text, n.end + 1))
+    ]
     return sorted(names, key=lambda n: n.start)
 
 
@@ -395,146 +385,6 @@ def _title_case_paragraphs(text: str) -> list[tuple[int, int]]:
     return out
 
 
-def _canonical(names: list[Name]) -> dict[str, str]:
-    """Surname (or any last word) -> the fullest earlier name ending with it: "Tymoshenko" ->
-    "Kyrylo Tymoshenko". Only when one full name fits; otherwise the short form stays."""
-    full: dict[str, set[str]] = {}
-    for n in names:
-        parts = n.text.split()
-        if len(parts) > 1:
-            full.setdefault(parts[-1], set()).add(n.text)
-    out: dict[str, str] = {}
-    for last, forms in full.items():
-        # "Martin Bamford" inside "PA Martin Bamford": the shortest form all others end with
-        shortest = min(forms, key=len)
-        if all(f.endswith(shortest) for f in forms):
-            out[last] = shortest
-    return out
-
-
-# --------------------------------------------------------------------------- speakers
-
-
-def _attribution(
-    text: str, q: tuple[int, int], sentence: tuple[int, int], names: list[Name]
-) -> tuple[str | None, bool]:
-    """(speaker name, pronoun) from the reporting pattern around one quotation, if any."""
-    s, e = sentence
-    qs, qe = q
-    after = text[qe + 1 : e]
-    before = text[s : max(s, qs - 1)]
-    # after the closing mark: ", resident Leonid Vereshchagin, a business executive, said" /
-    # ", said X" / ", he continued"
-    window = after[:160]
-    verb = _SPEECH_RE.search(window)
-    if verb and not re.search(r"[\"\u201c\u00ab]", window[: verb.start()]):
-        v0, v1 = qe + 1 + verb.start(), qe + 1 + verb.end()
-        pron = _PRONOUN_RE.search(window[: verb.end() + 20])
-        before_verb = [n for n in names if qe < n.start and n.end <= v0 and v0 - n.end <= 80]
-        after_verb = [n for n in names if v1 <= n.start < min(e, v1 + 40)]
-        if pron and pron.start() < verb.start():
-            return None, True  # ", he said"
-        if before_verb:
-            return before_verb[-1].text, False  # ", resident X, a business executive, said"
-        if after_verb:
-            return after_verb[0].text, False  # ", said X"
-        if pron:
-            return None, True
-    # before the opening mark: "X said: “…”", "X told reporters that “…”"
-    verbs = list(_SPEECH_RE.finditer(before))
-    verb = verbs[-1] if verbs else None
-    if verb is not None and len(before) - verb.end() < 40:
-        near = [n for n in names if s + max(0, verb.start() - 120) <= n.start < s + verb.start()]
-        if near:
-            return near[-1].text, False
-        if _PRONOUN_RE.search(before[max(0, verb.start() - 12) : verb.start()]):
-            return None, True
-    return None, False
-
-
-# "according to the Washington Post", "told the BBC": a name there reported or heard the words
-_REPORTED_TO = re.compile(r"\b(?:according\s+to|told|to|by)\s+(?:the\s+)?$", re.IGNORECASE)
-
-
-def _clean(name: str) -> str:
-    return re.sub(r"['\u2019]s$", "", name)
-
-
-def _speaker_like(name: str) -> bool:
-    """Names that can speak: not a bare demonym ("Russian", "Ukrainians")."""
-    return len(name.split()) > 1 or not re.search(r"(ian|ean|ese|ish|ians|eans)$", _clean(name))
-
-
-def _speakers(units: Units, regions: list[tuple[int, int, int, int]]) -> list[Quotation]:
-    text = units.text
-    canonical = _canonical(units.names)
-    quote_spans = [(a, b) for a, b, _, _ in regions]
-
-    def full(name: str) -> str:
-        return canonical.get(name.rsplit(maxsplit=1)[-1], name) if len(name.split()) == 1 else name
-
-    def outside(n: Name) -> bool:
-        return not any(a <= n.start < b for a, b in quote_spans)
-
-    people: list[tuple[int, str]] = []  # (position, speaker) of earlier attributions
-    out: list[Quotation] = []
-    prev_para_speaker: dict[int, str] = {}
-    for k, (a, b, si, pk) in enumerate(regions):
-        sent = units.sentences[si]
-        names = [n for n in units.names if outside(n)]
-        name, pronoun = _attribution(text, (a, b), (sent.start, sent.end), names)
-        proposed = full(_clean(name)) if name else None
-        if proposed is None and (pronoun or pk in prev_para_speaker):
-            # "he said" or a second quotation of the same paragraph: the latest speaker, else
-            # the nearest earlier multi-word name
-            floor = units.paragraphs[max(0, pk - 2)].start
-            earlier = [
-                n
-                for n in names
-                if floor <= n.start
-                and n.end <= a
-                and len(n.text.split()) > 1
-                and not _REPORTED_TO.search(text[max(0, n.start - 20) : n.start])
-            ]
-            if pk in prev_para_speaker and not pronoun:
-                proposed = prev_para_speaker[pk]
-            elif earlier:
-                proposed = full(_clean(earlier[-1].text))
-            elif people:
-                proposed = people[-1][1]
-        if proposed is None and pk > 0 and text[units.paragraphs[pk].start] in _OPENERS:
-            # a paragraph that opens with a quotation continues the previous speaker's words
-            proposed = prev_para_speaker.get(pk - 1)
-        view = text[units.paragraphs[max(0, pk - 2)].start : b]
-        if proposed and name is None and proposed.split()[-1] not in view:
-            proposed = None  # a speaker carried over from too far back: grounding would not find them
-        lo = units.paragraphs[max(0, pk - 1)].start
-        hi = (
-            units.paragraphs[min(len(units.paragraphs) - 1, pk + 1)].end
-            if pk + 1 < len(units.paragraphs)
-            else units.paragraphs[pk].end
-        )
-        near = [
-            nm
-            for n in names
-            if _speaker_like(n.text)
-            if lo <= n.start < hi and n.end <= units.paragraphs[pk].end + (hi - units.paragraphs[pk].end)
-            for nm in [full(_clean(n.text))]  # "Sea" may stand for "Black Sea": check the full form
-            if nm not in units.places and _clean(n.text) not in units.places
-        ]
-        near.sort(key=lambda nm: 0 if nm == proposed else 1)
-        candidates = [proposed] if proposed else []
-        for nm in near:
-            if nm not in candidates and len(candidates) < MAX_CANDIDATES - 1:
-                candidates.append(nm)
-        candidates.append(UNNAMED)
-        if proposed:
-            people.append((a, proposed))
-            prev_para_speaker[pk] = proposed
-        out.append(Quotation(f"Q{k + 1}", a, b, si, pk, tuple(candidates), proposed, name is not None))
-    return out
-
-
 # --------------------------------------------------------------------------- entry point
 
 
@@ -561,11 +411,22 @@ def analyse(text: str) -> Units:
         return next((i for i, s in enumerate(units.sentences) if s.start <= pos < max(s.end, s.start + 1)), 0)
 
     kept = [
-        (a, b, sentence_of(a), pk)
+        Region(a, b, sentence_of(a), pk)
         for a, b, pk in regions
         if len(text[a:b].split()) >= MIN_QUOTE_WORDS and not withheld(a, b)
     ]
-    units.quotations = _speakers(units, kept)
+    attributions = attribute(
+        text,
+        paragraphs=units.paragraphs,
+        sentences=units.sentences,
+        names=units.names,
+        places=units.places,
+        regions=kept,
+    )
+    units.quotations = [
+        Quotation(f"Q{k + 1}", r.start, r.end, r.sentence, r.paragraph, a.candidates, a.proposed, a.explicit)
+        for k, (r, a) in enumerate(zip(kept, attributions, strict=True))
+    ]
     for sentence_index, sentence in enumerate(units.sentences):
         if sentence.withheld:
             continue

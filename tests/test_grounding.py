@@ -20,7 +20,8 @@ from summarizer.dates import resolve_date
 from summarizer.grounding import GroundingCheck, GroundingError, GroundingResult, resolve
 from summarizer.numbers import find_numbers, numbers_in
 from summarizer.schema import PointerDraft
-from summarizer.units import UNNAMED, Units, analyse
+from summarizer.speakers import UNNAMED
+from summarizer.units import Units, analyse
 from tests.conftest import SEED
 
 SEED_TEXT = load_article(SEED).text

@@ -14,7 +14,8 @@ from summarizer.articles import load_article, normalize_text
 from summarizer.grounding import resolve
 from summarizer.injections import find_injections, withheld_spans
 from summarizer.prompts import WITHHELD_LINE, render_prompt
-from summarizer.units import UNNAMED, analyse
+from summarizer.speakers import UNNAMED
+from summarizer.units import analyse
 from tests.conftest import ARTICLES, SEED
 
 SEED_TEXT = load_article(SEED).text

@@ -1,0 +1,404 @@
+"""Who said each quotation: reporting-pattern rules over the article's own names.
+
+``attribute`` proposes a speaker for every quotation from the words around it, in code (the
+model is asked only where these rules find nobody, see ``Quotation.asked``):
+
+- after the closing mark: ``"…," resident Leonid Vereshchagin, a business executive, said`` /
+  ``"…," said X`` / ``"…," he said``;
+- before the opening mark, in the same sentence: ``X said: "…"``, ``MVP Zobrist, who helped the
+  Royals to the title, said at the presentation: "…"``, ``Mr. Trump seized on the letter,
+  telling voters that "…"``;
+- a pronoun (``he said``, ``the 76-year-old said``) goes to the subject of the nearest earlier
+  sentence that has a person as its subject, or to that sentence's own attributed speaker;
+- a second quotation close by in the same paragraph, or a paragraph that opens with a quotation,
+  continues the speaker before it.
+
+A name counts as the subject of a speech verb only when it opens a clause (sentence start, after
+a comma, "and", "while", a closing quotation mark, or role words such as "Senator" or "White
+House spokesman") and nothing but an appositive (", a business executive,") or a few words
+stand between it and the verb: "the entrance to Trump Tower, chanting" is an object, not a
+speaker. Places, demonyms and (for pronouns) organisations are never proposed.
+
+Measured on the 173 quotations of the dev set, judged by reading each article: the rules of the
+previous version were right for 104 of their 153 proposals (68%); see CHANGELOG for these.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+UNNAMED = "unnamed"
+MAX_CANDIDATES = 6
+
+_OPENING_MARKS = '\u201c\u201e\u00ab"\u2018'
+_SPEECH = (
+    r"said|says|saying|told|telling|added|adding|continued|explained|explaining|stated|declared|"
+    r"insisted|insisting|noted|wrote|writing|warned|warning|asked|replied|recalled|argued|claimed|"
+    r"admitted|acknowledged|tweeted|tweeting|posted|announced|described|called|calling|chanted|chanting|"
+    r"according\s+to|заявил\w*|сказал\w*|добавил\w*|отметил\w*|сообщил\w*|заявив|сказав"
+)
+SPEECH_RE = re.compile(rf"\b({_SPEECH})\b", re.IGNORECASE)
+_PRONOUN = r"\b(?:he|she|они|он|она|він|вона)\b|\bthe\s+\d+-year-old\b"
+_PRONOUN_RE = re.compile(_PRONOUN, re.IGNORECASE)
+_PRONOUN_BEFORE_VERB = re.compile(rf"(?:{_PRONOUN})\s+(?:\w+ly\s+|also\s+|later\s+|then\s+)?$", re.IGNORECASE)
+_PRONOUN_START = re.compile(rf"[\s\"\u201c\u201d]*(?:{_PRONOUN})", re.IGNORECASE)
+_PRONOUN_AFTER_VERB = re.compile(rf"\s*(?:{_PRONOUN})", re.IGNORECASE)
+
+# Role words in front of a name; ``summarizer.units`` strips them from the start of a name run
+# ("Deputy Chief Constable Adrian Hanstock" -> "Adrian Hanstock").
+ROLE = re.compile(
+    r"^(deputy|chief|constable|assistant|secretary-general|secretary|general|president|prime|minister|"
+    r"governor|mayor|senator|sen|rep|officer|director|inspector|superintendent|commissioner|judge|"
+    r"sir|dame|lord|lady|pope|king|queen|prince|princess|detective|sergeant|sgt|captain|colonel|"
+    r"ambassador|chancellor|spokesman|spokeswoman|spokesperson|resident|councillor|councilor|"
+    r"councilman|councilwoman|alderman|professor|coach|manager|lawyer|attorney|witness|chairman|"
+    r"chairwoman|chair|ceo|mp|mep|lawmaker|representative|trooper|firefighter|pastor|rabbi|imam|"
+    r"republican|democrat|democratic|police|speaker|mr|mrs|ms|dr|prof|"
+    r"pa|ap|afp|swns|un|us|uk|eu)\.?$",
+    re.IGNORECASE,
+)
+# A name with one of these words is an organisation or a thing: "he said" never points at it.
+_ORGANISATION = re.compile(
+    r"\b(?:Police|Department|Ministry|Times|News|Post|Press|Party|Committee|Council|Agency|Service|"
+    r"Branch|Bureau|Association|Union|International|Inc|Ltd|Corp|Company|Group|University|Office|"
+    r"Court|Army|Force|Forces|Government|Series|League|Tower|House|Congress|Senate|Foundation|"
+    r"Institute|Commission|Network|Club|Federation|Organisation|Organization|Authority|"
+    r"Administration|Campaign|Cubs|Indians)\b"
+)
+# A name opens a clause after these (role words and other capitalised words stripped first).
+_CLAUSE_START = re.compile(
+    r"(?:^|[,;:(\u2013\u2014]|\s-|[\"\u201d\u2019]|\b(?:and|but|while|as|when|then|so|because|after|"
+    r"before|where|since|until|if|though|although)\b)\s*$",
+    re.IGNORECASE,
+)
+_OF_BODY = re.compile(r"\s+(?:from|of|at|with)\s+(?:the\s+)?$")
+_VOICE_OF = re.compile(
+    r"\b(?:spokes(?:man|woman|person)|statement|representative|official)s?\s+(?:for|from|of|at)\s+(?:the\s+)?$",
+    re.IGNORECASE,
+)
+_CONJUNCTION = re.compile(r"\b(?:while|and|but|as|when|after|before|because|whereas)\b", re.IGNORECASE)
+_AFTER_VERB = re.compile(r"[\s,]*(?:(?!(?:to|in|at|on|by|from|of|with|for)\b)[a-z-]+[\s,]+){0,3}")
+_NAME_THEN_WORDS = re.compile(r"([A-Z][\w.'\u2019-]*)(?:['\u2019]s)?\s+(?:[a-z][\w-]*\s+){1,2}$")
+_MODIFIES = re.compile(r"(?:['\u2019]s)?(?:\s+[\w-]+){1,4}\s+")
+_CARRY_CHARS = 400  # a second quotation of a paragraph continues the speaker only this close
+
+
+class _Span(Protocol):
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+
+
+class _Sentence(_Span, Protocol):
+    @property
+    def paragraph(self) -> int: ...
+
+
+class _Name(_Span, Protocol):
+    @property
+    def text(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Attribution:
+    proposed: str | None  # the rules' speaker, if they found one
+    explicit: bool  # the proposal is a name in the quotation's own "X said" pattern
+    candidates: tuple[str, ...]  # names the model may choose, most likely first; UNNAMED last
+
+
+@dataclass(frozen=True)
+class Region:
+    """One quotation: inner span ``[start, end)`` with its sentence and paragraph index."""
+
+    start: int
+    end: int
+    sentence: int
+    paragraph: int
+
+
+def clean(name: str) -> str:
+    """ "Hillary Clinton's" -> "Hillary Clinton"."""
+    return re.sub(r"['\u2019]s$", "", name)
+
+
+def speaker_like(name: str) -> bool:
+    """Names that can speak: not a bare demonym ("Russian", "Ukrainians")."""
+    return len(name.split()) > 1 or not re.search(r"(ian|ean|ese|ish|ians|eans)$", clean(name))
+
+
+def person_like(name: str) -> bool:
+    """A name "he" or "she" may stand for: not an organisation word, not an acronym."""
+    bare = clean(name)
+    return speaker_like(bare) and not _ORGANISATION.search(bare) and not re.fullmatch(r"[A-Z.&\s-]{2,}", bare)
+
+
+def canonical_names(names: Sequence[_Name]) -> dict[str, str]:
+    """Surname (or any last word) -> the fullest earlier name ending with it: "Tymoshenko" ->
+    "Kyrylo Tymoshenko". Only when one full name fits; otherwise the short form stays."""
+    full: dict[str, set[str]] = {}
+    for n in names:
+        parts = n.text.split()
+        if len(parts) > 1:
+            full.setdefault(parts[-1], set()).add(n.text)
+    out: dict[str, str] = {}
+    for last, forms in full.items():
+        # "Martin Bamford" inside "PA Martin Bamford": the shortest form all others end with
+        shortest = min(forms, key=len)
+        if all(f.endswith(shortest) for f in forms):
+            out[last] = shortest
+    return out
+
+
+def title_like(quoted: str) -> bool:
+    """A quoted title, slogan or name ("Curse of the Billy Goat", "No Trump, No KKK"): its long
+    words all capitalised. Nobody is quoted saying it."""
+    words = re.findall(r"[^\W\d_]+", quoted)
+    long = [w for w in words if len(w) > 3 or w.isupper()]
+    return 0 < len(words) <= 8 and bool(long) and all(w[0].isupper() for w in long)
+
+
+class _Rules:
+    def __init__(
+        self,
+        text: str,
+        *,
+        paragraphs: Sequence[_Span],
+        sentences: Sequence[_Sentence],
+        names: Sequence[_Name],
+        places: frozenset[str],
+        quotes: Sequence[Region],
+    ) -> None:
+        self.text = text
+        self.paragraphs = paragraphs
+        self.sentences = sentences
+        self.places = places
+        self.quote_spans = [(r.start, r.end) for r in quotes]
+        self.names = [n for n in names if not self._inside_quote(n.start)]
+        self.canonical = canonical_names(names)
+
+    def _inside_quote(self, pos: int) -> bool:
+        return any(a <= pos < b for a, b in self.quote_spans)
+
+    def full(self, name: str) -> str:
+        name = clean(name)
+        return self.canonical.get(name, name) if len(name.split()) == 1 else name
+
+    def speaker(self, n: _Name, *, person: bool = False) -> bool:
+        """Whether ``n`` may be proposed as who said something."""
+        name = clean(n.text)
+        if name in self.places or self.full(name) in self.places or ROLE.match(name):
+            return False
+        return speaker_like(name) and (not person or person_like(name))
+
+    def opens_clause(self, n: _Name, floor: int) -> bool:
+        """``n`` stands where a subject stands: not after a preposition or a verb, not a
+        possessive ("Comey's letter")."""
+        if self.text[n.end : n.end + 2] in ("'s", "\u2019s"):
+            return False
+        before = self.text[floor : n.start]
+        while True:
+            leftmost = None  # strip "White House spokesman ", "Senator ", "Republican House Speaker "
+            while (m := re.search(r"([^\W\d_][\w.'\u2019-]*)\s+$", before)) and (
+                ROLE.match(m.group(1)) or m.group(1)[0].isupper()
+            ):
+                before, leftmost = before[: m.start()], m.group(1)
+            # "Clinton communications director ": a name and lowercase words before the role
+            m = _NAME_THEN_WORDS.search(before) if leftmost and ROLE.match(leftmost) else None
+            if m is None:
+                break
+            before = before[: m.start()]
+        return not before.strip() or bool(_CLAUSE_START.search(before))
+
+    def linked(self, n: _Name, verb: re.Match[str], verb_start: int) -> bool:
+        """Nothing but appositives (", 30, a passenger,") or a few words between the name and
+        its speech verb; the name may itself be the appositive ("his manager, X, told")."""
+        between = self.text[n.end : verb_start]
+        if re.search(r"[.!?\"\u201c\u201d]", between):
+            return False
+        bare = between.strip()
+        if not bare or bare == "," or (bare.startswith(",") and bare.endswith(",") and len(bare) <= 200):
+            return True
+        words = between.split()
+        if len(words) <= 3 and "," not in between:
+            return True
+        participle = verb.group(1).lower().endswith("ing")  # "X was heard on the radio saying"
+        return participle and len(words) <= 8 and between.count(",") <= 1
+
+    def head(self, n: _Name) -> _Name:
+        """ "Robin Smith from British Transport Police told": the person before "from", not the
+        body after it."""
+        m = _OF_BODY.search(self.text, max(0, n.start - 30), n.start)
+        if m is not None:
+            for p in self.names:
+                if p.end == m.start() and self.speaker(p, person=True):
+                    return p
+        return n
+
+    def voice_of(self, n: _Name) -> bool:
+        """ "a spokesperson for the British Transport Police said": the body speaks."""
+        return _VOICE_OF.search(self.text, max(0, n.start - 60), n.start) is not None
+
+    def after_quote(self, r: Region, sentence: _Sentence) -> tuple[str | None, bool] | None:
+        """``"…," X said`` / ``"…," said X`` / ``"…," he said``; (None, False) when a speech
+        verb follows with nobody named (``"…," a spokeswoman said``)."""
+        qe, e = r.end, sentence.end
+        window = self.text[qe + 1 : min(e, qe + 161)]
+        verb = SPEECH_RE.search(window)
+        if verb is None or re.search(r"[\"\u201c\u00ab]", window[: verb.start()]):
+            return None
+        v0, v1 = qe + 1 + verb.start(), qe + 1 + verb.end()
+        if _PRONOUN_BEFORE_VERB.search(window[: verb.start()]) or _PRONOUN_AFTER_VERB.match(
+            window, verb.end()
+        ):
+            return None, True  # ", he said" / ", said he"
+        for n in self.names:
+            if qe < n.start and n.end <= v0 and self.speaker(n) and not self.possessive(n):
+                if _CONJUNCTION.search(self.text[qe : n.start]):
+                    break  # '"…" while Max Verstappen agreed saying': another clause's verb
+                if self.linked(n, verb, v0):
+                    return self.head(n).text, False  # ", resident X, a business executive, said"
+        for n in self.names:
+            if v1 <= n.start < min(e, v1 + 40) and self.speaker(n):
+                if _AFTER_VERB.fullmatch(self.text[v1 : n.start]):
+                    return n.text, False  # ", said X", ", said a furious X"
+                break
+        return None, False
+
+    def before_quote(self, r: Region, sentence: _Sentence) -> tuple[str | None, bool] | None:
+        """``X said: "…"`` and its longer forms, in the quotation's own sentence."""
+        s, qs = sentence.start, r.start - 1
+        head = self.text[s:qs]
+        verbs = [
+            v
+            for v in SPEECH_RE.finditer(head)
+            if not re.search(r"[\"\u201c\u201d\u00ab\u00bb]", head[v.end() :]) and len(head) - v.end() <= 120
+        ]
+        if not verbs:
+            return None
+        verb = verbs[-1]
+        v0 = s + verb.start()
+        if _PRONOUN_BEFORE_VERB.search(head[: verb.start()]):
+            return None, True  # "she said: …", "the 76-year-old said: …"
+        subjects = [
+            n
+            for n in self.names
+            if s <= n.start
+            and n.end <= v0
+            and self.speaker(n)
+            and not self.possessive(n)
+            and self.linked(n, verb, v0)
+            and (self.opens_clause(n, s) or self.voice_of(n) or not self.text[n.end : v0].strip())
+        ]
+        if subjects:
+            return self.head(subjects[-1]).text, False
+        return None, False
+
+    def possessive(self, n: _Name) -> bool:
+        return self.text[n.end : n.end + 2] in ("'s", "\u2019s") or n.text.endswith(("'s", "\u2019s"))
+
+    def subject(self, index: int) -> str | None:
+        """The first person that opens a clause in sentence ``index``, outside quotations;
+        "Clinton communications director Jennifer Palmieri" is Palmieri."""
+        sentence = self.sentences[index]
+        if _PRONOUN_START.match(self.text, sentence.start):
+            return None  # "She said Mr Trump's …": the subject is who "she" is, further back
+        names = [n for n in self.names if sentence.start <= n.start < sentence.end]
+        inside = [n for n in names if not self.possessive(n)]
+        possessives = [n for n in names if self.possessive(n)]  # "Gaga's protest …", the last resort
+        for n in reversed(inside):  # "… Assistant Chief Robert Merner said the incident …"
+            verb = SPEECH_RE.match(self.text, n.end + 1)
+            if verb and self.speaker(n, person=True):
+                return self.full(self.head(n).text)
+        for k, n in enumerate(inside + possessives):
+            if not (self.speaker(n, person=True) and self.opens_clause(n, sentence.start)):
+                continue
+            nxt = inside[k + 1] if k + 1 < len(inside) else None
+            if nxt is not None and _MODIFIES.fullmatch(self.text[n.end : nxt.start]):
+                words = self.text[n.end : nxt.start].split()
+                if words and ROLE.match(words[-1]) and self.speaker(nxt, person=True):
+                    return self.full(nxt.text)
+            return self.full(n.text)
+        return None
+
+    def attribute(self, regions: Sequence[Region]) -> list[Attribution]:
+        out: list[Attribution] = []
+        by_sentence: dict[int, str] = {}  # sentence index -> speaker of a quotation in it
+        previous: tuple[Region, str | None] | None = None  # the quotation before, and its speaker
+        for r in regions:
+            if title_like(self.text[r.start : r.end]):
+                out.append(Attribution(None, False, (UNNAMED,)))
+                previous = (r, None)
+                continue
+            sentence = self.sentences[r.sentence]
+            found = self.after_quote(r, sentence)
+            if found is None or found == (None, False):  # '"…," a spokeswoman said': look before too
+                found = self.before_quote(r, sentence) or found
+            name, pronoun = found if found else (None, False)
+            proposed = self.full(name) if name else None
+            if proposed is None and pronoun:
+                proposed = self.resolve(r, by_sentence)
+            if found is None and previous is not None:
+                # no speech verb at all: the words go on from the quotation just before, when it
+                # is close by in the same paragraph, or ends the paragraph this one opens with
+                before, speaker = previous
+                opens = self.text[self.paragraphs[r.paragraph].start] in _OPENING_MARKS
+                if (before.paragraph == r.paragraph and r.start - before.end <= _CARRY_CHARS) or (
+                    before.paragraph == r.paragraph - 1 and opens
+                ):
+                    proposed = speaker
+            if proposed and name is None and not self.in_view(proposed, r):
+                proposed = None  # carried from too far back: grounding would not find them
+            if proposed:
+                by_sentence[r.sentence] = proposed
+            previous = (r, proposed)
+            out.append(Attribution(proposed, name is not None, self.candidates(r, proposed)))
+        return out
+
+    def resolve(self, r: Region, by_sentence: dict[int, str]) -> str | None:
+        """ "he said": the nearest earlier sentence's attributed speaker or person subject,
+        within the quotation's paragraph and the two before."""
+        floor = max(0, r.paragraph - 2)
+        for index in range(r.sentence - 1, -1, -1):
+            if self.sentences[index].paragraph < floor:
+                break
+            found = by_sentence.get(index) or self.subject(index)
+            if found:
+                return found
+        return None
+
+    def in_view(self, name: str, r: Region) -> bool:
+        view = self.text[self.paragraphs[max(0, r.paragraph - 2)].start : r.end]
+        return name.rsplit(maxsplit=1)[-1] in view
+
+    def candidates(self, r: Region, proposed: str | None) -> tuple[str, ...]:
+        """The proposal first, then speaker-like names of the paragraph and its neighbours."""
+        pk = r.paragraph
+        lo = self.paragraphs[max(0, pk - 1)].start
+        hi = self.paragraphs[min(len(self.paragraphs) - 1, pk + 1)].end
+        out = [proposed] if proposed else []
+        for n in self.names:
+            if lo <= n.start < hi and n.end <= hi and self.speaker(n):
+                name = self.full(n.text)
+                if name not in out and len(out) < MAX_CANDIDATES - 1:
+                    out.append(name)
+        return (*out, UNNAMED)
+
+
+def attribute(
+    text: str,
+    *,
+    paragraphs: Sequence[_Span],
+    sentences: Sequence[_Sentence],
+    names: Sequence[_Name],
+    places: frozenset[str],
+    regions: Sequence[Region],
+) -> list[Attribution]:
+    """A speaker proposal and the names to choose from, for each quotation region in order."""
+    rules = _Rules(
+        text, paragraphs=paragraphs, sentences=sentences, names=names, places=places, quotes=regions
+    )
+    return rules.attribute(regions)
