@@ -140,10 +140,11 @@ class GroundingResult:
 
 
 class _Resolver:
-    def __init__(self, units: Units, published_at: str | None) -> None:
+    def __init__(self, units: Units, published_at: str | None, title: str | None = None) -> None:
         self.u = units
         self.text = units.text
         self.published_at = published_at
+        self.title = title or ""
         self.grounded: list[Grounded] = []
         self.rejected: list[Rejected] = []
         self.notes: list[str] = []
@@ -182,7 +183,7 @@ class _Resolver:
         """The cited sentence if it supports the prose; else the one citable sentence that
         does, best by shared words (small models write the right words and miscount ids:
         the code finds the sentence, as it copies the text); else the cited one's reason."""
-        why = check_prose(prose, self.text[s.start : s.end], denial=denial)
+        why = check_prose(prose, self.text[s.start : s.end], denial=denial, context=self.context(s))
         if why is None:
             return s, None
         words = {stem(w) for w in content_words(prose)}
@@ -193,13 +194,22 @@ class _Resolver:
         for other in ranked[:3]:
             if (
                 check_prose(
-                    prose, self.text[other.start : other.end], share=MIN_SHARE_ELSEWHERE, denial=denial
+                    prose,
+                    self.text[other.start : other.end],
+                    share=MIN_SHARE_ELSEWHERE,
+                    denial=denial,
+                    context=self.context(other),
                 )
                 is None
             ):
                 self.notes.append(f"cited {s.id} for '{prose[:40]}'; {other.id} says it")
                 return other, None
         return s, why
+
+    def context(self, s: Sentence) -> str:
+        """Where the names of prose citing ``s`` may also come from: the title, the paragraph."""
+        a, b = self.around(s)
+        return f"{self.title} {self.text[a:b]}"
 
     def around(self, s: Sentence, before: int = 0) -> tuple[int, int]:
         """Span of the sentence's paragraph (and ``before`` paragraphs ahead of it)."""
@@ -549,7 +559,7 @@ def resolve(
     answer: PointerDraft, units: Units, *, published_at: str | None = None, title: str | None = None
 ) -> GroundingResult:
     """Turn the model's pointers into a grounded ``Summary``; never raises on any text."""
-    r = _Resolver(units, published_at)
+    r = _Resolver(units, published_at, title)
     quotes = r.quotes(answer)
     figures = r.figures(answer)
     events = r.events(answer)

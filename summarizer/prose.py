@@ -1,7 +1,8 @@
 """Checks on the model's own words (headline, brief, event ``what``, claim ``statement``).
 
 Pointers make quotes, figures and evidence verbatim; prose cannot be. So prose is held to what
-it cites: every number and every proper name in it must occur in the cited text, a negation
+it cites: every number in it must occur in the cited text and every proper name in the cited
+text, its paragraph or the article's title, a negation
 the cited text does not have must not appear (and the reverse), and most of its content words
 must come from the cited text, so "Russia launched a nuclear strike on Kyiv" cannot ride on a
 sentence that only mentions Russia and Kyiv. Each check returns a reason, or None.
@@ -47,12 +48,17 @@ def content_words(text: str) -> list[str]:
 def names_in(prose: str) -> list[str]:
     """Capitalised words of the prose that are not just its first word or a stopword."""
     out: list[str] = []
-    for m in _WORD.finditer(prose):
+    words = list(_WORD.finditer(prose))
+    for k, m in enumerate(words):
         w = m.group(0)
         before = prose[: m.start()].rstrip()
         sentence_start = not before or before[-1] in ".!?:"
-        # A sentence's first word is capitalised anyway ("Deadly flood hits ..."): not a name.
-        if w[:1].isupper() and fold(w) not in _STOP and not sentence_start:
+        # A sentence's first word is capitalised anyway ("Deadly flood hits ..."): not a name,
+        # unless a name goes on after it ("Monaco Grand Prix suspended").
+        nxt = words[k + 1].group(0) if k + 1 < len(words) else ""
+        joined = k + 1 < len(words) and prose[m.end() : words[k + 1].start()] == " "
+        goes_on = joined and nxt[:1].isupper() and fold(nxt) not in _STOP
+        if w[:1].isupper() and fold(w) not in _STOP and (not sentence_start or goes_on):
             out.append(w)
     return out
 
@@ -86,11 +92,14 @@ def _drops_negation(prose: str, cited: str) -> bool:
 
 
 def check_prose(
-    prose: str, cited: str, *, share: float = MIN_CONTENT_SHARE, denial: bool = False
+    prose: str, cited: str, *, share: float = MIN_CONTENT_SHARE, denial: bool = False, context: str = ""
 ) -> str | None:
     """Why ``prose`` is not supported by ``cited`` text, or None when it is. ``denial``: the
-    prose states what the cited text denies (a claim with status "denied")."""
-    names = unsupported_names(prose, cited)
+    prose states what the cited text denies (a claim with status "denied"). ``context``: more
+    text its names may come from (the article's title and the cited sentence's paragraph:
+    "The race was suspended" is cited for "Brazilian Grand Prix suspended" in a report titled
+    so); its numbers, negations and most of its words must still be the cited text's."""
+    names = unsupported_names(prose, f"{cited} {context}")
     if names:
         return f"names not in the cited text: {', '.join(names[:3])}"
     numbers = unsupported_numbers(prose, cited)
@@ -101,7 +110,8 @@ def check_prose(
     if not denial and not negated(prose) and _drops_negation(prose, cited):
         return "drops the negation of the cited text"
     words = content_words(prose)
-    stems = {stem(w) for w in _WORD.findall(cited)}
+    stems = {stem(w) for w in _WORD.findall(f"{cited} {context}")} & {stem(w) for w in names_in(prose)}
+    stems |= {stem(w) for w in _WORD.findall(cited)}  # names from the context count as supported
     if words and sum(stem(w) in stems for w in words) / len(words) < share:
         return "most of its words are not in the cited text"
     return None

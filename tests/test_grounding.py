@@ -479,3 +479,35 @@ def test_what_a_figure_counts_loses_a_drift_into_another_script_and_a_dangling_e
         "Russian soldiers lying",
         "people evacuated from Ukrainian cities",
     ]
+
+
+def test_names_of_an_event_may_come_from_the_title_or_its_paragraph_but_not_elsewhere() -> None:
+    """The dev set's race reports cite "The race was suspended on lap 20" for "Brazilian Grand
+    Prix suspended": the name is the title's, and every such event was rejected (3 answers, no
+    event kept). Numbers and most words must still be the cited sentence's own."""
+    text = normalize_text(
+        "Kimi Raikkonen crashed at Interlagos in heavy rain.\n\n"
+        "The race was suspended on lap 20 after the crash. Fans waited in the stands."
+    )
+    units = analyse(text)
+    title = "Brazilian Grand Prix thrown into chaos"
+
+    def kept(what: str) -> list[str]:
+        draft = answer_model(units).model_validate(
+            {
+                "headline": "Race suspended after crash",
+                "brief": "The race was suspended.",
+                "topics": ["sport"],
+                "events": [{**event(units, "suspended on lap 20", what), "category": "sport"}],
+                "quotes": {},
+                "figures": [],
+            }
+        )
+        return [e.what for e in resolve(draft, units, title=title).draft.events]
+
+    assert kept("Brazilian Grand Prix suspended on lap 20 after the crash") == [
+        "Brazilian Grand Prix suspended on lap 20 after the crash"
+    ]
+    assert kept("Race suspended on lap 20 after the Raikkonen crash") == []  # another paragraph's name
+    assert kept("Monaco Grand Prix suspended on lap 20 after the crash") == []  # nobody's name
+    assert kept("Brazilian Grand Prix suspended on lap 30 after the crash") == []  # not its number
