@@ -355,7 +355,9 @@ class _Rules:
             if proposed:
                 by_sentence[r.sentence] = proposed
             previous = (r, proposed)
-            out.append(Attribution(proposed, name is not None, self.candidates(r, proposed)))
+            # with nobody proposed, the nearest earlier person subject leads the names offered
+            hint = proposed or self.resolve(r, by_sentence)
+            out.append(Attribution(proposed, name is not None, self.candidates(r, hint)))
         return out
 
     def resolve(self, r: Region, by_sentence: dict[int, str]) -> str | None:
