@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel
+
 from summarizer.alignment import align, fold
 from summarizer.answer import quote_choices
 from summarizer.dates import find_time_words, resolve_date
@@ -32,7 +34,9 @@ from summarizer.prose import (
 )
 from summarizer.schema import (
     Claim,
+    ClaimPick,
     Event,
+    EventPick,
     Grounded,
     GroundingStats,
     KeyFigure,
@@ -301,7 +305,8 @@ class _Resolver:
         out: list[Event] = []
         for i, e in enumerate(answer.events):
             path = f"events[{i}]"
-            s = self.cited(path, e.sentence, "what", e.what)
+            what = whole(e.what, _cap(EventPick, "what"))
+            s = self.cited(path, e.sentence, "what", what)
             if s is None:
                 continue
             if any(e2.sentence == s.id for e2 in out):
@@ -332,7 +337,7 @@ class _Resolver:
             place = place or self.sentence_place(kept, s)
             out.append(
                 Event(
-                    what=e.what,
+                    what=what,
                     evidence=cited,
                     sentence=s.id,
                     category=e.category,
@@ -384,7 +389,8 @@ class _Resolver:
         out: list[Claim] = []
         for i, c in enumerate(answer.claims):
             path = f"claims[{i}]"
-            s = self.cited(path, c.sentence, "statement", c.statement, denial=c.status == "denied")
+            statement = whole(c.statement, _cap(ClaimPick, "statement"))
+            s = self.cited(path, c.sentence, "statement", statement, denial=c.status == "denied")
             if s is None:
                 continue
             cited = self.text[s.start : s.end]
@@ -405,7 +411,7 @@ class _Resolver:
             self.keep(f"{kept}.claimant", *claimant)
             out.append(
                 Claim(
-                    statement=c.statement, claimant=c.claimant, status=status, evidence=cited, sentence=s.id
+                    statement=statement, claimant=c.claimant, status=status, evidence=cited, sentence=s.id
                 )
             )
         return out + self.unverified_accounts({c.sentence for c in out if c.sentence}, len(out))
@@ -464,7 +470,7 @@ class _Resolver:
         withheld = " ".join(self.text[a:b] for a, b in self.u.withheld)
         out = []
         for name, given in (("headline", answer.headline), ("brief", answer.brief)):
-            prose = given
+            prose = whole(given, _cap(PointerDraft, name), sentences=name == "brief")
             if withheld and _echoes(prose, withheld, visible):
                 self.reject(name, prose, "supported only by a passage withheld as a suspected injection")
                 prose = ""
@@ -512,6 +518,30 @@ _DANGLING = _LITTLE | {
     "that",
     "who",
 }
+
+
+def _cap(model: type[BaseModel], name: str) -> int | None:
+    """The answer schema's length cap of one field (the grammar stops the model there)."""
+    return next((m.max_length for m in model.model_fields[name].metadata if hasattr(m, "max_length")), None)
+
+
+def whole(prose: str, cap: int | None, *, sentences: bool = False) -> str:
+    """Prose the model or the grammar broke off ("… from the Russian army who had ab", "… who
+    had abandoned the"): cut at its length cap, back to its last full sentence (``sentences``,
+    the brief) or its last whole word; a dangling end dropped; with an ellipsis."""
+    words = prose.split()
+    cut = cap is not None and len(prose) >= cap - 1
+    if cut and sentences:
+        end = max(prose.rfind(p) for p in (". ", "! ", "? "))
+        if end >= len(prose) // 3:
+            return prose[: end + 1]
+    if cut:
+        words = words[:-1]
+    elif not (words and fold(words[-1].strip(",;:")) in _DANGLING):
+        return prose
+    while words and fold(words[-1].strip(",;:")) in _DANGLING:
+        words.pop()
+    return " ".join(words).rstrip(",;:") + "\u2026" if words else prose
 
 
 def _tidy(prose: str, article: str) -> str:

@@ -17,7 +17,7 @@ from summarizer.alignment import align, fold
 from summarizer.answer import answer_model
 from summarizer.articles import load_article, normalize_text
 from summarizer.dates import resolve_date
-from summarizer.grounding import GroundingCheck, GroundingError, GroundingResult, resolve
+from summarizer.grounding import GroundingCheck, GroundingError, GroundingResult, resolve, whole
 from summarizer.numbers import find_numbers, numbers_in
 from summarizer.schema import PointerDraft
 from summarizer.speakers import UNNAMED
@@ -511,3 +511,38 @@ def test_names_of_an_event_may_come_from_the_title_or_its_paragraph_but_not_else
     assert kept("Race suspended on lap 20 after the Raikkonen crash") == []  # another paragraph's name
     assert kept("Monaco Grand Prix suspended on lap 20 after the crash") == []  # nobody's name
     assert kept("Brazilian Grand Prix suspended on lap 30 after the crash") == []  # not its number
+
+
+@pytest.mark.parametrize(
+    ("prose", "cap", "sentences", "expected"),
+    [
+        # the seed's brief, stopped by the grammar at its 240-character cap
+        (
+            "Ukrainian forces have reclaimed areas around Kyiv, with Russia set to focus its attacks on "
+            "the Donbas, raising concerns for the safety of civilians. Ukrainian troops have reclaimed "
+            "more territory around Kyiv from the Russian army who had ab",
+            240,
+            True,
+            "Ukrainian forces have reclaimed areas around Kyiv, with Russia set to focus its attacks on "
+            "the Donbas, raising concerns for the safety of civilians.",
+        ),
+        # the seed's event: the model broke off on "the"
+        (
+            "Ukrainian troops have reclaimed more territory around Kyiv from the Russian army who had abandoned the",
+            110,
+            False,
+            "Ukrainian troops have reclaimed more territory around Kyiv from the Russian army who had abandoned\u2026",
+        ),
+        ("Trump and Obama meet at the White House", 110, False, "Trump and Obama meet at the White House"),
+        (
+            "Tram derails in Croydon, killing seven and injuring 51 passenge",
+            64,
+            False,
+            "Tram derails in Croydon, killing seven and injuring 51\u2026",
+        ),
+    ],
+)
+def test_prose_broken_off_ends_on_a_whole_word_or_sentence(
+    prose: str, cap: int, sentences: bool, expected: str
+) -> None:
+    assert whole(prose, cap, sentences=sentences) == expected
