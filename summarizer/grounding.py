@@ -325,7 +325,10 @@ class _Resolver:
                     actors.append(actor)
             future = e.modality == "future"
             when_words, where_words = _given(e.when), _given(e.where)
-            when = self.when(path, kept, when_words, s, future=future) or self.sentence_when(kept, s, future)
+            near = self.nearby(s, lead=not out)
+            when = self.when(path, kept, when_words, s, future=future) or next(
+                (w for o in near if (w := self.sentence_when(kept, o, future))), None
+            )
             place = None
             if where_words:
                 where = self.phrase(where_words, *para)
@@ -334,7 +337,7 @@ class _Resolver:
                 else:
                     self.keep(f"{kept}.where.place", *where)
                     place = Where(place=where_words)
-            place = place or self.sentence_place(kept, s)
+            place = place or next((p for o in near if (p := self.sentence_place(kept, o))), None)
             out.append(
                 Event(
                     what=what,
@@ -362,6 +365,18 @@ class _Resolver:
 
     # The cited sentence's own time words and place, when the model gave none that hold: a
     # small model often leaves them null or writes a sentence id there. Copied, so verbatim.
+
+    def nearby(self, s: Sentence, *, lead: bool) -> list[Sentence]:
+        """Where an event's own time and place words are looked for when the model gave none
+        that holds: its sentence, then the sentences before it in its paragraph, nearest first
+        (one after it is often a new development: "The parade is set for Friday"); for the
+        first event also the article's lead (its first two citable sentences), where news
+        writing puts the main event's when and where."""
+        same = [o for o in self.u.citable if o.paragraph == s.paragraph and o.end <= s.start]
+        out = [s, *reversed(same)]
+        if lead:
+            out += [o for o in self.u.citable[:2] if o not in out]
+        return out
 
     def sentence_when(self, kept: str, s: Sentence, future: bool) -> When | None:
         found = find_time_words(self.text, s.start, s.end)
@@ -410,9 +425,7 @@ class _Resolver:
             self.keep(f"{kept}.evidence", s.start, s.end)
             self.keep(f"{kept}.claimant", *claimant)
             out.append(
-                Claim(
-                    statement=statement, claimant=c.claimant, status=status, evidence=cited, sentence=s.id
-                )
+                Claim(statement=statement, claimant=c.claimant, status=status, evidence=cited, sentence=s.id)
             )
         return out + self.unverified_accounts({c.sentence for c in out if c.sentence}, len(out))
 

@@ -546,3 +546,34 @@ def test_prose_broken_off_ends_on_a_whole_word_or_sentence(
     prose: str, cap: int, sentences: bool, expected: str
 ) -> None:
     assert whole(prose, cap, sentences=sentences) == expected
+
+
+def test_when_and_where_come_from_the_paragraph_then_for_the_first_event_the_lead() -> None:
+    """The dev set's "when" was covered for 1 article in 5: the cited sentence rarely holds the
+    time words ("The Chicago Cubs won the World Series" under a lead that says "on Wednesday")."""
+    text = normalize_text(
+        "The game ended at almost midnight on Wednesday in Cleveland.\n\n"
+        "The Cubs won the World Series for the first time in 108 years. Fans danced.\n\n"
+        "Police worked through Thursday night near Wrigley Field. They closed two streets. "
+        "The parade is set for Friday in Grant Park."
+    )
+    units = analyse(text)
+    draft = answer_model(units).model_validate(
+        {
+            "headline": "Cubs win the World Series",
+            "brief": "The Cubs won.",
+            "topics": ["sport"],
+            "events": [
+                {**event(units, "Cubs won", "The Cubs won the World Series"), "category": "sport"},
+                {**event(units, "They closed", "Police closed two streets"), "category": "sport"},
+            ],
+            "quotes": {},
+            "figures": [],
+        }
+    )
+    first, second = resolve(draft, units, published_at="2016-11-03").draft.events
+    assert first.when is not None and first.when.text == "on Wednesday"
+    assert first.where is not None and first.where.place == "Cleveland"  # the lead, first event only
+    # the sentence before it in its paragraph; never the one after ("set for Friday")
+    assert second.when is not None and second.when.text == "Thursday night"
+    assert second.where is not None and second.where.place == "Wrigley Field"
