@@ -538,21 +538,30 @@ def _cap(model: type[BaseModel], name: str) -> int | None:
     return next((m.max_length for m in model.model_fields[name].metadata if hasattr(m, "max_length")), None)
 
 
+_BROKEN_END = frozenset(
+    ["the", "a", "an", "of", "to", "by", "with", "for", "from", "at", "and", "or", "that", "who"]
+)
+_BROKEN_END |= frozenset(["which", "via", "their", "its", "his", "her", "as", "than"])
+
+
 def whole(prose: str, cap: int | None, *, sentences: bool = False) -> str:
     """Prose the model or the grammar broke off ("… from the Russian army who had ab", "… who
-    had abandoned the"): cut at its length cap, back to its last full sentence (``sentences``,
-    the brief) or its last whole word; a dangling end dropped; with an ellipsis."""
+    had abandoned the"): at its length cap and not ending a sentence, back to its last full
+    sentence (``sentences``, the brief) or its last whole word; an article, preposition or
+    conjunction at the end dropped; with an ellipsis. "…, police said" stays as it is."""
     words = prose.split()
-    cut = cap is not None and len(prose) >= cap - 1
+    cut = (
+        cap is not None and len(prose) >= cap and not prose.rstrip().endswith((".", "!", "?", '"', "\u201d"))
+    )
     if cut and sentences:
         end = max(prose.rfind(p) for p in (". ", "! ", "? "))
         if end >= len(prose) // 3:
             return prose[: end + 1]
     if cut:
         words = words[:-1]
-    elif not (words and fold(words[-1].strip(",;:")) in _DANGLING):
+    elif not (words and fold(words[-1].strip(",;:")) in _BROKEN_END):
         return prose
-    while words and fold(words[-1].strip(",;:")) in _DANGLING:
+    while words and fold(words[-1].strip(",;:")) in _BROKEN_END:
         words.pop()
     return " ".join(words).rstrip(",;:") + "\u2026" if words else prose
 

@@ -25,6 +25,7 @@ previous version were right for 104 of their 153 proposals (68%); see CHANGELOG 
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,7 +39,8 @@ _SPEECH = (
     r"said|says|saying|told|telling|added|adding|continued|explained|explaining|stated|declared|"
     r"insisted|insisting|noted|wrote|writing|warned|warning|asked|replied|recalled|argued|claimed|"
     r"admitted|acknowledged|tweeted|tweeting|posted|announced|described|called|calling|chanted|chanting|"
-    r"according\s+to|заявил\w*|сказал\w*|добавил\w*|отметил\w*|сообщил\w*|заявив|сказав"
+    r"according\s+to|заявил\w*|сказал\w*|добавил\w*|отметил\w*|сообщил\w*|подчеркнул\w*|пояснил\w*|"
+    r"рассказал\w*|заявив|сказав|зазначив\w*|додав\w*|повідомив\w*|наголосив\w*"
 )
 SPEECH_RE = re.compile(rf"\b({_SPEECH})\b", re.IGNORECASE)
 _PRONOUN = r"\b(?:he|she|они|он|она|він|вона)\b|\bthe\s+\d+-year-old\b"
@@ -56,7 +58,10 @@ ROLE = re.compile(
     r"ambassador|chancellor|spokesman|spokeswoman|spokesperson|resident|councillor|councilor|"
     r"councilman|councilwoman|alderman|professor|coach|manager|lawyer|attorney|witness|chairman|"
     r"chairwoman|chair|ceo|mp|mep|lawmaker|representative|trooper|firefighter|pastor|rabbi|imam|"
-    r"republican|democrat|democratic|police|speaker|mr|mrs|ms|dr|prof|"
+    r"republican|democrat|democratic|police|speaker|mr|mrs|ms|dr|prof|businessman|businesswoman|leader|"
+    r"adviser|advisor|aide|analyst|strategist|official|activist|candidate|nominee|owner|founder|"
+    r"executive|student|teacher|doctor|nurse|driver|passenger|fan|survivor|eyewitness|singer|actor|"
+    r"actress|star|player|striker|midfielder|defender|goalkeeper|pitcher|"
     r"pa|ap|afp|swns|un|us|uk|eu)\.?$",
     re.IGNORECASE,
 )
@@ -81,8 +86,17 @@ _VOICE_OF = re.compile(
 )
 _CONJUNCTION = re.compile(r"\b(?:while|and|but|as|when|after|before|because|whereas)\b", re.IGNORECASE)
 _AFTER_VERB = re.compile(r"[\s,]*(?:(?!(?:to|in|at|on|by|from|of|with|for)\b)[a-z-]+[\s,]+){0,3}")
+_TAG_REST = re.compile(r"(?:on|in|at|during|after|late|early|last|this|from|via)\b[^,;]*$", re.IGNORECASE)
+_PASSIVE = re.compile(r"\b(?:was|were|been|being|is|are|be)\s+$", re.IGNORECASE)
+_DETERMINERS = frozenset(["a", "an", "the", "this", "that", "one", "some"])
+_PREPOSITION_BEFORE = re.compile(
+    r"\b(?:for|of|to|from|with|by|at|in|on|about|against|arrested|accused|charged|named|defended)\s+(?:the\s+)?$",
+    re.IGNORECASE,
+)
+_TO_SOMEONE = re.compile(r"told|telling|asked", re.IGNORECASE)  # the name after it was spoken to
 _NAME_THEN_WORDS = re.compile(r"([A-Z][\w.'\u2019-]*)(?:['\u2019]s)?\s+(?:[a-z][\w-]*\s+){1,2}$")
 _MODIFIES = re.compile(r"(?:['\u2019]s)?(?:\s+[\w-]+){1,4}\s+")
+_PRONOUN_REACH = 3  # sentences back; past those, "he" is for the model to judge, not the rules
 _CARRY_CHARS = 400  # a second quotation of a paragraph continues the speaker only this close
 
 
@@ -157,6 +171,8 @@ def title_like(quoted: str) -> bool:
     """A quoted title, slogan or name ("Curse of the Billy Goat", "No Trump, No KKK"): its long
     words all capitalised. Nobody is quoted saying it."""
     words = re.findall(r"[^\W\d_]+", quoted)
+    if quoted.isupper():
+        return False  # "NO COLLUSION, NO OBSTRUCTION!": somebody shouted it
     long = [w for w in words if len(w) > 3 or w.isupper()]
     return 0 < len(words) <= 8 and bool(long) and all(w[0].isupper() for w in long)
 
@@ -178,7 +194,10 @@ class _Rules:
         self.places = places
         self.quote_spans = [(r.start, r.end) for r in quotes]
         self.names = [n for n in names if not self._inside_quote(n.start)]
+        self._index = {n.start: k for k, n in enumerate(self.names)}
+        self._starts = [n.start for n in self.names]
         self.canonical = canonical_names(names)
+        self._subjects: dict[int, str | None] = {}
 
     def _inside_quote(self, pos: int) -> bool:
         return any(a <= pos < b for a, b in self.quote_spans)
@@ -199,26 +218,30 @@ class _Rules:
         possessive ("Comey's letter")."""
         if self.text[n.end : n.end + 2] in ("'s", "\u2019s"):
             return False
-        before = self.text[floor : n.start]
+        before = self.text[max(floor, n.start - 160) : n.start]
+        cut = n.start - 160 > floor  # a window of a longer sentence: no sentence start in it
         while True:
             leftmost = None  # strip "White House spokesman ", "Senator ", "Republican House Speaker "
             while (m := re.search(r"([^\W\d_][\w.'\u2019-]*)\s+$", before)) and (
-                ROLE.match(m.group(1)) or m.group(1)[0].isupper()
+                ROLE.match(m.group(1)) or (m.group(1)[0].isupper() and m.group(1).lower() not in _DETERMINERS)
             ):
                 before, leftmost = before[: m.start()], m.group(1)
+            if leftmost is None and re.search(r"\b[Tt]he\s+$", before):
+                before = re.sub(r"[Tt]he\s+$", "", before)  # "The Rail Accident Investigation Branch said"
             # "Clinton communications director ": a name and lowercase words before the role
             m = _NAME_THEN_WORDS.search(before) if leftmost and ROLE.match(leftmost) else None
             if m is None:
                 break
             before = before[: m.start()]
-        return not before.strip() or bool(_CLAUSE_START.search(before))
+        return (not before.strip() and not cut) or bool(_CLAUSE_START.search(before))
 
     def linked(self, n: _Name, verb: re.Match[str], verb_start: int) -> bool:
         """Nothing but appositives (", 30, a passenger,") or a few words between the name and
         its speech verb; the name may itself be the appositive ("his manager, X, told")."""
         between = self.text[n.end : verb_start]
-        if re.search(r"[.!?\"\u201c\u201d]", between):
-            return False
+        if re.search(r"[.!?\"\u201c\u201d]", between) or _PASSIVE.search(between):
+            return False  # "after Trump was declared the winner" is no speech of Trump's
+        between = re.sub(r"\s[-\u2013\u2014]\s", ", ", between)  # "Perry - who stripped off - called"
         bare = between.strip()
         if not bare or bare == "," or (bare.startswith(",") and bare.endswith(",") and len(bare) <= 200):
             return True
@@ -246,27 +269,50 @@ class _Rules:
         """``"…," X said`` / ``"…," said X`` / ``"…," he said``; (None, False) when a speech
         verb follows with nobody named (``"…," a spokeswoman said``)."""
         qe, e = r.end, sentence.end
+        if not self.text[qe + 1 : e].strip(' "\u201d\u00bb,.!?') and r.sentence + 1 < len(self.sentences):
+            e = self.tag_end(r.sentence + 1) or e  # '"… EXONERATION!" President Trump tweeted.'
         window = self.text[qe + 1 : min(e, qe + 161)]
         verb = SPEECH_RE.search(window)
         if verb is None or re.search(r"[\"\u201c\u00ab]", window[: verb.start()]):
             return None
         v0, v1 = qe + 1 + verb.start(), qe + 1 + verb.end()
-        if _PRONOUN_BEFORE_VERB.search(window[: verb.start()]) or _PRONOUN_AFTER_VERB.match(
-            window, verb.end()
+        to_someone = (
+            _TO_SOMEONE.fullmatch(verb.group(1)) is not None
+        )  # "told Reuters", "told the 76-year-old"
+        if _PRONOUN_BEFORE_VERB.search(window[: verb.start()]) or (
+            not to_someone and _PRONOUN_AFTER_VERB.match(window, verb.end())
         ):
             return None, True  # ", he said" / ", said he"
         for n in self.names:
             if qe < n.start and n.end <= v0 and self.speaker(n) and not self.possessive(n):
                 if _CONJUNCTION.search(self.text[qe : n.start]):
-                    break  # '"…" while Max Verstappen agreed saying': another clause's verb
-                if self.linked(n, verb, v0):
-                    return self.head(n).text, False  # ", resident X, a business executive, said"
+                    return None  # '"…" while Max Verstappen agreed saying': another clause's verb
+                if not self.linked(n, verb, v0):
+                    continue
+                if (person := self.head(n)) is not n:
+                    return person.text, False  # ", Rob Dale from British Transport Police told"
+                if not self.object_of(n):  # not ", a lawyer for Harvey Weinstein said"
+                    return self.modified(n).text, False  # ", resident X, a business executive, said"
         for n in self.names:
-            if v1 <= n.start < min(e, v1 + 40) and self.speaker(n):
+            if not to_someone and v1 <= n.start < min(e, v1 + 40) and self.speaker(n):
                 if _AFTER_VERB.fullmatch(self.text[v1 : n.start]):
-                    return n.text, False  # ", said X", ", said a furious X"
+                    return self.modified(n).text, False  # ", said X", ", said Kremlin spokesman X"
                 break
         return None, False
+
+    def tag_end(self, index: int) -> int | None:
+        """End of sentence ``index`` when it is only a speech tag for the quotation before it
+        ("President Donald Trump tweeted on Sunday."): no quotation of its own, and after its
+        speech verb two words at most or a phrase of time or place, not a clause ("X said the
+        plan was unfunded")."""
+        s = self.sentences[index]
+        text = self.text[s.start : s.end]
+        verb = SPEECH_RE.search(text)
+        if verb is None or re.search(r"[\"\u201c\u201d\u00ab\u00bb]", text):
+            return None
+        rest = text[verb.end() :].strip(" .!?")
+        short = len(rest.split()) <= 2 or _TAG_REST.match(rest) is not None
+        return s.end if short else None
 
     def before_quote(self, r: Region, sentence: _Sentence) -> tuple[str | None, bool] | None:
         """``X said: "…"`` and its longer forms, in the quotation's own sentence."""
@@ -291,65 +337,98 @@ class _Rules:
             and self.speaker(n)
             and not self.possessive(n)
             and self.linked(n, verb, v0)
-            and (self.opens_clause(n, s) or self.voice_of(n) or not self.text[n.end : v0].strip())
+            and (self.opens_clause(n, s) or (self.voice_of(n) and not person_like(n.text)))
         ]
         if subjects:
-            return self.head(subjects[-1]).text, False
+            return self.head(self.modified(subjects[-1])).text, False
         return None, False
+
+    def object_of(self, n: _Name) -> bool:
+        """A name after a preposition ("a lawyer for X", "the mother of X") is not the speaker,
+        except a body a spokesperson speaks for ("a spokeswoman for the Police")."""
+        if not _PREPOSITION_BEFORE.search(self.text, max(0, n.start - 20), n.start):
+            return False
+        return not (self.voice_of(n) and not person_like(n.text))
+
+    def modified(self, n: _Name) -> _Name:
+        """ "White House spokesman Sean Spicer", "Clinton communications director Jennifer
+        Palmieri": the person the role words lead to, not the name before them."""
+        k = self._index.get(n.start)
+        nxt = self.names[k + 1] if k is not None and k + 1 < len(self.names) else None
+        if nxt is None or nxt.start - n.end > 60:
+            return n
+        between = self.text[n.end : nxt.start]
+        words = between.split()
+        if (
+            _MODIFIES.fullmatch(between)
+            and words
+            and ROLE.match(words[-1])
+            and self.speaker(nxt, person=True)
+        ):
+            return nxt
+        return n
 
     def possessive(self, n: _Name) -> bool:
         return self.text[n.end : n.end + 2] in ("'s", "\u2019s") or n.text.endswith(("'s", "\u2019s"))
 
-    def subject(self, index: int) -> str | None:
-        """The first person that opens a clause in sentence ``index``, outside quotations;
-        "Clinton communications director Jennifer Palmieri" is Palmieri."""
+    def speech_subject(self, index: int) -> str | None:
+        """The last person in sentence ``index`` who opens a clause and is linked to a speech
+        verb after them ("… Assistant Chief Robert Merner said the incident …", "Mark Davis,
+        who leads the opposition, said …"), outside quotations."""
         sentence = self.sentences[index]
-        if _PRONOUN_START.match(self.text, sentence.start):
-            return None  # "She said Mr Trump's …": the subject is who "she" is, further back
-        names = [n for n in self.names if sentence.start <= n.start < sentence.end]
-        inside = [n for n in names if not self.possessive(n)]
-        possessives = [n for n in names if self.possessive(n)]  # "Gaga's protest …", the last resort
-        for n in reversed(inside):  # "… Assistant Chief Robert Merner said the incident …"
-            verb = SPEECH_RE.match(self.text, n.end + 1)
-            if verb and self.speaker(n, person=True):
-                return self.full(self.head(n).text)
-        for k, n in enumerate(inside + possessives):
-            if not (self.speaker(n, person=True) and self.opens_clause(n, sentence.start)):
+        for n in reversed(self.names):
+            if not sentence.start <= n.start < sentence.end:
                 continue
-            nxt = inside[k + 1] if k + 1 < len(inside) else None
-            if nxt is not None and _MODIFIES.fullmatch(self.text[n.end : nxt.start]):
-                words = self.text[n.end : nxt.start].split()
-                if words and ROLE.match(words[-1]) and self.speaker(nxt, person=True):
-                    return self.full(nxt.text)
-            return self.full(n.text)
+            verb = SPEECH_RE.search(self.text, n.end, min(sentence.end, n.end + 200))
+            if (
+                verb is not None
+                and self.speaker(n, person=True)
+                and not self.possessive(n)
+                and not self.object_of(n)
+                and self.linked(n, verb, verb.start())
+                and (self.opens_clause(n, sentence.start) or not self.text[n.end : verb.start()].strip())
+            ):
+                return self.full(self.head(n).text)
         return None
+
+    def subject(self, index: int) -> str | None:
+        """Who sentence ``index`` is about, for "he said" after it: a person with a speech verb
+        right after them, else the first person that opens a clause, outside quotations
+        ("Clinton communications director Jennifer Palmieri" is Palmieri)."""
+        if index in self._subjects:
+            return self._subjects[index]
+        sentence = self.sentences[index]
+        found = None
+        if not _PRONOUN_START.match(self.text, sentence.start):  # "She said Mr Trump's …": further back
+            found = self.speech_subject(index)
+            names = [n for n in self.names if sentence.start <= n.start < sentence.end]
+            ordered = [n for n in names if not self.possessive(n)] + [n for n in names if self.possessive(n)]
+            for n in ordered if found is None else []:  # a possessive ("Gaga's protest …") last
+                if self.speaker(n, person=True) and self.opens_clause(n, sentence.start):
+                    found = self.full(self.modified(n).text)
+                    break
+        self._subjects[index] = found
+        return found
 
     def attribute(self, regions: Sequence[Region]) -> list[Attribution]:
         out: list[Attribution] = []
         by_sentence: dict[int, str] = {}  # sentence index -> speaker of a quotation in it
         previous: tuple[Region, str | None] | None = None  # the quotation before, and its speaker
         for r in regions:
-            if title_like(self.text[r.start : r.end]):
-                out.append(Attribution(None, False, (UNNAMED,)))
-                previous = (r, None)
-                continue
             sentence = self.sentences[r.sentence]
             found = self.after_quote(r, sentence)
             if found is None or found == (None, False):  # '"…," a spokeswoman said': look before too
                 found = self.before_quote(r, sentence) or found
             name, pronoun = found if found else (None, False)
+            if name is None and title_like(self.text[r.start : r.end]):
+                out.append(Attribution(None, False, (UNNAMED,)))  # "Curse of the Billy Goat"
+                previous = (r, None)
+                continue
             proposed = self.full(name) if name else None
             if proposed is None and pronoun:
                 proposed = self.resolve(r, by_sentence)
             if found is None and previous is not None:
-                # no speech verb at all: the words go on from the quotation just before, when it
-                # is close by in the same paragraph, or ends the paragraph this one opens with
-                before, speaker = previous
-                opens = self.text[self.paragraphs[r.paragraph].start] in _OPENING_MARKS
-                if (before.paragraph == r.paragraph and r.start - before.end <= _CARRY_CHARS) or (
-                    before.paragraph == r.paragraph - 1 and opens
-                ):
-                    proposed = speaker
+                proposed = self.carried(r, *previous)
             if proposed and name is None and not self.in_view(proposed, r):
                 proposed = None  # carried from too far back: grounding would not find them
             if proposed:
@@ -360,17 +439,33 @@ class _Rules:
             out.append(Attribution(proposed, name is not None, self.candidates(r, hint)))
         return out
 
+    def carried(self, r: Region, before: Region, speaker: str | None) -> str | None:
+        """No speech verb at all: the words go on from the quotation just before, when it is
+        close by in the same paragraph or ends the paragraph this one opens with; unless
+        someone else is said to speak in between ("Mark Davis said the plan was unfunded")."""
+        opens = self.text[self.paragraphs[r.paragraph].start] in _OPENING_MARKS
+        close = before.paragraph == r.paragraph and r.start - before.end <= _CARRY_CHARS
+        if not (close or (before.paragraph == r.paragraph - 1 and opens)):
+            return None
+        for index in range(r.sentence - 1, before.sentence, -1):
+            if other := self.speech_subject(index):
+                return other
+        return speaker
+
     def resolve(self, r: Region, by_sentence: dict[int, str]) -> str | None:
         """ "he said": the nearest earlier sentence's attributed speaker or person subject,
         within the quotation's paragraph and the two before."""
         floor = max(0, r.paragraph - 2)
-        for index in range(r.sentence - 1, -1, -1):
+        for index in range(r.sentence - 1, max(-1, r.sentence - 1 - _PRONOUN_REACH), -1):
             if self.sentences[index].paragraph < floor:
                 break
             found = by_sentence.get(index) or self.subject(index)
             if found:
                 return found
         return None
+
+    def _first_at(self, pos: int) -> int:
+        return bisect.bisect_left(self._starts, pos)
 
     def in_view(self, name: str, r: Region) -> bool:
         view = self.text[self.paragraphs[max(0, r.paragraph - 2)].start : r.end]
@@ -382,11 +477,11 @@ class _Rules:
         lo = self.paragraphs[max(0, pk - 1)].start
         hi = self.paragraphs[min(len(self.paragraphs) - 1, pk + 1)].end
         out = [proposed] if proposed else []
-        for n in self.names:
-            if lo <= n.start < hi and n.end <= hi and self.speaker(n):
-                name = self.full(n.text)
-                if name not in out and len(out) < MAX_CANDIDATES - 1:
-                    out.append(name)
+        for n in self.names[self._first_at(lo) :]:
+            if n.start >= hi or len(out) >= MAX_CANDIDATES - 1:
+                break
+            if n.end <= hi and self.speaker(n) and (name := self.full(n.text)) not in out:
+                out.append(name)
         return (*out, UNNAMED)
 
 

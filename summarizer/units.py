@@ -375,9 +375,12 @@ def place_names(text: str, names: list[Name]) -> frozenset[str]:
 
 
 def _title_case_paragraphs(text: str) -> list[tuple[int, int]]:
-    """Headline-style paragraphs ("Ukrainian Troops Reclaim Areas"): their capitals say nothing."""
+    """Headline-style paragraphs ("Ukrainian Troops Reclaim Areas"): their capitals say nothing.
+    A paragraph that ends a sentence ("… President Donald Trump tweeted on Sunday.") is prose."""
     out = []
     for p in _paragraphs(text):
+        if text[p.start : p.end].rstrip().endswith((".", "!", "?")):
+            continue
         words = re.findall(r"[^\W\d_]+", text[p.start : p.end])
         long = [w for w in words if len(w) > 3]
         if len(long) >= 3 and sum(w[0].isupper() for w in long) / len(long) > 0.7:
