@@ -45,6 +45,20 @@ _SPEECH = (
 SPEECH_RE = re.compile(rf"\b({_SPEECH})\b", re.IGNORECASE)
 _PRONOUN = r"\b(?:he|she|они|он|она|він|вона)\b|\bthe\s+\d+-year-old\b"
 _PRONOUN_RE = re.compile(_PRONOUN, re.IGNORECASE)
+# "she", "he", "his" and a possessive "her" ("with her young son"), not an object ("on her in")
+_OWN_PRONOUN = re.compile(
+    r"\b(?:she|he|his|her(?!\s+(?:in|on|at|to|and|or|but|for|with|by|from|as|that|if)\b)(?=\s+[^\W\d_]))\b",
+    re.IGNORECASE,
+)
+_GENDER = {"he": "m", "she": "f", "он": "m", "она": "f", "він": "m", "вона": "f"}
+
+
+def _pronoun(match: str) -> str:
+    """The pronoun of a matched "he said" / "the 76-year-old said", lower case."""
+    found = _PRONOUN_RE.search(match)
+    return found.group(0).lower() if found else match.strip().lower()
+
+
 _PRONOUN_BEFORE_VERB = re.compile(rf"(?:{_PRONOUN})\s+(?:\w+ly\s+|also\s+|later\s+|then\s+)?$", re.IGNORECASE)
 _PRONOUN_START = re.compile(rf"[\s\"\u201c\u201d]*(?:{_PRONOUN})", re.IGNORECASE)
 _PRONOUN_AFTER_VERB = re.compile(rf"\s*(?:{_PRONOUN})", re.IGNORECASE)
@@ -87,6 +101,9 @@ _VOICE_OF = re.compile(
 _CONJUNCTION = re.compile(r"\b(?:while|and|but|as|when|after|before|because|whereas)\b", re.IGNORECASE)
 _AFTER_VERB = re.compile(r"[\s,]*(?:(?!(?:to|in|at|on|by|from|of|with|for)\b)[a-z-]+[\s,]+){0,3}")
 _TAG_REST = re.compile(r"(?:on|in|at|during|after|late|early|last|this|from|via)\b[^,;]*$", re.IGNORECASE)
+_COLLECTIVE = re.compile(
+    r"\s+(?:army|troops|forces|military|government|officials|authorities|soldiers|fans|voters|residents)\b"
+)
 _PASSIVE = re.compile(r"\b(?:was|were|been|being|is|are|be)\s+$", re.IGNORECASE)
 _DETERMINERS = frozenset(["a", "an", "the", "this", "that", "one", "some"])
 _PREPOSITION_BEFORE = re.compile(
@@ -198,6 +215,7 @@ class _Rules:
         self._starts = [n.start for n in self.names]
         self.canonical = canonical_names(names)
         self._subjects: dict[int, str | None] = {}
+        self._genders: dict[str, str | None] = {}
 
     def _inside_quote(self, pos: int) -> bool:
         return any(a <= pos < b for a, b in self.quote_spans)
@@ -211,6 +229,8 @@ class _Rules:
         name = clean(n.text)
         if name in self.places or self.full(name) in self.places or ROLE.match(name):
             return False
+        if _COLLECTIVE.match(self.text, n.end):
+            return False  # "the Moscow army", "Kremlin officials": the name is not who speaks
         return speaker_like(name) and (not person or person_like(name))
 
     def opens_clause(self, n: _Name, floor: int) -> bool:
@@ -265,7 +285,7 @@ class _Rules:
         """ "a spokesperson for the British Transport Police said": the body speaks."""
         return _VOICE_OF.search(self.text, max(0, n.start - 60), n.start) is not None
 
-    def after_quote(self, r: Region, sentence: _Sentence) -> tuple[str | None, bool] | None:
+    def after_quote(self, r: Region, sentence: _Sentence) -> tuple[str | None, str | None] | None:
         """``"…," X said`` / ``"…," said X`` / ``"…," he said``; (None, False) when a speech
         verb follows with nobody named (``"…," a spokeswoman said``)."""
         qe, e = r.end, sentence.end
@@ -279,10 +299,11 @@ class _Rules:
         to_someone = (
             _TO_SOMEONE.fullmatch(verb.group(1)) is not None
         )  # "told Reuters", "told the 76-year-old"
-        if _PRONOUN_BEFORE_VERB.search(window[: verb.start()]) or (
-            not to_someone and _PRONOUN_AFTER_VERB.match(window, verb.end())
-        ):
-            return None, True  # ", he said" / ", said he"
+        pronoun = _PRONOUN_BEFORE_VERB.search(window[: verb.start()]) or (
+            None if to_someone else _PRONOUN_AFTER_VERB.match(window, verb.end())
+        )
+        if pronoun:
+            return None, _pronoun(pronoun.group(0))  # ", he said" / ", said he"
         for n in self.names:
             if qe < n.start and n.end <= v0 and self.speaker(n) and not self.possessive(n):
                 if _CONJUNCTION.search(self.text[qe : n.start]):
@@ -290,15 +311,15 @@ class _Rules:
                 if not self.linked(n, verb, v0):
                     continue
                 if (person := self.head(n)) is not n:
-                    return person.text, False  # ", Rob Dale from British Transport Police told"
+                    return person.text, None  # ", Rob Dale from British Transport Police told"
                 if not self.object_of(n):  # not ", a lawyer for Harvey Weinstein said"
-                    return self.modified(n).text, False  # ", resident X, a business executive, said"
+                    return self.modified(n).text, None  # ", resident X, a business executive, said"
         for n in self.names:
             if not to_someone and v1 <= n.start < min(e, v1 + 40) and self.speaker(n):
                 if _AFTER_VERB.fullmatch(self.text[v1 : n.start]):
-                    return self.modified(n).text, False  # ", said X", ", said Kremlin spokesman X"
+                    return self.modified(n).text, None  # ", said X", ", said Kremlin spokesman X"
                 break
-        return None, False
+        return None, None
 
     def tag_end(self, index: int) -> int | None:
         """End of sentence ``index`` when it is only a speech tag for the quotation before it
@@ -314,7 +335,7 @@ class _Rules:
         short = len(rest.split()) <= 2 or _TAG_REST.match(rest) is not None
         return s.end if short else None
 
-    def before_quote(self, r: Region, sentence: _Sentence) -> tuple[str | None, bool] | None:
+    def before_quote(self, r: Region, sentence: _Sentence) -> tuple[str | None, str | None] | None:
         """``X said: "…"`` and its longer forms, in the quotation's own sentence."""
         s, qs = sentence.start, r.start - 1
         head = self.text[s:qs]
@@ -327,8 +348,8 @@ class _Rules:
             return None
         verb = verbs[-1]
         v0 = s + verb.start()
-        if _PRONOUN_BEFORE_VERB.search(head[: verb.start()]):
-            return None, True  # "she said: …", "the 76-year-old said: …"
+        if pronoun := _PRONOUN_BEFORE_VERB.search(head[: verb.start()]):
+            return None, _pronoun(pronoun.group(0))  # "she said: …", "the 76-year-old said: …"
         subjects = [
             n
             for n in self.names
@@ -340,8 +361,8 @@ class _Rules:
             and (self.opens_clause(n, s) or (self.voice_of(n) and not person_like(n.text)))
         ]
         if subjects:
-            return self.head(self.modified(subjects[-1])).text, False
-        return None, False
+            return self.head(self.modified(subjects[-1])).text, None
+        return None, None
 
     def object_of(self, n: _Name) -> bool:
         """A name after a preposition ("a lawyer for X", "the mother of X") is not the speaker,
@@ -417,16 +438,16 @@ class _Rules:
         for r in regions:
             sentence = self.sentences[r.sentence]
             found = self.after_quote(r, sentence)
-            if found is None or found == (None, False):  # '"…," a spokeswoman said': look before too
+            if found is None or found == (None, None):  # '"…," a spokeswoman said': look before too
                 found = self.before_quote(r, sentence) or found
-            name, pronoun = found if found else (None, False)
+            name, pronoun = found if found else (None, None)
             if name is None and title_like(self.text[r.start : r.end]):
                 out.append(Attribution(None, False, (UNNAMED,)))  # "Curse of the Billy Goat"
                 previous = (r, None)
                 continue
             proposed = self.full(name) if name else None
             if proposed is None and pronoun:
-                proposed = self.resolve(r, by_sentence)
+                proposed = self.resolve(r, by_sentence, pronoun)
             if found is None and previous is not None:
                 proposed = self.carried(r, *previous)
             if proposed and name is None and not self.in_view(proposed, r):
@@ -435,7 +456,7 @@ class _Rules:
                 by_sentence[r.sentence] = proposed
             previous = (r, proposed)
             # with nobody proposed, the nearest earlier person subject leads the names offered
-            hint = proposed or self.resolve(r, by_sentence)
+            hint = proposed or self.resolve(r, by_sentence, pronoun)
             out.append(Attribution(proposed, name is not None, self.candidates(r, hint)))
         return out
 
@@ -452,17 +473,47 @@ class _Rules:
                 return other
         return speaker
 
-    def resolve(self, r: Region, by_sentence: dict[int, str]) -> str | None:
+    def resolve(self, r: Region, by_sentence: dict[int, str], pronoun: str | None = None) -> str | None:
         """ "he said": the nearest earlier sentence's attributed speaker or person subject,
-        within the quotation's paragraph and the two before."""
+        within the quotation's paragraph and the two before, and three sentences back; one
+        the article writes of as "she" is passed over for "he" (and the reverse)."""
         floor = max(0, r.paragraph - 2)
         for index in range(r.sentence - 1, max(-1, r.sentence - 1 - _PRONOUN_REACH), -1):
             if self.sentences[index].paragraph < floor:
                 break
             found = by_sentence.get(index) or self.subject(index)
-            if found:
+            if found and not self.other_gender(found, pronoun):
                 return found
         return None
+
+    def other_gender(self, name: str, pronoun: str | None) -> bool:
+        """Whether the article writes of ``name`` with the other set of pronouns than
+        ``pronoun`` ("Lilia Ristich is sitting … with her young son" is no "he")."""
+        want = _GENDER.get(pronoun or "")
+        if want is None:
+            return False
+        if name not in self._genders:
+            self._genders[name] = self.gender(name)
+        have = self._genders[name]
+        return have is not None and have != want
+
+    def gender(self, name: str) -> str | None:
+        """ "f" or "m": from titles (Mrs, Ms, Miss / Mr) and from the first pronoun after the
+        name in its sentence when no other name comes between ("Lilia Ristich is sitting …
+        with her young son"; an object "her" is no evidence); None when the article does not
+        say or says both."""
+        last = re.escape(name.rsplit(maxsplit=1)[-1])
+        votes = {"f": 0, "m": 0}
+        for m in re.finditer(rf"\b(?:(Mrs|Ms|Miss|Mr)\.?\s+)?(?:[^\W\d_][\w'-]*\s+)?{last}\b", self.text):
+            if m.group(1):
+                votes["m" if m.group(1) == "Mr" else "f"] += 1
+            after = re.split(r"[.!?\"\u201c\u201d]", self.text[m.end() : m.end() + 120], maxsplit=1)[0]
+            pronoun = _OWN_PRONOUN.search(after)
+            if pronoun and not any(m.end() < n.start < m.end() + pronoun.start() for n in self.names):
+                votes["f" if pronoun.group(0).lower().startswith(("she", "her")) else "m"] += 1
+        if votes["f"] == votes["m"]:
+            return None
+        return "f" if votes["f"] > votes["m"] else "m"
 
     def _first_at(self, pos: int) -> int:
         return bisect.bisect_left(self._starts, pos)

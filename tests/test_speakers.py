@@ -132,6 +132,20 @@ CASES = {
         "Переговоры продолжаются.\n\n«Мы продолжим работу над этим вопросом», — подчеркнул Дмитрий Песков.",
         ["Дмитрий Песков"],
     ),
+    # "he" is not a woman the article writes of as "her" (the seed: "Lilia Ristich is sitting
+    # ... with her young son", then "he said" twice); an object "her" says nothing
+    "he is not her": (
+        "Lilia Ristich is sitting on a swing with her young son. Most people have fled.\n\n"
+        'He lists the neighbours who died. "I pray that all of this ends soon," he said.\n\n'
+        "Tom Blake saw the polls close in on her in two states. Tom Blake criticised the count. "
+        '"You cannot do it this way, folks," he said.',
+        [None, "Tom Blake"],
+    ),
+    # "the Moscow army" does not make Moscow a speaker
+    "collective nouns": (
+        'Ukrainian troops retook areas bombarded by the Moscow army. "We will not leave this place," he said.',
+        [None],
+    ),
     # a bare party word is no speaker (old: "Republican")
     "a party word": (
         'Other leaders joined in. "The agents will not let her get away with it," the Republican nominee insisted.',
