@@ -332,7 +332,9 @@ class _Resolver:
             place = None
             if where_words:
                 where = self.phrase(where_words, *para)
-                if where is None:
+                if where is not None and not any(w[:1].isupper() for w in where_words.split()):
+                    self.reject(f"{path}.where.place", where_words, "names no place")
+                elif where is None:
                     self.reject(f"{path}.where.place", where_words, "not in the cited sentence's paragraph")
                 else:
                     self.keep(f"{kept}.where.place", *where)
@@ -370,18 +372,22 @@ class _Resolver:
         """Where an event's own time and place words are looked for when the model gave none
         that holds: its sentence, then the sentences before it in its paragraph, nearest first
         (one after it is often a new development: "The parade is set for Friday"); for the
-        first event also the article's lead (its first two citable sentences), where news
+        first event also the article's lead (its first three citable sentences: scraped pages
+        open with sign-up residue), where news
         writing puts the main event's when and where."""
         same = [o for o in self.u.citable if o.paragraph == s.paragraph and o.end <= s.start]
         out = [s, *reversed(same)]
         if lead:
-            out += [o for o in self.u.citable[:2] if o not in out]
+            out += [o for o in self.u.citable[:3] if o not in out]
         return out
+
+    def quoted(self, pos: int) -> bool:
+        return any(q.start <= pos < q.end for q in self.u.quotations)
 
     def sentence_when(self, kept: str, s: Sentence, future: bool) -> When | None:
         found = find_time_words(self.text, s.start, s.end)
-        if found is None:
-            return None
+        if found is None or self.quoted(found[0]):
+            return None  # "Nobody should go near the pier until Friday," she said: not its when
         self.keep(f"{kept}.when.text", *found)
         words = self.text[slice(*found)]
         return When(text=words, date=resolve_date(words, self.published_at, future=future))
@@ -392,6 +398,7 @@ class _Resolver:
                 s.start <= name.start
                 and name.end <= s.end
                 and not _DEMONYM.search(name.text)
+                and not self.quoted(name.start)
                 and PLACE_BEFORE.search(self.text[max(s.start, name.start - 40) : name.start])
             ):
                 self.keep(f"{kept}.where.place", name.start, name.end)

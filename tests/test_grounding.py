@@ -589,3 +589,37 @@ def test_when_and_where_come_from_the_paragraph_then_for_the_first_event_the_lea
 )
 def test_whole_prose_is_left_alone(prose: str, cap: int) -> None:
     assert whole(prose, cap) == prose
+
+
+def test_a_where_must_name_a_place_and_time_words_are_never_taken_from_a_quotation() -> None:
+    """The dev set's Clinton article kept where = "the campaign was riding high" (words of the
+    paragraph, no place); and the first event's when must not come from someone's quoted words
+    ("until Friday")."""
+    text = normalize_text(
+        "Sign up for our newsletter Thank you for subscribing!\n\n"
+        "Harbour master Ines Duarte moved every boat inside the harbour wall.\n\n"
+        "\u201cNobody should go near the pier until Friday,\u201d she added."
+    )
+    units = analyse(text)
+    draft = answer_model(units).model_validate(
+        {
+            "headline": "Storm closes the port",
+            "brief": "Every boat was moved.",
+            "topics": ["weather"],
+            "events": [
+                {
+                    **event(
+                        units, "moved every boat", "Ines Duarte moved every boat inside the harbour wall"
+                    ),
+                    "category": "weather",
+                    "where": "inside the harbour wall",
+                }
+            ],
+            "quotes": {q.id: q.candidates[0] for q in units.quotations if q.asked},
+            "figures": [],
+        }
+    )
+    result = resolve(draft, units)
+    [kept] = result.draft.events
+    assert kept.where is None and kept.when is None
+    assert [(r.field, r.reason) for r in result.rejected] == [("events[0].where.place", "names no place")]
