@@ -490,7 +490,9 @@ class _Resolver:
         withheld = " ".join(self.text[a:b] for a, b in self.u.withheld)
         out = []
         for name, given in (("headline", answer.headline), ("brief", answer.brief)):
-            prose = whole(given, _cap(PointerDraft, name), sentences=name == "brief")
+            prose = self.without_rejected(
+                name, whole(given, _cap(PointerDraft, name), sentences=name == "brief")
+            )
             if withheld and _echoes(prose, withheld, visible):
                 self.reject(name, prose, "supported only by a passage withheld as a suspected injection")
                 prose = ""
@@ -504,6 +506,26 @@ class _Resolver:
             out.append(prose)
         headline = out[0] or title or self.first_sentence()
         return headline, out[1]
+
+    def without_rejected(self, name: str, prose: str) -> str:
+        """The headline or brief less any sentence that restates an event or claim grounding
+        rejected: the dev set's Croydon brief opened with "A 30-year-old man was killed in a
+        tram crash", the very event rejected three times (the 30-year-old survived)."""
+        rejected = [
+            {stem(w) for w in content_words(r.value)}
+            for r in self.rejected
+            if r.field.endswith((".what", ".statement"))
+        ]
+        if not rejected or not prose:
+            return prose
+        kept = []
+        for sentence in re.split(r"(?<=[.!?])\s+", prose):
+            words = {stem(w) for w in content_words(sentence)}
+            if words and any(len(words & r) / len(words) >= 0.6 for r in rejected if r):
+                self.reject(name, sentence, "restates an event or claim rejected above")
+            else:
+                kept.append(sentence)
+        return " ".join(kept)
 
     def first_sentence(self) -> str:
         s = next(iter(self.u.citable), None)

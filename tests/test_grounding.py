@@ -623,3 +623,34 @@ def test_a_where_must_name_a_place_and_time_words_are_never_taken_from_a_quotati
     [kept] = result.draft.events
     assert kept.where is None and kept.when is None
     assert [(r.field, r.reason) for r in result.rejected] == [("events[0].where.place", "names no place")]
+
+
+def test_the_brief_does_not_restate_a_rejected_event() -> None:
+    """The dev set's Croydon brief opened with the event grounding had rejected three times ("A
+    30-year-old man was killed", where the 30-year-old survived): the brief's sentence goes too."""
+    text = normalize_text(
+        "Seven people died when a tram derailed in Croydon on Wednesday.\n\n"
+        "Martin Bamford, 30, was travelling on the tram when it flipped."
+    )
+    units = analyse(text)
+    draft = answer_model(units).model_validate(
+        {
+            "headline": "Tram derails in Croydon",
+            "brief": "A 30-year-old man was killed when the tram flipped. Seven people died in Croydon.",
+            "topics": ["disaster, accident and emergency incident"],
+            "events": [
+                {
+                    **event(units, "Seven people died", "A 30-year-old man was killed when the tram flipped"),
+                    "category": "disaster, accident and emergency incident",
+                }
+            ],
+            "quotes": {},
+            "figures": [],
+        }
+    )
+    result = resolve(draft, units)
+    assert result.draft.events == []
+    assert result.draft.brief == "Seven people died in Croydon."
+    assert ("brief", "restates an event or claim rejected above") in [
+        (r.field, r.reason) for r in result.rejected
+    ]
