@@ -234,3 +234,17 @@ def test_page_residue_words_are_not_names() -> None:
     assert not names & {"WhatsApp", "Opens", "Embed", "Ad Ad", "Ad", "Let's", "Let", "Tuesday"}
     [q] = units.quotations
     assert q.proposed == "Ann Blake"
+
+
+def test_platforms_and_papers_are_not_offered_to_the_model() -> None:
+    """On the dev set the 1.5B model chose "Facebook" and "Twitter" (share residue) and
+    "Croydon Advertiser" (a credit) for quotations the rules left open."""
+    units = analyse(
+        normalize_text(
+            "Share on Facebook Share on Twitter. Photo: Croydon Advertiser.\n\n"
+            'Local trader Ann Blake watched the crash. "The tram came down the hill far too fast."'
+        )
+    )
+    [q] = units.quotations
+    assert not {"Facebook", "Twitter", "Croydon Advertiser"} & set(q.candidates)
+    assert "Ann Blake" in q.candidates
