@@ -64,6 +64,20 @@ def ground(units: Units, **items: Any) -> GroundingResult:
     return resolve(answer(units, **items), units, published_at="2022-04-02")
 
 
+def pointer_draft(units: Units, events: list[dict[str, Any]], topic: str, **fields: Any) -> PointerDraft:
+    """A v2 answer for a hand-made article: these events (all of ``topic``), no figures, the
+    asked quotations answered with their first name."""
+    data: dict[str, Any] = {
+        "headline": "A headline",
+        "brief": "A brief.",
+        "topics": [topic],
+        "events": [{**e, "category": topic} for e in events],
+        "quotes": {q.id: q.candidates[0] for q in units.quotations if q.asked},
+        "figures": [],
+    }
+    return answer_model(units).model_validate({**data, **fields})
+
+
 def fields(result: GroundingResult) -> list[str]:
     return [r.field for r in result.rejected]
 
@@ -493,16 +507,7 @@ def test_names_of_an_event_may_come_from_the_title_or_its_paragraph_but_not_else
     title = "Brazilian Grand Prix thrown into chaos"
 
     def kept(what: str) -> list[str]:
-        draft = answer_model(units).model_validate(
-            {
-                "headline": "Race suspended after crash",
-                "brief": "The race was suspended.",
-                "topics": ["sport"],
-                "events": [{**event(units, "suspended on lap 20", what), "category": "sport"}],
-                "quotes": {},
-                "figures": [],
-            }
-        )
+        draft = pointer_draft(units, [event(units, "suspended on lap 20", what)], "sport")
         return [e.what for e in resolve(draft, units, title=title).draft.events]
 
     assert kept("Brazilian Grand Prix suspended on lap 20 after the crash") == [
@@ -558,19 +563,11 @@ def test_when_and_where_come_from_the_paragraph_then_for_the_first_event_the_lea
         "The parade is set for Friday in Grant Park."
     )
     units = analyse(text)
-    draft = answer_model(units).model_validate(
-        {
-            "headline": "Cubs win the World Series",
-            "brief": "The Cubs won.",
-            "topics": ["sport"],
-            "events": [
-                {**event(units, "Cubs won", "The Cubs won the World Series"), "category": "sport"},
-                {**event(units, "They closed", "Police closed two streets"), "category": "sport"},
-            ],
-            "quotes": {},
-            "figures": [],
-        }
-    )
+    events = [
+        event(units, "Cubs won", "The Cubs won the World Series"),
+        event(units, "They closed", "Police closed two streets"),
+    ]
+    draft = pointer_draft(units, events, "sport")
     first, second = resolve(draft, units, published_at="2016-11-03").draft.events
     assert first.when is not None and first.when.text == "on Wednesday"
     assert first.where is not None and first.where.place == "Cleveland"  # the lead, first event only
@@ -601,24 +598,8 @@ def test_a_where_must_name_a_place_and_time_words_are_never_taken_from_a_quotati
         "\u201cNobody should go near the pier until Friday,\u201d she added."
     )
     units = analyse(text)
-    draft = answer_model(units).model_validate(
-        {
-            "headline": "Storm closes the port",
-            "brief": "Every boat was moved.",
-            "topics": ["weather"],
-            "events": [
-                {
-                    **event(
-                        units, "moved every boat", "Ines Duarte moved every boat inside the harbour wall"
-                    ),
-                    "category": "weather",
-                    "where": "inside the harbour wall",
-                }
-            ],
-            "quotes": {q.id: q.candidates[0] for q in units.quotations if q.asked},
-            "figures": [],
-        }
-    )
+    e = event(units, "moved every boat", "Ines Duarte moved every boat inside the harbour wall")
+    draft = pointer_draft(units, [{**e, "where": "inside the harbour wall"}], "weather")
     result = resolve(draft, units)
     [kept] = result.draft.events
     assert kept.where is None and kept.when is None
@@ -633,21 +614,9 @@ def test_the_brief_does_not_restate_a_rejected_event() -> None:
         "Martin Bamford, 30, was travelling on the tram when it flipped."
     )
     units = analyse(text)
-    draft = answer_model(units).model_validate(
-        {
-            "headline": "Tram derails in Croydon",
-            "brief": "A 30-year-old man was killed when the tram flipped. Seven people died in Croydon.",
-            "topics": ["disaster, accident and emergency incident"],
-            "events": [
-                {
-                    **event(units, "Seven people died", "A 30-year-old man was killed when the tram flipped"),
-                    "category": "disaster, accident and emergency incident",
-                }
-            ],
-            "quotes": {},
-            "figures": [],
-        }
-    )
+    e = event(units, "Seven people died", "A 30-year-old man was killed when the tram flipped")
+    brief = "A 30-year-old man was killed when the tram flipped. Seven people died in Croydon."
+    draft = pointer_draft(units, [e], "disaster, accident and emergency incident", brief=brief)
     result = resolve(draft, units)
     assert result.draft.events == []
     assert result.draft.brief == "Seven people died in Croydon."
