@@ -87,6 +87,9 @@ def _binary_error(name: str) -> InputError:
     )
 
 
+MIN_WIDE_CHARS = 20  # non-space characters a UTF-16/32 file must decode to
+
+
 def _empty_error(name: str) -> InputError:
     return InputError(f"{name}: the file is empty; give an article with some text in it")
 
@@ -107,6 +110,14 @@ def _decode(data: bytes, name: str) -> str:
             raise _empty_error(name)
         if _looks_binary(text[:8192]):
             raise _binary_error(name)
+        if (n := len("".join(text.split()))) < MIN_WIDE_CHARS:
+            # six bytes after a UTF-16 byte-order mark decoded to two CJK characters, and the
+            # model was asked three times to summarize them
+            label = wide.upper()
+            raise InputError(
+                f"{name}: starts like {label} but decodes to only {n} characters; "
+                f"re-save the file as UTF-8, e.g. iconv -f {wide} -t utf-8"
+            )
         return text
     if not data.removeprefix(codecs.BOM_UTF8).strip():
         raise _empty_error(name)

@@ -196,3 +196,12 @@ def test_html_without_lxml_html_clean_names_the_fix_instead_of_a_traceback(tmp_p
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("summarizer: error: "), proc.stderr
     assert "lxml_html_clean" in lines[0] and "pip install 'lxml[html_clean]'" in lines[0]
+
+
+def test_a_stray_byte_order_mark_is_no_article(tmp_path: Path) -> None:
+    """Found by running a batch over a folder with a broken file: six bytes starting with a
+    UTF-16 byte-order mark decoded to two CJK characters, and the model was asked three times."""
+    bad = tmp_path / "broken.txt"
+    bad.write_bytes(b"\xff\xfe\x00bad")
+    with pytest.raises(InputError, match=r"broken\.txt: starts like UTF-16.* only 2 characters; re-save"):
+        load_article(bad)
