@@ -27,7 +27,7 @@ from syntok import segmenter
 
 from summarizer.injections import paragraph_spans, withheld_spans
 from summarizer.numbers import NumberSpan, find_numbers
-from summarizer.speakers import ROLE, SPEECH_RE, Region, attribute
+from summarizer.speakers import ROLE, SPEECH_RE, Region, attribute, clean
 
 MIN_QUOTE_WORDS = 4  # shorter quoted bits are scare quotes or terms, not quotations
 
@@ -287,7 +287,7 @@ def _names(text: str, sentences: list[Sentence], lowercase_words: frozenset[str]
     while i < len(words):
         w = words[i]
         word = w.group(0).rstrip(".'\u2019-")
-        bare = re.sub(r"['\u2019]s$", "", word).lower()
+        bare = clean(word).lower()
         if not word[:1].isupper() or bare in _NOT_NAMES or _TITLES.match(word):
             i += 1
             continue
