@@ -90,6 +90,7 @@ BASELINE = "plain"
 SYSTEM_ALIASES = {"summarizer": PRODUCT, "v2": PRODUCT, "product": PRODUCT, "plain": BASELINE}
 QUESTIONS = ("who", "what", "when", "where")
 FORMAT = 1
+ANSWER_KEY = "model_answer"  # kept outputs: the model's answer, for --regrade
 
 RULES = [
     'quotations: text between double quotation marks (" “” „“ «») with >= 4 words, within a paragraph; '
@@ -844,11 +845,100 @@ def write_results(path: Path | None, results: dict[str, Any]) -> None:
 
 
 def run_product(run: Any, article: Any) -> tuple[dict[str, Any], dict[str, list[str]], Any]:
-    record = run.summarize(article).model_dump(mode="json")
+    answer = None
+    if hasattr(run, "extract"):  # keep the model's own answer, so --regrade can ground it again
+        from summarizer.pipeline import build_record
+
+        prep, extraction = run.extract(article)
+        record = build_record(prep, extraction, run.endpoint).model_dump(mode="json")
+        answer = {
+            "draft": extraction.value.model_dump(mode="json"),
+            "fitted_chars": len(prep.article.text),
+            "failed_validation": extraction.failed_validation,
+        }
+    else:  # an older checkout
+        record = run.summarize(article).model_dump(mode="json")
     row, answers = score_product(record, article.text)
     if isinstance(record.get("article"), dict):
         record["article"].pop("text", None)  # never store the article's text
+    if answer is not None:
+        record[ANSWER_KEY] = answer
     return row, answers, record
+
+
+def regrade_record(output: dict[str, Any], article: Any) -> dict[str, Any]:
+    """The record the current grounding builds from a kept model answer: no model call.
+
+    Re-asks are not replayed, so this answers "what would grounding keep of the same answer",
+    not "what would a new run keep"; a run measures that."""
+    from summarizer.llm import Endpoint, Extraction
+    from summarizer.pipeline import build_record, prepare
+    from summarizer.settings import Settings
+
+    kept = _d(output.get(ANSWER_KEY))
+    text = article.text[: int(kept["fitted_chars"])]
+    fitted = type(article)(**{**article.__dict__, "text": text})
+    prov = _d(output.get("provenance"))
+    endpoint = Endpoint(
+        base_url=_str(prov.get("base_url")) or "http://kept",
+        api_key="kept",
+        model=_str(prov.get("model")) or "kept",
+        structured_output=prov.get("structured_output") or "json_schema",
+        backend=_str(prov.get("backend")) or "kept",
+        context_window=None,
+    )
+    prep = prepare(fitted, Settings(), endpoint)
+    prep.original_chars = len(article.text)
+    prep.truncated = bool(_d(output.get("article")).get("truncated"))
+    usage = {k: v for k, v in _d(prov.get("usage")).items() if isinstance(v, int)}
+    extraction = Extraction(
+        value=prep.response_model.model_validate(kept["draft"]),
+        usage=usage,
+        attempts=int(prov.get("attempts") or 1),
+        latency_s=float(prov.get("latency_s") or 0.0),
+        failed_validation=bool(kept.get("failed_validation")),
+    )
+    return build_record(prep, extraction, endpoint).model_dump(mode="json")
+
+
+def regrade(args: argparse.Namespace) -> int:
+    """Ground the kept answers of a results file again with the checkout's current code."""
+    project = Path(args.project).resolve()
+    sys.path.insert(0, str(project))
+    from summarizer.articles import load_article
+
+    source = _d(json.loads(Path(args.regrade).read_text(encoding="utf-8")))
+    devset = Path(args.devset)
+    gold = load_gold(Path(args.gold) if args.gold else devset / "gold_5w1h.jsonl")
+    paths = {p.stem: p for p in article_paths(devset, [], None)}
+    results = new_results(args, project, [PRODUCT], bool(gold))
+    results["run"]["regraded_from"] = _d(source.get("run")).get("label")
+    rows = _list(_d(_d(source.get("systems")).get(PRODUCT)).get("articles"))
+    skipped = 0
+    for old in rows:
+        output = _d(old.get("output"))
+        path = paths.get(_str(old.get("id")))
+        if ANSWER_KEY not in output or path is None:
+            skipped += 1
+            results["systems"][PRODUCT]["articles"].append(old)  # failed or unkept: as it was
+            continue
+        article = load_article(path)
+        record = regrade_record(output, article)
+        row, answers = score_product(record, article.text)
+        record["article"].pop("text", None)
+        record[ANSWER_KEY] = output[ANSWER_KEY]
+        row = {"id": article.id, **row, "seconds": old.get("seconds")}
+        row["numbers"] = len(numbers_in_text(article.text))
+        row["w4"] = score_4w(answers, gold[article.id]) if article.id in gold else None
+        if args.keep_outputs:
+            row["output"] = record
+        results["systems"][PRODUCT]["articles"].append(row)
+    if skipped:
+        log(f"quality: {skipped} rows had no kept answer and are copied as they were")
+    results["run"]["complete"] = bool(_d(source.get("run")).get("complete"))
+    write_results(Path(args.out) if args.out else None, results)
+    report(results)
+    return 0
 
 
 def run_plain(baseline: PlainBaseline, article: Any) -> tuple[dict[str, Any], dict[str, list[str]], Any]:
@@ -1072,11 +1162,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--baseline-max-tokens", type=int, default=2048)
     parser.add_argument("--project", default=str(ROOT), help="checkout whose summarizer package to measure")
     parser.add_argument("--keep-outputs", action="store_true", help="store outputs (article excerpts!)")
+    parser.add_argument(
+        "--regrade",
+        metavar="RESULTS",
+        help="ground the model answers kept in RESULTS (a --keep-outputs run) again, no model call",
+    )
     args = parser.parse_args(argv)
     if args.compare:
         return compare(args.compare, args.common)
     if not args.devset:
         parser.error("give the dev-set folder, or --compare RESULTS...")
+    if args.regrade:
+        return regrade(args)
     unknown = [s for s in args.systems if s not in SYSTEM_ALIASES]
     if unknown:
         parser.error(f"unknown system {unknown[0]!r}; choose from {', '.join(SYSTEM_ALIASES)}")

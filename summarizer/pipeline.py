@@ -220,13 +220,17 @@ class Summarizer:
         assert self._client is not None, "use Summarizer as a context manager"
         return self._client.endpoint
 
-    def summarize(self, article: Article) -> EventSummary:
+    def extract(self, article: Article) -> tuple[Prepared, Extraction]:
+        """The model's answer for ``article``, before grounding builds the record from it."""
         assert self._client is not None, "use Summarizer as a context manager"
         prep = prepare(article, self.settings, self.endpoint)
         extraction = self._client.extract(**prep.request(self.settings), stats=CallStats())
         if self.server is not None:
             self.server.answered()
-        return build_record(prep, extraction, self.endpoint)
+        return prep, extraction
+
+    def summarize(self, article: Article) -> EventSummary:
+        return build_record(*self.extract(article), self.endpoint)
 
     def close(self) -> None:
         self._stack.close()
