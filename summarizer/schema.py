@@ -203,7 +203,10 @@ class Casualties(_Strict):
 
 
 class Event(_Strict):
-    what: str = Field(description="What happened, in the model's words (checked against the evidence).")
+    what: str = Field(
+        description="What happened, in the model's words checked against the evidence; where those "
+        "words do not hold to it, the evidence sentence itself."
+    )
     evidence: str = Field(description="The article's sentence that reports it, copied by our code.")
     sentence: str | None = Field(default=None, description="Id of that sentence (v2).")
     category: Topic
