@@ -18,7 +18,8 @@ TIME_WORDS = re.compile(
     rf"|\b(?:(?i:on|in)\s+)?{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?"
     rf"|\b(?:(?i:on)\s+)?\d{{1,2}}\s+{_MONTH}(?:\s+\d{{4}})?"
     r"|\b(?i:(?:(?:earlier|later)\s+)?(?:last|this|next)\s+(?:week|month|year|weekend|night|morning|summer|winter|spring|autumn))"
-    r"|\b(?i:(?:yesterday|today|tonight|overnight)(?:\s+(?:morning|afternoon|evening))?)"
+    # lower case or capitalised only: "USA TODAY" is a paper, "TODAY" a show
+    r"|\b(?:[Yy]esterday|[Tt]oday|[Tt]onight|[Oo]vernight)(?:\s+(?i:morning|afternoon|evening))?"
     r"|\b(?i:in)\s+(?:19|20)\d\d\b",
 )
 _PERIOD_FORMAT = {"day": "%Y-%m-%d", "week": "%Y-%m-%d", "month": "%Y-%m", "year": "%Y"}

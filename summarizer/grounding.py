@@ -304,66 +304,76 @@ class _Resolver:
 
     def events(self, answer: PointerDraft) -> list[Event]:
         out: list[Event] = []
+        for i, e, what, s in self.worded(answer.events):
+            if any(e2.sentence == s.id for e2 in out):
+                continue  # the same sentence twice is one event (a small model repeats itself)
+            out.append(self.event(f"events[{i}]", f"events[{len(out)}]", e, what, s, first=not out))
+        return out
+
+    def worded(self, events: list[EventPick]) -> list[tuple[int, EventPick, str, Sentence]]:
+        """Each event with its wording and the sentence that supports it. Wording that fails
+        but is about its cited sentence gives way to the sentence itself, unless another event
+        holds to that sentence; wording about nothing cited is rejected."""
         picks = []
-        for i, e in enumerate(answer.events):
+        for i, e in enumerate(events):
             what = whole(e.what, _cap(EventPick, "what"))
             s = self.sentence(f"events[{i}].sentence", e.sentence)
             if s is not None:
                 picks.append((i, e, what, *self.supporting(s, what)))
         held = {s.id for *_, s, why in picks if why is None}
+        out = []
         for i, e, what, s, why in picks:
-            path = f"events[{i}]"
-            if why and (s.id in held or not _points_at(what, self.text[s.start : s.end])):
-                self.reject(f"{path}.what", what, why)
-                continue
-            if why:  # the model pointed at the sentence and misworded it: the sentence stands in
-                self.reject(f"{path}.what", what, f"{why}; the cited sentence stands in")
-                what = self.text[s.start : s.end]
-            if any(e2.sentence == s.id for e2 in out):
-                continue  # the same sentence twice is one event (a small model repeats itself)
             cited = self.text[s.start : s.end]
-            kept = f"events[{len(out)}]"
-            self.keep(f"{kept}.evidence", s.start, s.end)
-            para = self.around(s)
-            actors: list[str] = []
-            for j, actor in enumerate(e.actors):
-                where = self.phrase(actor, *para)
-                if where is None:
-                    self.reject(f"{path}.actors[{j}]", actor, "not named in the cited sentence's paragraph")
-                elif actor not in actors:
-                    self.keep(f"{kept}.actors[{len(actors)}]", *where)
-                    actors.append(actor)
-            future = e.modality == "future"
-            when_words, where_words = _given(e.when), _given(e.where)
-            near = self.nearby(s, lead=not out)
-            when = self.when(path, kept, when_words, s, future=future) or next(
-                (w for o in near if (w := self.sentence_when(kept, o, future))), None
-            )
-            place = None
-            if where_words:
-                where = self.phrase(where_words, *para)
-                if where is not None and not any(w[:1].isupper() for w in where_words.split()):
-                    self.reject(f"{path}.where.place", where_words, "names no place")
-                elif where is None:
-                    self.reject(f"{path}.where.place", where_words, "not in the cited sentence's paragraph")
-                else:
-                    self.keep(f"{kept}.where.place", *where)
-                    place = Where(place=where_words)
-            place = place or next((p for o in near if (p := self.sentence_place(kept, o))), None)
-            out.append(
-                Event(
-                    what=what,
-                    evidence=cited,
-                    sentence=s.id,
-                    category=e.category,
-                    event_type=e.event_type,
-                    modality=e.modality,
-                    when=when,
-                    where=place,
-                    actors=actors,
-                )
-            )
+            if why and (s.id in held or not _points_at(what, cited)):
+                self.reject(f"events[{i}].what", what, why)
+            elif why:  # the model pointed at the sentence and misworded it: the sentence stands in
+                self.reject(f"events[{i}].what", what, f"{why}; the cited sentence stands in")
+                out.append((i, e, cited, s))
+            else:
+                out.append((i, e, what, s))
         return out
+
+    def event(self, path: str, kept: str, e: EventPick, what: str, s: Sentence, *, first: bool) -> Event:
+        """The event ``e`` (answer path ``path``, record path ``kept``) on sentence ``s``."""
+        cited = self.text[s.start : s.end]
+        self.keep(f"{kept}.evidence", s.start, s.end)
+        para = self.around(s)
+        actors: list[str] = []
+        for j, actor in enumerate(e.actors):
+            where = self.phrase(actor, *para)
+            if where is None:
+                self.reject(f"{path}.actors[{j}]", actor, "not named in the cited sentence's paragraph")
+            elif actor not in actors:
+                self.keep(f"{kept}.actors[{len(actors)}]", *where)
+                actors.append(actor)
+        future = e.modality == "future"
+        when_words, where_words = _given(e.when), _given(e.where)
+        near = self.nearby(s, lead=first)
+        when = self.when(path, kept, when_words, s, future=future) or next(
+            (w for o in near if (w := self.sentence_when(kept, o, future))), None
+        )
+        place = None
+        if where_words:
+            where = self.phrase(where_words, *para)
+            if where is not None and not any(w[:1].isupper() for w in where_words.split()):
+                self.reject(f"{path}.where.place", where_words, "names no place")
+            elif where is None:
+                self.reject(f"{path}.where.place", where_words, "not in the cited sentence's paragraph")
+            else:
+                self.keep(f"{kept}.where.place", *where)
+                place = Where(place=where_words)
+        place = place or next((p for o in near if (p := self.sentence_place(kept, o))), None)
+        return Event(
+            what=what,
+            evidence=cited,
+            sentence=s.id,
+            category=e.category,
+            event_type=e.event_type,
+            modality=e.modality,
+            when=when,
+            where=place,
+            actors=actors,
+        )
 
     def when(self, path: str, kept: str, words: str | None, s: Sentence, *, future: bool) -> When | None:
         if not words:
@@ -371,6 +381,9 @@ class _Resolver:
         where = self.phrase(words, s.start, s.end) or self.phrase(words, *self.around(s))
         if where is None:
             self.reject(f"{path}.when", words, "time words not in the cited sentence")
+            return None
+        if self.text[slice(*where)].isupper():  # "USA TODAY, Collin Brennan": a paper's name
+            self.reject(f"{path}.when", words, "written in capitals there: a name, not a time")
             return None
         self.keep(f"{kept}.when.text", *where)
         return When(text=words, date=resolve_date(words, self.published_at, future=future))

@@ -444,6 +444,9 @@ def test_time_words_and_place_come_from_the_cited_sentence_when_the_model_gives_
         ("Earlier this month the council met.", "Earlier this month"),
         ("It may 12 people be.", None),  # "may" is a verb here
         ("Russia says the Donbas is the focus.", None),
+        # the dev set's USA Today pages open "USA TODAY, Collin Brennan ...": kept as the when
+        ("Talk about a November surprise. USA TODAY, Collin Brennan reports.", None),
+        ("Fans gathered today in the park.", "today"),
     ],
 )
 def test_time_words_in_a_sentence(sentence: str, expected: str | None) -> None:
@@ -636,5 +639,25 @@ def test_the_brief_does_not_restate_a_rejected_event() -> None:
     assert result.draft.events == []
     assert result.draft.brief == "Seven people died in Croydon."
     assert ("brief", "restates an event or claim rejected above") in [
+        (r.field, r.reason) for r in result.rejected
+    ]
+
+
+def test_a_time_word_the_article_writes_in_capitals_is_a_name() -> None:
+    """The dev set's USA Today articles kept when = "TODAY" (the model's words, found in the
+    page's "USA TODAY" credit) for events of a Sunday and a Wednesday."""
+    text = normalize_text(
+        "Skip Ad Share. USA TODAY, Collin Brennan. FBI director James Comey said Sunday the agency "
+        "is still not recommending charges."
+    )
+    units = analyse(text)
+    e = event(
+        units, "FBI director", "FBI director James Comey said the agency is still not recommending charges"
+    )
+    draft = pointer_draft(units, [{**e, "when": "TODAY"}], "crime, law and justice")
+    result = resolve(draft, units, published_at="2016-11-06")
+    [kept] = result.draft.events
+    assert kept.when is not None and kept.when.text == "Sunday"  # from the cited sentence instead
+    assert ("events[0].when", "written in capitals there: a name, not a time") in [
         (r.field, r.reason) for r in result.rejected
     ]
