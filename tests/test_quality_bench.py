@@ -166,3 +166,74 @@ def test_totals_of_a_product_record() -> None:
     assert t["w4"]["where"]["coverage"] == 1.0
     assert t["w4_macro_coverage"] == 1.0
     assert t["rejected_by_reason"] == {"not found": 2, "other": 1}
+
+
+def test_regrade_grounds_a_kept_answer_again_without_a_model(tmp_path: Path) -> None:
+    """--regrade rebuilds the record from the answer a --keep-outputs run kept, with the
+    current grounding: here the event's wording fails (a number of its own), and today's
+    rules let the cited sentence stand in, where the kept record had no event."""
+    import json
+
+    from summarizer.articles import normalize_text
+    from summarizer.units import analyse
+
+    text = normalize_text(
+        "Seven people died when a tram derailed in Croydon on Wednesday.\n\n"
+        "Martin Bamford, 30, was travelling on the tram when it flipped."
+    )
+    devset = tmp_path / "devset"
+    (devset / "articles").mkdir(parents=True)
+    (devset / "articles" / "t1.json").write_text(
+        json.dumps({"id": "t1", "title": "Tram crash", "text": text})
+    )
+    gold = {"id": "t1", "who": [], "what": ["tram derailed"], "when": ["Wednesday"], "where": ["Croydon"]}
+    (devset / "gold_5w1h.jsonl").write_text(json.dumps(gold) + "\n")
+    first = analyse(text).citable[0].id
+    draft = {
+        "headline": "Tram crash in Croydon",
+        "brief": "Seven people died in Croydon.",
+        "topics": ["disaster, accident and emergency incident"],
+        "events": [
+            {
+                "sentence": first,
+                "what": "Eight people died when a tram derailed in Croydon",
+                "category": "disaster, accident and emergency incident",
+                "modality": "reported",
+            }
+        ],
+        "quotes": {},
+        "figures": [],
+    }
+    kept = {
+        "summary": {"headline": "Tram crash in Croydon", "events": []},
+        "article": {"truncated": False},
+        "provenance": {"usage": {"prompt_tokens": 900, "completion_tokens": 120}, "attempts": 3},
+        q.ANSWER_KEY: {"draft": draft, "fitted_chars": len(text), "failed_validation": True},
+    }
+    results = {
+        "run": {"label": "old", "complete": True},
+        "systems": {
+            q.PRODUCT: {
+                "articles": [
+                    {"id": "t1", "seconds": 300.0, "output": kept},
+                    {"id": "gone", "error": "boom", "seconds": 1.0},  # a failed article is copied as it was
+                ]
+            }
+        },
+    }
+    source, out = tmp_path / "old.json", tmp_path / "new.json"
+    source.write_text(json.dumps(results))
+    assert q.main([str(devset), "--regrade", str(source), "--out", str(out), "--keep-outputs"]) == 0
+    rows = json.loads(out.read_text())["systems"][q.PRODUCT]["articles"]
+    assert [r["id"] for r in rows] == ["t1", "gone"] and rows[1]["error"] == "boom"
+    row = rows[0]
+    assert row["events"] == 1 and row["seconds"] == 300.0 and row["completion_tokens"] == 120
+    [event] = row["output"]["summary"]["events"]
+    assert (
+        event["what"]
+        == event["evidence"]
+        == "Seven people died when a tram derailed in Croydon on Wednesday."
+    )
+    assert event["when"]["text"] == "on Wednesday" and event["where"]["place"] == "Croydon"
+    assert row["w4"]["when"]["covered"] and row["w4"]["where"]["covered"] and row["w4"]["what"]["covered"]
+    assert "text" not in row["output"]["article"] and row["output"][q.ANSWER_KEY]["draft"] == draft
