@@ -281,12 +281,14 @@ class _Resolver:
             if why:
                 self.reject(f"key_figures[{i}].counts", f.counts, why)
                 continue
+            if fold(counts).startswith(fold(n.span.text)):  # "6,266 people evacuated" -> "people evacuated"
+                counts = counts[len(n.span.text) :].strip() or counts
+            if any(fold(k.text) == fold(n.span.text) and fold(k.counts) == fold(counts) for k in out):
+                continue  # the same figure again (a photo caption repeats the lead's "More than 51 people")
             seen.add(f.number)
             path = f"key_figures[{len(out)}]"
             self.keep(f"{path}.text", n.span.start, n.span.end)
             self.keep(f"{path}.source_text", s.start, s.end)
-            if fold(counts).startswith(fold(n.span.text)):  # "6,266 people evacuated" -> "people evacuated"
-                counts = counts[len(n.span.text) :].strip() or counts
             out.append(
                 KeyFigure(
                     text=n.span.text,

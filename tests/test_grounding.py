@@ -208,6 +208,24 @@ def test_what_a_figure_counts_must_be_said_by_its_sentence() -> None:
     ]
 
 
+def test_a_figure_repeated_by_a_photo_caption_is_kept_once() -> None:
+    """The dev set's Croydon page repeats its lead under a photo ("SWNS More than 51 people
+    were also rushed to hospital"); the brief listed "More than 51 people" twice."""
+    text = normalize_text(
+        "More than 51 people were also rushed to hospital after the horror crash.\n\n"
+        "SWNS More than 51 people were also rushed to hospital after the horror crash\n\n"
+        "Seven people died."
+    )
+    units = analyse(text)
+    first, caption = (n.id for n in units.numbers if n.span.text == "More than 51")
+    figures = [{"number": first, "counts": "More than 51 people"}, {"number": caption, "counts": "people"}]
+    draft = pointer_draft(
+        units, [event(units, "Seven people", "Seven people died")], "weather", figures=figures
+    )
+    kept = resolve(draft, units).draft.key_figures
+    assert [(f.text, f.counts, f.number) for f in kept] == [("More than 51", "people", first)]
+
+
 def test_numbers_next_to_each_other_stay_apart() -> None:
     # v1 read "In 2021, 40 people" as 202140 and "killed 17, 12 of them" as 1712
     text = "In 2021, 40 people died in floods.\n\nThe storm killed 17, 12 of them children."
