@@ -509,9 +509,11 @@ class _Resolver:
     # -- headline and brief -------------------------------------------------------------------
 
     def headline(self, answer: PointerDraft, title: str | None) -> tuple[str, str]:
-        """Names and numbers of the headline and brief must be in the article's visible text;
-        prose that only a withheld passage supports is rejected, not just flagged."""
-        visible = self.u.visible_text()
+        """Names and numbers of the headline and brief must be in the article's visible text
+        or its title (the dev set's "… at wet Brazilian Grand Prix" is the title's, and the text
+        never says "Brazilian"); prose that only a withheld passage supports is rejected, not
+        just flagged."""
+        visible = f"{title or ''}\n\n{self.u.visible_text()}"
         withheld = " ".join(self.text[a:b] for a, b in self.u.withheld)
         out = []
         for name, given in (("headline", answer.headline), ("brief", answer.brief)):

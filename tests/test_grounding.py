@@ -318,6 +318,21 @@ def test_headline_with_an_invented_name_is_flagged() -> None:
     assert "headline" in fields(result) and result.needs_review
 
 
+def test_names_of_the_headline_and_brief_may_come_from_the_articles_title() -> None:
+    """The dev set's race report is titled "… at wet Brazilian Grand Prix" and its text never
+    says "Brazilian": a headline and brief that took the name from the title were flagged."""
+    text = normalize_text(
+        "Max Verstappen narrowly avoided a crash with Kimi Raikkonen at the Grand Prix on Sunday."
+    )
+    units = analyse(text)
+    e = event(units, "narrowly avoided", "Max Verstappen narrowly avoided a crash with Kimi Raikkonen")
+    headline = "Verstappen avoids crash at wet Brazilian Grand Prix"
+    draft = pointer_draft(units, [e], "sport", headline=headline, brief=f"{headline}.")
+    title = "Max Verstappen narrowly avoids crash with Kimi Raikkonen at wet Brazilian Grand Prix"
+    assert fields(resolve(draft, units, title=title)) == []
+    assert fields(resolve(draft, units)) == ["headline", "brief"]  # no title: not the article's
+
+
 def test_prose_edge_cases_from_review() -> None:
     from summarizer.prose import check_prose
 
