@@ -409,7 +409,7 @@ def test_invalid_and_ungrounded_faults(fake: FakeServer, http: httpx2.Client, se
     answer = model.model_validate_json(_payload(_one(http, _body(seed))) or "")  # schema-valid ...
     assert [e.what for e in answer.events] == [UNGROUNDED_WHAT]
     assert answer.events[0].sentence in {s.id for s in units.citable}  # ... citing a real sentence
-    result = resolve(answer, units)
+    result = resolve(answer, units, lead=False)
     assert result.draft.events == []  # ... whose every event fails the prose checks
     assert [r.field for r in result.rejected] == ["events[0].what"]
     assert "names not in the cited text" in result.rejected[0].reason
@@ -790,9 +790,13 @@ def test_client_keeps_an_ungrounded_answer_flagged_after_reasks(fake: FakeServer
     assert out.failed_validation
     assert fake.requests == 3
     assert isinstance(out.value, PointerDraft)
-    result = resolve(out.value, analyse(seed.text))
-    assert result.draft.events == []  # kept, flagged: the lenient check records, never raises
-    assert [r.field for r in result.rejected] == ["events[0].what"]
+    units = analyse(seed.text)
+    result = resolve(out.value, units)
+    # Kept, flagged: the lenient check records, never raises; the lead stands in as the event.
+    [event] = result.draft.events
+    assert event.what == event.evidence and event.what.startswith("JAKARTA - One by one")
+    assert [r.field for r in result.rejected] == ["events[0].what"] and result.needs_review
+    assert any("the lead" in note for note in result.notes)
 
 
 def test_client_retries_a_timeout(fake: FakeServer, seed: Article) -> None:

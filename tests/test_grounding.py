@@ -98,10 +98,13 @@ def test_one_word_of_evidence_no_longer_grounds_an_invented_event() -> None:
     assert result.rejected[0].reason == (
         "most of its words are not in the cited text; the cited sentence stands in"
     )
-    # Wording that is not about the sentence at all is rejected, and nothing stands in.
-    unrelated = event(SEED_UNITS, "One by one", "Protesters marched through Paris over pensions")
-    result = ground(SEED_UNITS, events=[unrelated])
-    assert result.draft.events == [] and fields(result) == ["events[0].what"]
+    # Wording that is not about the sentence at all is rejected: the strict check, which
+    # re-asks, sees no event; once re-asks are spent the article's lead stands in.
+    unrelated = answer(SEED_UNITS, events=[event(SEED_UNITS, "One by one", "Protesters marched in Paris")])
+    strict = resolve(unrelated, SEED_UNITS, lead=False)
+    assert strict.draft.events == [] and fields(strict) == ["events[0].what"]
+    [lead] = resolve(unrelated, SEED_UNITS).draft.events
+    assert lead.what == lead.evidence and lead.sentence == sid(SEED_UNITS, "One by one")
 
 
 def test_a_changed_number_in_the_prose_is_rejected() -> None:
@@ -669,7 +672,9 @@ def test_the_brief_does_not_restate_a_rejected_event() -> None:
     brief = "A 30-year-old man was killed when the tram flipped. Seven people died in Croydon."
     draft = pointer_draft(units, [e], "disaster, accident and emergency incident", brief=brief)
     result = resolve(draft, units)
-    assert result.draft.events == []
+    assert [e.what for e in result.draft.events] == [
+        "Seven people died when a tram derailed in Croydon on Wednesday."
+    ]
     assert result.draft.brief == "Seven people died in Croydon."
     assert ("brief", "restates an event or claim rejected above") in [
         (r.field, r.reason) for r in result.rejected
@@ -694,3 +699,35 @@ def test_a_time_word_the_article_writes_in_capitals_is_a_name() -> None:
     assert ("events[0].when", "written in capitals there: a name, not a time") in [
         (r.field, r.reason) for r in result.rejected
     ]
+
+
+def test_when_no_event_holds_the_lead_stands_in_once_reasks_are_spent() -> None:
+    """The dev set's Croydon answer cited a police quotation for "A 30-year-old man was killed"
+    (nothing of it holds, and the 30-year-old survived); its three answers all failed and the
+    brief had no event. The lead is the first sentence that is a sentence: not the sign-up
+    residue, not the title line, not a quotation."""
+    title = "Tram crash: seven dead"
+    text = normalize_text(
+        "Sign up now!\n\n"
+        f"{title}\n\n"
+        "\u201cIt was horrific,\u201d said one witness who saw the tram come off the rails.\n\n"
+        "Seven people died when a tram derailed in Croydon on Wednesday morning.\n\n"
+        "\u201cAt this stage it is too early to speculate on a cause,\u201d police said."
+    )
+    units = analyse(text)
+    e = event(units, "too early", "A 30-year-old man was killed in the tram crash")
+    draft = pointer_draft(units, [e], "disaster, accident and emergency incident")
+    with pytest.raises(GroundingError):
+        GroundingCheck(units, strict=True, title=title)(draft)  # first, a re-ask
+    result = resolve(draft, units, title=title)
+    [lead] = result.draft.events
+    assert (
+        lead.what
+        == lead.evidence
+        == "Seven people died when a tram derailed in Croydon on Wednesday morning."
+    )
+    assert lead.when is not None and lead.when.text == "on Wednesday morning"
+    assert lead.where is not None and lead.where.place == "Croydon"
+    assert lead.category == "disaster, accident and emergency incident"
+    assert result.needs_review and fields(result) == ["events[0].what"]
+    assert "30-year-old" not in result.draft.model_dump_json()
