@@ -20,7 +20,9 @@ TIME_WORDS = re.compile(
     r"|\b(?i:(?:(?:earlier|later)\s+)?(?:last|this|next)\s+(?:week|month|year|weekend|night|morning|summer|winter|spring|autumn))"
     # lower case or capitalised only: "USA TODAY" is a paper, "TODAY" a show
     r"|\b(?:[Yy]esterday|[Tt]oday|[Tt]onight|[Oo]vernight)(?:\s+(?i:morning|afternoon|evening))?"
-    r"|\b(?i:in)\s+(?:19|20)\d\d\b",
+    r"|\b(?i:in)\s+(?:19|20)\d\d\b"
+    # a match's own clock, in sports reports: "on lap 20", "in the 89th minute"
+    r"|\b(?i:(?:on|in|after)\s+lap\s+\d{1,3}|in\s+the\s+\d{1,3}(?:st|nd|rd|th)\s+minute)\b",
 )
 _PERIOD_FORMAT = {"day": "%Y-%m-%d", "week": "%Y-%m-%d", "month": "%Y-%m", "year": "%Y"}
 

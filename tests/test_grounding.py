@@ -483,6 +483,9 @@ def test_time_words_and_place_come_from_the_cited_sentence_when_the_model_gives_
         # the dev set's USA Today pages open "USA TODAY, Collin Brennan ...": kept as the when
         ("Talk about a November surprise. USA TODAY, Collin Brennan reports.", None),
         ("Fans gathered today in the park.", "today"),
+        ("The race was suspended on lap 20 after the crash.", "on lap 20"),
+        ("Kane scored in the 89th minute.", "in the 89th minute"),
+        ("He has driven 250 laps.", None),
     ],
 )
 def test_time_words_in_a_sentence(sentence: str, expected: str | None) -> None:
