@@ -11,6 +11,8 @@ _MONTH = (
     r"Jan\.|Feb\.|Aug\.|Sept?\.|Oct\.|Nov\.|Dec\.)"
 )
 _PART = r"(?:\s+(?i:morning|afternoon|evening|night))"
+# A match's own clock, in sports reports: "on lap 20", "in the 89th minute" (no date in it).
+_CLOCK = r"\b(?i:(?:on|in|after)\s+lap\s+\d{1,3}|in\s+the\s+\d{1,3}(?:st|nd|rd|th)\s+minute)\b"
 # Time words a reporter writes, most specific first: "on Friday morning", "March 22, 2016",
 # "22 March", "last week", "earlier this month", "in 2014", "yesterday".
 TIME_WORDS = re.compile(
@@ -21,8 +23,7 @@ TIME_WORDS = re.compile(
     # lower case or capitalised only: "USA TODAY" is a paper, "TODAY" a show
     r"|\b(?:[Yy]esterday|[Tt]oday|[Tt]onight|[Oo]vernight)(?:\s+(?i:morning|afternoon|evening))?"
     r"|\b(?i:in)\s+(?:19|20)\d\d\b"
-    # a match's own clock, in sports reports: "on lap 20", "in the 89th minute"
-    r"|\b(?i:(?:on|in|after)\s+lap\s+\d{1,3}|in\s+the\s+\d{1,3}(?:st|nd|rd|th)\s+minute)\b",
+    rf"|{_CLOCK}",
 )
 _PERIOD_FORMAT = {"day": "%Y-%m-%d", "week": "%Y-%m-%d", "month": "%Y-%m", "year": "%Y"}
 
@@ -33,7 +34,7 @@ def resolve_date(text: str, published_at: str | None, *, future: bool = False) -
     dateparser reads the words ("on Sunday", "last week", "in 2014", many languages) with the
     dateline as the reference; None when there is no dateline or the words name no date.
     """
-    if not published_at:
+    if not published_at or re.search(_CLOCK, text):
         return None
     try:
         base = datetime.fromisoformat(published_at.replace("Z", "+00:00")).replace(tzinfo=None)
