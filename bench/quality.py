@@ -911,19 +911,33 @@ def regrade(args: argparse.Namespace) -> int:
     devset = Path(args.devset)
     gold = load_gold(Path(args.gold) if args.gold else devset / "gold_5w1h.jsonl")
     paths = {p.stem: p for p in article_paths(devset, [], None)}
-    results = new_results(args, project, [PRODUCT], bool(gold))
+    systems = _d(source.get("systems"))
+    results = new_results(args, project, list(systems) or [PRODUCT], bool(gold))
     results["run"]["regraded_from"] = _d(source.get("run")).get("label")
-    rows = _list(_d(_d(source.get("systems")).get(PRODUCT)).get("articles"))
+    results["run"]["endpoint"] = _d(source.get("run")).get("endpoint")
+    for name, data in systems.items():  # other systems (the baseline) and metadata as they were
+        results["systems"][name] = {"meta": _d(_d(data).get("meta")), "articles": []}
+        if name != PRODUCT:
+            results["systems"][name]["articles"] = _list(_d(data).get("articles"))
+    results["systems"].setdefault(PRODUCT, {"meta": {}, "articles": []})
+    rows = _list(_d(systems.get(PRODUCT)).get("articles"))
     skipped = 0
     for old in rows:
         output = _d(old.get("output"))
         path = paths.get(_str(old.get("id")))
-        if ANSWER_KEY not in output or path is None:
+        article = load_article(path) if path is not None and ANSWER_KEY in output else None
+        record = None
+        if article is not None and _d(output.get("article")).get("sha256") not in (None, article.sha256):
+            log(f"quality: {article.id} changed since the run; its row is copied as it was")
+        elif article is not None:
+            try:
+                record = regrade_record(output, article)
+            except Exception as exc:  # an id today's units no longer have: say so, go on
+                log(f"quality: {article.id} could not be regraded ({type(exc).__name__}: {exc}); copied")
+        if record is None or article is None:
             skipped += 1
-            results["systems"][PRODUCT]["articles"].append(old)  # failed or unkept: as it was
+            results["systems"][PRODUCT]["articles"].append(old)  # failed, unkept or changed: as it was
             continue
-        article = load_article(path)
-        record = regrade_record(output, article)
         row, answers = score_product(record, article.text)
         record["article"].pop("text", None)
         record[ANSWER_KEY] = output[ANSWER_KEY]
@@ -934,7 +948,7 @@ def regrade(args: argparse.Namespace) -> int:
             row["output"] = record
         results["systems"][PRODUCT]["articles"].append(row)
     if skipped:
-        log(f"quality: {skipped} rows had no kept answer and are copied as they were")
+        log(f"quality: {skipped} rows (failed, unkept or changed) are copied as they were")
     results["run"]["complete"] = bool(_d(source.get("run")).get("complete"))
     write_results(Path(args.out) if args.out else None, results)
     report(results)

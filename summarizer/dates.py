@@ -22,9 +22,9 @@ TIME_WORDS = re.compile(
     r"|\b(?i:(?:(?:earlier|later)\s+)?(?:last|this|next)\s+(?:week|month|year|weekend|night|morning|summer|winter|spring|autumn))"
     # lower case or capitalised only: "USA TODAY" is a paper, "TODAY" a show
     r"|\b(?:[Yy]esterday|[Tt]oday|[Tt]onight|[Oo]vernight)(?:\s+(?i:morning|afternoon|evening))?"
-    r"|\b(?i:in)\s+(?:19|20)\d\d\b"
-    rf"|{_CLOCK}",
+    r"|\b(?i:in)\s+(?:19|20)\d\d\b",
 )
+CLOCK_WORDS = re.compile(_CLOCK)
 _PERIOD_FORMAT = {"day": "%Y-%m-%d", "week": "%Y-%m-%d", "month": "%Y-%m", "year": "%Y"}
 
 
@@ -57,6 +57,12 @@ def resolve_date(text: str, published_at: str | None, *, future: bool = False) -
 
 
 def find_time_words(text: str, start: int = 0, end: int | None = None) -> tuple[int, int] | None:
-    """``[start, end)`` of the first time words in ``text[start:end]``, if any."""
+    """``[start, end)`` of the first calendar time words in ``text[start:end]``, if any."""
     found = TIME_WORDS.search(text, start, len(text) if end is None else end)
+    return found.span() if found else None
+
+
+def find_clock_words(text: str, start: int = 0, end: int | None = None) -> tuple[int, int] | None:
+    """``[start, end)`` of the first match-clock words ("on lap 20") in ``text[start:end]``."""
+    found = CLOCK_WORDS.search(text, start, len(text) if end is None else end)
     return found.span() if found else None

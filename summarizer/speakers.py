@@ -118,6 +118,14 @@ _PREPOSITION_BEFORE = re.compile(
 _TO_SOMEONE = re.compile(r"told|telling|asked", re.IGNORECASE)  # the name after it was spoken to
 _NAME_THEN_WORDS = re.compile(r"([A-Z][\w.'\u2019-]*)(?:['\u2019]s)?\s+(?:[a-z][\w-]*\s+){1,2}$")
 _MODIFIES = re.compile(r"(?:['\u2019]s)?(?:\s+[\w-]+){1,4}\s+")
+# An embedded tweet as scraped pages keep it: the text, perhaps its picture link, then
+# "-- Name (@handle) November 3, 2016". The name is the author.
+_TWEET_AUTHOR = re.compile(
+    r"[\s\"\u201d.,!?]*(?:(?:pic\.twitter\.com|https?://)\S*\s*)*(?:--|\u2014|\u2013)\s*"
+    r"(?P<name>[^\s(@][^()@\n]{0,60}?)\s*\(@\w{1,30}\)"
+)
+# "A Toblerone spokeswoman said": the body (a one-word name that is nobody's surname) speaks.
+_SPOKES_AFTER = re.compile(r"\s+(?:spokes(?:man|woman|person)|representative)\b", re.IGNORECASE)
 _PRONOUN_REACH = 3  # sentences back; past those, "he" is for the model to judge, not the rules
 _CARRY_CHARS = 400  # a second quotation of a paragraph continues the speaker only this close
 
@@ -286,6 +294,23 @@ class _Rules:
                     return p
         return n
 
+    def body_voice(self, n: _Name) -> bool:
+        """ "A Toblerone spokeswoman said": a one-word name that is nobody's surname, after a
+        determiner and before "spokeswoman": the body speaks. "A Trump spokeswoman" is not
+        Trump's own voice (his full name is in the article), so it is left to the model."""
+        before = self.text[max(0, n.start - 6) : n.start]
+        return (
+            _SPOKES_AFTER.match(self.text, n.end) is not None
+            and re.search(r"(?:^|\s)(?:[Aa]n?|[Tt]he)\s+$", before) is not None
+            and len(n.text.split()) == 1
+            and self.full(n.text) == clean(n.text)
+        )
+
+    def tweet_author(self, r: Region) -> tuple[str | None, str | None] | None:
+        """'"…" pic.twitter.com/x -- Papi (@Kxngsosa) November 3, 2016': an embedded tweet's author."""
+        tweet = _TWEET_AUTHOR.match(self.text, r.end + 1, r.end + 200)
+        return (tweet.group("name").strip(), None) if tweet else None
+
     def voice_of(self, n: _Name) -> bool:
         """ "a spokesperson for the British Transport Police said": the body speaks."""
         return _VOICE_OF.search(self.text, max(0, n.start - 60), n.start) is not None
@@ -363,7 +388,11 @@ class _Rules:
             and self.speaker(n)
             and not self.possessive(n)
             and self.linked(n, verb, v0)
-            and (self.opens_clause(n, s) or (self.voice_of(n) and not person_like(n.text)))
+            and (
+                self.opens_clause(n, s)
+                or (self.voice_of(n) and not person_like(n.text))
+                or self.body_voice(n)
+            )
         ]
         if subjects:
             return self.head(self.modified(subjects[-1])).text, None
@@ -442,7 +471,7 @@ class _Rules:
         previous: tuple[Region, str | None] | None = None  # the quotation before, and its speaker
         for r in regions:
             sentence = self.sentences[r.sentence]
-            found = self.after_quote(r, sentence)
+            found = self.tweet_author(r) or self.after_quote(r, sentence)
             if found is None or found == (None, None):  # '"…," a spokeswoman said': look before too
                 found = self.before_quote(r, sentence) or found
             name, pronoun = found if found else (None, None)
@@ -542,6 +571,8 @@ class _Rules:
                 break
             if n.end > hi or not self.speaker(n) or _REPORTS.search(n.text):
                 continue
+            if self.text[max(0, n.start - 1) : n.start] in ("/", "@"):
+                continue  # "pic.twitter.com/X8ox2wMl8H", "(@Kxngsosa)": a link or a handle
             if (name := self.full(n.text)) not in out:
                 out.append(name)
         return (*out, UNNAMED)

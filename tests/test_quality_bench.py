@@ -210,22 +210,30 @@ def test_regrade_grounds_a_kept_answer_again_without_a_model(tmp_path: Path) -> 
         "provenance": {"usage": {"prompt_tokens": 900, "completion_tokens": 120}, "attempts": 3},
         q.ANSWER_KEY: {"draft": draft, "fitted_chars": len(text), "failed_validation": True},
     }
+    changed = {**kept, "article": {"sha256": "0" * 64}}  # the article changed since the run
+    (devset / "articles" / "t2.json").write_text(json.dumps({"id": "t2", "text": text}))
+    product = [
+        {"id": "t1", "seconds": 300.0, "output": kept},
+        {"id": "gone", "error": "boom", "seconds": 1.0},  # a failed article is copied as it was
+        {"id": "t2", "seconds": 9.0, "output": changed},
+    ]
     results = {
-        "run": {"label": "old", "complete": True},
+        "run": {"label": "old", "complete": True, "endpoint": {"model": "m"}},
         "systems": {
-            q.PRODUCT: {
-                "articles": [
-                    {"id": "t1", "seconds": 300.0, "output": kept},
-                    {"id": "gone", "error": "boom", "seconds": 1.0},  # a failed article is copied as it was
-                ]
-            }
+            q.PRODUCT: {"meta": {"prompt_version": "v"}, "articles": product},
+            q.BASELINE: {"meta": {"mode": "JSON_SCHEMA"}, "articles": [{"id": "t1", "seconds": 5.0}]},
         },
     }
     source, out = tmp_path / "old.json", tmp_path / "new.json"
     source.write_text(json.dumps(results))
     assert q.main([str(devset), "--regrade", str(source), "--out", str(out), "--keep-outputs"]) == 0
-    rows = json.loads(out.read_text())["systems"][q.PRODUCT]["articles"]
-    assert [r["id"] for r in rows] == ["t1", "gone"] and rows[1]["error"] == "boom"
+    regraded = json.loads(out.read_text())
+    rows = regraded["systems"][q.PRODUCT]["articles"]
+    assert [r["id"] for r in rows] == ["t1", "gone", "t2"] and rows[1]["error"] == "boom"
+    assert rows[2] == product[2]  # changed since the run: not regraded
+    assert regraded["systems"][q.BASELINE]["articles"] == results["systems"][q.BASELINE]["articles"]
+    assert regraded["systems"][q.PRODUCT]["meta"] == {"prompt_version": "v"}
+    assert regraded["run"]["endpoint"] == {"model": "m"}
     row = rows[0]
     assert row["events"] == 1 and row["seconds"] == 300.0 and row["completion_tokens"] == 120
     [event] = row["output"]["summary"]["events"]

@@ -106,7 +106,9 @@ CASES = {
     "objects": (
         'The trial resumed.\n\nThe officer who arrested Smith told the court: "He was calm all night."\n\n'
         '"My client denies every one of these claims," a lawyer for Harvey Weinstein said.\n\n'
-        'A Putin spokesman said: "We have nothing to add on the matter today."',
+        # a person's spokesman is not the person: the article names him in full (a lone
+        # one-word name before "spokesman" is taken as a body, "A Toblerone spokeswoman")
+        'Vladimir Putin left Minsk. A Putin spokesman said: "We have nothing to add on the matter today."',
         [None, None, None],
     ),
     # found by review: a descriptor before a name ("Local businessman") and a speaker in between
@@ -144,6 +146,27 @@ CASES = {
     # "the Moscow army" does not make Moscow a speaker
     "collective nouns": (
         'Ukrainian troops retook areas bombarded by the Moscow army. "We will not leave this place," he said.',
+        [None],
+    ),
+    # an embedded tweet as a scraped page keeps it: the author after the link (old: nobody, and
+    # the link and the handle were offered as names)
+    "embedded tweet": (
+        "Fans reacted overnight.\n\n"
+        '"Finally the curse is over for all of us" pic.twitter.com/rkkgeaAmVI -- Papi Rojas '
+        "(@Kxngsosa) November 3, 2016 What a night it was.",
+        ["Papi Rojas"],
+    ),
+    # a one-word body before "spokeswoman": the body speaks, and the next quotation carries it
+    # (old: nobody for both)
+    "a body's spokeswoman": (
+        "Shoppers complained on the Toblerone Facebook page.\n\n"
+        'A Toblerone spokeswoman said: "Like many other companies, we are experiencing higher '
+        'costs." "We carry these costs for as long as possible."',
+        ["Toblerone", "Toblerone"],
+    ),
+    # guard: "a Trump spokeswoman" is not Trump speaking; nobody is proposed
+    "a person's spokeswoman": (
+        'Donald Trump flew home. A Trump spokeswoman said: "The schedule has not changed at all."',
         [None],
     ),
     # a bare party word is no speaker (old: "Republican")
@@ -248,3 +271,12 @@ def test_platforms_and_papers_are_not_offered_to_the_model() -> None:
     [q] = units.quotations
     assert not {"Facebook", "Twitter", "Croydon Advertiser"} & set(q.candidates)
     assert "Ann Blake" in q.candidates
+
+
+def test_links_and_handles_are_not_offered_to_the_model() -> None:
+    text = normalize_text(
+        "Congrats to the Cubs! pic.twitter.com/X8ox2wMl8H (@Royals)\n\n"
+        '"We have waited so long for this night to come," Ana Ruiz and Tom Beck wrote together.'
+    )
+    [q] = analyse(text).quotations
+    assert not {"X8ox2wMl8H", "Royals"} & set(q.candidates)
