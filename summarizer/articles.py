@@ -207,6 +207,19 @@ def _html_to_text(html: str, name: str) -> tuple[str, dict[str, str | None]]:
     }
 
 
+MIN_WORDS = 5  # fewer is no article: a model call would summarize a fragment
+
+
+def _check_words(text: str, name: str, *, html: bool = False) -> None:
+    """Refuse a fragment: a broken page that extracts to one word cost three model calls."""
+    if (n := len(text.split())) < MIN_WORDS:
+        found = "HTML extraction found" if html else "the file has"
+        raise InputError(
+            f"{name}: {found} only {n} word{'s' * (n != 1)} of text; give the whole article "
+            f"(at least {MIN_WORDS} words)"
+        )
+
+
 def _str_field(obj: dict[str, Any], key: str, name: str) -> str | None:
     value = obj.get(key)
     if value is None:
@@ -225,6 +238,7 @@ def article_from_mapping(obj: Any, *, name: str, default_id: str) -> Article:
         raise InputError(f"{name}: the JSON has no non-empty 'text' field; add the article text")
     title = _str_field(obj, "title", name)
     body = normalize_text(text)
+    _check_words(body, name)
     return Article(
         id=_str_field(obj, "id", name) or default_id,
         text=body,
@@ -278,6 +292,7 @@ def parse_article(data: bytes, *, name: str, suffix: str, default_id: str) -> Ar
     text = normalize_text(raw)
     if not text:
         raise InputError(f"{name}: the file has no text; give an article with some text in it")
+    _check_words(text, name, html=bool(meta))
     title = meta.get("title") or _first_line(text)
     if suffix in MARKDOWN_SUFFIXES:
         title = markdown_title(title)

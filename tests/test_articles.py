@@ -40,9 +40,11 @@ def test_html_keeps_the_story_and_drops_hidden_and_scripted_text() -> None:
 
 def test_json_article_fields(tmp_path: Path) -> None:
     p = tmp_path / "a.json"
-    p.write_text(json.dumps({"id": "x1", "title": "T", "text": "Body  text\r\n", "url": "https://e.x/a"}))
+    p.write_text(
+        json.dumps({"id": "x1", "title": "T", "text": "Body  text of the story\r\n", "url": "https://e.x/a"})
+    )
     a = load_article(p)
-    assert (a.id, a.title, a.text, a.url) == ("x1", "T", "Body  text", "https://e.x/a")
+    assert (a.id, a.title, a.text, a.url) == ("x1", "T", "Body  text of the story", "https://e.x/a")
 
 
 def test_normalisation_keeps_non_ascii_and_composes() -> None:
@@ -115,15 +117,17 @@ def test_stdin_html_is_detected() -> None:
 
 def test_utf8_bom_json_parses(tmp_path: Path) -> None:
     p = tmp_path / "bom.json"
-    p.write_bytes(b"\xef\xbb\xbf" + json.dumps({"id": "b1", "title": "T", "text": "Body text."}).encode())
+    p.write_bytes(
+        b"\xef\xbb\xbf" + json.dumps({"id": "b1", "title": "T", "text": "Body text of the story."}).encode()
+    )
     a = load_article(p)
-    assert (a.id, a.title, a.text) == ("b1", "T", "Body text.")
+    assert (a.id, a.title, a.text) == ("b1", "T", "Body text of the story.")
 
 
 @pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
 @pytest.mark.parametrize("suffix", [".txt", ".json"])
 def test_utf16_and_utf32_with_a_bom_are_decoded(tmp_path: Path, codec: str, suffix: str) -> None:
-    body = "Привет, Zürich: 1,800 evacuated."
+    body = "Привет, Zürich: 1,800 people evacuated."
     text = json.dumps({"title": "Ünïcode", "text": body}) if suffix == ".json" else f"Ünïcode\n\n{body}"
     p = tmp_path / f"wide{suffix}"
     p.write_bytes("\ufeff".encode(codec) + text.encode(codec))
@@ -155,7 +159,7 @@ def test_markdown_title_loses_its_heading_marks(tmp_path: Path, first_line: str,
     assert a.title == title
     assert a.text.startswith(first_line.strip())  # the text (and every span) keeps the marks
     t = tmp_path / "a.txt"
-    t.write_text("# Not Markdown\n\nBody.", encoding="utf-8")
+    t.write_text("# Not Markdown\n\nBody of the story.", encoding="utf-8")
     assert load_article(t).title == "# Not Markdown"
 
 
@@ -205,3 +209,22 @@ def test_a_stray_byte_order_mark_is_no_article(tmp_path: Path) -> None:
     bad.write_bytes(b"\xff\xfe\x00bad")
     with pytest.raises(InputError, match=r"broken\.txt: starts like UTF-16.* only 2 characters; re-save"):
         load_article(bad)
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "found"),
+    [
+        ("page.html", b"<html><body><div><p>unclosed", "HTML extraction found only 1 word"),
+        ("note.txt", b"Breaking news", "the file has only 2 words"),
+        ("row.json", b'{"id": "a", "text": "Floods again"}', "the file has only 2 words"),
+    ],
+)
+def test_a_fragment_is_not_an_article(tmp_path: Path, name: str, data: bytes, found: str) -> None:
+    """A batch summarized a broken page that extracts to one word ("unclosed") with three model
+    calls; a fragment is refused with the file's name and the fix."""
+    p = tmp_path / name
+    p.write_bytes(data)
+    with pytest.raises(
+        InputError, match=rf"{name}: {found} of text; give the whole article \(at least 5 words\)"
+    ):
+        load_article(p)

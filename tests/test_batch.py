@@ -644,7 +644,7 @@ def test_a_missing_html_extractor_stops_the_batch_without_dead_letters(
 
 
 def test_jsonl_with_a_bom_reads_and_utf16_jsonl_fails_as_one_input(tmp_path: Path) -> None:
-    rows = "\n".join(json.dumps({"id": f"r{i}", "text": f"Story {i}."}) for i in range(3)) + "\n"
+    rows = "\n".join(json.dumps({"id": f"r{i}", "text": f"Story {i} of the day."}) for i in range(3)) + "\n"
     (tmp_path / "bom.jsonl").write_bytes(b"\xef\xbb\xbf" + rows.encode())
     (tmp_path / "wide.jsonl").write_bytes("\ufeff".encode("utf-16-le") + rows.encode("utf-16-le"))
     items = list(iter_inputs([str(tmp_path)], max_bytes=10**6))
