@@ -239,7 +239,7 @@ def batch(
     import asyncio
 
     from summarizer.batch import EXIT_SOME_FAILED, BatchOptions, BatchRunner, estimate, parse_shard
-    from summarizer.inputs import count_inputs, iter_inputs, output_among_inputs
+    from summarizer.inputs import count_inputs, iter_inputs, other_files, output_among_inputs
     from summarizer.progress import pricing_for, progress_for
 
     with user_errors():
@@ -258,6 +258,13 @@ def batch(
         items = iter_inputs(inputs, max_bytes=settings.max_bytes, output=output)
         if (warning := output_among_inputs(inputs, output)) is not None:
             typer.echo(f"summarizer: {warning}", err=True)
+        if skipped := other_files(inputs):
+            names = ", ".join(p.name for p in skipped[:3]) + (", ..." if len(skipped) > 3 else "")
+            typer.echo(
+                f"summarizer: note: {len(skipped)} file{'s' * (len(skipped) != 1)} in the folders "
+                f"skipped, not an article type ({names}); articles are .txt, .md, .html, .json, .jsonl",
+                err=True,
+            )
         if dry_run:
             est = estimate(items, settings)
             cost = pricing.cost(est["prompt_tokens"], est["completion_tokens_max"])

@@ -177,6 +177,20 @@ def _count_jsonl(path: Path) -> int:
         return 1
 
 
+def other_files(sources: list[str]) -> list[Path]:
+    """Files in the source folders that are not articles by their type (``iter_inputs`` passes
+    over them: an archive folder holds pictures too), so the run can say it skipped them."""
+    out: list[Path] = []
+    for source in sources:
+        path = Path(source)
+        if source != "-" and path.is_dir():
+            for p, problem in _walk(path):
+                suffix = p.suffix.lower()
+                if problem is None and suffix not in JSONL_SUFFIXES and suffix not in BATCH_SUFFIXES:
+                    out.append(p)
+    return out
+
+
 def count_inputs(sources: list[str], *, output: Path | None = None) -> int | None:
     """How many items ``iter_inputs`` will yield, cheaply (None for stdin)."""
     if "-" in sources:

@@ -107,6 +107,11 @@ def test_batch_dry_run_names_its_counter_and_its_price(tmp_path: Path) -> None:
     assert "(given prices)" in run(*dry, "--price-in", "1", "--price-out", "2", env=openai).stdout
     local = run(*dry, env={"OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "SUMMARIZER_MODEL": "m"}).stdout
     assert "prompt tokens (estimate)" in local
+    # A folder's pictures and other files are skipped, and the run says so.
+    (inputs / "photo.jpg").write_bytes(b"\xff\xd8\xff")
+    proc = run(*dry, env=openai)
+    assert "1 articles (0 unreadable)" in proc.stdout
+    assert "note: 1 file in the folders skipped, not an article type (photo.jpg)" in proc.stderr
     assert "cost unknown price: pass --price-in/--price-out" in local
     embedded = run(*dry).stdout
     assert "prompt tokens (estimate)" in embedded and "$0.00 at most (local model)" in embedded
