@@ -207,12 +207,13 @@ def _html_to_text(html: str, name: str) -> tuple[str, dict[str, str | None]]:
     }
 
 
-MIN_WORDS = 5  # fewer is no article: a model call would summarize a fragment
+MIN_WORDS = 5  # fewer (and few characters) is no article: a model call would summarize a fragment
+MIN_CHARS = 40  # non-space characters: Chinese or Japanese text has no spaces between words
 
 
 def _check_words(text: str, name: str, *, html: bool = False) -> None:
     """Refuse a fragment: a broken page that extracts to one word cost three model calls."""
-    if (n := len(text.split())) < MIN_WORDS:
+    if (n := len(text.split())) < MIN_WORDS and len("".join(text.split())) < MIN_CHARS:
         found = "HTML extraction found" if html else "the file has"
         raise InputError(
             f"{name}: {found} only {n} word{'s' * (n != 1)} of text; give the whole article "
