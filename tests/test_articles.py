@@ -228,3 +228,9 @@ def test_a_fragment_is_not_an_article(tmp_path: Path, name: str, data: bytes, fo
         InputError, match=rf"{name}: {found} of text; give the whole article \(at least 5 words\)"
     ):
         load_article(p)
+
+
+def test_text_without_spaces_is_not_a_fragment(tmp_path: Path) -> None:
+    p = tmp_path / "zh.txt"
+    p.write_text("北京市政府周二宣布，由于暴雨，全市中小学停课一天，地铁部分线路暂停运营。", encoding="utf-8")
+    assert len(load_article(p).text.split()) == 1
