@@ -232,5 +232,8 @@ def test_a_fragment_is_not_an_article(tmp_path: Path, name: str, data: bytes, fo
 
 def test_text_without_spaces_is_not_a_fragment(tmp_path: Path) -> None:
     p = tmp_path / "zh.txt"
-    p.write_text("北京市政府周二宣布，由于暴雨，全市中小学停课一天，地铁部分线路暂停运营。", encoding="utf-8")
+    p.write_text(
+        "北京市政府周二宣布，由于暴雨，全市中小学停课一天，地铁部分线路暂停运营。市民被要求尽量留在家中，并关注气象部门的最新预警信息。",
+        encoding="utf-8",
+    )
     assert len(load_article(p).text.split()) == 1
