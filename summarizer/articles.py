@@ -214,10 +214,10 @@ MIN_CHARS = 40  # non-space characters: Chinese or Japanese text has no spaces b
 def _check_words(text: str, name: str, *, html: bool = False) -> None:
     """Refuse a fragment: a broken page that extracts to one word cost three model calls."""
     if (n := len(text.split())) < MIN_WORDS and len("".join(text.split())) < MIN_CHARS:
-        found = "HTML extraction found" if html else "the file has"
+        found = "HTML extraction found" if html else "the text has"
         raise InputError(
-            f"{name}: {found} only {n} word{'s' * (n != 1)} of text; give the whole article "
-            f"(at least {MIN_WORDS} words)"
+            f"{name}: {found} only {n} word{'s' * (n != 1)}; give the whole article "
+            f"(at least {MIN_WORDS} words or {MIN_CHARS} characters)"
         )
 
 

@@ -258,7 +258,7 @@ def batch(
         items = iter_inputs(inputs, max_bytes=settings.max_bytes, output=output)
         if (warning := output_among_inputs(inputs, output)) is not None:
             typer.echo(f"summarizer: {warning}", err=True)
-        if skipped := other_files(inputs):
+        if skipped := other_files(inputs, output=output):
             names = ", ".join(p.name for p in skipped[:3]) + (", ..." if len(skipped) > 3 else "")
             typer.echo(
                 f"summarizer: note: {len(skipped)} file{'s' * (len(skipped) != 1)} in the folders "

@@ -68,7 +68,7 @@ def _given(words: str | None) -> str | None:
 
 MIN_LEAD_WORDS = 8
 MIN_SHARE_REPEATED = 0.8  # a figure's sentence this like a kept one's repeats it
-_SENTENCE_ENDS = (".", "!", "?", '"', "\u201d", "\u2019")
+_SENTENCE_ENDS = (".", "!", "?", '"', "\u201d", "\u2019", ")", "\u3002", "\uff01", "\uff1f")  # 。！？
 _OPENING_MARKS = frozenset("\"'\u201c\u2018\u00ab\u201e")
 MIN_SHARE_POINTED = 1 / 3  # an event's wording this close to its sentence is about it
 _DEMONYM = re.compile(r"(?:ian|ean|ese|ish)s?$")  # "in Russian hands" names no place

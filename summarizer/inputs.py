@@ -177,16 +177,20 @@ def _count_jsonl(path: Path) -> int:
         return 1
 
 
-def other_files(sources: list[str]) -> list[Path]:
+def other_files(sources: list[str], *, output: Path | None = None) -> list[Path]:
     """Files in the source folders that are not articles by their type (``iter_inputs`` passes
-    over them: an archive folder holds pictures too), so the run can say it skipped them."""
+    over them: an archive folder holds pictures too), so the run can say it skipped them. The
+    run's own files (its index beside the output) are not listed."""
+    own = OwnFiles(output) if output is not None else None
     out: list[Path] = []
     for source in sources:
         path = Path(source)
         if source != "-" and path.is_dir():
             for p, problem in _walk(path):
                 suffix = p.suffix.lower()
-                if problem is None and suffix not in JSONL_SUFFIXES and suffix not in BATCH_SUFFIXES:
+                if problem is not None or suffix in JSONL_SUFFIXES or suffix in BATCH_SUFFIXES:
+                    continue
+                if own is None or p not in own:
                     out.append(p)
     return out
 

@@ -123,9 +123,17 @@ _MODIFIES = re.compile(r"(?:['\u2019]s)?(?:\s+[\w-]+){1,4}\s+")
 # An embedded tweet as scraped pages keep it: the text, perhaps its picture link, then
 # "-- Name (@handle) November 3, 2016". The name is the author.
 _TWEET_AUTHOR = re.compile(
-    r"[\s\"\u201d.,!?]*(?:(?:pic\.twitter\.com|https?://)\S*\s*)*(?:--|\u2014|\u2013)\s*"
-    r"(?P<name>[^\s(@][^()@\n]{0,60}?)\s*\(@\w{1,30}\)"
+    r"[\"\u201d.,!?]*[^\S\n]*(?:(?:pic\.twitter\.com|https?://)\S+[^\S\n]+){0,3}(?:--|\u2014|\u2013)[^\S\n]*"
+    r"(?P<name>[^\W\d_][^\n\"\u201c\u201d():;@]{0,58}?)[^\S\n]*\(@\w{1,30}\)[^\S\n]+"
+    r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
+    r"[^\S\n]+\d{1,2},[^\S\n]+\d{4}"  # the embed's own date: a byline "(@jsmith)" has none
 )
+_BYLINE = re.compile(r"\b(?:by|photo|reporting|editing|staff|writer|contributed)\b", re.IGNORECASE)
+_BODY_WORDS = re.compile(
+    r"\bthe\s+(?:company|firm|brand|maker|manufacturer|chain|retailer|group|club|agency|broadcaster)\b",
+    re.IGNORECASE,
+)
+_PERSON_TITLE = r"\b(?:Mr|Mrs|Ms|Dr|President|Senator|Sen|Governor|Gov|Mayor|Sir|Dame|Prime\s+Minister)\.?\s+"
 # "A Toblerone spokeswoman said": the body (a one-word name that is nobody's surname) speaks.
 _SPOKES_AFTER = re.compile(r"\s+(?:spokes(?:man|woman|person)|representative)\b", re.IGNORECASE)
 _PRONOUN_REACH = 3  # sentences back; past those, "he" is for the model to judge, not the rules
@@ -297,21 +305,37 @@ class _Rules:
         return n
 
     def body_voice(self, n: _Name) -> bool:
-        """ "A Toblerone spokeswoman said": a one-word name that is nobody's surname, after a
-        determiner and before "spokeswoman": the body speaks. "A Trump spokeswoman" is not
-        Trump's own voice (his full name is in the article), so it is left to the model."""
+        """ "A Toblerone spokeswoman said": after a determiner and before "spokeswoman", a
+        one-word name the article shows to be a body: an acronym or organisation word ("A BBC
+        spokesman"), or a name beside "the company" (or firm, brand, ...) in its paragraph or
+        the one before, never a surname, never written with a title or "he"/"she". "A Biden
+        spokesman" is not Biden's own voice: left to the model."""
+        name = clean(n.text)
         before = self.text[max(0, n.start - 6) : n.start]
-        return (
+        if not (
             _SPOKES_AFTER.match(self.text, n.end) is not None
             and re.search(r"(?:^|\s)(?:[Aa]n?|[Tt]he)\s+$", before) is not None
-            and len(n.text.split()) == 1
-            and self.full(n.text) == clean(n.text)
+            and len(name.split()) == 1
+            and self.full(name) == name
+        ):
+            return False
+        if not person_like(name):
+            return True
+        k = next(
+            i
+            for i, p in enumerate(self.paragraphs)
+            if p.start <= n.start < p.end or i == len(self.paragraphs) - 1
         )
+        around = self.text[self.paragraphs[max(0, k - 1)].start : self.paragraphs[k].end]
+        titled = re.search(rf"{_PERSON_TITLE}{re.escape(name)}\b", self.text) is not None
+        return bool(_BODY_WORDS.search(around)) and not titled and self.gender(name) is None
 
     def tweet_author(self, r: Region) -> tuple[str | None, str | None] | None:
         """'"…" pic.twitter.com/x -- Papi (@Kxngsosa) November 3, 2016': an embedded tweet's author."""
         tweet = _TWEET_AUTHOR.match(self.text, r.end + 1, r.end + 200)
-        return (tweet.group("name").strip(), None) if tweet else None
+        if tweet is None or _BYLINE.search(tweet.group("name")):
+            return None
+        return tweet.group("name").strip(), None
 
     def voice_of(self, n: _Name) -> bool:
         """ "a spokesperson for the British Transport Police said": the body speaks."""

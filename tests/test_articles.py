@@ -215,8 +215,8 @@ def test_a_stray_byte_order_mark_is_no_article(tmp_path: Path) -> None:
     ("name", "data", "found"),
     [
         ("page.html", b"<html><body><div><p>unclosed", "HTML extraction found only 1 word"),
-        ("note.txt", b"Breaking news", "the file has only 2 words"),
-        ("row.json", b'{"id": "a", "text": "Floods again"}', "the file has only 2 words"),
+        ("note.txt", b"Breaking news", "the text has only 2 words"),
+        ("row.json", b'{"id": "a", "text": "Floods again"}', "the text has only 2 words"),
     ],
 )
 def test_a_fragment_is_not_an_article(tmp_path: Path, name: str, data: bytes, found: str) -> None:
@@ -225,7 +225,7 @@ def test_a_fragment_is_not_an_article(tmp_path: Path, name: str, data: bytes, fo
     p = tmp_path / name
     p.write_bytes(data)
     with pytest.raises(
-        InputError, match=rf"{name}: {found} of text; give the whole article \(at least 5 words\)"
+        InputError, match=rf"{name}: {found}; give the whole article \(at least 5 words or 40 characters\)"
     ):
         load_article(p)
 

@@ -112,6 +112,10 @@ def test_batch_dry_run_names_its_counter_and_its_price(tmp_path: Path) -> None:
     proc = run(*dry, env=openai)
     assert "1 articles (0 unreadable)" in proc.stdout
     assert "note: 1 file in the folders skipped, not an article type (photo.jpg)" in proc.stderr
+    # The run's own files beside an output inside the folder are not among them.
+    (inputs / "out.jsonl.index").write_bytes(b"")
+    inside = run("batch", str(inputs), "-o", str(inputs / "out.jsonl"), "--dry-run", env=openai)
+    assert "note: 1 file in the folders skipped, not an article type (photo.jpg)" in inside.stderr
     assert "cost unknown price: pass --price-in/--price-out" in local
     embedded = run(*dry).stdout
     assert "prompt tokens (estimate)" in embedded and "$0.00 at most (local model)" in embedded

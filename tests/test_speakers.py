@@ -106,9 +106,7 @@ CASES = {
     "objects": (
         'The trial resumed.\n\nThe officer who arrested Smith told the court: "He was calm all night."\n\n'
         '"My client denies every one of these claims," a lawyer for Harvey Weinstein said.\n\n'
-        # a person's spokesman is not the person: the article names him in full (a lone
-        # one-word name before "spokesman" is taken as a body, "A Toblerone spokeswoman")
-        'Vladimir Putin left Minsk. A Putin spokesman said: "We have nothing to add on the matter today."',
+        'A Putin spokesman said: "We have nothing to add on the matter today."',
         [None, None, None],
     ),
     # found by review: a descriptor before a name ("Local businessman") and a speaker in between
@@ -159,15 +157,29 @@ CASES = {
     # a one-word body before "spokeswoman": the body speaks, and the next quotation carries it
     # (old: nobody for both)
     "a body's spokeswoman": (
-        "Shoppers complained on the Toblerone Facebook page.\n\n"
+        "Shoppers complained on its Facebook page, and the company said it had to act.\n\n"
         'A Toblerone spokeswoman said: "Like many other companies, we are experiencing higher '
         'costs." "We carry these costs for as long as possible."',
         ["Toblerone", "Toblerone"],
     ),
-    # guard: "a Trump spokeswoman" is not Trump speaking; nobody is proposed
+    "an acronym's spokesman": (
+        'A BBC spokesman said: "We stand by our journalism and our reporters on this."',
+        ["BBC"],
+    ),
+    # guards (found by review): a person's spokeswoman is not the person, named in full or not
     "a person's spokeswoman": (
-        'Donald Trump flew home. A Trump spokeswoman said: "The schedule has not changed at all."',
-        [None],
+        'Donald Trump flew home. A Trump spokeswoman said: "The schedule has not changed at all."\n\n'
+        'Biden flew to Delaware. A Biden spokesman said: "The schedule has not changed at all today."',
+        [None, None],
+    ),
+    # guards (found by review): a byline, a photo credit or a handle on the next line is no
+    # tweet's author; an embed ends with its date
+    "bylines and credits": (
+        '"We sat there and listened for hours to all of it."\n\n'
+        "-- Reporting by John Smith (@jsmith); editing by Ann Lee\n\n"
+        '"We sat there and listened for hours to it all." \u2014 Photo: Jane Roe (@janeroe) November 3, 2016\n\n'
+        '"We sat there and listened for hours, all of us." --\nMary Jones (@mj) November 3, 2016',
+        [None, None, None],
     ),
     # a bare party word is no speaker (old: "Republican")
     "a party word": (
