@@ -84,6 +84,17 @@ def test_prepare_offers_only_what_the_model_will_see() -> None:
     assert isinstance(lenient, GroundingCheck) and not lenient.strict
 
 
+def test_the_embedded_model_is_not_asked_again_for_an_answer_with_no_event() -> None:
+    """On the embedded default model every such re-ask on the dev set failed again: the check
+    in validation is the lenient one there (the lead stands in); other endpoints re-ask."""
+    article = load_article(ARTICLES / "zurich_tram_vote.md")
+    embedded = Endpoint(**{**_endpoint(None).__dict__, "backend": "embedded"})
+    check = prepare(article, Settings(), embedded).context["check"]
+    assert isinstance(check, GroundingCheck) and not check.strict
+    check = prepare(article, Settings(), _endpoint(None)).context["check"]
+    assert isinstance(check, GroundingCheck) and check.strict
+
+
 def test_build_record_keeps_the_grounding_the_answer_passed() -> None:
     seed = load_article(ARTICLES.parent.parent.parent / "seeds" / "000_63ac3d2bfe42d99d.txt")
     endpoint = _endpoint(None)
