@@ -663,15 +663,17 @@ def whole(prose: str, cap: int | None, *, sentences: bool = False) -> str:
     """Prose the model or the grammar broke off ("… from the Russian army who had ab", "… who
     had abandoned the"): at its length cap and not ending a sentence, back to its last full
     sentence (``sentences``, the brief) or its last whole word; an article, preposition or
-    conjunction at the end dropped; with an ellipsis. "…, police said" stays as it is."""
-    words = prose.split()
-    cut = (
-        cap is not None and len(prose) >= cap and not prose.rstrip().endswith((".", "!", "?", '"', "\u201d"))
-    )
-    if cut and sentences:
-        end = max(prose.rfind(p) for p in (". ", "! ", "? "))
-        if end >= len(prose) // 3:
-            return prose[: end + 1]
+    conjunction at the end dropped; with an ellipsis. A brief that stops mid-sentence below its
+    cap goes back to its last full sentence too (the dev set's "… transition talks. The meeting
+    lasted over an hour and was described as"). "…, police said" stays as it is."""
+    text = prose.rstrip()
+    words = text.split()
+    open_end = not text.endswith((".", "!", "?", '"', "\u201d"))
+    cut = open_end and cap is not None and len(prose) >= cap
+    if open_end and sentences:
+        end = max(text.rfind(p) for p in (". ", "! ", "? "))
+        if end >= len(text) // 3:
+            return text[: end + 1]
     if cut:
         words = words[:-1]
     elif not (words and fold(words[-1].strip(",;:")) in _BROKEN_END):

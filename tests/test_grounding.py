@@ -634,6 +634,21 @@ def test_names_of_an_event_may_come_from_the_title_or_its_paragraph_but_not_else
             "Ukrainian troops have reclaimed more territory around Kyiv from the Russian army who had abandoned\u2026",
         ),
         ("Trump and Obama meet at the White House", 110, False, "Trump and Obama meet at the White House"),
+        # a brief the model stopped mid-sentence below its cap: back to its last full sentence
+        (
+            "Trump and Obama meet at the White House for transition talks. The meeting lasted over an "
+            "hour and was described as ",
+            240,
+            True,
+            "Trump and Obama meet at the White House for transition talks.",
+        ),
+        # ... and with no earlier sentence only a broken end goes ("riddled by red flags" is whole)
+        (
+            "Three drivers crash out as the Grand Prix is riddled by red flags",
+            240,
+            True,
+            "Three drivers crash out as the Grand Prix is riddled by red flags",
+        ),
         (
             "Tram derails in Croydon, killing seven and injuring 51 passenge",
             63,
