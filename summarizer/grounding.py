@@ -67,6 +67,10 @@ def _given(words: str | None) -> str | None:
 
 
 MIN_LEAD_WORDS = 8
+# Picture agencies whose credits sit in scraped paragraphs ("Photo: Alamy"): never an event's actor.
+_PICTURE_CREDIT = re.compile(
+    r"(?i:alamy|getty(?: images)?|shutterstock|rex(?: features)?|swns)(?: (?i:images|photos?))?"
+)
 MIN_SHARE_REPEATED = 0.8  # a figure's sentence this like a kept one's repeats it
 _SENTENCE_ENDS = (".", "!", "?", '"', "\u201d", "\u2019", ")", "\u3002", "\uff01", "\uff1f")  # 。！？
 _OPENING_MARKS = frozenset("\"'\u201c\u2018\u00ab\u201e")
@@ -377,7 +381,9 @@ class _Resolver:
         actors: list[str] = []
         for j, actor in enumerate(e.actors):
             where = self.phrase(actor, *para)
-            if where is None:
+            if _PICTURE_CREDIT.fullmatch(actor.strip()):
+                self.reject(f"{path}.actors[{j}]", actor, "a picture credit, not an actor")
+            elif where is None:
                 self.reject(f"{path}.actors[{j}]", actor, "not named in the cited sentence's paragraph")
             elif actor not in actors:
                 self.keep(f"{kept}.actors[{len(actors)}]", *where)

@@ -819,3 +819,20 @@ def test_the_same_number_in_two_different_sentences_is_two_figures() -> None:
         "Two people died in Leeds on Monday.",
         "In York, two people died in a fire at a farm.",
     ]
+
+
+def test_a_picture_credit_is_not_an_actor() -> None:
+    """The dev set's Toblerone event kept the actor "Alamy" from a photo credit in its paragraph."""
+    text = normalize_text(
+        "Mondelez International increased the gap between the peaks of its bars. Photo: Alamy"
+    )
+    units = analyse(text)
+    e = event(units, "increased the gap", "Mondelez International increased the gap between the peaks")
+    draft = pointer_draft(
+        units, [{**e, "actors": ["Mondelez International", "Alamy"]}], "economy, business and finance"
+    )
+    result = resolve(draft, units)
+    assert result.draft.events[0].actors == ["Mondelez International"]
+    assert ("events[0].actors[1]", "a picture credit, not an actor") in [
+        (r.field, r.reason) for r in result.rejected
+    ]
