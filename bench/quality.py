@@ -866,6 +866,16 @@ def run_product(run: Any, article: Any) -> tuple[dict[str, Any], dict[str, list[
     return row, answers, record
 
 
+def article_row(
+    article: Any, row: dict[str, Any], answers: dict[str, list[str]], seconds: object, gold: dict[str, Any]
+) -> dict[str, Any]:
+    """One article's results row: its id, the scores, what it cost, its numbers and 4W."""
+    out = {"id": article.id, **row, "seconds": seconds}
+    out["numbers"] = len(numbers_in_text(article.text))
+    out["w4"] = score_4w(answers, gold[article.id]) if article.id in gold else None
+    return out
+
+
 def regrade_record(output: dict[str, Any], article: Any) -> dict[str, Any]:
     """The record the current grounding builds from a kept model answer: no model call.
 
@@ -941,9 +951,7 @@ def regrade(args: argparse.Namespace) -> int:
         row, answers = score_product(record, article.text)
         record["article"].pop("text", None)
         record[ANSWER_KEY] = output[ANSWER_KEY]
-        row = {"id": article.id, **row, "seconds": old.get("seconds")}
-        row["numbers"] = len(numbers_in_text(article.text))
-        row["w4"] = score_4w(answers, gold[article.id]) if article.id in gold else None
+        row = article_row(article, row, answers, old.get("seconds"), gold)
         if args.keep_outputs:
             row["output"] = record
         results["systems"][PRODUCT]["articles"].append(row)
@@ -1013,9 +1021,7 @@ class Runner:
             row, answers, output = failure_row(system, exc, article.text), {}, None
             status = row["error"][:160]
         seconds = time.perf_counter() - t0
-        row = {"id": article.id, **row, "seconds": round(seconds, 2)}
-        row["numbers"] = len(numbers_in_text(article.text))
-        row["w4"] = score_4w(answers, self.gold[article.id]) if article.id in self.gold else None
+        row = article_row(article, row, answers, round(seconds, 2), self.gold)
         if self.keep_outputs:
             row["output"] = output
         self.results["systems"][system]["articles"].append(row)
