@@ -12,7 +12,9 @@ _MONTH = (
 )
 _PART = r"(?:\s+(?i:morning|afternoon|evening|night))"
 # A match's own clock, in sports reports: "on lap 20", "in the 89th minute" (no date in it).
-_CLOCK = r"\b(?i:(?:on|in|after)\s+lap\s+\d{1,3}|in\s+the\s+\d{1,3}(?:st|nd|rd|th)\s+minute)\b"
+CLOCK_WORDS = re.compile(
+    r"\b(?i:(?:on|in|after)\s+lap\s+\d{1,3}|in\s+the\s+\d{1,3}(?:st|nd|rd|th)\s+minute)\b"
+)
 # Time words a reporter writes, most specific first: "on Friday morning", "March 22, 2016",
 # "22 March", "last week", "earlier this month", "in 2014", "yesterday".
 TIME_WORDS = re.compile(
@@ -24,7 +26,6 @@ TIME_WORDS = re.compile(
     r"|\b(?:[Yy]esterday|[Tt]oday|[Tt]onight|[Oo]vernight)(?:\s+(?i:morning|afternoon|evening))?"
     r"|\b(?i:in)\s+(?:19|20)\d\d\b",
 )
-CLOCK_WORDS = re.compile(_CLOCK)
 _PERIOD_FORMAT = {"day": "%Y-%m-%d", "week": "%Y-%m-%d", "month": "%Y-%m", "year": "%Y"}
 
 
@@ -34,7 +35,7 @@ def resolve_date(text: str, published_at: str | None, *, future: bool = False) -
     dateparser reads the words ("on Sunday", "last week", "in 2014", many languages) with the
     dateline as the reference; None when there is no dateline or the words name no date.
     """
-    if not published_at or re.search(_CLOCK, text):
+    if not published_at or CLOCK_WORDS.search(text):
         return None
     try:
         base = datetime.fromisoformat(published_at.replace("Z", "+00:00")).replace(tzinfo=None)

@@ -26,6 +26,7 @@ from summarizer.dates import find_clock_words, find_time_words, resolve_date
 from summarizer.prose import (
     MIN_SHARE_ELSEWHERE,
     check_prose,
+    content_stems,
     content_words,
     negated,
     stem,
@@ -49,7 +50,7 @@ from summarizer.schema import (
     When,
     Where,
 )
-from summarizer.speakers import UNNAMED
+from summarizer.speakers import OPENING_MARKS, UNNAMED
 from summarizer.units import PLACE_BEFORE, Sentence, Units
 
 # ", the Ukrainian military said." / ", according to local officials." at the end of an account
@@ -73,7 +74,7 @@ _PICTURE_CREDIT = re.compile(
 )
 MIN_SHARE_REPEATED = 0.8  # a figure's sentence this like a kept one's repeats it
 _SENTENCE_ENDS = (".", "!", "?", '"', "\u201d", "\u2019", ")", "\u3002", "\uff01", "\uff1f")  # 。！？
-_OPENING_MARKS = frozenset("\"'\u201c\u2018\u00ab\u201e")
+_OPENING_MARKS = frozenset(OPENING_MARKS + "'")  # and a single quote
 MIN_SHARE_POINTED = 1 / 3  # an event's wording this close to its sentence is about it
 _DEMONYM = re.compile(r"(?:ian|ean|ese|ish)s?$")  # "in Russian hands" names no place
 
@@ -202,10 +203,10 @@ class _Resolver:
         why = check_prose(prose, self.text[s.start : s.end], denial=denial, context=self.context(s))
         if why is None:
             return s, None
-        words = {stem(w) for w in content_words(prose)}
+        words = content_stems(prose)
         ranked = sorted(
             (o for o in self.u.citable if o is not s),
-            key=lambda o: -len(words & {stem(w) for w in content_words(self.text[o.start : o.end])}),
+            key=lambda o: -len(words & content_stems(self.text[o.start : o.end])),
         )
         for other in ranked[:3]:
             if (
@@ -380,10 +381,9 @@ class _Resolver:
         para = self.around(s)
         actors: list[str] = []
         for j, actor in enumerate(e.actors):
-            where = self.phrase(actor, *para)
             if _PICTURE_CREDIT.fullmatch(actor.strip()):
                 self.reject(f"{path}.actors[{j}]", actor, "a picture credit, not an actor")
-            elif where is None:
+            elif (where := self.phrase(actor, *para)) is None:
                 self.reject(f"{path}.actors[{j}]", actor, "not named in the cited sentence's paragraph")
             elif actor not in actors:
                 self.keep(f"{kept}.actors[{len(actors)}]", *where)
@@ -585,15 +585,13 @@ class _Resolver:
         rejected: the dev set's Croydon brief opened with "A 30-year-old man was killed in a
         tram crash", the very event rejected three times (the 30-year-old survived)."""
         rejected = [
-            {stem(w) for w in content_words(r.value)}
-            for r in self.rejected
-            if r.field.endswith((".what", ".statement"))
+            content_stems(r.value) for r in self.rejected if r.field.endswith((".what", ".statement"))
         ]
         if not rejected or not prose:
             return prose
         kept = []
         for sentence in re.split(r"(?<=[.!?])\s+", prose):
-            words = {stem(w) for w in content_words(sentence)}
+            words = content_stems(sentence)
             if words and any(len(words & r) / len(words) >= 0.6 for r in rejected if r):
                 self.reject(name, sentence, "restates an event or claim rejected above")
             else:
@@ -610,7 +608,7 @@ def _same_figure(kept: KeyFigure, text: str, counts: str, source: str) -> bool:
     one's (a photo caption repeating the lead); "two people died" in Leeds and in York stay two."""
     if fold(kept.text) != fold(text) or fold(kept.counts) != fold(counts):
         return False
-    a, b = ({stem(w) for w in content_words(t)} for t in (kept.source_text, source))
+    a, b = content_stems(kept.source_text), content_stems(source)
     return bool(a and b) and len(a & b) / min(len(a), len(b)) >= MIN_SHARE_REPEATED
 
 
@@ -620,7 +618,7 @@ def _points_at(prose: str, sentence: str) -> bool:
     words of their own ("A 30-year-old man was killed" for a sentence on the crash); every
     re-ask for them failed again, and the article lost all its events."""
     words = [stem(w) for w in content_words(prose)]
-    have = {stem(w) for w in content_words(sentence)}
+    have = content_stems(sentence)
     return bool(words) and sum(w in have for w in words) / len(words) >= MIN_SHARE_POINTED
 
 

@@ -45,6 +45,11 @@ def content_words(text: str) -> list[str]:
     ]
 
 
+def content_stems(text: str) -> set[str]:
+    """The stems of the text's content words: what two texts share when they say the same."""
+    return {stem(w) for w in content_words(text)}
+
+
 def names_in(prose: str) -> list[str]:
     """Capitalised words of the prose that are not just its first word or a stopword."""
     out: list[str] = []
@@ -81,7 +86,7 @@ def negated(text: str) -> bool:
 def _drops_negation(prose: str, cited: str) -> bool:
     """The prose restates a clause the cited text negates ("did not hit the target" ->
     "did hit the target"): two or more of its words fall in the few words after a negation."""
-    stems = {stem(w) for w in content_words(prose)}
+    stems = content_stems(prose)
     folded = fold(cited)
     for m in _NEGATION.finditer(folded):
         clause = re.split(r"[\"\u201d\u00bb,;:.!?]", folded[m.end() :], maxsplit=1)[0]

@@ -36,7 +36,7 @@ from typing import Protocol
 UNNAMED = "unnamed"
 MAX_CANDIDATES = 6
 
-_OPENING_MARKS = '\u201c\u201e\u00ab"\u2018'
+OPENING_MARKS = '\u201c\u201e\u00ab"\u2018'  # a quotation opens with one of these
 _SPEECH = (
     r"said|says|saying|told|telling|added|adding|continued|explained|explaining|stated|declared|"
     r"insisted|insisting|noted|wrote|writing|warned|warning|asked|replied|recalled|argued|claimed|"
@@ -304,12 +304,13 @@ class _Rules:
                     return p
         return n
 
-    def body_voice(self, n: _Name) -> bool:
+    def body_voice(self, n: _Name, paragraph: int) -> bool:
         """ "A Toblerone spokeswoman said": after a determiner and before "spokeswoman", a
         one-word name the article shows to be a body: an acronym or organisation word ("A BBC
-        spokesman"), or a name beside "the company" (or firm, brand, ...) in its paragraph or
-        the one before, never a surname, never written with a title or "he"/"she". "A Biden
-        spokesman" is not Biden's own voice: left to the model."""
+        spokesman"), or a name beside "the company" (or firm, brand, ...) in ``paragraph`` (the
+        quotation's, which holds the name) or the one before, never a surname, never written
+        with a title or "he"/"she". "A Biden spokesman" is not Biden's own voice: left to the
+        model."""
         name = clean(n.text)
         before = self.text[max(0, n.start - 6) : n.start]
         if not (
@@ -321,12 +322,7 @@ class _Rules:
             return False
         if not person_like(name):
             return True
-        k = next(
-            i
-            for i, p in enumerate(self.paragraphs)
-            if p.start <= n.start < p.end or i == len(self.paragraphs) - 1
-        )
-        around = self.text[self.paragraphs[max(0, k - 1)].start : self.paragraphs[k].end]
+        around = self.text[self.paragraphs[max(0, paragraph - 1)].start : self.paragraphs[paragraph].end]
         titled = re.search(rf"{_PERSON_TITLE}{re.escape(name)}\b", self.text) is not None
         return bool(_BODY_WORDS.search(around)) and not titled and self.gender(name) is None
 
@@ -417,7 +413,7 @@ class _Rules:
             and (
                 self.opens_clause(n, s)
                 or (self.voice_of(n) and not person_like(n.text))
-                or self.body_voice(n)
+                or self.body_voice(n, r.paragraph)
             )
         ]
         if subjects:
@@ -526,7 +522,7 @@ class _Rules:
         """No speech verb at all: the words go on from the quotation just before, when it is
         close by in the same paragraph or ends the paragraph this one opens with; unless
         someone else is said to speak in between ("Mark Davis said the plan was unfunded")."""
-        opens = self.text[self.paragraphs[r.paragraph].start] in _OPENING_MARKS
+        opens = self.text[self.paragraphs[r.paragraph].start] in OPENING_MARKS
         close = before.paragraph == r.paragraph and r.start - before.end <= _CARRY_CHARS
         if not (close or (before.paragraph == r.paragraph - 1 and opens)):
             return None
