@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
 _DAY = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
 _MONTH = (
@@ -13,19 +13,40 @@ _MONTH = (
 _PART = r"(?:\s+(?i:morning|afternoon|evening|night))"
 # A match's own clock, in sports reports: "on lap 20", "in the 89th minute" (no date in it).
 CLOCK_WORDS = re.compile(
-    r"\b(?i:(?:on|in|after)\s+lap\s+\d{1,3}|in\s+the\s+\d{1,3}(?:st|nd|rd|th)\s+minute)\b"
+    r"\b(?i:(?:(?:on|in|after)\s+)?lap\s+\d{1,3}|in\s+the\s+\d{1,3}(?:st|nd|rd|th)\s+minute)\b"
 )
-# Time words a reporter writes, most specific first: "on Friday morning", "March 22, 2016",
-# "22 March", "last week", "earlier this month", "in 2014", "yesterday".
+# A time of day: "6.15am", "at about 6.15 a.m.", "shortly before 7 pm", "11pm local time",
+# "10:00 GMT", "almost midnight". A bare "1:11" (a lap time, a score) is not one.
+_BY = r"(?i:at|around|about|approximately|shortly|just|before|after|by|until|almost|nearly)\s+"
+_CLOCK = (
+    r"(?:(?:\d{1,2}(?:[:.]\d{2})?\s?(?:[ap]\.m\.|(?i:[ap]m)\b)"
+    r"|\d{1,2}:\d{2}(?![\d:.]\d)\s?(?:GMT|BST|UTC|CET|[ECMP][SD]?T)\b)"
+    r"(?:\s+(?i:local\s+time))?)"
+)
+_AT_CLOCK = rf"(?:(?:{_BY}){{0,3}}{_CLOCK}|(?:{_BY}){{1,3}}(?:midnight|noon)\b)"
+# The day and its date: "on Friday morning", "Tuesday, March 22", "March 22, 2016", "22 March".
+_DAY_WORDS = (
+    rf"(?:(?:(?i:on|last|this|next|late|early)\s+)?{_DAY}{_PART}?(?:,?\s+{_MONTH}\s+\d{{1,2}}(?:,\s+\d{{4}})?)?"
+    rf"|(?:(?i:on|in)\s+)?{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?"
+    rf"|(?:(?i:on)\s+)?\d{{1,2}}\s+{_MONTH}(?:\s+\d{{4}})?)"
+)
+# Time words a reporter writes, most specific first: "at 6.15am on Friday", "on Friday at
+# noon", "March 22, 2016", "last week", "earlier this month", "in 2014", "yesterday".
 TIME_WORDS = re.compile(
-    rf"\b(?:(?i:on|last|this|next|late|early)\s+)?{_DAY}{_PART}?(?:,?\s+{_MONTH}\s+\d{{1,2}}(?:,\s+\d{{4}})?)?"
-    rf"|\b(?:(?i:on|in)\s+)?{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?"
-    rf"|\b(?:(?i:on)\s+)?\d{{1,2}}\s+{_MONTH}(?:\s+\d{{4}})?"
+    rf"\b{_AT_CLOCK}(?:,?\s+{_DAY_WORDS})?"
+    rf"|\b{_DAY_WORDS}(?:,?\s+(?=[a-z]){_AT_CLOCK})?"
     r"|\b(?i:(?:(?:earlier|later)\s+)?(?:last|this|next)\s+(?:week|month|year|weekend|night|morning|summer|winter|spring|autumn))"
     # lower case or capitalised only: "USA TODAY" is a paper, "TODAY" a show
     r"|\b(?:[Yy]esterday|[Tt]oday|[Tt]onight|[Oo]vernight)(?:\s+(?i:morning|afternoon|evening))?"
     r"|\b(?i:in)\s+(?:19|20)\d\d\b",
 )
+_AT_CLOCK_RE = re.compile(rf"\b{_AT_CLOCK}")
+# A date written in full, year included: "November 8, 2016", "Nov. 9, 2016", "9 November 2016".
+FULL_DATE = re.compile(
+    rf"\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+(?:19|20)\d\d\b|\b\d{{1,2}}\s+{_MONTH}\s+(?:19|20)\d\d\b"
+)
+_WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+_WEEKDAY_ONLY = re.compile(rf"(?:(?i:on)\s+)?({_DAY}){_PART}?")
 _PERIOD_FORMAT = {"day": "%Y-%m-%d", "week": "%Y-%m-%d", "month": "%Y-%m", "year": "%Y"}
 
 
@@ -37,10 +58,19 @@ def resolve_date(text: str, published_at: str | None, *, future: bool = False) -
     """
     if not published_at or CLOCK_WORDS.search(text):
         return None
+    text = _AT_CLOCK_RE.sub(" ", text).strip(" ,")  # the day is what is read; "at 6pm" names none
+    if not text:
+        return None
     try:
         base = datetime.fromisoformat(published_at.replace("Z", "+00:00")).replace(tzinfo=None)
     except ValueError:
         return None
+    if (day := _WEEKDAY_ONLY.fullmatch(text)) is not None:
+        # dateparser reads "Wednesday" under a Wednesday dateline as a week before; a reporter
+        # means that very day ("killed on Wednesday" in Wednesday's paper)
+        ahead = (_WEEKDAYS.index(day.group(1).lower()) - base.weekday()) % 7
+        shift = ahead if future else -((7 - ahead) % 7)
+        return (base + timedelta(days=shift)).strftime("%Y-%m-%d")
     from dateparser.date import DateDataParser  # imported only when there is a date to read
 
     settings = {
@@ -67,3 +97,13 @@ def find_clock_words(text: str, start: int = 0, end: int | None = None) -> tuple
     """``[start, end)`` of the first match-clock words ("on lap 20") in ``text[start:end]``."""
     found = CLOCK_WORDS.search(text, start, len(text) if end is None else end)
     return found.span() if found else None
+
+
+def days_apart(day: str, published_at: str) -> int:
+    """Days between an ISO date (or month, year: its first day) and the dateline."""
+    try:
+        base = datetime.fromisoformat(published_at.replace("Z", "+00:00")).replace(tzinfo=None)
+        parts = [int(x) for x in day.split("-")] + [1, 1]
+        return abs((datetime(parts[0], parts[1], parts[2]) - base).days)
+    except ValueError:
+        return 10**6

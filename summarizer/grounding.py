@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from summarizer.alignment import align, fold
 from summarizer.answer import quote_choices
-from summarizer.dates import find_clock_words, find_time_words, resolve_date
+from summarizer.dates import FULL_DATE, days_apart, find_clock_words, find_time_words, resolve_date
 from summarizer.prose import (
     MIN_SHARE_ELSEWHERE,
     check_prose,
@@ -76,7 +76,7 @@ MIN_SHARE_REPEATED = 0.8  # a figure's sentence this like a kept one's repeats i
 _SENTENCE_ENDS = (".", "!", "?", '"', "\u201d", "\u2019", ")", "\u3002", "\uff01", "\uff1f")  # 。！？
 _OPENING_MARKS = frozenset(OPENING_MARKS + "'")  # and a single quote
 MIN_SHARE_POINTED = 1 / 3  # an event's wording this close to its sentence is about it
-_DEMONYM = re.compile(r"(?:ian|ean|ese|ish)s?$")  # "in Russian hands" names no place
+_DEMONYM = re.compile(r"(?:ian|ean|ican|ese|ish)s?$")  # "in Russian hands" names no place
 
 _UNVERIFIED = re.compile(
     r"could\s+not\s+(be\s+)?(immediately\s+|independently\s+)?(verif|confirm)|"
@@ -240,6 +240,12 @@ class _Resolver:
         m = align(value, self.text[lo:hi], fuzzy=False, whole_words=True)
         return (lo + m.start, lo + m.end) if m is not None else None
 
+    def written(self, words: str, span: tuple[int, int]) -> str:
+        """The article's own words at ``span`` that ``words`` were found as; the model's
+        casing stands when only that differs ("Riverton" for a "RIVERTON —" dateline)."""
+        written = self.text[span[0] : span[1]]
+        return words.strip() if words.strip().casefold() == written.casefold() else written
+
     # -- quotations: every one of the article, with the speaker chosen or proposed ----------
 
     def quotes(self, answer: PointerDraft) -> list[Quote]:
@@ -385,9 +391,9 @@ class _Resolver:
                 self.reject(f"{path}.actors[{j}]", actor, "a picture credit, not an actor")
             elif (where := self.phrase(actor, *para)) is None:
                 self.reject(f"{path}.actors[{j}]", actor, "not named in the cited sentence's paragraph")
-            elif actor not in actors:
+            elif (written := self.written(actor, where)) not in actors:
                 self.keep(f"{kept}.actors[{len(actors)}]", *where)
-                actors.append(actor)
+                actors.append(written)
         future = e.modality == "future"
         when_words, where_words = _given(e.when), _given(e.where)
         near = self.nearby(s, lead=first)
@@ -395,17 +401,20 @@ class _Resolver:
             self.when(path, kept, when_words, s, future=future)
             or next((w for o in near if (w := self.sentence_when(kept, o, future))), None)
             or next((w for o in near if (w := self.sentence_when(kept, o, future, clock=True))), None)
+            or (self.dated(kept, future) if first else None)
         )
         place = None
         if where_words:
             where = self.phrase(where_words, *para)
             if where is not None and not any(w[:1].isupper() for w in where_words.split()):
                 self.reject(f"{path}.where.place", where_words, "names no place")
+            elif where is not None and _DEMONYM.search(where_words.strip()):
+                self.reject(f"{path}.where.place", where_words, "a people's name, not a place")
             elif where is None:
                 self.reject(f"{path}.where.place", where_words, "not in the cited sentence's paragraph")
             else:
                 self.keep(f"{kept}.where.place", *where)
-                place = Where(place=where_words)
+                place = Where(place=self.written(where_words, where))
         place = place or next((p for o in near if (p := self.sentence_place(kept, o))), None)
         return Event(
             what=what,
@@ -430,8 +439,14 @@ class _Resolver:
         if written.isupper() and not any(ch.isdigit() for ch in written):  # "USA TODAY": a paper
             self.reject(f"{path}.when", words, "written in capitals there: a name, not a time")
             return None
+        own = find_time_words(self.text, s.start, s.end)
+        if not s.start <= where[0] < s.end and own is not None and not self.quoted(own[0]):
+            # the dev set's "after the third debate", from the sentence before "on Saturday"
+            self.reject(f"{path}.when", words, "another sentence's time words; the cited one has its own")
+            return None
         self.keep(f"{kept}.when.text", *where)
-        return When(text=words, date=resolve_date(words, self.published_at, future=future))
+        written = self.written(words, where)
+        return When(text=written, date=resolve_date(written, self.published_at, future=future))
 
     # The cited sentence's own time words and place, when the model gave none that hold: a
     # small model often leaves them null or writes a sentence id there. Copied, so verbatim.
@@ -461,6 +476,22 @@ class _Resolver:
         self.keep(f"{kept}.when.text", *found)
         words = self.text[slice(*found)]
         return When(text=words, date=resolve_date(words, self.published_at, future=future))
+
+    def dated(self, kept: str, future: bool) -> When | None:
+        """For the first event, when nothing near it has time words: the article's first full
+        date ("November 8, 2016") within a week of its dateline, outside quotations. Scraped
+        pages keep an embedded post's or a caption's date, and that dates the news; an older
+        date ("March 22, 2016" under a November page) is background, not this event's."""
+        if not self.published_at:
+            return None
+        for m in FULL_DATE.finditer(self.text):
+            if self.quoted(m.start()) or any(a <= m.start() < b for a, b in self.u.withheld):
+                continue
+            day = resolve_date(m.group(0), self.published_at, future=future)
+            if day and days_apart(day, self.published_at) <= 7:
+                self.keep(f"{kept}.when.text", *m.span())
+                return When(text=m.group(0), date=day)
+        return None
 
     def sentence_place(self, kept: str, s: Sentence) -> Where | None:
         for name in self.u.names:

@@ -19,7 +19,7 @@ from summarizer.articles import load_article, normalize_text
 from summarizer.dates import resolve_date
 from summarizer.grounding import GroundingCheck, GroundingError, GroundingResult, resolve, whole
 from summarizer.numbers import find_numbers, numbers_in
-from summarizer.schema import PointerDraft
+from summarizer.schema import PointerDraft, When
 from summarizer.speakers import UNNAMED
 from summarizer.units import Units, analyse
 from tests.conftest import SEED
@@ -378,8 +378,15 @@ def test_ids_are_enums_of_this_article() -> None:
         ("in 2014", False, "2014"),
         ("в пятницу", False, "2026-05-15"),
         ("overnight", False, None),
+        ("at around 6:10am on Wednesday", False, "2026-05-13"),  # dateparser reads no "around"
+        ("shortly before 7 pm", False, None),  # an hour names no day
+        # dateparser read a Monday's "on Monday" as a week before; the reporter means that day
+        ("on Monday", False, "2026-05-18"),
+        ("Monday morning", True, "2026-05-18"),
+        ("on Sunday", True, "2026-05-24"),
         ("in the 89th minute", False, None),  # dateparser read "today" into it
         ("on lap 20", False, None),
+        ("lap 48", False, None),  # dateparser read it as 1948
     ],
 )
 def test_relative_dates_resolve_against_the_dateline(words: str, future: bool, expected: str | None) -> None:
@@ -476,8 +483,18 @@ def test_time_words_and_place_come_from_the_cited_sentence_when_the_model_gives_
     ("sentence", "expected"),
     [
         ("Conditions on Friday made it impossible.", "on Friday"),
-        ("The title was decided almost midnight on Wednesday night.", "on Wednesday night"),
-        ("Published Tue, March 22, 2016 at noon.", "March 22, 2016"),
+        ("The title was decided almost midnight on Wednesday night.", "almost midnight on Wednesday night"),
+        ("Published Tue, March 22, 2016 at noon.", "March 22, 2016 at noon"),
+        # the dev set's clock times: the hour is the when an editor checks
+        (
+            "A blast was heard at around 11pm local time on Thursday evening.",
+            "at around 11pm local time on Thursday evening",
+        ),
+        ("The shooting unfolded shortly before 7 pm around the corner.", "shortly before 7 pm"),
+        ("The tram overturned at around 6:10am on Wednesday.", "at around 6:10am on Wednesday"),
+        ("Talks resume on Friday at 10:00 GMT in Geneva.", "on Friday at 10:00 GMT"),
+        ("Hamilton's 1:11.404 on his third lap led.", None),  # a lap time, not a clock
+        ("The Midnight Express ran late.", None),
         ("The region, annexed in 2014, is the focus.", "in 2014"),
         ("Earlier this month the council met.", "Earlier this month"),
         ("It may 12 people be.", None),  # "may" is a verb here
@@ -679,11 +696,71 @@ def test_when_and_where_come_from_the_paragraph_then_for_the_first_event_the_lea
     ]
     draft = pointer_draft(units, events, "sport")
     first, second = resolve(draft, units, published_at="2016-11-03").draft.events
-    assert first.when is not None and first.when.text == "on Wednesday"
+    assert first.when == When(text="at almost midnight on Wednesday", date="2016-11-02")
     assert first.where is not None and first.where.place == "Cleveland"  # the lead, first event only
     # the sentence before it in its paragraph; never the one after ("set for Friday")
     assert second.when is not None and second.when.text == "Thursday night"
     assert second.where is not None and second.where.place == "Wrigley Field"
+
+
+def test_the_first_event_without_time_words_near_takes_a_full_date_within_a_week_of_the_dateline() -> None:
+    """Three dev-set reaction pieces gave no when at all while an embedded post dated them
+    ("-- Troy Tempest (@troytempest69) November 8, 2016"); a date far from the dateline, or
+    one inside a quotation, is not the event's."""
+    text = normalize_text(
+        "Fans are angry about the new shape of the bar.\n\n"
+        'Ms Lee said: "It was better on March 2, 2016 before they changed it."\n\n'
+        "The company says the bar is lighter. Its price stays the same.\n\n"
+        "The shop opened on April 3, 2015 in Bern.\n\n"
+        "Why change it? -- Troy Tempest (@troytempest69) November 8, 2016\n\n"
+        "Another fan wrote to the company."
+    )
+    units = analyse(text)
+    events = [
+        event(units, "Fans are angry", "Fans are angry about the new shape"),
+        event(units, "Another fan", "Another fan wrote to the company"),
+    ]
+    draft = pointer_draft(units, events, "economy, business and finance")
+    first, second = resolve(draft, units, published_at="2016-11-08T08:53:34").draft.events
+    assert first.when == When(text="November 8, 2016", date="2016-11-08")
+    assert second.when is None  # the first event only: the others say their own or nothing
+    far = resolve(draft, units, published_at="2016-12-20").draft.events[0]
+    assert far.when is None
+    assert resolve(draft, units, published_at=None).draft.events[0].when is None
+
+
+def test_the_cited_sentences_own_time_words_beat_the_models_from_the_sentence_before() -> None:
+    """The dev set's Clinton article: the model cited "In comments to donors on Saturday, ..."
+    and gave the when "after the third debate", words of the sentence before it."""
+    text = normalize_text(
+        "Her lead fell after the third debate. In comments to donors on Saturday, she blamed the "
+        "FBI director.\n\nThe party met later."
+    )
+    units = analyse(text)
+    e = event(units, "In comments", "She blamed the FBI director", when="after the third debate")
+    result = resolve(pointer_draft(units, [e], "politics"), units, published_at="2016-11-12")
+    assert result.draft.events[0].when == When(text="on Saturday", date="2016-11-12")
+    assert ("events[0].when", "another sentence's time words; the cited one has its own") in [
+        (r.field, r.reason) for r in result.rejected
+    ]
+    # in the sentence itself, the model's words stand
+    alone = event(units, "Her lead", "Her lead fell", when="after the third debate")
+    kept = resolve(pointer_draft(units, [alone], "politics"), units, published_at="2016-11-12")
+    assert kept.draft.events[0].when == When(text="after the third debate", date=None)
+
+
+def test_a_peoples_name_is_not_a_place() -> None:
+    """The dev set's Seattle shooting had the where "American" ("in the American city of
+    Seattle"): the model's pick is rejected and the city, after "of", stands."""
+    text = normalize_text("Five people were shot in the American city of Seattle on Wednesday.")
+    units = analyse(text)
+    e = event(units, "Five people", "Five people were shot in Seattle", where="American")
+    result = resolve(pointer_draft(units, [e], "crime, law and justice"), units, published_at="2016-11-10")
+    assert ("events[0].where.place", "a people's name, not a place") in [
+        (r.field, r.reason) for r in result.rejected
+    ]
+    where = result.draft.events[0].where
+    assert where is not None and where.place == "Seattle"
 
 
 @pytest.mark.parametrize(
