@@ -100,7 +100,13 @@ def prepare(article: Article, settings: Settings, endpoint: Endpoint) -> Prepare
     fitted, truncated = fit_article(article, settings, endpoint.context_window, endpoint.tokens)
     units = analyse(fitted.text)
     checks = {
-        strict: GroundingCheck(units, strict=strict, published_at=fitted.published_at, title=fitted.title)
+        strict: GroundingCheck(
+            units,
+            strict=strict,
+            published_at=fitted.published_at,
+            title=fitted.title,
+            publisher=fitted.publisher,
+        )
         for strict in (True, False)
     }
     return Prepared(
@@ -131,7 +137,13 @@ def build_record(prep: Prepared, extraction: Extraction, endpoint: Endpoint) -> 
     result = next(
         (r for c in (prep.context["check"], prep.lenient["check"]) if (r := c.result_for(answer))),
         None,
-    ) or resolve(answer, prep.units, published_at=article.published_at, title=article.title)
+    ) or resolve(
+        answer,
+        prep.units,
+        published_at=article.published_at,
+        title=article.title,
+        publisher=article.publisher,
+    )
     injections = find_injections(article.text)
     return EventSummary(
         article=ArticleMeta(

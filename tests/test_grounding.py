@@ -913,3 +913,37 @@ def test_a_picture_credit_is_not_an_actor() -> None:
     assert ("events[0].actors[1]", "a picture credit, not an actor") in [
         (r.field, r.reason) for r in result.rejected
     ]
+
+
+def test_the_actor_unnamed_is_the_models_null_not_a_rejected_name() -> None:
+    """The dev set's small model wrote "unnamed" (the quotes' word) as an actor 7 times; each was
+    rejected as a name the paragraph does not give, and each flagged the brief for review."""
+    text = normalize_text("A gunman opened fire near the protest in Seattle on Wednesday.")
+    units = analyse(text)
+    e = event(units, "A gunman", "A gunman opened fire near the protest", actors=["unnamed", "Unnamed "])
+    result = resolve(pointer_draft(units, [e], "crime, law and justice"), units)
+    assert result.draft.events[0].actors == []
+    assert not [r for r in result.rejected if ".actors" in r.field]
+
+
+def test_the_articles_own_publisher_is_not_a_source_nor_a_rejection() -> None:
+    """The prompt names the publisher; the dev set's small model gave it back as a source on 11
+    of 32 articles ("dailymail", "mirror"), each rejected as a name the article lacks. An outlet
+    the article never names is still rejected."""
+    text = normalize_text("Police said a tram derailed in Croydon on Wednesday, Reuters reported.")
+    units = analyse(text)
+    draft = pointer_draft(
+        units,
+        [event(units, "Police said", "A tram derailed in Croydon")],
+        "disaster, accident and emergency incident",
+        sources=[
+            {"name": "dailymail", "kind": "media"},
+            {"name": "Reuters", "kind": "wire agency"},
+            {"name": "BBC", "kind": "media"},
+        ],
+    )
+    result = resolve(draft, units, publisher="dailymail")
+    assert [s.name for s in result.draft.sources] == ["Reuters"]
+    assert [(r.field, r.value) for r in result.rejected if r.field.startswith("sources")] == [
+        ("sources[2].name", "BBC")
+    ]
