@@ -78,6 +78,12 @@ def pointer_draft(units: Units, events: list[dict[str, Any]], topic: str, **fiel
     return answer_model(units).model_validate({**data, **fields})
 
 
+def draft_of(text: str, topic: str, *events: tuple[str, str]) -> tuple[Units, PointerDraft]:
+    """The units of ``text`` and an answer with one event per (words of its sentence, what)."""
+    units = analyse(normalize_text(text))
+    return units, pointer_draft(units, [event(units, words, what) for words, what in events], topic)
+
+
 def fields(result: GroundingResult) -> list[str]:
     return [r.field for r in result.rejected]
 
@@ -683,18 +689,15 @@ def test_prose_broken_off_ends_on_a_whole_word_or_sentence(
 def test_when_and_where_come_from_the_paragraph_then_for_the_first_event_the_lead() -> None:
     """The dev set's "when" was covered for 1 article in 5: the cited sentence rarely holds the
     time words ("The Chicago Cubs won the World Series" under a lead that says "on Wednesday")."""
-    text = normalize_text(
+    units, draft = draft_of(
         "The game ended at almost midnight on Wednesday in Cleveland.\n\n"
         "The Cubs won the World Series for the first time in 108 years. Fans danced.\n\n"
         "Police worked through Thursday night near Wrigley Field. They closed two streets. "
-        "The parade is set for Friday in Grant Park."
+        "The parade is set for Friday in Grant Park.",
+        "sport",
+        ("Cubs won", "The Cubs won the World Series"),
+        ("They closed", "Police closed two streets"),
     )
-    units = analyse(text)
-    events = [
-        event(units, "Cubs won", "The Cubs won the World Series"),
-        event(units, "They closed", "Police closed two streets"),
-    ]
-    draft = pointer_draft(units, events, "sport")
     first, second = resolve(draft, units, published_at="2016-11-03").draft.events
     assert first.when == When(text="at almost midnight on Wednesday", date="2016-11-02")
     assert first.where is not None and first.where.place == "Cleveland"  # the lead, first event only
@@ -707,20 +710,17 @@ def test_the_first_event_without_time_words_near_takes_a_full_date_within_a_week
     """Three dev-set reaction pieces gave no when at all while an embedded post dated them
     ("-- Troy Tempest (@troytempest69) November 8, 2016"); a date far from the dateline, or
     one inside a quotation, is not the event's."""
-    text = normalize_text(
+    units, draft = draft_of(
         "Fans are angry about the new shape of the bar.\n\n"
         'Ms Lee said: "It was better on March 2, 2016 before they changed it."\n\n'
         "The company says the bar is lighter. Its price stays the same.\n\n"
         "The shop opened on April 3, 2015 in Bern.\n\n"
         "Why change it? -- Troy Tempest (@troytempest69) November 8, 2016\n\n"
-        "Another fan wrote to the company."
+        "Another fan wrote to the company.",
+        "economy, business and finance",
+        ("Fans are angry", "Fans are angry about the new shape"),
+        ("Another fan", "Another fan wrote to the company"),
     )
-    units = analyse(text)
-    events = [
-        event(units, "Fans are angry", "Fans are angry about the new shape"),
-        event(units, "Another fan", "Another fan wrote to the company"),
-    ]
-    draft = pointer_draft(units, events, "economy, business and finance")
     first, second = resolve(draft, units, published_at="2016-11-08T08:53:34").draft.events
     assert first.when == When(text="November 8, 2016", date="2016-11-08")
     assert second.when is None  # the first event only: the others say their own or nothing
