@@ -19,8 +19,8 @@ CLOCK_WORDS = re.compile(
 # "10:00 GMT", "almost midnight". A bare "1:11" (a lap time, a score) is not one.
 _BY = r"(?i:at|around|about|approximately|shortly|just|before|after|by|until|almost|nearly)\s+"
 _CLOCK = (
-    r"(?:(?:\d{1,2}(?:[:.]\d{2})?\s?(?:[ap]\.m\.|(?i:[ap]m)\b)"
-    r"|\d{1,2}:\d{2}(?![\d:.]\d)\s?(?:GMT|BST|UTC|CET|[ECMP][SD]?T)\b)"
+    r"(?:(?:(?<![\d:.])\d{1,2}(?:[:.]\d{2})?\s?(?:[ap]\.m\.|(?i:[ap]m)\b)"
+    r"|(?<![\d:.])\d{1,2}:\d{2}(?![\d:.]\d)\s?(?:GMT|BST|UTC|CET|[ECMP][SD]?T)\b)"
     r"(?:\s+(?i:local\s+time))?)"
 )
 _AT_CLOCK = rf"(?:(?:{_BY}){{0,3}}{_CLOCK}|(?:{_BY}){{1,3}}(?:midnight|noon)\b)"
@@ -89,8 +89,11 @@ def resolve_date(text: str, published_at: str | None, *, future: bool = False) -
 
 def find_time_words(text: str, start: int = 0, end: int | None = None) -> tuple[int, int] | None:
     """``[start, end)`` of the first calendar time words in ``text[start:end]``, if any."""
-    found = TIME_WORDS.search(text, start, len(text) if end is None else end)
-    return found.span() if found else None
+    found = list(TIME_WORDS.finditer(text, start, len(text) if end is None else end))
+    # "arrived at 6pm and was arrested on Friday": the words with a day beat an hour alone
+    dated = next((m for m in found if not _AT_CLOCK_RE.fullmatch(m.group(0))), None)
+    best = dated or (found[0] if found else None)
+    return best.span() if best else None
 
 
 def find_clock_words(text: str, start: int = 0, end: int | None = None) -> tuple[int, int] | None:

@@ -76,7 +76,8 @@ MIN_SHARE_REPEATED = 0.8  # a figure's sentence this like a kept one's repeats i
 _SENTENCE_ENDS = (".", "!", "?", '"', "\u201d", "\u2019", ")", "\u3002", "\uff01", "\uff1f")  # 。！？
 _OPENING_MARKS = frozenset(OPENING_MARKS + "'")  # and a single quote
 MIN_SHARE_POINTED = 1 / 3  # an event's wording this close to its sentence is about it
-_DEMONYM = re.compile(r"(?:ian|ean|ican|ese|ish)s?$")  # "in Russian hands" names no place
+# "in Russian hands", "the American city of" name no place ("Vatican" does)
+_DEMONYM = re.compile(r"(?:ian|ean|ese|ish)s?$|\b(?:American|African|Mexican)s?$")
 
 _UNVERIFIED = re.compile(
     r"could\s+not\s+(be\s+)?(immediately\s+|independently\s+)?(verif|confirm)|"

@@ -501,6 +501,8 @@ def test_time_words_and_place_come_from_the_cited_sentence_when_the_model_gives_
         ("Talks resume on Friday at 10:00 GMT in Geneva.", "on Friday at 10:00 GMT"),
         ("Hamilton's 1:11.404 on his third lap led.", None),  # a lap time, not a clock
         ("The Midnight Express ran late.", None),
+        ("Police arrived at 6pm and the suspect was arrested on Friday.", "on Friday"),  # review
+        ("The clock read 11:59:59 pm then.", None),
         ("The region, annexed in 2014, is the focus.", "in 2014"),
         ("Earlier this month the council met.", "Earlier this month"),
         ("It may 12 people be.", None),  # "may" is a verb here
