@@ -61,9 +61,8 @@ def resolve_date(text: str, published_at: str | None, *, future: bool = False) -
     text = _AT_CLOCK_RE.sub(" ", text).strip(" ,")  # the day is what is read; "at 6pm" names none
     if not text:
         return None
-    try:
-        base = datetime.fromisoformat(published_at.replace("Z", "+00:00")).replace(tzinfo=None)
-    except ValueError:
+    base = _dateline(published_at)
+    if base is None:
         return None
     if (day := _WEEKDAY_ONLY.fullmatch(text)) is not None:
         # dateparser reads "Wednesday" under a Wednesday dateline as a week before; a reporter
@@ -104,9 +103,17 @@ def find_clock_words(text: str, start: int = 0, end: int | None = None) -> tuple
 
 def days_apart(day: str, published_at: str) -> int:
     """Days between an ISO date (or month, year: its first day) and the dateline."""
+    base = _dateline(published_at)
     try:
-        base = datetime.fromisoformat(published_at.replace("Z", "+00:00")).replace(tzinfo=None)
         parts = [int(x) for x in day.split("-")] + [1, 1]
-        return abs((datetime(parts[0], parts[1], parts[2]) - base).days)
+        return abs((datetime(parts[0], parts[1], parts[2]) - base).days) if base else 10**6
     except ValueError:
         return 10**6
+
+
+def _dateline(published_at: str) -> datetime | None:
+    """The article's dateline as a naive datetime, or None when it does not parse."""
+    try:
+        return datetime.fromisoformat(published_at.replace("Z", "+00:00")).replace(tzinfo=None)
+    except ValueError:
+        return None
