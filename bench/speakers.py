@@ -1,209 +1,381 @@
-"""Speaker precision against hand-judged speakers: the rules alone, and the product's kept quotes.
+"""Who said it: speaker precision and coverage of the attribution step against two gold sets.
 
-    .venv/bin/python bench/speakers.py ../shared/devset --judged judged.jsonl
-    .venv/bin/python bench/speakers.py ../shared/devset --judged judged.jsonl --results v5.json
-    .venv/bin/python bench/speakers.py ../shared/devset --dump quotations.json   # to judge
-    .venv/bin/python bench/speakers.py ../shared/devset --judged judged.jsonl --project ../old
+    .venv/bin/python bench/speakers.py devset ../shared/devset          # gold: bench/gold/
+    .venv/bin/python bench/speakers.py polnear ../shared/polnear-dev
+    .venv/bin/python bench/speakers.py polnear ../shared/polnear-dev --half held --wrong
+    .venv/bin/python bench/speakers.py devset ../shared/devset --results quality.json
 
-``--dump`` writes every quotation ``summarizer.units.analyse`` finds in the dev set, with the
-rules' proposal, the names offered and the text around it, for a reader to judge. A judged file
-is JSONL, one line per quotation: ``{"article": ID, "quote": the quotation's first 60
-characters, "speaker": who said it, as an editor reads the article, or "unnamed"}``. Both hold
-article text: keep them outside the repository, beside the dev set.
+Both sets are read where they lie; nothing of them is copied. The dev set's gold speakers are
+``bench/gold/devset_speakers.jsonl`` (article ids, offsets and names only; see its README).
 
-Rules (printed with the table):
+What is measured: ``summarizer.speakers.attribute`` (code only, no model) on each gold
+quotation's span (``--spans gold``, the default), or on the quotations the product finds
+itself (``--spans found``: four words or more, our own quotation finder). A quotation the
+rules leave to the model counts as an abstention (``unnamed``), so these figures are the
+floor the model's picks can only add to. ``--results`` scores instead the speakers kept in a
+``bench/quality.py --keep-outputs`` results file: the whole product, model picks included.
 
-- A quotation is matched to its judgment by article id and its first 40 characters (whitespace
-  collapsed), so a judged file survives changes to the quotation ids.
-- A speaker is right when its last word equals the judged speaker's last word (case and a
-  possessive "'s" ignored), when its words are a subset of the judged speaker's ("Mondelez" for
-  "Mondelez International"), or when one is the other's acronym ("RAIB"). "unnamed" is right
-  only for a quotation judged unnamed.
-- Rules: of the quotations with a proposal, how many proposals are right; of those without,
-  how many have the judged speaker among the names offered to the model (and first).
-- Product (``--results``, a ``bench/quality.py`` results file run with ``--keep-outputs``):
-  every kept direct quote with a named speaker, scored against the judgment of the quotation
-  its text starts with. Speaker precision = right / named and judged.
+Halves: each set is split by a hash of the article id, within each publisher for PolNeAR
+(``tune`` and ``held``). Rules are tuned on ``tune``; ``held`` is the figure to report.
+
+Scoring (PolNeAR's fair rule, its README; the same rule for the dev set):
+- A speaker is **right** when it and the gold source overlap as names: the gold's head (its
+  last proper noun, after any possessor: "Hillary Clinton's campaign manager Robby Mook" ->
+  Mook; the last word of a description with no proper noun: "a campaign spokesman" ->
+  spokesman) is a word of ours, or our head is a word of the gold's; but a different first
+  name ("Bill" vs "Hillary" Clinton) or title (Mr. vs Mrs.) is wrong.
+- A nominal gold source ("the president") against a name of ours that shares no word with it
+  cannot be checked from the gold: counted apart as ``unchecked``. A nominal gold whose head
+  is not ours but shares a word ("Donald Trump" for "the Trump campaign") is wrong.
+- ``unnamed`` (or none) is an abstention, never wrong. Naming a speaker the gold calls
+  ``unnamed`` (dev set) is wrong.
+- Precision = right / (right + wrong). Coverage = right / gold quotations with a name or
+  nominal source (nested quotations left out of both). Pronoun sources (PolNeAR "he") cannot
+  be checked from the gold: reported as how many we named.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import sys
+import time
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+DEVSET_GOLD = ROOT / "bench" / "gold" / "devset_speakers.jsonl"
+_TITLES = {"mr": "m", "mrs": "f", "ms": "f", "miss": "f"}
+_POSSESSOR = re.compile(r"^.*['\u2019]s\s+(?=\S)")
+_WORD = re.compile(r"[^\W\d_][\w'\u2019.-]*")
 
 
-def key(article: str, quote: str) -> tuple[str, str]:
-    return article, " ".join(quote.split())[:40]
+def _words(name: str) -> list[str]:
+    return [w.strip(".'\u2019").lower() for w in _WORD.findall(name)]
 
 
-def _last(name: str) -> str:
-    words = re.findall(r"\w+", re.sub(r"['\u2019]s\b", "", name.lower()))
-    return words[-1] if words else ""
+def _core(name: str) -> str:
+    """The name without its possessor and appositives: "Flynn, a top Trump surrogate," ->
+    "Flynn"; "Hillary Clinton's campaign manager Robby Mook" -> "campaign manager Robby Mook"."""
+    parts = [_POSSESSOR.sub("", p.strip()) for p in name.split(",") if p.strip()]
+    named = [p for p in parts if any(w[0].isupper() for w in _WORD.findall(p))]
+    core = (named or parts or [name])[0]
+    return re.sub(r"['\u2019]s$", "", core)
 
 
-def _acronym(name: str) -> str:
-    return "".join(w[0] for w in re.findall(r"\w+", name) if w[0].isupper())
+def head(name: str) -> str:
+    """The last proper noun of the core, else its last word (lower case)."""
+    words = _WORD.findall(_core(name))
+    proper = [w for w in words if w[0].isupper() and w.lower().strip(".") not in _TITLES]
+    pick = (proper or words or [""])[-1]
+    return pick.strip(".'\u2019").removesuffix("'s").lower()
+
+
+def _conflict(got: str, gold: str) -> bool:
+    """A different first name before the same surname, or a different gendered title."""
+    a, b = _WORD.findall(_core(got)), _WORD.findall(_core(gold))
+    ta = {_TITLES[w.lower().strip(".")] for w in a if w.lower().strip(".") in _TITLES}
+    tb = {_TITLES[w.lower().strip(".")] for w in b if w.lower().strip(".") in _TITLES}
+    if ta and tb and ta != tb:
+        return True
+    proper_a = [w.lower() for w in a if w[0].isupper() and w.lower().strip(".") not in _TITLES]
+    proper_b = [w.lower() for w in b if w[0].isupper() and w.lower().strip(".") not in _TITLES]
+    if len(proper_a) >= 2 and len(proper_b) >= 2 and proper_a[-1] == proper_b[-1]:
+        return proper_a[-2] != proper_b[-2]
+    return False
 
 
 def unnamed(name: str | None) -> bool:
     return name is None or name.strip().lower() in {"", "unnamed", "unknown", "none"}
 
 
-def same_speaker(got: str | None, judged: str) -> bool:
-    if unnamed(judged):
-        return unnamed(got)
-    if got is None or unnamed(got):
-        return False
-    words = set(re.findall(r"\w+", got.lower()))
-    judged_words = set(re.findall(r"\w+", judged.lower())) - {"the"}
-    return (
-        _last(got) == _last(judged)
-        or bool(words and words <= judged_words)
-        or got.replace(".", "") == _acronym(judged)
-        or _acronym(got) == judged.replace(".", "")
-    )
+def _description_head(name: str) -> str:
+    """The head noun of a description: its core's last word before any preposition or
+    participle ("a 52-count civil complaint filed by the SEC" -> complaint)."""
+    words = _WORD.findall(_core(name))
+    for k, w in enumerate(words):
+        if k and (w.lower() in {"of", "for", "from", "at", "by", "with", "in", "on"} or w.endswith("ed")):
+            words = words[:k]
+            break
+    return words[-1].strip(".'\u2019").lower() if words else ""
+
+
+def _acronym(name: str) -> str:
+    return "".join(w[0] for w in _WORD.findall(name) if w[0].isupper())
+
+
+def judge(got: str | None, gold: str | None, kind: str) -> str:
+    """``right``, ``wrong``, ``unchecked`` or ``abstained`` for one quotation."""
+    if unnamed(got):
+        return "abstained"
+    assert got is not None
+    if kind == "unnamed" or unnamed(gold):
+        return "wrong"
+    assert gold is not None
+    ours, theirs = set(_words(_core(got))), set(_words(_core(gold)))
+    if got.replace(".", "") in (_acronym(gold), _acronym(_core(gold))) or gold.replace(".", "") == _acronym(got):
+        return "right"  # "RAIB" for "the Rail Accident Investigation Branch"
+    if _conflict(got, gold):
+        return "wrong"
+    if kind == "nominal":
+        if _description_head(gold) in ours or head(gold) in ours:
+            return "right"
+        return "wrong" if ours & theirs else "unchecked"
+    if head(gold) in ours or head(got) in theirs:
+        return "right"
+    words = _WORD.findall(_core(got)) or [""]
+    described = not words[-1][:1].isupper()
+    return "unchecked" if described and not ours & theirs else "wrong"  # "the president-elect"
+
+
+# -- gold -------------------------------------------------------------------------------------
 
 
 @dataclass
-class Row:
+class Gold:
     article: str
-    quote: str
-    proposed: str | None
-    candidates: list[str]
-    judged: str | None
+    start: int
+    end: int
+    source: str | None
+    kind: str  # name, nominal, pronoun, unnamed, none
+    nested: bool = False
 
 
-def quotations(devset: Path, project: Path = ROOT) -> list[tuple[str, Any, Any]]:
-    sys.path.insert(0, str(project))  # the checkout to measure comes first
+@dataclass
+class Article:
+    id: str
+    text: str
+    group: str  # publisher (PolNeAR) or "devset"
+    gold: list[Gold] = field(default_factory=list)
+
+
+def half_of(article: Article, peers: Sequence[Article]) -> str:
+    """``tune`` or ``held``: the article's place among its group's, ordered by a hash of ids."""
+    order = sorted(peers, key=lambda a: hashlib.sha256(a.id.encode()).hexdigest())
+    return "tune" if order.index(article) < (len(order) + 1) // 2 else "held"
+
+
+def polnear(folder: Path) -> list[Article]:
+    articles: dict[str, Article] = {}
+    for path in sorted((folder / "articles").glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        articles[data["id"]] = Article(data["id"], data["text"], data["publisher"])
+    for line in (folder / "quotes.jsonl").read_text(encoding="utf-8").splitlines():
+        q = json.loads(line)
+        kind = q["source_kind"]  # "none": counted for recall only
+        articles[q["id"]].gold.append(Gold(q["id"], q["start"], q["end"], q["source"], kind, q["nested"]))
+    return list(articles.values())
+
+
+def devset(folder: Path, gold: Path = DEVSET_GOLD) -> list[Article]:
     from summarizer.articles import load_article
-    from summarizer.units import analyse
 
-    out = []
-    for path in sorted((devset / "articles").glob("*.json")):
-        article = load_article(path)
-        units = analyse(article.text)
-        out += [(article.id, units, q) for q in units.quotations]
-    return out
-
-
-def load_judged(path: Path) -> dict[tuple[str, str], str]:
-    judged: dict[tuple[str, str], str] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
+    articles: dict[str, Article] = {}
+    for path in sorted((folder / "articles").glob("*.json")):
+        a = load_article(path)
+        articles[a.id] = Article(a.id, a.text, "devset")
+    for line in gold.read_text(encoding="utf-8").splitlines():
         if line.strip():
-            j = json.loads(line)
-            judged[key(j["article"], j["quote"])] = j["speaker"]
-    return judged
+            g = json.loads(line)
+            speaker = None if unnamed(g["speaker"]) else g["speaker"]
+            articles[g["article"]].gold.append(Gold(g["article"], g["start"], g["end"], speaker, g["kind"]))
+    return list(articles.values())
 
 
-def rule_rows(found: Iterable[tuple[str, Any, Any]], judged: dict[tuple[str, str], str]) -> list[Row]:
-    rows = []
-    for article, units, q in found:
-        text = units.text[q.start : q.end]
-        cands = [c for c in q.candidates if c != "unnamed"]
-        rows.append(Row(article, text, q.proposed, cands, judged.get(key(article, text))))
-    return rows
+# -- running the attribution step -------------------------------------------------------------
+
+_MARKS = "\"\u201c\u201d\u201e\u00ab\u00bb'\u2018\u2019"
 
 
-def rule_totals(rows: Sequence[Row]) -> dict[str, int]:
-    judged = [r for r in rows if r.judged is not None]
-    proposed = [r for r in judged if r.proposed]
-    open_named = [r for r in judged if not r.proposed and not unnamed(r.judged)]
-    return {
-        "quotations": len(rows),
-        "judged": len(judged),
-        "proposed": len(proposed),
-        "proposed_right": sum(same_speaker(r.proposed, r.judged or "") for r in proposed),
-        "not_proposed_named": len(open_named),
-        "offered_first": sum(
-            bool(r.candidates) and same_speaker(r.candidates[0], r.judged or "") for r in open_named
-        ),
-        "offered": sum(any(same_speaker(c, r.judged or "") for c in r.candidates) for r in open_named),
-    }
+def _region_around(text: str, start: int, end: int) -> tuple[int, int]:
+    """The inner span between the quotation marks around a gold quotation (gold spans leave
+    out a trailing comma that sits inside the marks)."""
+    a = start
+    while a > 0 and start - a < 3 and text[a - 1] not in _MARKS:
+        a -= 1
+    b = end
+    while b < len(text) and b - end < 3 and text[b] not in _MARKS and text[b] != "\n":
+        b += 1
+    return (a if a > 0 and text[a - 1] in _MARKS else start), (b if b < len(text) and text[b] in _MARKS else end)
 
 
-def product_totals(results: dict[str, Any], judged: dict[tuple[str, str], str]) -> dict[str, int]:
-    """Kept direct quotes with a named speaker in a quality.py results file, scored."""
-    articles = results["systems"]["summarizer"]["articles"]
-    named = right = unjudged = unnamed_kept = 0
-    for row in articles:
-        summary = (row.get("output") or {}).get("summary") or {}
-        for q in summary.get("quotes") or []:
-            if q.get("kind") != "direct":
+@dataclass
+class Outcome:
+    gold: Gold
+    speaker: str | None
+    method: str
+    clause: str | None
+    verdict: str
+
+
+def run(article: Article, spans: str) -> tuple[list[Outcome], float]:
+    """The attribution of every gold quotation of ``article`` and the seconds it took."""
+    from summarizer.speakers import Region, attribute
+    from summarizer.units import analyse, quotation_spans
+
+    units = analyse(article.text)
+    regions: list[tuple[Region, Gold | None]] = []
+    if spans == "gold":
+        spans = quotation_spans(article.text)
+        for g in article.gold:
+            inner = [(a, b) for a, b in spans if a <= g.start and g.end <= b]
+            a, b = min(inner, key=lambda s: s[1] - s[0]) if inner else _region_around(article.text, g.start, g.end)
+            sentence = next((i for i, s in enumerate(units.sentences) if s.start <= a < s.end), 0)
+            paragraph = next((i for i, p in enumerate(units.paragraphs) if p.start <= a < p.end), 0)
+            regions.append((Region(a, b, sentence, paragraph), g))
+    else:
+        for q in units.quotations:
+            match = next((g for g in article.gold if _overlaps(q.start, q.end, g.start, g.end)), None)
+            regions.append((Region(q.start, q.end, q.sentence, q.paragraph), match))
+    t0 = time.perf_counter()
+    found = attribute(
+        article.text,
+        paragraphs=units.paragraphs,
+        sentences=units.sentences,
+        names=units.names,
+        places=units.places,
+        regions=[r for r, _ in regions],
+    )
+    seconds = time.perf_counter() - t0
+    out = []
+    for (_, g), a in zip(regions, found, strict=True):
+        if g is None:
+            continue
+        speaker = getattr(a, "speaker", None) or getattr(a, "proposed", None)
+        method = getattr(a, "method", "clause" if speaker else "unnamed")
+        clause = getattr(a, "clause_text", None)
+        kind = g.kind
+        verdict = "skipped" if g.nested or kind in ("pronoun", "none") else judge(speaker, g.source, kind)
+        out.append(Outcome(g, speaker, method, clause, verdict))
+    return out, seconds
+
+
+def _overlaps(a0: int, a1: int, b0: int, b1: int) -> bool:
+    shorter = min(a1 - a0, b1 - b0)
+    return shorter > 0 and min(a1, b1) - max(a0, b0) >= shorter / 2
+
+
+# -- report -----------------------------------------------------------------------------------
+
+
+def totals(outcomes: Iterable[Outcome]) -> dict[str, int]:
+    c: Counter[str] = Counter()
+    for o in outcomes:
+        c["quotations"] += 1
+        if o.gold.kind in ("name", "nominal") and not o.gold.nested:
+            c["scored"] += 1
+        if o.gold.kind == "pronoun" and not o.gold.nested:
+            c["pronoun"] += 1
+            c["pronoun_named"] += not unnamed(o.speaker)
+        c[o.verdict] += 1
+    return dict(c)
+
+
+def line(label: str, t: dict[str, int]) -> str:
+    right, wrong = t.get("right", 0), t.get("wrong", 0)
+    named = right + wrong
+    precision = f"{right / named:.3f}" if named else "-"
+    coverage = f"{right / t['scored']:.3f}" if t.get("scored") else "-"
+    return (
+        f"{label:<28} {t.get('quotations', 0):>5} {t.get('scored', 0):>6} {right:>6} {wrong:>6} "
+        f"{t.get('unchecked', 0):>9} {precision:>9} {coverage:>8} {t.get('pronoun_named', 0):>4}/"
+        f"{t.get('pronoun', 0):<4}"
+    )
+
+
+HEADER = (
+    f"{'set':<28} {'quotes':>5} {'scored':>6} {'right':>6} {'wrong':>6} {'unchecked':>9} "
+    f"{'precision':>9} {'coverage':>8} {'pronouns named':>14}"
+)
+
+
+def product_outcomes(articles: Sequence[Article], results: dict[str, Any]) -> list[Outcome]:
+    """The speakers the product kept (a quality.py results file), matched to gold by span."""
+    rows = {r["id"]: r for r in results["systems"]["summarizer"]["articles"]}
+    out = []
+    for article in articles:
+        record = (rows.get(article.id) or {}).get("output") or {}
+        quotes = (record.get("summary") or {}).get("quotes") or []
+        spans = {
+            g["field"].split(".")[0]: g["span"]
+            for g in (record.get("grounding") or [])
+            if g["field"].endswith(".text")
+        }
+        for i, q in enumerate(quotes):
+            span = spans.get(f"quotes[{i}]")
+            if span is None:
                 continue
-            if unnamed(q.get("speaker")):
-                unnamed_kept += 1
+            g = next((g for g in article.gold if _overlaps(span["start"], span["end"], g.start, g.end)), None)
+            if g is None:
                 continue
-            j = judged.get(key(row["id"], q.get("text") or ""))
-            if j is None:
-                unjudged += 1
-                continue
-            named += 1
-            right += same_speaker(q["speaker"], j)
-    return {
-        "articles": len(articles),
-        "named_judged": named,
-        "right": right,
-        "unjudged": unjudged,
-        "unnamed": unnamed_kept,
-    }
-
-
-def _pct(a: int, b: int) -> str:
-    return f"{a / b:.0%}" if b else "-"
+            speaker = None if unnamed(q.get("speaker")) else q["speaker"]
+            method = (q.get("attribution") or {}).get("method", "")
+            skip = g.nested or g.kind in ("pronoun", "none")
+            verdict = "skipped" if skip else judge(speaker, g.source, g.kind)
+            out.append(Outcome(g, speaker, method, None, verdict))
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("devset", help="dev-set folder with articles/")
-    parser.add_argument("--judged", help="JSONL of judged speakers (kept outside the repository)")
-    parser.add_argument("--results", help="bench/quality.py results file (run with --keep-outputs)")
-    parser.add_argument("--dump", help="write every quotation with its context here, to judge")
-    parser.add_argument("--wrong", action="store_true", help="list the wrong rule proposals")
+    parser.add_argument("set", choices=["devset", "polnear"])
+    parser.add_argument("folder", help="the data set's folder (read in place)")
+    parser.add_argument("--gold", default=str(DEVSET_GOLD), help="dev-set gold speakers (JSONL)")
+    parser.add_argument("--half", choices=["tune", "held", "all"], default="all")
+    parser.add_argument("--spans", choices=["gold", "found"], default="gold")
+    parser.add_argument("--results", help="score a bench/quality.py --keep-outputs results file instead")
+    parser.add_argument("--wrong", action="store_true", help="list wrong and abstained quotations")
+    parser.add_argument("--per-article", action="store_true")
     parser.add_argument("--project", default=str(ROOT), help="checkout whose summarizer package to measure")
     args = parser.parse_args(argv)
-    found = quotations(Path(args.devset), Path(args.project).resolve())
-    if args.dump:
-        dump = []
-        for article, units, q in found:
-            para = units.paragraphs[q.paragraph]
-            prev = units.paragraphs[max(0, q.paragraph - 1)]
-            context = units.text[max(prev.start, q.start - 500) : min(para.end, q.end + 250)]
-            text = units.text[q.start : q.end]
-            dump.append({"article": article, "q": q.id, "quote": text[:120], "proposed": q.proposed,
-                         "candidates": list(q.candidates), "context": context})  # fmt: skip
-        Path(args.dump).write_text(json.dumps(dump, ensure_ascii=False, indent=1), encoding="utf-8")
-        print(f"speakers: {len(dump)} quotations written to {args.dump}")
-    if not args.judged:
-        return 0
-    judged = load_judged(Path(args.judged))
-    rows = rule_rows(found, judged)
-    t = rule_totals(rows)
-    print("rules: right = last word equal, words a subset, or acronym; unnamed only for unnamed")
-    print(f"quotations {t['quotations']}, judged {t['judged']}")
-    share = _pct(t["proposed_right"], t["proposed"])
-    print(f"rule proposals right: {t['proposed_right']} / {t['proposed']} ({share})")
-    print(
-        f"no proposal, judged named: {t['not_proposed_named']}; judged speaker offered {t['offered']}, "
-        f"offered first {t['offered_first']}"
-    )
-    if args.wrong:
-        for r in rows:
-            if r.judged is not None and r.proposed and not same_speaker(r.proposed, r.judged):
-                print(f"  wrong {r.article[:8]} {r.proposed!r} (judged {r.judged!r}): {r.quote[:50]}")
+    sys.path.insert(0, str(Path(args.project).resolve()))
+    folder = Path(args.folder)
+    articles = polnear(folder) if args.set == "polnear" else devset(folder, Path(args.gold))
+    groups: dict[str, list[Article]] = defaultdict(list)
+    for a in articles:
+        groups[a.group].append(a)
+    halves = {a.id: half_of(a, groups[a.group]) for a in articles}
+    chosen = [a for a in articles if args.half in ("all", halves[a.id])]
+    by_half: dict[str, list[Outcome]] = defaultdict(list)
+    per_article: list[tuple[str, list[Outcome]]] = []
+    seconds = 0.0
     if args.results:
-        p = product_totals(json.loads(Path(args.results).read_text(encoding="utf-8")), judged)
-        print(
-            f"product, {p['articles']} articles: named kept quotes right {p['right']} / {p['named_judged']} "
-            f"({_pct(p['right'], p['named_judged'])}); unnamed {p['unnamed']}; not judged {p['unjudged']}"
-        )
+        outcomes = product_outcomes(chosen, json.loads(Path(args.results).read_text(encoding="utf-8")))
+        for o in outcomes:
+            by_half[halves[o.gold.article]].append(o)
+    else:
+        for a in chosen:
+            got, s = run(a, args.spans)
+            seconds += s
+            by_half[halves[a.id]] += got
+            per_article.append((a.id, got))
+    what = "kept by the product" if args.results else f"attribution rules on {args.spans} spans"
+    print(f"{args.set}: {what}; right/wrong by PolNeAR's fair rule (see this file's docstring)")
+    print(HEADER)
+    for half in ("tune", "held"):
+        if by_half[half]:
+            print(line(f"{half} half", totals(by_half[half])))
+    print(line("all", totals(o for h in by_half.values() for o in h)))
+    if per_article and args.per_article:
+        for aid, got in per_article:
+            print(line(f"  {aid[:26]}", totals(got)))
+    if not args.results:
+        print(f"attribution step: {1000 * seconds / max(1, len(chosen)):.1f} ms per article ({len(chosen)})")
+    if args.wrong:
+        for half in ("tune", "held"):
+            for o in by_half[half]:
+                if o.verdict in ("wrong", "abstained") and o.gold.kind in ("name", "nominal", "unnamed"):
+                    if o.verdict == "abstained" and o.gold.kind == "unnamed":
+                        continue
+                    print(
+                        f"  {o.verdict:<9} {half} {o.gold.article[:30]} @{o.gold.start} got {o.speaker!r} "
+                        f"[{o.method}] gold {o.gold.source!r} ({o.gold.kind})"
+                    )
     return 0
 
 
