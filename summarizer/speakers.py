@@ -163,7 +163,7 @@ _ORGANISATION = re.compile(
 _REPORTS = re.compile(
     r"^(?:Facebook|Twitter|Instagram|YouTube|TikTok|Snapchat|WhatsApp|Reddit|LinkedIn)$|"
     r"\b(?:Times|Post|News|Advertiser|Herald|Telegraph|Guardian|Journal|Gazette|Tribune|Express|Mail|"
-    r"Standard|Mirror|Independent|Observer|Chronicle|Reuters|AP|AFP|BBC|CNN|MSNBC|Sky)$"
+    r"Standard|Mirror|Independent|Observer|Chronicle|Reuters|AP|AFP|BBC|CNN|MSNBC|Sky|Press)$"
 )
 _CREDIT_BEFORE = re.compile(r"(?:photo|picture|image|credit|caption|video|getty|pictured)\W*$", re.IGNORECASE)
 _TRANSCRIPT = re.compile(r"[\"\u201c]?\s*([A-Z][A-Z.'\u2019 -]{1,40}[A-Z.]):\s")
@@ -332,6 +332,18 @@ class _Reader:
         self._genders: dict[str, str | None] = {}
 
     # -- positions ---------------------------------------------------------------------------
+
+    def opens_clause(self, n: _Name, sentence_start: int) -> bool:
+        """``n`` stands where a subject stands: at the sentence's start, or after a comma, a
+        colon, "and"/"but"/"while", past role words and titles ("and spokeswoman Jennifer
+        Palmieri", "After meeting Obama, Trump")."""
+        before = self.text[sentence_start : n.start]
+        while m := re.search(r"([^\W\d_][\w.'\u2019-]*)\s+$", before):
+            word = m.group(1)
+            if not (ROLE.match(word) or word.lower() in ("the", "a", "an") or _capitalised(word)):
+                break
+            before = before[: m.start()]
+        return not before.strip() or re.search(r"(?:[,;:\u2014\u2013\"\u201d]|\b(?:and|but|while|as|when))\s*$", before) is not None
 
     def possessive(self, n: _Name) -> bool:
         return self.text[n.end : n.end + 2] in ("'s", "\u2019s") or n.text.endswith(("'s", "\u2019s"))
@@ -777,7 +789,10 @@ class _Attributor:
         between = self.r.text[before.end + 1 : q.start - 1]
         if not same and between.rstrip().endswith("?") and not self.r.text[before.end : before.end + 1].isspace():
             return None  # a question closes the paragraph before: the answer is someone else's
-        if self.other_speaker(before.end + 1, q.start - 1):
+        gap = before.end + 1
+        if a.clause is not None and before.end <= a.clause.start < q.start:
+            gap = a.clause.end  # the earlier quotation's own "X said" is not someone else
+        if self.other_speaker(gap, q.start - 1):
             return None
         return Attribution(a.speaker, "continuation", a.clause, a.speaker_span, (a.speaker, UNNAMED))
 
@@ -803,10 +818,10 @@ class _Attributor:
         self, q: Region, clause: Clause, spoken: list[tuple[Region, Attribution]], want: str
     ) -> tuple[str, tuple[int, int]] | None:
         """Sentence by sentence back from the clause (three at most, within the quotation's
-        paragraph and the two before): the people who spoke or are named there, the one who
-        spoke or opens the sentence first. The first person of the nearest such sentence is
-        taken when their gender is the pronoun's or unknown; one of the other gender is passed
-        over, and past the nearest sentence only an agreeing gender is taken."""
+        paragraph and the two before): who spoke there, then who opens a clause there (the
+        subject, "Gaga's protest" included), then the other people, nearest first. A person
+        whose gender is the pronoun's is taken; one of unknown gender only when they spoke or
+        are the subject of the nearest sentence naming anybody; the other gender is passed over."""
         reader = self.r
         floor = reader.paragraphs[max(0, q.paragraph - 2)].start
         first = reader.sentence_at(clause.start)
@@ -816,9 +831,9 @@ class _Attributor:
             if s.end <= floor:
                 break
             people = self.people_in(s.start, min(s.end, clause.start), spoken)
-            for start, end, name in people:
+            for start, end, name, salient in people:
                 gender = reader.gender(name)
-                if gender == want or (gender is None and nearest and len(people) == 1):
+                if gender == want or (gender is None and nearest and salient):
                     return name, (start, end)
             if people:
                 nearest = False
@@ -826,25 +841,30 @@ class _Attributor:
 
     def people_in(
         self, a: int, b: int, spoken: list[tuple[Region, Attribution]]
-    ) -> list[tuple[int, int, str]]:
-        """Persons of ``text[a:b]``: who spoke there first, then the rest nearest last-first,
-        each once, as (start, end, full name)."""
+    ) -> list[tuple[int, int, str, bool]]:
+        """Persons of sentence text ``text[a:b]`` in the order a pronoun looks for them, each
+        once, as (start, end, full name, salient: spoke or opens a clause)."""
         reader = self.r
-        out: list[tuple[int, int, str]] = []
+        spoke: list[tuple[int, int, str, bool]] = []
         for _, att in reversed(spoken):
             span = att.speaker_span
             if att.speaker and span and a <= span[0] < b and att.method != "continuation" and person_like(att.speaker):
-                out.append((span[0], span[1], att.speaker))
-        for n in reversed(reader.names_in(a, b)):
+                spoke.append((span[0], span[1], att.speaker, True))
+        subjects: list[tuple[int, int, str, bool]] = []
+        others: list[tuple[int, int, str, bool]] = []
+        for n in reader.names_in(a, b):
             name = clean(n.text)
             if name in reader.places or not person_like(name) or _REPORTS.search(name):
                 continue
-            if all(ROLE.match(w) for w in name.split()) or reader.possessive(n):
-                continue  # "Chief Constable"; a possessor is not who the sentence is about
-            out.append((n.start, n.end, reader.full(name)))
+            if all(ROLE.match(w) for w in name.split()):
+                continue  # "Chief Constable"
+            opens = reader.opens_clause(n, a)
+            if reader.possessive(n) and not opens:
+                continue  # "the Democrat candidate's rally": not who the sentence is about
+            (subjects if opens else others).append((n.start, n.end, reader.full(name), opens))
         seen: set[str] = set()
         unique = []
-        for item in out:
+        for item in spoke + subjects + others[::-1]:
             if item[2] not in seen:
                 seen.add(item[2])
                 unique.append(item)
