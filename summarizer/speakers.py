@@ -185,9 +185,14 @@ _OWN_PRONOUN = re.compile(
 # A sentence start that lost its full stop in a scraped page: a lowercase word, then a capitalised
 # word that starts sentences.
 _RUN_ON = re.compile(r"[a-z,]\s+((?:The|There|It|He|She|They|We|This|That|But|And|In|On|When)\s)")
+# A name that only modifies what follows it: lowercase words, then a role word or another name.
+_MODIFIER = re.compile(
+    r"(?:['\u2019]s)?(?:\s+[a-z][\w-]*){1,3}\s+(?:[A-Z]|(?:spokes(?:man|woman|person)|director|"
+    r"manager|chairman|secretary|adviser|aide|official|officer|chief|spokesperson)\b)"
+)
 _TOKEN = re.compile(r"\([^()\n]{0,40}\)|[^\W\d_][\w.'\u2019-]*|\d[\w.,%-]*|\S")
 _PRONOUN_REACH = 3  # sentences back for "he said"
-_CARRY_CHARS = 600  # a later quotation of a paragraph continues the speaker only this close
+_CARRY_CHARS = 300  # a later quotation of a paragraph continues the speaker only this close
 _AFTER_WINDOW = 160  # characters after a closing mark searched for its tag
 _BEFORE_WORDS = 30  # at most this many words between a speech verb and the quotation it opens
 
@@ -711,6 +716,8 @@ class _Reader:
                 found = titles.pop()
             elif len(words) >= 2 and person_like(name) and not ROLE.match(words[0]):
                 found = first_names.gender(words[0])
+            elif len(words) == 1 and person_like(name) and words[0] not in self.canonical:
+                found = first_names.gender(words[0])  # "Melania": a first name, nobody's surname
             if found is None and not titles:
                 found = self.pronoun_votes(last)
         self._genders[name] = found
@@ -850,6 +857,10 @@ class _Attributor:
             span = att.speaker_span
             if att.speaker and span and a <= span[0] < b and att.method != "continuation" and person_like(att.speaker):
                 spoke.append((span[0], span[1], att.speaker, True))
+        for verb in reader.verbs(a, b):  # "… Assistant Chief Robert Merner said the incident …"
+            phrase = reader.subject_before(verb.start(), a)
+            if phrase is not None and phrase.person and phrase.speaker:
+                spoke.append((phrase.start, phrase.end, reader.full(phrase.speaker), True))
         subjects: list[tuple[int, int, str, bool]] = []
         others: list[tuple[int, int, str, bool]] = []
         for n in reader.names_in(a, b):
@@ -858,10 +869,13 @@ class _Attributor:
                 continue
             if all(ROLE.match(w) for w in name.split()):
                 continue  # "Chief Constable"
+            if _MODIFIER.match(reader.text, n.end):
+                continue  # "Clinton communications director Jennifer Palmieri", "Seattle police"
             opens = reader.opens_clause(n, a)
             if reader.possessive(n) and not opens:
                 continue  # "the Democrat candidate's rally": not who the sentence is about
-            (subjects if opens else others).append((n.start, n.end, reader.full(name), opens))
+            first = not reader.text[a : n.start].strip()
+            (subjects if opens else others).append((n.start, n.end, reader.full(name), first))
         seen: set[str] = set()
         unique = []
         for item in spoke + subjects + others[::-1]:
