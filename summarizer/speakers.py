@@ -87,6 +87,8 @@ def _forms(lemma: str) -> list[str]:
     return [lemma, plural, lemma + "ed", lemma + "ing"]
 
 
+_LEMMA_SET = frozenset(_LEMMAS)
+_DETERMINER_NEAR = re.compile(r"\b(?:a|an|the|his|her|their|its|this|that|these|those)(?:\s+[a-z][\w-]*){1,2}\s+$")
 _VERB_FORMS = frozenset(f for lemma in _LEMMAS for f in _forms(lemma))
 _SPEECH = "|".join(sorted(_VERB_FORMS, key=len, reverse=True))
 SPEECH_RE = re.compile(rf"\b({_SPEECH}|according\s+to|put\s+it)\b", re.IGNORECASE)
@@ -112,7 +114,7 @@ _APPOSITIVE = re.compile(
     r"^\s*(?:[a-z\d(]|(?:[Tt]he|An?|Of|From|Who)\b|[RDI]-[A-Z]|[A-Z][a-z]{1,4}\.$|Jr\.?$|Sr\.?$)"
 )
 _NOUN_BEFORE = re.compile(
-    r"(?:\b(?:a|an|the|his|her|their|its|our|my|your|this|that|following|whose|every|no|of)\s+|['\u2019]s\s+|\bso-)$",
+    r"(?:\b(?:a|an|the|his|her|their|its|our|my|your|this|that|following|whose|every|no|of|with|by|for|from|about)\s+|['\u2019]s\s+|\bso-)$",
     re.IGNORECASE,
 )
 _PASSIVE_BEFORE = re.compile(r"\b(?:was|were|been|being|is|are|be)\s+$", re.IGNORECASE)
@@ -190,6 +192,8 @@ _MODIFIER = re.compile(
     r"(?:['\u2019]s)?(?:\s+[a-z][\w-]*){1,3}\s+(?:[A-Z]|(?:spokes(?:man|woman|person)|director|"
     r"manager|chairman|secretary|adviser|aide|official|officer|chief|spokesperson)\b)"
 )
+# A new clause between a speech verb and a quotation: the quotation is not that verb's.
+_NEW_CLAUSE = re.compile(r"[,;]\s*(?:but|and|while|as|although|though|yet|when|whereas)\b|;")
 _TOKEN = re.compile(r"\([^()\n]{0,40}\)|[^\W\d_][\w.'\u2019-]*|\d[\w.,%-]*|\S")
 _PRONOUN_REACH = 3  # sentences back for "he said"
 _CARRY_CHARS = 300  # a later quotation of a paragraph continues the speaker only this close
@@ -455,6 +459,11 @@ class _Reader:
             return None
         if last.lower() in _VERB_FORMS or last.lower() in _DETERMINERS:
             return None
+        for _, _, word in tokens[1:]:
+            if word.lower() in _PREPOSITIONS:
+                break
+            if word.islower() and re.search(r"(?:ed|ly)$", word):
+                return None  # "Trump repeatedly demeaned women", "a complaint filed"
         return _Phrase(a, b, self.text[a:b])
 
     def subject_before(self, verb_start: int, floor: int) -> _Phrase | None:
@@ -553,7 +562,9 @@ class _Reader:
         if short and len(self.text[verb.end() : b].split()) > 8 and not re.match(r"\s*[.,]", self.text[verb.end() :]):
             return None  # "X said the plan was unfunded." is a sentence of its own, not a tag
         word = verb.group(0).lower()
-        if not self.text[a : verb.start()].strip():  # "said X", "according to X"
+        if word.startswith("according"):  # '"…" at a conference, according to X'
+            return self.clause(verb.start(), verb.end(), self.phrase_after(verb.end(), b))
+        if not self.text[a : verb.start()].strip():  # "said X"
             if word.split()[0] not in _INVERTIBLE:
                 return None  # '"…," told the paper' names the listener, "answering questions" an object
             phrase = self.phrase_after(verb.end(), b)
@@ -585,12 +596,18 @@ class _Reader:
         return Clause(min(start, phrase.start), max(end, phrase.end), phrase.start, phrase.end, phrase.pronoun)
 
     def verbs(self, a: int, b: int) -> list[re.Match[str]]:
-        """Speech verbs in ``text[a:b]`` used as verbs: not "Trump's tweet", "the statement
-        reads", "the following comment"."""
-        return [
-            v for v in SPEECH_RE.finditer(self.text, a, b)
-            if not _NOUN_BEFORE.search(self.text, max(0, v.start() - 12), v.start())
-        ]  # fmt: skip
+        """Speech verbs in ``text[a:b]`` used as verbs: not "Trump's tweet", "the following
+        comment", "with chants of", "a controversial comment"."""
+        out = []
+        for v in SPEECH_RE.finditer(self.text, a, b):
+            if _NOUN_BEFORE.search(self.text, max(0, v.start() - 12), v.start()):
+                continue
+            bare = v.group(0).lower()
+            if bare in _LEMMA_SET or bare.rstrip("s") in _LEMMA_SET:
+                if _DETERMINER_NEAR.search(self.text, max(0, v.start() - 40), v.start()):
+                    continue  # "a controversial comment", "the recent claims"
+            out.append(v)
+        return out
 
     def before(self, r: Region) -> Clause | None:
         """X said: "…", X says the plan is "…", According to X, "…", …, saying "…"."""
@@ -602,7 +619,11 @@ class _Reader:
                 floor = b + 1
         for m in _RUN_ON.finditer(self.text, floor, open_mark):
             floor = m.end() - len(m.group(1))  # "… following the incident There was blood …"
-        verbs = [v for v in self.verbs(floor, open_mark) if len(self.text[v.end() : open_mark].split()) <= _BEFORE_WORDS]
+        verbs = [
+            v for v in self.verbs(floor, open_mark)
+            if len(self.text[v.end() : open_mark].split()) <= _BEFORE_WORDS
+            and not _NEW_CLAUSE.search(self.text, v.end(), open_mark)
+        ]  # fmt: skip
         for verb in reversed(verbs):  # the nearest verb with a subject of its own
             clause = self.opening(verb, floor)
             if clause is not None:
@@ -621,6 +642,8 @@ class _Reader:
             return None
         if re.search(r"[^\W\d_]\s+who\s+$", self.text[max(floor, v0 - 40) : v0]):
             return None  # "a young woman who suggested": a relative clause about someone else
+        if word.endswith("ing") and re.search(r",\s*$", self.text[floor:v0]):
+            return None  # "…, saying": the main clause's subject (see ``before``)
         return self.clause(v0, v1, self.subject_before(v0, floor))
 
     def sentence_subject(self, start: int, limit: int) -> _Phrase | None:
