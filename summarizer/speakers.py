@@ -59,7 +59,7 @@ _LEMMAS = (
     "accuse mock criticize criticise praise compare characterize characterise tout "
     "agree stress emphasize emphasise sing mention report answer wonder lament repeat "
     "reiterate proclaim exclaim muse plead beg caution advise recount charge allege counter fume "
-    "thunder retort sneer scoff gush rave lash"
+    "thunder retort sneer scoff gush rave lash talk speak"
 ).split()
 _IRREGULAR = {
     "say": "say says said saying",
@@ -67,6 +67,7 @@ _IRREGULAR = {
     "write": "write writes wrote written writing",
     "read": "reads read reading",  # "the statement reads"; the bare "read" only as past
     "sing": "sing sings sang sung singing",
+    "speak": "speak speaks spoke spoken speaking",
     "admit": "admit admits admitted admitting",
     "quip": "quip quips quipped quipping",
     "counter": "counters countered countering",
@@ -88,7 +89,10 @@ def _forms(lemma: str) -> list[str]:
 
 
 _LEMMA_SET = frozenset(_LEMMAS)
-_DETERMINER_NEAR = re.compile(r"\b(?:a|an|the|his|her|their|its|this|that|these|those)(?:\s+[a-z][\w-]*){1,2}\s+$")
+_DETERMINER_NEAR = re.compile(
+    r"(?:\b(?:a|an|the|his|her|their|its|this|that|these|those)(?:\s+[a-z][\w-]*){1,2}"
+    r"|\b(?:of|with|for|by)(?:\s+[\w-]+){1,2})\s+$"
+)
 _VERB_FORMS = frozenset(f for lemma in _LEMMAS for f in _forms(lemma))
 _SPEECH = "|".join(sorted(_VERB_FORMS, key=len, reverse=True))
 SPEECH_RE = re.compile(rf"\b({_SPEECH}|according\s+to|put\s+it)\b", re.IGNORECASE)
@@ -297,7 +301,8 @@ def canonical_names(names: Sequence[_Name]) -> dict[str, str]:
     out: dict[str, str] = {}
     for last, forms in full.items():
         shortest = min(forms, key=len)  # "Martin Bamford" inside "PA Martin Bamford"
-        if all(f.endswith(shortest) for f in forms):
+        firsts = {f.split()[0] for f in forms}
+        if all(f.endswith(shortest) for f in forms) or len(firsts) == 1:  # "Loretta (E.) Lynch"
             out[last] = shortest
     return out
 
@@ -338,6 +343,7 @@ class _Reader:
         self._starts = [n.start for n in self.names]
         self._sentence_starts = [s.start for s in sentences]
         self.canonical = canonical_names(names)
+        self.surnames = frozenset(n.text.split()[-1] for n in names if len(n.text.split()) > 1)
         self._genders: dict[str, str | None] = {}
 
     # -- positions ---------------------------------------------------------------------------
@@ -486,7 +492,7 @@ class _Reader:
         if not before.endswith(","):
             return self.phrase_ending(floor + len(before), floor)
         # comma-separated segments right to left: skip appositives, the first other is the subject
-        stop = max(before.rfind(c) + 1 for c in ".;:!?\"\u201c\u201d")
+        stop = max(before.rfind(c) + 1 for c in ";:!?\"\u201c\u201d")  # "R." and "R-Ky." stay
         right = len(before) - 1
         for _ in range(5):
             comma = before.rfind(",", stop, right)
@@ -739,7 +745,7 @@ class _Reader:
                 found = titles.pop()
             elif len(words) >= 2 and person_like(name) and not ROLE.match(words[0]):
                 found = first_names.gender(words[0])
-            elif len(words) == 1 and person_like(name) and words[0] not in self.canonical:
+            elif len(words) == 1 and person_like(name) and words[0] not in self.surnames:
                 found = first_names.gender(words[0])  # "Melania": a first name, nobody's surname
             if found is None and not titles:
                 found = self.pronoun_votes(last)
