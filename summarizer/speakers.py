@@ -443,6 +443,9 @@ class _Reader:
             words = words[1:]  # "MVP Zobrist" -> "Zobrist"; "Chief Constable" is no name
         if ROLE.match(words[0]) and len(words) == 1:
             return None
+        roles = [k for k, w in enumerate(words[:-1]) if ROLE.match(w) and k]
+        if roles and len(words) - roles[-1] > 2:
+            words = words[roles[-1] + 1 :]  # "Senate Majority Leader Mitch McConnell" -> "Mitch McConnell"
         name = " ".join(words)
         if name in self.places or self.full(name) in self.places or not speaker_like(name):
             return None
