@@ -808,7 +808,7 @@ class _Attributor:
                 return Attribution(speaker, "clause", clause, (clause.subject_start, clause.subject_end), (speaker, UNNAMED))
         if clause is not None and clause.pronoun is not None:
             return self.pronoun(q, clause, spoken)
-        carried = self.continued(q, spoken)
+        carried = self.continued(q, spoken) or self.paragraph_speaker(q, spoken)
         if carried is not None:
             return carried
         return Attribution(None, "unnamed", clause, None, self.candidates(q, None, None))
@@ -834,6 +834,26 @@ class _Attributor:
         if self.other_speaker(gap, q.start - 1):
             return None
         return Attribution(a.speaker, "continuation", a.clause, a.speaker_span, (a.speaker, UNNAMED))
+
+    def paragraph_speaker(self, q: Region, spoken: list[tuple[Region, Attribution]]) -> Attribution | None:
+        """ "…, Schiff said. "The other factor …"": a quotation that opens a sentence goes to
+        the speaker of the sentence before it in its paragraph (two back at most) when that
+        sentence reports speech with a named subject and holds no quotation of its own."""
+        reader = self.r
+        k = reader.sentence_at(q.start)
+        if reader.text[reader.sentences[k].start : q.start - 1].strip():
+            return None  # the quotation does not open its sentence
+        for j in range(k - 1, max(-1, k - 3), -1):
+            s = reader.sentences[j]
+            if s.paragraph != q.paragraph or any(a <= s.start < b or s.start <= a < s.end for a, b in reader.quote_spans):
+                return None
+            for verb in reversed(reader.verbs(s.start, s.end)):
+                clause = reader.opening(verb, s.start)
+                speaker = reader.speaker_text(clause) if clause is not None and clause.pronoun is None else None
+                if clause is not None and speaker:
+                    span = (clause.subject_start, clause.subject_end)
+                    return Attribution(speaker, "continuation", clause, span, (speaker, UNNAMED))
+        return None
 
     def other_speaker(self, a: int, b: int) -> bool:
         """Whether someone is said to speak between two quotations ("Mark Davis said the plan
