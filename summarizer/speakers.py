@@ -95,7 +95,11 @@ _DETERMINER_NEAR = re.compile(
 )
 _VERB_FORMS = frozenset(f for lemma in _LEMMAS for f in _forms(lemma))
 _SPEECH = "|".join(sorted(_VERB_FORMS, key=len, reverse=True))
-SPEECH_RE = re.compile(rf"\b({_SPEECH}|according\s+to|put\s+it)\b", re.IGNORECASE)
+_CYRILLIC_SPEECH = (
+    r"заявил\w*|сказал\w*|добавил\w*|отметил\w*|сообщил\w*|подчеркнул\w*|пояснил\w*|рассказал\w*|"
+    r"заявив|сказав|зазначив\w*|додав\w*|повідомив\w*|наголосив\w*"
+)
+SPEECH_RE = re.compile(rf"\b({_SPEECH}|{_CYRILLIC_SPEECH}|according\s+to|put\s+it)\b", re.IGNORECASE)
 _LISTENER_VERBS = frozenset("tell tells told telling ask asks asking".split())
 # Verbs that come before their subject after a quotation ('"…," said Caddell'); "told the
 # paper" and "answering questions" name a listener or an object, never who speaks.
@@ -193,12 +197,25 @@ _OWN_PRONOUN = re.compile(
 _RUN_ON = re.compile(r"[a-z,]\s+((?:The|There|It|He|She|They|We|This|That|But|And|In|On|When)\s)")
 # A name that only modifies what follows it: lowercase words, then a role word or another name.
 _MODIFIER = re.compile(
-    r"(?:['\u2019]s)?(?:\s+[a-z][\w-]*){1,3}\s+(?:[A-Z]|(?:spokes(?:man|woman|person)|director|"
-    r"manager|chairman|secretary|adviser|aide|official|officer|chief|spokesperson)\b)"
+    r"(?:['\u2019]s)?(?:\s+[a-z][\w-]*){0,2}\s+(?:spokes(?:man|woman|person)|director|manager|chairman|"
+    r"secretary|adviser|aide|officials?|officers?|chief|police|campaign|army|troops|forces|government|"
+    r"administration|team|staff|supporters|fans|voters)\b"
 )
+# Before these a noun phrase is an object: "the driver told him near the stop", "sent to Trump".
+_OBJECT_BEFORE = frozenset(
+    """in on to by into onto over under about against during through between without within upon
+    via per like amid despite near outside inside across behind beside along around toward towards
+    beyond among""".split()  # noqa: SIM905
+)
+_TAG_REST = re.compile(r"(?:on|in|at|during|after|late|early|last|this|from|via|to)\b[^,;]*$", re.IGNORECASE)
 # A new clause between a speech verb and a quotation: the quotation is not that verb's.
 _NEW_CLAUSE = re.compile(r"[,;]\s*(?:but|and|while|as|although|though|yet|when|whereas)\b|;")
+_MODIFIED_HEAD = re.compile(
+    r"(?:^|[,;:]\s*|\b(?:and|but)\s+)(?:[A-Z][\w.'\u2019-]*\s+)+(?:[a-z][\w-]*\s+){0,3}"
+    r"(?:spokes(?:man|woman|person)|director|manager|chairman|secretary|adviser|aide|official|chief)\s+$"
+)
 _TOKEN = re.compile(r"\([^()\n]{0,40}\)|[^\W\d_][\w.'\u2019-]*|\d[\w.,%-]*|\S")
+_SAME_PRONOUN = {"m": re.compile(r"\s*(?:He|he)\b"), "f": re.compile(r"\s*(?:She|she)\b")}
 _PRONOUN_REACH = 3  # sentences back for "he said"
 _CARRY_CHARS = 300  # a later quotation of a paragraph continues the speaker only this close
 _AFTER_WINDOW = 160  # characters after a closing mark searched for its tag
@@ -343,7 +360,10 @@ class _Reader:
         self._starts = [n.start for n in self.names]
         self._sentence_starts = [s.start for s in sentences]
         self.canonical = canonical_names(names)
-        self.surnames = frozenset(n.text.split()[-1] for n in names if len(n.text.split()) > 1)
+        self.full_names = frozenset(
+            clean(n.text) for n in names if len(n.text.split()) > 1 and not ROLE.match(n.text.split()[0])
+        )
+        self.surnames = frozenset(n.split()[-1] for n in self.full_names)
         self._genders: dict[str, str | None] = {}
 
     # -- positions ---------------------------------------------------------------------------
@@ -353,6 +373,8 @@ class _Reader:
         colon, "and"/"but"/"while", past role words and titles ("and spokeswoman Jennifer
         Palmieri", "After meeting Obama, Trump")."""
         before = self.text[sentence_start : n.start]
+        if _MODIFIED_HEAD.search(before):
+            return True  # "Clinton communications director Jen Parkes came …"
         while m := re.search(r"([^\W\d_][\w.'\u2019-]*)\s+$", before):
             word = m.group(1)
             if not (ROLE.match(word) or word.lower() in ("the", "a", "an") or _capitalised(word)):
@@ -420,11 +442,16 @@ class _Reader:
         if not head or head[-1][2] in ",":
             return None
         last = head[-1][2].rstrip(".,")
+        if any(t[2].islower() and (t[2].endswith("ed") or t[2] in _VERB_FORMS) for t in tokens[:-1]):
+            return None  # "arrested Smith"
         if _capitalised(last):
             name = self.name_at(head[-1][0], head[-1][1])
             if name is None:
                 return None
             return _Phrase(a, b, name, person=person_like(name))
+        voice = re.match(r"(?:an?|the)\s+(?:\w+\s+)?(?:statement|letter|post)\s+(?:from|by|on behalf of)\s+", words, re.I)
+        if voice and voice.end() < len(words):  # "A statement from Mr Lee's family": the family
+            return self.phrase(a + voice.end(), b)
         return self.description(a, b, tokens, last)
 
     def name_at(self, lo: int, hi: int) -> str | None:
@@ -516,12 +543,15 @@ class _Reader:
                 break
             start = m.start()
             count += 1
-        best = None
+        previous = ""
         for m in _TOKEN.finditer(self.text, start, end):  # the longest phrase that reads as one
             best = self.phrase(m.start(), end)
             if best is not None:
-                break
-        return best
+                if previous.lower() in _OBJECT_BEFORE or (previous.islower() and previous.endswith("ed")):
+                    return None  # "near the stop", "who arrested Smith": an object, not a subject
+                return best
+            previous = m.group(0)
+        return None
 
     def phrase_after(self, start: int, limit: int) -> _Phrase | None:
         """The noun phrase right after a verb ("said Charlie King, a prominent Democrat"): up to
@@ -568,13 +598,14 @@ class _Reader:
         verb = verbs[0] if verbs else None
         if verb is None or any(c in self.text[a : verb.start()] for c in _MARKS):
             return None
-        if short and len(self.text[verb.end() : b].split()) > 8 and not re.match(r"\s*[.,]", self.text[verb.end() :]):
+        rest = self.text[verb.end() : b].strip(" .!?")
+        if short and len(rest.split()) > 2 and not _TAG_REST.match(rest):
             return None  # "X said the plan was unfunded." is a sentence of its own, not a tag
         word = verb.group(0).lower()
         if word.startswith("according"):  # '"…" at a conference, according to X'
             return self.clause(verb.start(), verb.end(), self.phrase_after(verb.end(), b))
         if not self.text[a : verb.start()].strip():  # "said X"
-            if word.split()[0] not in _INVERTIBLE:
+            if word.split()[0] not in _INVERTIBLE and not re.match(_CYRILLIC_SPEECH, word):
                 return None  # '"…," told the paper' names the listener, "answering questions" an object
             phrase = self.phrase_after(verb.end(), b)
             return self.clause(verb.start(), verb.end(), phrase)
@@ -637,8 +668,8 @@ class _Reader:
             clause = self.opening(verb, floor)
             if clause is not None:
                 return clause
-        for verb in reversed(verbs):  # "…, saying", "… and vowed": the sentence's subject
-            if re.search(r"(?:,|\band|\bbut)\s*$", self.text[floor : verb.start()]):
+        for verb in reversed(verbs):  # "…, saying", "… and vowed", "X was heard … saying"
+            if verb.group(0).endswith("ing") or re.search(r"(?:,|\band|\bbut)\s*$", self.text[floor : verb.start()]):
                 return self.clause(verb.start(), verb.end(), self.sentence_subject(s.start, verb.start()))
         return None
 
@@ -750,6 +781,9 @@ class _Reader:
                 found = first_names.gender(words[0])
             elif len(words) == 1 and person_like(name) and words[0] not in self.surnames:
                 found = first_names.gender(words[0])  # "Melania": a first name, nobody's surname
+            if found is None and len(words) == 1 and not titles:  # "Trump": as "Donald Trump"
+                fulls = {first_names.gender(n.split()[0]) for n in self.full_names if n.split()[-1] == words[0]}
+                found = fulls.pop() if len(fulls) == 1 else None
             if found is None and not titles:
                 found = self.pronoun_votes(last)
         self._genders[name] = found
@@ -890,9 +924,15 @@ class _Attributor:
             if s.end <= floor:
                 break
             people = self.people_in(s.start, min(s.end, clause.start), spoken)
+            alone = sum(p[3] for p in people) == 1  # one person who spoke or is the subject
+            same = k < first and _SAME_PRONOUN[want].match(reader.text, s.start) is not None
             for start, end, name, salient in people:
+                if same and not salient:
+                    continue  # "He said the missiles were fired from the Iskander system": he is still he
+                if not salient and len(name.split()) < 2:
+                    continue  # an object named by one word ("Iskander") is no antecedent
                 gender = reader.gender(name)
-                if gender == want or (gender is None and nearest and salient):
+                if gender == want or (gender is None and nearest and salient and alone):
                     return name, (start, end)
             if people:
                 nearest = False
@@ -910,7 +950,8 @@ class _Attributor:
             if att.speaker and span and a <= span[0] < b and att.method != "continuation" and person_like(att.speaker):
                 spoke.append((span[0], span[1], att.speaker, True))
         for verb in reader.verbs(a, b):  # "… Assistant Chief Robert Merner said the incident …"
-            phrase = reader.subject_before(verb.start(), a)
+            clause = reader.opening(verb, a)
+            phrase = reader.phrase(clause.subject_start, clause.subject_end) if clause else None
             if phrase is not None and phrase.person and phrase.speaker:
                 spoke.append((phrase.start, phrase.end, reader.full(phrase.speaker), True))
         subjects: list[tuple[int, int, str, bool]] = []
@@ -921,13 +962,12 @@ class _Attributor:
                 continue
             if all(ROLE.match(w) for w in name.split()):
                 continue  # "Chief Constable"
-            if _MODIFIER.match(reader.text, n.end):
+            if _MODIFIER.match(reader.text, n.end) and not reader.possessive(n):
                 continue  # "Clinton communications director Jennifer Palmieri", "Seattle police"
             opens = reader.opens_clause(n, a)
             if reader.possessive(n) and not opens:
                 continue  # "the Democrat candidate's rally": not who the sentence is about
-            first = not reader.text[a : n.start].strip()
-            (subjects if opens else others).append((n.start, n.end, reader.full(name), first))
+            (subjects if opens else others).append((n.start, n.end, reader.full(name), opens))
         seen: set[str] = set()
         unique = []
         for item in spoke + subjects + others[::-1]:
@@ -956,6 +996,8 @@ class _Attributor:
             if _CREDIT_BEFORE.search(reader.text, max(0, n.start - 20), n.start):
                 continue
             full = reader.full(name)
+            if full in reader.places:
+                continue  # "Sea" of "the Sea of Azov" standing for "Black Sea"
             if want and (not person_like(full) or reader.gender(full) not in (want, None)):
                 continue
             if full not in out:

@@ -373,7 +373,9 @@ _PLACE_WORD = re.compile(
 # After a place the phrase ends: "in Kyiv on Monday", "in Seattle." A name that goes on
 # ("in Trump's speech", "in Trump company losses") is someone's, not a place.
 _PLACE_AFTER = re.compile(
-    r"(?:\s*(?:[,.;:!?)\u2014\u2013]|$)|\s+(?:and|or|on|at|in|for|to|with|where|when|that|which|who|as|"
+    r"(?:\s*(?:[,.;:!?)\u2014\u2013]|$)|\s+(?:stop|station|area|region|district|road|street|city|town|"
+    r"county|province|suburb|neighbou?rhood|village|port|airport|square|bridge|tram|bus|and|or|on|at|in|for|"
+    r"to|with|where|when|that|which|who|as|"
     r"after|before|since|this|last|the|a|an|is|was|were|are|has|had|have|said|says|from|by|near)\b)"
 )
 

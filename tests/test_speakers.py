@@ -34,7 +34,7 @@ CASES = {
         "The title drought is over.\n\n"
         "MVP Joe Parkes, who helped the Kansas City Royals to the title last year, said at the "
         'presentation shown on television: "It is unbelievable. I cannot put it into words."',
-        ["MVP Joe Parkes"],
+        ["Joe Parkes"],  # the role word before the name is not part of it
     ),
     # a single sentence-initial surname that says something (old: not even a name)
     "sentence-initial surname": (
@@ -72,10 +72,10 @@ CASES = {
         'In Chicago, crowds blocked the entrance to Trump Tower, chanting: "not my president, not today".',
         [None],
     ),
-    # guard: a spokesperson speaks for the body named after "for"
+    # a spokesperson is a speaker: the description, role and body together, as the clause writes it
     "spokesperson for a body": (
         'A spokesperson for the Transit Police said: "Officers attended the scene within minutes."',
-        ["Transit Police"],
+        ["A spokesperson for the Transit Police"],
     ),
     # guard: a name's modifier ("Clinton" of "Clinton communications director") is not the subject
     "name before a role": (
@@ -83,18 +83,19 @@ CASES = {
         '"We are glad that this matter is resolved," she told reporters.',
         ["Jen Parkes"],
     ),
-    # guard: a statement's words are not carried over to the person quoted before it
-    "no carry across a statement": (
+    # a statement speaks for its sender ("A statement from X" is X), not for the person quoted
+    # before it; the next paragraph, opening with a quotation, continues the statement
+    "a statement's sender": (
         "Assistant Chief Lee Merrow said the shooting was not linked to the rally. "
         'He said "It is not related to the protest at all."\n\n'
         'A statement from the department added: "Detectives are on scene and have closed streets."\n\n'
         '"Police are still gathering information about the suspect."',
-        ["Lee Merrow", None, None],
+        ["Lee Merrow", "the department", "the department"],
     ),
-    # found by review (this version's first draft): the addressee of "told" is no speaker
+    # the addressee of "told" is no speaker; the description before it is
     "told Reuters": (
         'Markets fell.\n\n"We see no reason to change course now," a senior official told Reuters.',
-        [None],
+        ["a senior official"],
     ),
     # found by review: role words lead to the person ("White House" / "Kremlin" before)
     "role words before the person": (
@@ -102,12 +103,12 @@ CASES = {
         'spokesman Sean Spicer said. "We have nothing more to add on this," said Kremlin spokesman Dmitry Peskov.',
         ["Sean Spicer", "Dmitry Peskov"],
     ),
-    # found by review: objects are no speakers
+    # objects are no speakers: the one arrested, the client of a lawyer, the principal of a spokesman
     "objects": (
         'The trial resumed.\n\nThe officer who arrested Smith told the court: "He was calm all night."\n\n'
         '"My client denies every one of these claims," a lawyer for Harvey Weinstein said.\n\n'
         'A Putin spokesman said: "We have nothing to add on the matter today."',
-        [None, None, None],
+        [None, "a lawyer for Harvey Weinstein", "A Putin spokesman"],
     ),
     # found by review: a descriptor before a name ("Local businessman") and a speaker in between
     "descriptor and a speaker in between": (
@@ -154,23 +155,22 @@ CASES = {
         "(@Kxngsosa) November 3, 2016 What a night it was.",
         ["Papi Rojas"],
     ),
-    # a one-word body before "spokeswoman": the body speaks, and the next quotation carries it
-    # (old: nobody for both)
+    # a body's spokeswoman speaks, and the next quotation carries it
     "a body's spokeswoman": (
         "Shoppers complained on its Facebook page, and the company said it had to act.\n\n"
         'A Toblerone spokeswoman said: "Like many other companies, we are experiencing higher '
         'costs." "We carry these costs for as long as possible."',
-        ["Toblerone", "Toblerone"],
+        ["A Toblerone spokeswoman", "A Toblerone spokeswoman"],
     ),
     "an acronym's spokesman": (
         'A BBC spokesman said: "We stand by our journalism and our reporters on this."',
-        ["BBC"],
+        ["A BBC spokesman"],
     ),
     # guards (found by review): a person's spokeswoman is not the person, named in full or not
     "a person's spokeswoman": (
         'Donald Trump flew home. A Trump spokeswoman said: "The schedule has not changed at all."\n\n'
         'Biden flew to Delaware. A Biden spokesman said: "The schedule has not changed at all today."',
-        [None, None],
+        ["A Trump spokeswoman", "A Biden spokesman"],
     ),
     # guards (found by review): a byline, a photo credit or a handle on the next line is no
     # tweet's author; an embed ends with its date
@@ -181,10 +181,10 @@ CASES = {
         '"We sat there and listened for hours, all of us." --\nMary Jones (@mj) November 3, 2016',
         [None, None, None],
     ),
-    # a bare party word is no speaker (old: "Republican")
+    # a bare party word is no speaker ("Republican"), the description it is part of is
     "a party word": (
         'Other leaders joined in. "The agents will not let her get away with it," the Republican nominee insisted.',
-        [None],
+        ["the Republican nominee"],
     ),
 }
 
