@@ -372,6 +372,8 @@ class _Reader:
         """``n`` stands where a subject stands: at the sentence's start, or after a comma, a
         colon, "and"/"but"/"while", past role words and titles ("and spokeswoman Jennifer
         Palmieri", "After meeting Obama, Trump")."""
+        if re.match(r"['\u2019]?s?\s*(?:[.!?]|$)", self.text[n.end : n.end + 3]):
+            return False  # "… with her young son, Artur.": the sentence ends on it, an object
         before = self.text[sentence_start : n.start]
         if _MODIFIED_HEAD.search(before):
             return True  # "Clinton communications director Jen Parkes came …"
@@ -845,7 +847,20 @@ class _Attributor:
         carried = self.continued(q, spoken) or self.paragraph_speaker(q, spoken)
         if carried is not None:
             return carried
+        subject = self.pronoun_subject(q)
+        if clause is None and subject is not None:  # "He lists neighbors …, men "buried there""
+            return self.pronoun(q, subject, spoken)
         return Attribution(None, "unnamed", clause, None, self.candidates(q, None, None))
+
+    def pronoun_subject(self, q: Region) -> Clause | None:
+        """The "he"/"she" that opens the quotation's sentence when no speech verb attributes it:
+        the words are that person's, whoever the rules can find them to be."""
+        s = self.r.sentences[self.r.sentence_at(q.start)]
+        m = re.match(r"\s*(He|She)\b", self.r.text[s.start : q.start])
+        if m is None:
+            return None
+        a, b = s.start + m.start(1), s.start + m.end(1)
+        return Clause(a, b, a, b, m.group(1).lower())
 
     def continued(self, q: Region, spoken: list[tuple[Region, Attribution]]) -> Attribution | None:
         """No clause: the words go on from the quotation just before, in this paragraph or at
@@ -902,8 +917,8 @@ class _Attributor:
         """ "he said": the nearest earlier speaker or sentence subject who agrees in gender."""
         want = _PRONOUNS.get(clause.pronoun or "")
         found = self.antecedent(q, clause, spoken, want) if want else None
-        if found is None:
-            return Attribution(None, "unnamed", clause, None, self.candidates(q, clause, want), want)
+        if found is None:  # the agreement rules looked at every candidate: nobody for the model
+            return Attribution(None, "unnamed", clause, None, (UNNAMED,), want)
         name, span = found
         return Attribution(name, "pronoun", clause, span, (name, UNNAMED))
 
@@ -995,6 +1010,8 @@ class _Attributor:
                 continue  # "pic.twitter.com/X8ox2wMl8H", "(@Kxngsosa)", "(Name Surname/PA)"
             if _CREDIT_BEFORE.search(reader.text, max(0, n.start - 20), n.start):
                 continue
+            if _MODIFIER.match(reader.text, n.end) and not reader.possessive(n):
+                continue  # "the Moscow army", "Seattle police"
             full = reader.full(name)
             if full in reader.places:
                 continue  # "Sea" of "the Sea of Azov" standing for "Black Sea"
