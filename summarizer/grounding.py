@@ -43,6 +43,7 @@ from summarizer.schema import (
     KeyFigure,
     PointerDraft,
     Quote,
+    QuoteAttribution,
     Rejected,
     Source,
     Span,
@@ -51,7 +52,7 @@ from summarizer.schema import (
     Where,
 )
 from summarizer.speakers import OPENING_MARKS, UNNAMED
-from summarizer.units import PLACE_BEFORE, Sentence, Units
+from summarizer.units import PLACE_BEFORE, Quotation, Sentence, Units
 
 # ", the Ukrainian military said." / ", according to local officials." at the end of an account
 _WHO = r"(?P<who>(?:the\s+)?[^,;\"\u201c\u201d]{2,60}?)"
@@ -257,34 +258,58 @@ class _Resolver:
     # -- quotations: every one of the article, with the speaker chosen or proposed ----------
 
     def quotes(self, answer: PointerDraft) -> list[Quote]:
+        """Every quotation of the article, with the speaker its reporting clause names (our
+        code, ``summarizer.speakers``) or, where no clause settles it, the model's pick among
+        the names offered; the clause and the speaker's words are kept as evidence."""
         chosen = quote_choices(answer)
         out: list[Quote] = []
         for q in self.u.quotations:
-            speaker = chosen.get(q.id)
-            if speaker is not None and speaker not in q.candidates:
-                self.reject(f"quotes.{q.id}", speaker, "not a name the article gives near this quotation")
-                speaker = None
-            elif speaker is not None and speaker in self.u.places and speaker != q.proposed:
-                self.reject(f"quotes.{q.id}", speaker, "a place in this article, not a speaker")
-                speaker = None
-            if q.proposed and speaker != q.proposed and q.explicit:
-                if speaker is not None:
-                    self.notes.append(f"quotes.{q.id}: the article's own attribution ({q.proposed}) kept")
-                speaker = q.proposed  # "X said" in the article beats a different choice
-            speaker = speaker or q.proposed or UNNAMED
+            a = q.attribution
             path = f"quotes[{len(out)}]"
             self.keep(f"{path}.text", q.start, q.end)
-            if speaker != UNNAMED:
-                lo = self.u.paragraphs[max(0, q.paragraph - 2)].start
-                hi = self.u.paragraphs[min(len(self.u.paragraphs) - 1, q.paragraph + 1)].end
-                where = self.phrase(speaker, lo, hi) or self.phrase(speaker.split()[-1], lo, hi)
-                if where is None:
-                    self.reject(f"{path}.speaker", speaker, "not named near the quotation")
-                    speaker = UNNAMED
-                else:
-                    self.keep(f"{path}.speaker", *where)
-            out.append(Quote(text=self.text[q.start : q.end], speaker=speaker, kind="direct", id=q.id))
+            pick = chosen.get(q.id)
+            speaker, method, span = a.speaker, a.method, a.speaker_span
+            if speaker is not None and pick not in (None, UNNAMED, speaker):
+                self.reject(f"quotes.{q.id}", pick, f"the article's own attribution names {speaker}")
+            elif speaker is None and q.asked and pick not in (None, UNNAMED):
+                assert pick is not None
+                span = self.model_pick(q, pick)
+                speaker, method = (pick, "model") if span is not None else (None, method)
+            if speaker is None:
+                speaker, method, span = UNNAMED, "unnamed", None
+            if span is not None:
+                self.keep(f"{path}.speaker", *span)
+            clause = a.clause
+            if clause is not None:
+                self.keep(f"{path}.attribution", clause.start, clause.end)
+            attribution = QuoteAttribution(
+                method=method,
+                clause=self.text[clause.start : clause.end] if clause else None,
+                clause_start=clause.start if clause else None,
+                clause_end=clause.end if clause else None,
+                speaker_start=span[0] if span else None,
+                speaker_end=span[1] if span else None,
+            )
+            text = self.text[q.start : q.end]
+            out.append(Quote(text=text, speaker=speaker, kind="direct", id=q.id, attribution=attribution))
         return out
+
+    def model_pick(self, q: Quotation, pick: str) -> tuple[int, int] | None:
+        """Where the model's speaker is named near the quotation, or None with the pick rejected:
+        it must be one of the names offered and not a place."""
+        path = f"quotes.{q.id}"
+        if pick not in q.candidates:
+            self.reject(path, pick, "not a name the article gives near this quotation")
+            return None
+        if pick in self.u.places:
+            self.reject(path, pick, "a place in this article, not a speaker")
+            return None
+        lo = self.u.paragraphs[max(0, q.paragraph - 2)].start
+        hi = self.u.paragraphs[min(len(self.u.paragraphs) - 1, q.paragraph + 1)].end
+        where = self.phrase(pick, lo, hi) or self.phrase(pick.split()[-1], lo, hi)
+        if where is None:
+            self.reject(path, pick, "not named near the quotation")
+        return where
 
     # -- figures ------------------------------------------------------------------------------
 

@@ -3,9 +3,9 @@
 
 Two models on purpose: the model never fills offsets, provenance or grounding — our code does.
 The ``Field(description=...)`` texts of ``PointerDraft`` are the model's instructions; keep them
-short and literal, a 1.5B-parameter model reads them. Records of schema 1.0 and 2.0 validate as
-2.1 (the v2 fields and 2.1's ``usage.cached_tokens`` are optional additions); their
-``provenance.schema_version`` says which.
+short and literal, a 1.5B-parameter model reads them. Records of schema 1.0, 2.0 and 2.1
+validate as 2.2 (the v2 fields, 2.1's ``usage.cached_tokens`` and 2.2's ``Quote.attribution``
+are optional additions); their ``provenance.schema_version`` says which.
 
 Topics use IPTC Media Topic top-level subjects; armed-conflict events use ACLED event types.
 This module imports nothing of ours.
@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
-SCHEMA_VERSION = "2.1"
+SCHEMA_VERSION = "2.2"
 
 # The check SummaryDraft runs after parsing (grounding, in practice), for the current call.
 # A context variable, not instructor's ``context=``: instructor renders every message as a
@@ -229,12 +229,34 @@ class KeyFigure(_Strict):
     number: str | None = Field(default=None, description="Id of the number (v2).")
 
 
+AttributionMethod = Literal["clause", "continuation", "pronoun", "model", "unnamed"]
+
+
+class QuoteAttribution(_Strict):
+    """How the speaker was settled, with the words that say so (2.2).
+
+    ``clause``: named in the quotation's own reporting clause ("…," said X); ``continuation``:
+    the quotation goes on from an earlier one, or from the paragraph's reported speaker, whose
+    clause this is; ``pronoun``: the clause says "he"/"she" and the speaker is the person it
+    agrees with (``speaker_start``/``speaker_end`` point at that person's mention);
+    ``model``: no clause settled it and the model chose among the names near it; ``unnamed``:
+    nobody could be named (a clause may still be shown, "he said")."""
+
+    method: AttributionMethod
+    clause: str | None = Field(default=None, description="The reporting clause as the article writes it.")
+    clause_start: int | None = Field(default=None, ge=0)
+    clause_end: int | None = Field(default=None, ge=0)
+    speaker_start: int | None = Field(default=None, ge=0, description="The words that name the speaker.")
+    speaker_end: int | None = Field(default=None, ge=0)
+
+
 class Quote(_Strict):
     text: str = Field(description="Words inside quotation marks, copied by our code.")
     speaker: str = Field(description="Who said it, as named near it in the article, or 'unnamed'.")
     speaker_role: str | None = None
     kind: Literal["direct", "indirect"] = "direct"
     id: str | None = Field(default=None, description="Id of the quotation (v2).")
+    attribution: QuoteAttribution | None = Field(default=None, description="How the speaker was settled (2.2).")
 
 
 class Claim(_Strict):

@@ -268,7 +268,6 @@ class Attribution:
     clause: Clause | None  # the clause that attributes it (a continuation's: the earlier one's)
     speaker_span: tuple[int, int] | None  # the words naming the speaker
     candidates: tuple[str, ...]  # what the model may choose when asked, most likely first; UNNAMED last
-    pronoun_gender: str | None = None  # "m"/"f" of an unresolved "he"/"she": a pick must agree
 
     @property
     def proposed(self) -> str | None:
@@ -850,7 +849,7 @@ class _Attributor:
         subject = self.pronoun_subject(q)
         if clause is None and subject is not None:  # "He lists neighbors …, men "buried there""
             return self.pronoun(q, subject, spoken)
-        return Attribution(None, "unnamed", clause, None, self.candidates(q, None, None))
+        return Attribution(None, "unnamed", clause, None, self.candidates(q))
 
     def pronoun_subject(self, q: Region) -> Clause | None:
         """The "he"/"she" that opens the quotation's sentence when no speech verb attributes it:
@@ -918,7 +917,7 @@ class _Attributor:
         want = _PRONOUNS.get(clause.pronoun or "")
         found = self.antecedent(q, clause, spoken, want) if want else None
         if found is None:  # the agreement rules looked at every candidate: nobody for the model
-            return Attribution(None, "unnamed", clause, None, (UNNAMED,), want)
+            return Attribution(None, "unnamed", clause, None, (UNNAMED,))
         name, span = found
         return Attribution(name, "pronoun", clause, span, (name, UNNAMED))
 
@@ -991,10 +990,10 @@ class _Attributor:
                 unique.append(item)
         return unique
 
-    def candidates(self, q: Region, clause: Clause | None, want: str | None) -> tuple[str, ...]:
-        """Names the model may choose: speaker-like names of the quotation's paragraph and its
-        neighbours (for "he"/"she", only people who may agree), not platforms or papers, links
-        or handles; "unnamed" last."""
+    def candidates(self, q: Region) -> tuple[str, ...]:
+        """Names the model may choose for a quotation no clause attributes: speaker-like names
+        of its paragraph and its neighbours, not places, platforms or papers, credits, links or
+        handles, nor a name that only modifies a noun ("the Moscow army"); "unnamed" last."""
         reader = self.r
         pk = q.paragraph
         lo = reader.paragraphs[max(0, pk - 1)].start
@@ -1015,8 +1014,6 @@ class _Attributor:
             full = reader.full(name)
             if full in reader.places:
                 continue  # "Sea" of "the Sea of Azov" standing for "Black Sea"
-            if want and (not person_like(full) or reader.gender(full) not in (want, None)):
-                continue
             if full not in out:
                 out.append(full)
         return (*out, UNNAMED)

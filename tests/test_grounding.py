@@ -166,12 +166,41 @@ def test_the_articles_own_attribution_beats_a_wrong_choice(wrong: str) -> None:
     assert result.draft.quotes[0].speaker == "Leonid Vereshchagin"
 
 
-@pytest.mark.parametrize("speaker", ["Russia", "Leonid Tymoshenko", "Martin Griffiths", "Antonio Guterres"])
+# A quotation no reporting clause attributes: the model chooses among the names near it.
+ASKED_UNITS = analyse(
+    normalize_text(
+        "Ann Blake and Tom Reyes toured flooded streets in Riverton on Monday.\n\n"
+        'Their message to residents: "We will rebuild every bridge in this town."'
+    )
+)
+
+
+def asked_draft(quotes: dict[str, str]) -> PointerDraft:
+    toured = event(ASKED_UNITS, "toured", "Ann Blake and Tom Reyes toured flooded streets")
+    return pointer_draft(ASKED_UNITS, [toured], "disaster, accident and emergency incident", quotes=quotes)
+
+
+def test_only_a_quotation_no_clause_attributes_is_put_to_the_model() -> None:
+    [q] = ASKED_UNITS.quotations
+    assert q.asked and q.candidates == ("Ann Blake", "Tom Reyes", UNNAMED)
+    assert not any(q.asked for q in SEED_UNITS.quotations)  # every seed quotation is settled or unnamed
+
+
+@pytest.mark.parametrize("speaker", ["Russia", "Leonid Tymoshenko", "Riverton", "Blake"])
 def test_a_speaker_not_offered_for_the_quotation_cannot_be_chosen(speaker: str) -> None:
-    q2 = next(q.id for q in SEED_UNITS.quotations if q.asked)  # the one the model is asked about
-    choices = {q.id: q.candidates[0] for q in SEED_UNITS.quotations} | {q2: speaker}
+    [q] = ASKED_UNITS.quotations
     with pytest.raises(ValueError, match="Input should be"):
-        answer(SEED_UNITS, quotes=choices)  # the enum refuses it: constrained decoding cannot emit it
+        asked_draft({q.id: speaker})
+
+
+def test_the_models_pick_is_kept_with_its_method_and_the_words_that_name_it() -> None:
+    [q] = ASKED_UNITS.quotations
+    draft = asked_draft({q.id: "Tom Reyes"})
+    [quote] = resolve(draft, ASKED_UNITS).draft.quotes
+    assert quote.speaker == "Tom Reyes" and quote.attribution is not None
+    assert quote.attribution.method == "model" and quote.attribution.clause is None
+    a, b = quote.attribution.speaker_start, quote.attribution.speaker_end
+    assert a is not None and b is not None and ASKED_UNITS.text[a:b] == "Tom Reyes"
 
 
 def test_a_speaker_outside_the_offer_from_an_unconstrained_endpoint_is_rejected() -> None:
@@ -180,7 +209,7 @@ def test_a_speaker_outside_the_offer_from_an_unconstrained_endpoint_is_rejected(
     forged = plain.model_copy(update={"quotes": {**plain.quotes.model_dump(), q2: "Leonid Tymoshenko"}})  # type: ignore[attr-defined]
     result = resolve(forged, SEED_UNITS)
     assert "quotes.Q2" in fields(result)
-    assert result.draft.quotes[1].speaker == "Maksym Marchenko"  # the reporting pattern's proposal
+    assert result.draft.quotes[1].speaker == "Maksym Marchenko"  # the clause's "he", resolved
 
 
 def test_figures_carry_the_articles_words_value_and_qualifier() -> None:
