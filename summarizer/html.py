@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from summarizer.alignment import fold
-from summarizer.render import FLAGGED_STATUSES, STATUS_MARK, speaker_label
+from summarizer.render import FLAGGED_STATUSES, STATUS_MARK, attribution_note, speaker_label
 from summarizer.schema import IPTC_TOPICS, EventSummary
 
 TEMPLATE = "brief.html.j2"
@@ -86,11 +86,13 @@ def safe_url(url: str | None) -> str | None:
 
 
 def kind_of(path: str) -> str:
-    """Highlight kind of a grounded field path: quote, figure, evidence, time or name."""
+    """Highlight kind of a grounded field path: quote, clause, figure, evidence, time or name."""
     m = _PATH.match(path)
     head, sub = (m[1], m[3]) if m else (path, "")
     if head == "quotes" and sub == "text":
         return "quote"
+    if head == "quotes" and sub == "attribution":
+        return "clause"
     if head == "key_figures" and sub == "text":
         return "figure"
     if sub in {"source_text", "evidence"}:
@@ -244,5 +246,6 @@ def to_html(record: EventSummary) -> str:
             status_mark=STATUS_MARK,
             flagged=FLAGGED_STATUSES,
             speaker_label=speaker_label,
+            attribution_note=attribution_note,
         )
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from summarizer.schema import IPTC_TOPICS, EventSummary
+from summarizer.schema import IPTC_TOPICS, EventSummary, Quote
 from summarizer.speakers import UNNAMED
 
 STATUS_MARK = {
@@ -21,6 +21,27 @@ def speaker_label(speaker: str) -> str:
     """A quote's speaker as shown to people: "unnamed" (the article does not say who) reads
     "unnamed speaker", never as if it were a name."""
     return "unnamed speaker" if speaker == UNNAMED else speaker
+
+
+_METHOD_NOTE = {
+    "continuation": "continues",
+    "pronoun": "",
+    "model": "the model's pick: no reporting clause names a speaker, check it",
+}
+
+
+def attribution_note(q: Quote) -> str | None:
+    """Why the quote is given to its speaker, for an editor checking it: the article's own
+    reporting clause ("said Mayor Anna Stone"), "continues" one before it, or that the model
+    chose with no clause to go on. None when there is nothing to show."""
+    a = q.attribution
+    if a is None:
+        return None
+    clause = f"“{a.clause}”" if a.clause else ""
+    note = _METHOD_NOTE.get(a.method, "")
+    if a.method == "unnamed" and not clause:
+        return None
+    return ": ".join(part for part in (note, clause) if part) or None
 
 
 def to_json(record: EventSummary, *, indent: int | None = 2) -> str:
@@ -75,6 +96,8 @@ def _quotes(r: EventSummary) -> list[str]:
     out = []
     for q in r.summary.quotes:
         who = _md(speaker_label(q.speaker)) + (f", {_md(q.speaker_role)}" if q.speaker_role else "")
+        note = attribution_note(q)
+        who += f" ({_md(note)})" if note else ""
         if q.kind == "direct":
             out.append(f"- “{_md(q.text)}” — {who}")
         else:

@@ -259,6 +259,12 @@ class Clause:
     subject_start: int
     subject_end: int
     pronoun: str | None = None  # "he", "she", ... when the subject is one
+    name_start: int = -1  # the speaker's own words in the subject ("Tom Baker" of "Mayor Tom Baker")
+    name_end: int = -1
+
+    @property
+    def name_span(self) -> tuple[int, int]:
+        return (self.name_start, self.name_end) if self.name_start >= 0 else (self.subject_start, self.subject_end)
 
 
 @dataclass(frozen=True)
@@ -288,6 +294,8 @@ class _Phrase:
     speaker: str | None  # a name or description; None for a pronoun
     pronoun: str | None = None
     person: bool = False  # the speaker is a name that can be a person
+    name_start: int = -1  # where the name itself is written (a name inside a longer phrase)
+    name_end: int = -1
 
 
 def clean(name: str) -> str:
@@ -446,26 +454,28 @@ class _Reader:
         if any(t[2].islower() and (t[2].endswith("ed") or t[2] in _VERB_FORMS) for t in tokens[:-1]):
             return None  # "arrested Smith"
         if _capitalised(last):
-            name = self.name_at(head[-1][0], head[-1][1])
-            if name is None:
+            found = self.name_at(head[-1][0], head[-1][1])
+            if found is None:
                 return None
-            return _Phrase(a, b, name, person=person_like(name))
+            name, n0, n1 = found
+            return _Phrase(a, b, name, person=person_like(name), name_start=n0, name_end=n1)
         voice = re.match(r"(?:an?|the)\s+(?:\w+\s+)?(?:statement|letter|post)\s+(?:from|by|on behalf of)\s+", words, re.I)
         if voice and voice.end() < len(words):  # "A statement from Mr Lee's family": the family
             return self.phrase(a + voice.end(), b)
         return self.description(a, b, tokens, last)
 
-    def name_at(self, lo: int, hi: int) -> str | None:
-        """The article's name that ends with the word at ``[lo, hi)``, if it can speak."""
+    def name_at(self, lo: int, hi: int) -> tuple[str, int, int] | None:
+        """The article's name that ends with the word at ``[lo, hi)``, if it can speak, and
+        where its words are written."""
         for n in self.names_in(max(0, lo - 80), hi + 2):
             if n.start <= lo < n.end + 1 or n.start < hi <= n.end + 1:
-                name = clean(n.text)
+                name, where = clean(n.text), n.start
                 break
         else:
             word = clean(self.text[lo:hi].rstrip(".,"))
             if not (word.isupper() and len(word) > 1 and word not in ("US", "UK", "EU", "UN")):
                 return None
-            name = word  # "WALLACE", an acronym the name finder passed over
+            name, where = word, lo  # "WALLACE", an acronym the name finder passed over
         words = name.split()
         while len(words) > 1 and ROLE.match(words[0]):
             words = words[1:]  # "MVP Zobrist" -> "Zobrist"; "Chief Constable" is no name
@@ -481,7 +491,9 @@ class _Reader:
             return None
         if self.text[hi : hi + 1] == "/" or self.text[max(0, lo - 1) : lo] in ("@", "/", "#"):
             return None  # "(Name Surname/PA)", "@handle", "#hashtag"
-        return name
+        start = self.text.find(name, where, hi + 2)
+        start = start if start >= 0 else where
+        return name, start, start + len(name)
 
     def description(self, a: int, b: int, tokens: list[tuple[int, int, str]], last: str) -> _Phrase | None:
         """A common-noun subject: "a police spokesman", "Mr Lee's family", "officials"."""
@@ -634,7 +646,10 @@ class _Reader:
             and re.match(r"\s+(?:to|by|on|in|at|as)\b", self.text[end : end + 4])
         ):
             return None  # "a statement posted to the page": a participle, not a speaker's verb
-        return Clause(min(start, phrase.start), max(end, phrase.end), phrase.start, phrase.end, phrase.pronoun)
+        return Clause(
+            min(start, phrase.start), max(end, phrase.end), phrase.start, phrase.end, phrase.pronoun,
+            phrase.name_start, phrase.name_end,
+        )  # fmt: skip
 
     def verbs(self, a: int, b: int) -> list[re.Match[str]]:
         """Speech verbs in ``text[a:b]`` used as verbs: not "Trump's tweet", "the following
@@ -752,12 +767,7 @@ class _Reader:
             return label or None
         if phrase.speaker is None:
             return None
-        if phrase.person or phrase.speaker == self.name_at_end(phrase):
-            return self.full(phrase.speaker)
-        return phrase.speaker
-
-    def name_at_end(self, phrase: _Phrase) -> str | None:
-        return phrase.speaker if phrase.person else None
+        return self.full(phrase.speaker) if phrase.name_start >= 0 else phrase.speaker
 
     def gender(self, name: str) -> str | None:
         """ "f" or "m", by the strongest evidence there is: a title in the name or before it
@@ -840,7 +850,7 @@ class _Attributor:
         if clause is not None and clause.pronoun is None:
             speaker = reader.speaker_text(clause)
             if speaker:
-                return Attribution(speaker, "clause", clause, (clause.subject_start, clause.subject_end), (speaker, UNNAMED))
+                return Attribution(speaker, "clause", clause, clause.name_span, (speaker, UNNAMED))
         if clause is not None and clause.pronoun is not None:
             return self.pronoun(q, clause, spoken)
         carried = self.continued(q, spoken) or self.paragraph_speaker(q, spoken)
@@ -899,8 +909,7 @@ class _Attributor:
                 clause = reader.opening(verb, s.start)
                 speaker = reader.speaker_text(clause) if clause is not None and clause.pronoun is None else None
                 if clause is not None and speaker:
-                    span = (clause.subject_start, clause.subject_end)
-                    return Attribution(speaker, "continuation", clause, span, (speaker, UNNAMED))
+                    return Attribution(speaker, "continuation", clause, clause.name_span, (speaker, UNNAMED))
         return None
 
     def other_speaker(self, a: int, b: int) -> bool:
@@ -967,7 +976,7 @@ class _Attributor:
             clause = reader.opening(verb, a)
             phrase = reader.phrase(clause.subject_start, clause.subject_end) if clause else None
             if phrase is not None and phrase.person and phrase.speaker:
-                spoke.append((phrase.start, phrase.end, reader.full(phrase.speaker), True))
+                spoke.append((phrase.name_start, phrase.name_end, reader.full(phrase.speaker), True))
         subjects: list[tuple[int, int, str, bool]] = []
         others: list[tuple[int, int, str, bool]] = []
         for n in reader.names_in(a, b):
