@@ -214,6 +214,7 @@ _MODIFIED_HEAD = re.compile(
     r"(?:^|[,;:]\s*|\b(?:and|but)\s+)(?:[A-Z][\w.'\u2019-]*\s+)+(?:[a-z][\w-]*\s+){0,3}"
     r"(?:spokes(?:man|woman|person)|director|manager|chairman|secretary|adviser|aide|official|chief)\s+$"
 )
+_SENTENCE_OPENERS = frozenset("A An The This That It He She They There We".split())
 _TOKEN = re.compile(r"\([^()\n]{0,40}\)|[^\W\d_][\w.'\u2019-]*|\d[\w.,%-]*|\S")
 _SAME_PRONOUN = {"m": re.compile(r"\s*(?:He|he)\b"), "f": re.compile(r"\s*(?:She|she)\b")}
 _PRONOUN_REACH = 3  # sentences back for "he said"
@@ -298,6 +299,22 @@ class _Phrase:
     name_end: int = -1
 
 
+def _tidy(words: list[str]) -> list[str]:
+    """A name's words without the residue of a scraped page or the role words before it:
+    "Brexit Gemma Pryor Gemma Pryor" (a caption run) -> Gemma Pryor, "PA Toblerone" (a picture
+    agency's credit) -> Toblerone, "MVP Zobrist" -> Zobrist."""
+    for k in range(len(words) // 2, 0, -1):
+        if words[-k:] == words[-2 * k : -k]:
+            words = words[-k:]
+            break
+    while len(words) > 1 and ROLE.match(words[0]) and not _STYLED.match(words[0]):
+        words = words[1:]
+    return words
+
+
+_STYLED = re.compile(r"^(?:lady|sir|dame|lord|king|queen|prince|princess|pope)$", re.IGNORECASE)  # "Lady Gaga"
+
+
 def clean(name: str) -> str:
     """ "Hillary Clinton's" -> "Hillary Clinton"."""
     return re.sub(r"['\u2019]s$", "", name)
@@ -319,9 +336,9 @@ def canonical_names(names: Sequence[_Name]) -> dict[str, str]:
     "Kyrylo Tymoshenko". Only when one full name fits; otherwise the short form stays."""
     full: dict[str, set[str]] = {}
     for n in names:
-        parts = n.text.split()
+        parts = _tidy(n.text.split())
         if len(parts) > 1:
-            full.setdefault(parts[-1], set()).add(n.text)
+            full.setdefault(parts[-1], set()).add(" ".join(parts))
     out: dict[str, str] = {}
     for last, forms in full.items():
         shortest = min(forms, key=len)  # "Martin Bamford" inside "PA Martin Bamford"
@@ -476,9 +493,7 @@ class _Reader:
             if not (word.isupper() and len(word) > 1 and word not in ("US", "UK", "EU", "UN")):
                 return None
             name, where = word, lo  # "WALLACE", an acronym the name finder passed over
-        words = name.split()
-        while len(words) > 1 and ROLE.match(words[0]):
-            words = words[1:]  # "MVP Zobrist" -> "Zobrist"; "Chief Constable" is no name
+        words = _tidy(name.split())
         if ROLE.match(words[0]) and len(words) == 1:
             return None
         roles = [k for k, w in enumerate(words[:-1]) if ROLE.match(w) and k]
@@ -498,6 +513,8 @@ class _Reader:
     def description(self, a: int, b: int, tokens: list[tuple[int, int, str]], last: str) -> _Phrase | None:
         """A common-noun subject: "a police spokesman", "Mr Lee's family", "officials"."""
         first = tokens[0][2]
+        if any(t[2] in _SENTENCE_OPENERS for t in tokens[1:]):
+            return None  # "the run A statement from …": a full stop lost in a scraped page
         lead_ok = (
             first.lower() in _DETERMINERS
             or _capitalised(first)

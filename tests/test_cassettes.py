@@ -53,7 +53,7 @@ def test_brief_of_the_seed(model_settings: Any, seed_path: Path) -> None:
     record = _brief(seed_path, model_settings)
     assert record.article.sha256 == load_article(seed_path).sha256
     assert record.provenance.prompt_version == "summarize-v4"
-    assert record.provenance.schema_version == "2.1"
+    assert record.provenance.schema_version == "2.2"
     assert record.provenance.attempts == 1
     assert 0 < record.provenance.usage.completion_tokens <= 600
     assert "Kyiv" in record.summary.headline
@@ -63,6 +63,15 @@ def test_brief_of_the_seed(model_settings: Any, seed_path: Path) -> None:
     assert quotes[0].text.startswith("From one side") and quotes[0].speaker == "Leonid Vereshchagin"
     assert quotes[1].text.startswith("Thanks to the timely") and quotes[1].speaker == "Maksym Marchenko"
     assert "did not hit" in quotes[1].text
+    # the article never names the man of the Irpin paragraph: his words stay unnamed
+    assert [q.speaker for q in quotes[2:]] == ["unnamed"] * 3
+    methods = [q.attribution.method if q.attribution else None for q in quotes]
+    assert methods == ["clause", "pronoun", "unnamed", "unnamed", "unnamed"]
+    for q in quotes[:2]:  # the evidence: the clause and the speaker's words, at their spans
+        a = q.attribution
+        assert a is not None and a.clause_start is not None and a.speaker_start is not None
+        assert record.article.text[a.clause_start : a.clause_end] == a.clause
+        assert q.speaker.endswith(record.article.text[a.speaker_start : a.speaker_end].split()[-1])
     assert not {q.speaker for q in quotes} & {"Martin Griffiths", "Antonio Guterres", "Kyrylo Tymoshenko"}
     figures = _figures(record)
     assert figures["6,266"] == 6266 and figures["86"] == 86

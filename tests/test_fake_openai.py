@@ -201,9 +201,8 @@ def test_seed_answer_is_grounded_with_quotes_and_a_figure(seed: Article) -> None
     assert answer["headline"] == seed.text.split("\n", 1)[0]
     [event] = result.draft.events
     assert seed.text.split("\n\n")[1].startswith(event.evidence)  # the lead sentence
-    # only a quotation whose speaker the rules could not find is asked ("buried there, ...")
-    [asked] = [q for q in analyse(seed.text).quotations if q.asked]
-    assert answer["quotes"] == {asked.id: asked.candidates[0]}  # the first name offered
+    # every seed quotation is settled by its clause or left unnamed: the model is asked none
+    assert not any(q.asked for q in analyse(seed.text).quotations) and answer["quotes"] == {}
     first = result.draft.quotes[0]
     assert first.text.startswith("From one side we heard tanks")
     assert first.speaker == "Leonid Vereshchagin"
@@ -254,20 +253,32 @@ def test_the_fake_reads_the_units_the_prompt_offers(seed: Article) -> None:
     assert offer.article == seed.text
 
 
+# A quotation no reporting clause attributes: its speaker is put to the model as a choice.
+ASKED = Article(
+    id="asked",
+    text=normalize_text(
+        "Ann Blake and Tom Reyes toured flooded streets in Riverton on Monday.\n\n"
+        'Their message to residents: "We will rebuild every bridge in this town."'
+    ),
+)
+
+
 def test_the_answer_is_filled_from_the_request_schema(seed: Article) -> None:
     """The ids and names come from the schema's enums: narrow them and the answer follows."""
     schema = answer_model(analyse(seed.text)).model_json_schema()
     defs = schema["$defs"]
     defs["EventPick"]["properties"]["sentence"]["enum"] = ["S7", "S9"]
     defs["FigurePick"]["properties"]["number"]["enum"] = ["N5"]
-    [asked] = list(defs["QuoteSpeakers"]["properties"])
-    defs["QuoteSpeakers"]["properties"][asked]["enum"] = ["unnamed"]
     answer = answer_for(render_prompt(seed).messages, schema)
     assert [e["sentence"] for e in answer["events"]] == ["S7"]
     assert [(f["number"], f["counts"]) for f in answer["figures"]] == [("N5", "people were evacuated from")]
-    assert answer["quotes"][asked] == "unnamed"
     del schema["properties"]["claims"]  # a schema without a field: the answer leaves it out
     assert "claims" not in answer_for(render_prompt(seed).messages, schema)
+    asked_schema = answer_model(analyse(ASKED.text)).model_json_schema()
+    [asked] = list(asked_schema["$defs"]["QuoteSpeakers"]["properties"])
+    assert answer_for(render_prompt(ASKED).messages, asked_schema)["quotes"] == {asked: "Ann Blake"}
+    asked_schema["$defs"]["QuoteSpeakers"]["properties"][asked]["enum"] = ["unnamed"]
+    assert answer_for(render_prompt(ASKED).messages, asked_schema)["quotes"][asked] == "unnamed"
 
 
 def test_a_withheld_passage_is_never_cited_and_ids_come_from_the_units() -> None:
