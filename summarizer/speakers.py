@@ -315,6 +315,15 @@ def _tidy(words: list[str]) -> list[str]:
 _STYLED = re.compile(r"^(?:lady|sir|dame|lord|king|queen|prince|princess|pope)$", re.IGNORECASE)  # "Lady Gaga"
 
 
+_LY_NOUNS = frozenset("family ally rally assembly supply reply july italy anomaly monopoly homily bully belly".split())
+
+
+def _adverb(word: str) -> bool:
+    """ "repeatedly", "angrily": not "family" or "ally"."""
+    low = word.lower()
+    return low.endswith("ly") and len(low) > 4 and low not in _LY_NOUNS and word.islower()
+
+
 def clean(name: str) -> str:
     """ "Hillary Clinton's" -> "Hillary Clinton"."""
     return re.sub(r"['\u2019]s$", "", name)
@@ -521,14 +530,14 @@ class _Reader:
             or first[0].isdigit()
             or (len(tokens) == 1 and _PLURAL_SPEAKERS.match(last) is not None)  # "officials said"
         )
-        if not lead_ok or last.lower().endswith("ly") or len(last) < 3 or len(tokens) > 12:
+        if not lead_ok or _adverb(last) or len(last) < 3 or len(tokens) > 12:
             return None
         if last.lower() in _VERB_FORMS or last.lower() in _DETERMINERS:
             return None
         for _, _, word in tokens[1:]:
             if word.lower() in _PREPOSITIONS:
                 break
-            if word.islower() and re.search(r"(?:ed|ly)$", word):
+            if word.islower() and (word.endswith("ed") or _adverb(word)):
                 return None  # "Trump repeatedly demeaned women", "a complaint filed"
         return _Phrase(a, b, self.text[a:b])
 
@@ -540,7 +549,7 @@ class _Reader:
         end = verb_start
         while True:
             m = re.search(r"([^\W\d_][\w'\u2019]*)\s+$", self.text[floor:end])
-            if m is None or not (m.group(1).lower() in _SKIP_BEFORE_VERB or m.group(1).lower().endswith("ly")):
+            if m is None or not (m.group(1).lower() in _SKIP_BEFORE_VERB or _adverb(m.group(1))):
                 break
             if m.group(1)[:1].isupper():
                 break  # "Lilly said": a name, not an adverb
@@ -771,6 +780,17 @@ class _Reader:
 
     # -- names and people ----------------------------------------------------------------------
 
+    def person(self, name: str, start: int) -> str:
+        """The full name of a mention at ``start``: a surname two people share goes to the one
+        its title agrees with ("Mr Hale" -> John Hale beside Mary Hale), else it keeps the title."""
+        name = clean(name)
+        title = re.search(r"\b(Mr|Mrs|Ms|Miss)\.?\s+$", self.text[max(0, start - 6) : start])
+        if title is None or len(name.split()) > 1 or name in self.canonical:
+            return self.full(name)
+        want = _TITLE_GENDER[title.group(1).lower()]
+        fits = [f for f in self.full_names if f.split()[-1] == name and first_names.gender(f.split()[0]) == want]
+        return fits[0] if len(fits) == 1 else f"{title.group(1)} {name}"
+
     def full(self, name: str) -> str:
         """A one-word name as its one full form in the article ("Marchenko" -> "Maksym
         Marchenko"); left as written when two people share it."""
@@ -784,7 +804,7 @@ class _Reader:
             return label or None
         if phrase.speaker is None:
             return None
-        return self.full(phrase.speaker) if phrase.name_start >= 0 else phrase.speaker
+        return self.person(phrase.speaker, phrase.name_start) if phrase.name_start >= 0 else phrase.speaker
 
     def gender(self, name: str) -> str | None:
         """ "f" or "m", by the strongest evidence there is: a title in the name or before it
@@ -993,7 +1013,8 @@ class _Attributor:
             clause = reader.opening(verb, a)
             phrase = reader.phrase(clause.subject_start, clause.subject_end) if clause else None
             if phrase is not None and phrase.person and phrase.speaker:
-                spoke.append((phrase.name_start, phrase.name_end, reader.full(phrase.speaker), True))
+                who = reader.person(phrase.speaker, phrase.name_start)
+                spoke.append((phrase.name_start, phrase.name_end, who, True))
         subjects: list[tuple[int, int, str, bool]] = []
         others: list[tuple[int, int, str, bool]] = []
         for n in reader.names_in(a, b):
@@ -1007,7 +1028,7 @@ class _Attributor:
             opens = reader.opens_clause(n, a)
             if reader.possessive(n) and not opens:
                 continue  # "the Democrat candidate's rally": not who the sentence is about
-            (subjects if opens else others).append((n.start, n.end, reader.full(name), opens))
+            (subjects if opens else others).append((n.start, n.end, reader.person(name, n.start), opens))
         seen: set[str] = set()
         unique = []
         for item in spoke + subjects + others[::-1]:
