@@ -8,9 +8,10 @@
 Both sets are read where they lie; nothing of them is copied. The dev set's gold speakers are
 ``bench/gold/devset_speakers.jsonl`` (article ids, offsets and names only; see its README).
 
-What is measured: ``summarizer.speakers.attribute`` (code only, no model) on each gold
-quotation's span (``--spans gold``, the default), or on the quotations the product finds
-itself (``--spans found``: four words or more, our own quotation finder). A quotation the
+What is measured: ``summarizer.speakers.attribute`` (code only, no model) over every quoted
+stretch of the article, scored on each gold quotation's stretch (``--spans gold``, the
+default), or on the quotations the product finds itself (``--spans found``: four words or
+more, our own quotation finder; a gold quotation no found one overlaps is not scored). A quotation the
 rules leave to the model counts as an abstention (``unnamed``), so these figures are the
 floor the model's picks can only add to. ``--results`` scores instead the speakers kept in a
 ``bench/quality.py --keep-outputs`` results file: the whole product, model picks included.
@@ -220,14 +221,25 @@ def run(article: Article, spans: str) -> tuple[list[Outcome], float]:
 
     units = analyse(article.text)
     regions: list[tuple[Region, Gold | None]] = []
+
+    def region(a: int, b: int) -> Region:
+        sentence = next((i for i, s in enumerate(units.sentences) if s.start <= a < s.end), 0)
+        paragraph = next((i for i, p in enumerate(units.paragraphs) if p.start <= a < p.end), 0)
+        return Region(a, b, sentence, paragraph)
+
     if spans == "gold":
-        spans = quotation_spans(article.text)
+        # every quoted stretch of the article is attributed, as in the product (a quotation
+        # continues the one before it), and the gold quotations are scored
+        found = quotation_spans(article.text)
+        taken: dict[tuple[int, int], Gold | None] = {span: None for span in found}
         for g in article.gold:
-            inner = [(a, b) for a, b in spans if a <= g.start and g.end <= b]
-            a, b = min(inner, key=lambda s: s[1] - s[0]) if inner else _region_around(article.text, g.start, g.end)
-            sentence = next((i for i, s in enumerate(units.sentences) if s.start <= a < s.end), 0)
-            paragraph = next((i for i, p in enumerate(units.paragraphs) if p.start <= a < p.end), 0)
-            regions.append((Region(a, b, sentence, paragraph), g))
+            inner = [(a, b) for a, b in found if a <= g.start and g.end <= b]
+            span = min(inner, key=lambda s: s[1] - s[0]) if inner else _region_around(article.text, g.start, g.end)
+            if taken.get(span) is None:
+                taken[span] = g
+            else:  # two gold quotations in one stretch (a transcript block): each its own region
+                taken[(g.start, g.end)] = g
+        regions = [(region(a, b), g) for (a, b), g in sorted(taken.items())]
     else:
         for q in units.quotations:
             match = next((g for g in article.gold if _overlaps(q.start, q.end, g.start, g.end)), None)

@@ -59,7 +59,8 @@ _LEMMAS = (
     "accuse mock criticize criticise praise compare characterize characterise tout "
     "agree stress emphasize emphasise sing mention report answer wonder lament repeat "
     "reiterate proclaim exclaim muse plead beg caution advise recount charge allege counter fume "
-    "thunder retort sneer scoff gush rave lash talk speak"
+    "thunder retort sneer scoff gush rave lash talk speak think believe know hope feel fear rate "
+    "exhort liken"
 ).split()
 _IRREGULAR = {
     "say": "say says said saying",
@@ -209,7 +210,10 @@ _OBJECT_BEFORE = frozenset(
 )
 _TAG_REST = re.compile(r"(?:on|in|at|during|after|late|early|last|this|from|via|to)\b[^,;]*$", re.IGNORECASE)
 # A new clause between a speech verb and a quotation: the quotation is not that verb's.
-_NEW_CLAUSE = re.compile(r"[,;]\s*(?:but|and|while|as|although|though|yet|when|whereas)\b|;")
+_NEW_CLAUSE = re.compile(
+    r"[,;]\s*(?:but|and|while|as|although|though|yet|when|whereas)\s+(?:as\s+)?"
+    r"(?:[A-Z][a-z]|(?:he|she|they|it|there|i|we|the|a|an)\b)|;"
+)
 _MODIFIED_HEAD = re.compile(
     r"(?:^|[,;:]\s*|\b(?:and|but)\s+)(?:[A-Z][\w.'\u2019-]*\s+)+(?:[a-z][\w-]*\s+){0,3}"
     r"(?:spokes(?:man|woman|person)|director|manager|chairman|secretary|adviser|aide|official|chief)\s+$"
@@ -363,8 +367,8 @@ def title_like(quoted: str) -> bool:
     words = re.findall(r"[^\W\d_]+", quoted)
     if quoted.isupper():
         return False  # "NO COLLUSION, NO OBSTRUCTION!": somebody shouted it
-    long = [w for w in words if len(w) > 3 or w.isupper()]
-    return 0 < len(words) <= 8 and bool(long) and all(w[0].isupper() for w in long)
+    long = [w for w in words if len(w) > 3 or (w.isupper() and len(w) > 1)]
+    return 0 < len(words) <= 8 and len(long) >= 2 and all(w[0].isupper() for w in long)  # not "Neither do I."
 
 
 def _capitalised(word: str) -> bool:
@@ -735,13 +739,15 @@ class _Reader:
                      self.text[start:limit])  # fmt: skip
         a = start + (m.end() if m else 0)
         end = a
-        for t in _TOKEN.finditer(self.text, a, limit):
+        for t in _TOKEN.finditer(self.text, a, limit):  # up to its first verb-like word
             word = t.group(0)
-            if not (_capitalised(word) or word.lower() in _DETERMINERS or word.startswith("(")):
+            low = word.lower()
+            if low in _STOP or low in _SKIP_BEFORE_VERB or low in _VERB_FORMS or _adverb(word):
+                break
+            if not word[0].isalnum() or (word.islower() and word.endswith("ed")):
                 break
             end = t.end()
-        phrase = self.phrase(a, end) if end > a else None
-        return phrase if phrase is not None and phrase.person else None
+        return self.phrase(a, end) if end > a else None
 
     def colon_intro(self, r: Region) -> Clause | None:
         """ "Caddell continued:" ending the paragraph before the one this quotation opens."""
@@ -766,8 +772,9 @@ class _Reader:
 
     def transcript(self, r: Region) -> Clause | None:
         """ "WALLACE: Let's start …": a transcript's speaker label opens the quotation."""
-        m = _TRANSCRIPT.match(self.text, r.start - 1)
-        if m is None or m.start(1) > r.start + 2 or _NOT_LABELS.match(m.group(1).strip()):
+        p = self.paragraphs[r.paragraph]
+        m = _TRANSCRIPT.match(self.text, p.start)  # the label opens the quotation's paragraph
+        if m is None or r.start > m.end() + 2 or _NOT_LABELS.match(m.group(1).strip()):
             return None
         return Clause(m.start(1), m.end(1) + 1, m.start(1), m.end(1))
 
