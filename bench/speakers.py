@@ -119,7 +119,9 @@ def judge(got: str | None, gold: str | None, kind: str) -> str:
         return "wrong"
     assert gold is not None
     ours, theirs = set(_words(_core(got))), set(_words(_core(gold)))
-    if got.replace(".", "") in (_acronym(gold), _acronym(_core(gold))) or gold.replace(".", "") == _acronym(got):
+    if got.replace(".", "") in (_acronym(gold), _acronym(_core(gold))) or gold.replace(".", "") == _acronym(
+        got
+    ):
         return "right"  # "RAIB" for "the Rail Accident Investigation Branch"
     if _conflict(got, gold):
         return "wrong"
@@ -202,7 +204,9 @@ def _region_around(text: str, start: int, end: int) -> tuple[int, int]:
     b = end
     while b < len(text) and b - end < 3 and text[b] not in _MARKS and text[b] != "\n":
         b += 1
-    return (a if a > 0 and text[a - 1] in _MARKS else start), (b if b < len(text) and text[b] in _MARKS else end)
+    return (a if a > 0 and text[a - 1] in _MARKS else start), (
+        b if b < len(text) and text[b] in _MARKS else end
+    )
 
 
 @dataclass
@@ -231,10 +235,14 @@ def run(article: Article, spans: str) -> tuple[list[Outcome], float]:
         # every quoted stretch of the article is attributed, as in the product (a quotation
         # continues the one before it), and the gold quotations are scored
         found = quotation_spans(article.text)
-        taken: dict[tuple[int, int], Gold | None] = {span: None for span in found}
+        taken: dict[tuple[int, int], Gold | None] = dict.fromkeys(found)
         for g in article.gold:
             inner = [(a, b) for a, b in found if a <= g.start and g.end <= b]
-            span = min(inner, key=lambda s: s[1] - s[0]) if inner else _region_around(article.text, g.start, g.end)
+            span = (
+                min(inner, key=lambda s: s[1] - s[0])
+                if inner
+                else _region_around(article.text, g.start, g.end)
+            )
             if taken.get(span) is None:
                 taken[span] = g
             else:  # two gold quotations in one stretch (a transcript block): each its own region
@@ -333,6 +341,18 @@ def product_outcomes(articles: Sequence[Article], results: dict[str, Any]) -> li
     return out
 
 
+def list_misses(by_half: dict[str, list[Outcome]]) -> None:
+    """Wrong speakers, and abstentions where the gold names someone, one line each."""
+    for half in ("tune", "held"):
+        for o in by_half[half]:
+            named_gold = o.gold.kind in ("name", "nominal")
+            if o.verdict == "wrong" or (o.verdict == "abstained" and named_gold):
+                print(
+                    f"  {o.verdict:<9} {half} {o.gold.article[:30]} @{o.gold.start} got {o.speaker!r} "
+                    f"[{o.method}] gold {o.gold.source!r} ({o.gold.kind})"
+                )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("set", choices=["devset", "polnear"])
@@ -357,15 +377,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     per_article: list[tuple[str, list[Outcome]]] = []
     seconds = 0.0
     if args.results:
-        outcomes = product_outcomes(chosen, json.loads(Path(args.results).read_text(encoding="utf-8")))
-        for o in outcomes:
+        for o in product_outcomes(chosen, json.loads(Path(args.results).read_text(encoding="utf-8"))):
             by_half[halves[o.gold.article]].append(o)
     else:
         for a in chosen:
-            got, s = run(a, args.spans)
-            seconds += s
+            got, took = run(a, args.spans)
+            seconds += took
             by_half[halves[a.id]] += got
-            per_article.append((a.id, got))
+            per_article.append((a.id, got if args.per_article else []))
     what = "kept by the product" if args.results else f"attribution rules on {args.spans} spans"
     print(f"{args.set}: {what}; right/wrong by PolNeAR's fair rule (see this file's docstring)")
     print(HEADER)
@@ -373,21 +392,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if by_half[half]:
             print(line(f"{half} half", totals(by_half[half])))
     print(line("all", totals(o for h in by_half.values() for o in h)))
-    if per_article and args.per_article:
-        for aid, got in per_article:
-            print(line(f"  {aid[:26]}", totals(got)))
+    for aid, got in per_article if args.per_article else []:
+        print(line(f"  {aid[:26]}", totals(got)))
     if not args.results:
         print(f"attribution step: {1000 * seconds / max(1, len(chosen)):.1f} ms per article ({len(chosen)})")
     if args.wrong:
-        for half in ("tune", "held"):
-            for o in by_half[half]:
-                if o.verdict in ("wrong", "abstained") and o.gold.kind in ("name", "nominal", "unnamed"):
-                    if o.verdict == "abstained" and o.gold.kind == "unnamed":
-                        continue
-                    print(
-                        f"  {o.verdict:<9} {half} {o.gold.article[:30]} @{o.gold.start} got {o.speaker!r} "
-                        f"[{o.method}] gold {o.gold.source!r} ({o.gold.kind})"
-                    )
+        list_misses(by_half)
     return 0
 
 

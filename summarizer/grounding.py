@@ -306,7 +306,7 @@ class _Resolver:
             return None
         lo = self.u.paragraphs[max(0, q.paragraph - 2)].start
         hi = self.u.paragraphs[min(len(self.u.paragraphs) - 1, q.paragraph + 1)].end
-        where = self.phrase(pick, lo, hi) or self.phrase(pick.split()[-1], lo, hi)
+        where = self.phrase(pick, lo, hi) or self.phrase(pick.rsplit(maxsplit=1)[-1], lo, hi)
         if where is None:
             self.reject(path, pick, "not named near the quotation")
         return where

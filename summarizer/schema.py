@@ -256,7 +256,9 @@ class Quote(_Strict):
     speaker_role: str | None = None
     kind: Literal["direct", "indirect"] = "direct"
     id: str | None = Field(default=None, description="Id of the quotation (v2).")
-    attribution: QuoteAttribution | None = Field(default=None, description="How the speaker was settled (2.2).")
+    attribution: QuoteAttribution | None = Field(
+        default=None, description="How the speaker was settled (2.2)."
+    )
 
 
 class Claim(_Strict):

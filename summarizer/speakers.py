@@ -51,17 +51,16 @@ _MARKS = '"\u201c\u201d\u201e\u00ab\u00bb'
 
 # -- the speech verbs: lemmas and their forms ----------------------------------------------------
 
-_LEMMAS = (
-    "say tell add continue explain state declare insist note write warn ask reply respond recall "
-    "argue claim admit acknowledge tweet post announce describe call chant shout yell scream cry "
-    "whisper joke quip boast complain concede conclude suggest predict promise vow pledge urge "
-    "demand assert contend maintain observe remark comment read testify confirm deny blast slam "
-    "accuse mock criticize criticise praise compare characterize characterise tout "
-    "agree stress emphasize emphasise sing mention report answer wonder lament repeat "
-    "reiterate proclaim exclaim muse plead beg caution advise recount charge allege counter fume "
-    "thunder retort sneer scoff gush rave lash talk speak think believe know hope feel fear rate "
-    "exhort liken"
-).split()
+_LEMMAS = """
+    say tell add continue explain state declare insist note write warn ask reply respond recall
+    argue claim admit acknowledge tweet post announce describe call chant shout yell scream cry
+    whisper joke quip boast complain concede conclude suggest predict promise vow pledge urge demand
+    assert contend maintain observe remark comment read testify confirm deny blast slam accuse mock
+    criticize criticise praise compare characterize characterise tout agree stress emphasize
+    emphasise sing mention report answer wonder lament repeat reiterate proclaim exclaim muse plead
+    beg caution advise recount charge allege counter fume thunder retort sneer scoff gush rave lash
+    talk speak think believe know hope feel fear rate exhort liken
+""".split()  # noqa: SIM905
 _IRREGULAR = {
     "say": "say says said saying",
     "tell": "tell tells told telling",
@@ -101,7 +100,6 @@ _CYRILLIC_SPEECH = (
     r"заявив|сказав|зазначив\w*|додав\w*|повідомив\w*|наголосив\w*"
 )
 SPEECH_RE = re.compile(rf"\b({_SPEECH}|{_CYRILLIC_SPEECH}|according\s+to|put\s+it)\b", re.IGNORECASE)
-_LISTENER_VERBS = frozenset("tell tells told telling ask asks asking".split())
 # Verbs that come before their subject after a quotation ('"…," said Caddell'); "told the
 # paper" and "answering questions" name a listener or an object, never who speaks.
 _INVERTIBLE = frozenset(
@@ -145,8 +143,16 @@ _STOP = frozenset(
     would can could should may might must also than amid despite near outside inside across behind
     beside along around toward towards beyond among who whom which""".split()  # noqa: SIM905
 )
-_DETERMINERS = frozenset("a an the one another some his her their its our my your this that".split())
-_PREPOSITIONS = frozenset("of for from at with".split())
+_DETERMINERS = frozenset(
+    """
+    a an the one another some his her their its our my your this that
+    """.split()  # noqa: SIM905
+)
+_PREPOSITIONS = frozenset(
+    """
+    of for from at with
+    """.split()  # noqa: SIM905
+)
 # Role words in front of a name; ``summarizer.units`` strips them from the start of a name run
 # ("Deputy Chief Constable Adrian Hanstock" -> "Adrian Hanstock").
 ROLE = re.compile(
@@ -188,7 +194,16 @@ _TWEET_AUTHOR = re.compile(
     r"[^\S\n]+\d{1,2},[^\S\n]+\d{4}"  # the embed's own date: a byline "(@jsmith)" has none
 )
 _BYLINE = re.compile(r"\b(?:by|photo|reporting|editing|staff|writer|contributed)\b", re.IGNORECASE)
-_TITLE_GENDER = {"mr": "m", "mrs": "f", "ms": "f", "miss": "f", "sir": "m", "lady": "f", "dame": "f", "lord": "m"}
+_TITLE_GENDER = {
+    "mr": "m",
+    "mrs": "f",
+    "ms": "f",
+    "miss": "f",
+    "sir": "m",
+    "lady": "f",
+    "dame": "f",
+    "lord": "m",
+}
 _OWN_PRONOUN = re.compile(
     r"\b(?:she|he|his|her(?!\s+(?:in|on|at|to|and|or|but|for|with|by|from|as|that|if)\b)(?=\s+[^\W\d_]))\b",
     re.IGNORECASE,
@@ -218,7 +233,7 @@ _MODIFIED_HEAD = re.compile(
     r"(?:^|[,;:]\s*|\b(?:and|but)\s+)(?:[A-Z][\w.'\u2019-]*\s+)+(?:[a-z][\w-]*\s+){0,3}"
     r"(?:spokes(?:man|woman|person)|director|manager|chairman|secretary|adviser|aide|official|chief)\s+$"
 )
-_SENTENCE_OPENERS = frozenset("A An The This That It He She They There We".split())
+_SENTENCE_OPENERS = frozenset("A An The This That It He She They There We".split())  # noqa: SIM905
 _TOKEN = re.compile(r"\([^()\n]{0,40}\)|[^\W\d_][\w.'\u2019-]*|\d[\w.,%-]*|\S")
 _SAME_PRONOUN = {"m": re.compile(r"\s*(?:He|he)\b"), "f": re.compile(r"\s*(?:She|she)\b")}
 _PRONOUN_REACH = 3  # sentences back for "he said"
@@ -269,7 +284,11 @@ class Clause:
 
     @property
     def name_span(self) -> tuple[int, int]:
-        return (self.name_start, self.name_end) if self.name_start >= 0 else (self.subject_start, self.subject_end)
+        return (
+            (self.name_start, self.name_end)
+            if self.name_start >= 0
+            else (self.subject_start, self.subject_end)
+        )
 
 
 @dataclass(frozen=True)
@@ -316,10 +335,14 @@ def _tidy(words: list[str]) -> list[str]:
     return words
 
 
-_STYLED = re.compile(r"^(?:lady|sir|dame|lord|king|queen|prince|princess|pope)$", re.IGNORECASE)  # "Lady Gaga"
+_STYLED = re.compile(
+    r"^(?:lady|sir|dame|lord|king|queen|prince|princess|pope)$", re.IGNORECASE
+)  # "Lady Gaga"
 
 
-_LY_NOUNS = frozenset("family ally rally assembly supply reply july italy anomaly monopoly homily bully belly".split())
+_LY_NOUNS = frozenset(
+    "family ally rally assembly supply reply july italy anomaly monopoly homily bully belly".split()  # noqa: SIM905
+)
 
 
 def _adverb(word: str) -> bool:
@@ -371,6 +394,21 @@ def title_like(quoted: str) -> bool:
     return 0 < len(words) <= 8 and len(long) >= 2 and all(w[0].isupper() for w in long)  # not "Neither do I."
 
 
+def _head(tokens: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """The head of a noun phrase's tokens: after the last possessor, before the first
+    "of/for/from/at/with", without parentheses ("(D-Mo.)"); empty when there is none."""
+    head = tokens
+    for k, t in enumerate(tokens):
+        if t[2].endswith(("'s", "\u2019s", "s'")) and k + 1 < len(tokens):
+            head = tokens[k + 1 :]
+    for k, t in enumerate(head):
+        if t[2].lower() in _PREPOSITIONS and k:
+            head = head[:k]
+            break
+    head = [t for t in head if not t[2].startswith("(")]
+    return [] if not head or head[-1][2] == "," else head
+
+
 def _capitalised(word: str) -> bool:
     return word[:1].isupper()
 
@@ -419,7 +457,10 @@ class _Reader:
             if not (ROLE.match(word) or word.lower() in ("the", "a", "an") or _capitalised(word)):
                 break
             before = before[: m.start()]
-        return not before.strip() or re.search(r"(?:[,;:\u2014\u2013\"\u201d]|\b(?:and|but|while|as|when))\s*$", before) is not None
+        return (
+            not before.strip()
+            or re.search(r"(?:[,;:\u2014\u2013\"\u201d]|\b(?:and|but|while|as|when))\s*$", before) is not None
+        )
 
     def possessive(self, n: _Name) -> bool:
         return self.text[n.end : n.end + 2] in ("'s", "\u2019s") or n.text.endswith(("'s", "\u2019s"))
@@ -468,17 +509,8 @@ class _Reader:
         tokens = [(m.start() + a, m.end() + a, m.group(0)) for m in _TOKEN.finditer(words)]
         if not tokens or any(t[2].lower() in _STOP for t in tokens):
             return None
-        # the head: after the last possessor, before the first "of/for/from/at/with"
-        head = tokens
-        for k, t in enumerate(tokens):
-            if t[2].endswith(("'s", "\u2019s", "s'")) and k + 1 < len(tokens):
-                head = tokens[k + 1 :]
-        for k, t in enumerate(head):
-            if t[2].lower() in _PREPOSITIONS and k:
-                head = head[:k]
-                break
-        head = [t for t in head if not t[2].startswith("(")]  # "(D-Mo.)"
-        if not head or head[-1][2] in ",":
+        head = _head(tokens)
+        if not head:
             return None
         last = head[-1][2].rstrip(".,")
         if any(t[2].islower() and (t[2].endswith("ed") or t[2] in _VERB_FORMS) for t in tokens[:-1]):
@@ -489,7 +521,9 @@ class _Reader:
                 return None
             name, n0, n1 = found
             return _Phrase(a, b, name, person=person_like(name), name_start=n0, name_end=n1)
-        voice = re.match(r"(?:an?|the)\s+(?:\w+\s+)?(?:statement|letter|post)\s+(?:from|by|on behalf of)\s+", words, re.I)
+        voice = re.match(
+            r"(?:an?|the)\s+(?:\w+\s+)?(?:statement|letter|post)\s+(?:from|by|on behalf of)\s+", words, re.I
+        )
         if voice and voice.end() < len(words):  # "A statement from Mr Lee's family": the family
             return self.phrase(a + voice.end(), b)
         return self.description(a, b, tokens, last)
@@ -565,7 +599,7 @@ class _Reader:
         if not before.endswith(","):
             return self.phrase_ending(floor + len(before), floor)
         # comma-separated segments right to left: skip appositives, the first other is the subject
-        stop = max(before.rfind(c) + 1 for c in ";:!?\"\u201c\u201d")  # "R." and "R-Ky." stay
+        stop = max(before.rfind(c) + 1 for c in ';:!?"\u201c\u201d')  # "R." and "R-Ky." stay
         right = len(before) - 1
         for _ in range(5):
             comma = before.rfind(",", stop, right)
@@ -579,13 +613,11 @@ class _Reader:
         """The longest noun phrase that ends at ``end``: back to a clause boundary (a stop word,
         punctuation, a quotation mark) and no further than 12 words."""
         start = end
-        count = 0
-        for m in reversed(list(_TOKEN.finditer(self.text, max(floor, end - 200), end))):
+        for count, m in enumerate(reversed(list(_TOKEN.finditer(self.text, max(floor, end - 200), end)))):
             word = m.group(0)
             if word.lower() in _STOP or (len(word) == 1 and not word.isalnum()) or count >= 12:
                 break
             start = m.start()
-            count += 1
         previous = ""
         for m in _TOKEN.finditer(self.text, start, end):  # the longest phrase that reads as one
             best = self.phrase(m.start(), end)
@@ -652,7 +684,9 @@ class _Reader:
                 return None  # '"…," told the paper' names the listener, "answering questions" an object
             phrase = self.phrase_after(verb.end(), b)
             return self.clause(verb.start(), verb.end(), phrase)
-        if _PASSIVE_BEFORE.search(self.text, max(a, verb.start() - 10), verb.start()) and not word.endswith("ing"):
+        if _PASSIVE_BEFORE.search(self.text, max(a, verb.start() - 10), verb.start()) and not word.endswith(
+            "ing"
+        ):
             return None
         phrase = self.subject_before(verb.start(), a)
         if phrase is None:
@@ -689,9 +723,9 @@ class _Reader:
             if _NOUN_BEFORE.search(self.text, max(0, v.start() - 12), v.start()):
                 continue
             bare = v.group(0).lower()
-            if bare in _LEMMA_SET or bare.rstrip("s") in _LEMMA_SET:
-                if _DETERMINER_NEAR.search(self.text, max(0, v.start() - 40), v.start()):
-                    continue  # "a controversial comment", "the recent claims"
+            noun_like = bare in _LEMMA_SET or bare.rstrip("s") in _LEMMA_SET
+            if noun_like and _DETERMINER_NEAR.search(self.text, max(0, v.start() - 40), v.start()):
+                continue  # "a controversial comment", "the recent claims"
             out.append(v)
         return out
 
@@ -700,7 +734,7 @@ class _Reader:
         s = self.sentences[r.sentence]
         open_mark = r.start - 1
         floor = s.start
-        for a, b in self.quote_spans:  # not before an earlier quotation of the same sentence
+        for _, b in self.quote_spans:  # not before an earlier quotation of the same sentence
             if s.start <= b < open_mark:
                 floor = b + 1
         for m in _RUN_ON.finditer(self.text, floor, open_mark):
@@ -715,7 +749,9 @@ class _Reader:
             if clause is not None:
                 return clause
         for verb in reversed(verbs):  # "…, saying", "… and vowed", "X was heard … saying"
-            if verb.group(0).endswith("ing") or re.search(r"(?:,|\band|\bbut)\s*$", self.text[floor : verb.start()]):
+            if verb.group(0).endswith("ing") or re.search(
+                r"(?:,|\band|\bbut)\s*$", self.text[floor : verb.start()]
+            ):
                 return self.clause(verb.start(), verb.end(), self.sentence_subject(s.start, verb.start()))
         return None
 
@@ -783,7 +819,9 @@ class _Reader:
         m = _TWEET_AUTHOR.match(self.text, r.end + 1, r.end + 200)
         if m is None or _BYLINE.search(m.group("name")):
             return None
-        return Clause(m.start("name"), m.end(), m.start("name"), m.start("name") + len(m.group("name").rstrip()))
+        return Clause(
+            m.start("name"), m.end(), m.start("name"), m.start("name") + len(m.group("name").rstrip())
+        )
 
     # -- names and people ----------------------------------------------------------------------
 
@@ -795,7 +833,9 @@ class _Reader:
         if title is None or len(name.split()) > 1 or name in self.canonical:
             return self.full(name)
         want = _TITLE_GENDER[title.group(1).lower()]
-        fits = [f for f in self.full_names if f.split()[-1] == name and first_names.gender(f.split()[0]) == want]
+        fits = [
+            f for f in self.full_names if f.split()[-1] == name and first_names.gender(f.split()[0]) == want
+        ]
         return fits[0] if len(fits) == 1 else f"{title.group(1)} {name}"
 
     def full(self, name: str) -> str:
@@ -837,7 +877,9 @@ class _Reader:
             elif len(words) == 1 and person_like(name) and words[0] not in self.surnames:
                 found = first_names.gender(words[0])  # "Melania": a first name, nobody's surname
             if found is None and len(words) == 1 and not titles:  # "Trump": as "Donald Trump"
-                fulls = {first_names.gender(n.split()[0]) for n in self.full_names if n.split()[-1] == words[0]}
+                fulls = {
+                    first_names.gender(n.split()[0]) for n in self.full_names if n.split()[-1] == words[0]
+                }
                 found = fulls.pop() if len(fulls) == 1 else None
             if found is None and not titles:
                 found = self.pronoun_votes(last)
@@ -928,7 +970,11 @@ class _Attributor:
         if a.speaker is None:
             return None
         between = self.r.text[before.end + 1 : q.start - 1]
-        if not same and between.rstrip().endswith("?") and not self.r.text[before.end : before.end + 1].isspace():
+        if (
+            not same
+            and between.rstrip().endswith("?")
+            and not self.r.text[before.end : before.end + 1].isspace()
+        ):
             return None  # a question closes the paragraph before: the answer is someone else's
         gap = before.end + 1
         if a.clause is not None and before.end <= a.clause.start < q.start:
@@ -947,11 +993,15 @@ class _Attributor:
             return None  # the quotation does not open its sentence
         for j in range(k - 1, max(-1, k - 3), -1):
             s = reader.sentences[j]
-            if s.paragraph != q.paragraph or any(a <= s.start < b or s.start <= a < s.end for a, b in reader.quote_spans):
+            if s.paragraph != q.paragraph or any(
+                a <= s.start < b or s.start <= a < s.end for a, b in reader.quote_spans
+            ):
                 return None
             for verb in reversed(reader.verbs(s.start, s.end)):
                 clause = reader.opening(verb, s.start)
-                speaker = reader.speaker_text(clause) if clause is not None and clause.pronoun is None else None
+                speaker = (
+                    reader.speaker_text(clause) if clause is not None and clause.pronoun is None else None
+                )
                 if clause is not None and speaker:
                     return Attribution(speaker, "continuation", clause, clause.name_span, (speaker, UNNAMED))
         return None
@@ -1014,7 +1064,13 @@ class _Attributor:
         spoke: list[tuple[int, int, str, bool]] = []
         for _, att in reversed(spoken):
             span = att.speaker_span
-            if att.speaker and span and a <= span[0] < b and att.method != "continuation" and person_like(att.speaker):
+            if (
+                att.speaker
+                and span
+                and a <= span[0] < b
+                and att.method != "continuation"
+                and person_like(att.speaker)
+            ):
                 spoke.append((span[0], span[1], att.speaker, True))
         for verb in reader.verbs(a, b):  # "… Assistant Chief Robert Merner said the incident …"
             clause = reader.opening(verb, a)
@@ -1059,7 +1115,10 @@ class _Attributor:
             name = clean(n.text)
             if name in reader.places or not speaker_like(name) or ROLE.match(name) or _REPORTS.search(name):
                 continue
-            if reader.text[max(0, n.start - 1) : n.start] in ("/", "@", "#") or reader.text[n.end : n.end + 1] == "/":
+            if (
+                reader.text[max(0, n.start - 1) : n.start] in ("/", "@", "#")
+                or reader.text[n.end : n.end + 1] == "/"
+            ):
                 continue  # "pic.twitter.com/X8ox2wMl8H", "(@Kxngsosa)", "(Name Surname/PA)"
             if _CREDIT_BEFORE.search(reader.text, max(0, n.start - 20), n.start):
                 continue

@@ -283,7 +283,10 @@ def _merge(spans: list[tuple[int, int]], text: str, quotes: list[tuple[int, int]
             dateline = len(head.split()) <= 3 and not head.rstrip().endswith((".", "!", "?", '"', "\u201d"))
             starts_lower = text[s : s + 1].islower() or text[s : s + 1] in "-\u2013\u2014"
             last = head.rstrip().rsplit(maxsplit=1)[-1] if head.strip() else ""
-            title = last.endswith(".") and last[:-1].lower() in _ABBREVIATIONS - {"jr", "sr"}  # "the Rev. Peter"
+            title = last.endswith(".") and last[:-1].lower() in _ABBREVIATIONS - {
+                "jr",
+                "sr",
+            }  # "the Rev. Peter"
             if inside_quote or dateline or title or (starts_lower and len(head.split()) <= 3):
                 merged[-1] = (ps, e)
                 continue

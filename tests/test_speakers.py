@@ -385,4 +385,4 @@ def test_no_speaker_is_a_credit_caption_agency_place_or_residue_word() -> None:
     for q in units.quotations:
         named = {q.proposed} | set(q.candidates)
         assert not named & furniture, (q.proposed, q.candidates)
-    assert [q.proposed for q in units.quotations][0] == "one woman"
+    assert next(q.proposed for q in units.quotations) == "one woman"

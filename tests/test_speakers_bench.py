@@ -32,7 +32,12 @@ b = _load()
     [
         ("Michael Flynn", "Flynn, a top Trump surrogate,", "name", "right"),  # the gold's head
         ("Robby Mook", "Hillary Clinton's campaign manager Robby Mook", "name", "right"),
-        ("Hillary Clinton", "Hillary Clinton's campaign manager Robby Mook", "name", "wrong"),  # the possessor
+        (
+            "Hillary Clinton",
+            "Hillary Clinton's campaign manager Robby Mook",
+            "name",
+            "wrong",
+        ),  # the possessor
         ("Bill Clinton", "Hillary Clinton", "name", "wrong"),  # another first name
         ("Mr. Clinton", "Mrs. Clinton", "name", "wrong"),  # another gendered title
         ("Clinton campaign chairman", "Clinton campaign chairman John Podesta", "name", "right"),
