@@ -220,8 +220,15 @@ class Outcome:
 
 def run(article: Article, spans: str) -> tuple[list[Outcome], float]:
     """The attribution of every gold quotation of ``article`` and the seconds it took."""
+    from summarizer import units as units_module
     from summarizer.speakers import Region, attribute
-    from summarizer.units import analyse, quotation_spans
+    from summarizer.units import analyse
+
+    def quotation_spans(text: str) -> list[tuple[int, int]]:  # older checkouts lack the public one
+        if hasattr(units_module, "quotation_spans"):
+            return list(units_module.quotation_spans(text))
+        paragraphs = units_module._paragraphs(text)
+        return [span for p in paragraphs for span in units_module._quote_regions(text, p)]
 
     units = analyse(article.text)
     regions: list[tuple[Region, Gold | None]] = []
