@@ -137,7 +137,7 @@ _SKIP_BEFORE_VERB = frozenset(
 )
 _STOP = frozenset(
     """and or but while as when where whereas because if though although that which whom whose
-    than so then after before since until unless in on to by into onto over under about against
+    than so then after before since until unless on to by into onto over under about against
     during through between without within upon via per like not no nor yes this these those there
     here what how why said says told was were is are be been being has have had do does did will
     would can could should may might must also than amid despite near outside inside across behind
@@ -150,7 +150,7 @@ _DETERMINERS = frozenset(
 )
 _PREPOSITIONS = frozenset(
     """
-    of for from at with
+    of for from at with in
     """.split()  # noqa: SIM905
 )
 # Role words in front of a name; ``summarizer.units`` strips them from the start of a name run
@@ -345,6 +345,19 @@ _LY_NOUNS = frozenset(
 )
 
 
+# Participles that are adjectives in a subject: "registered voters", "retired general".
+_ED_ADJECTIVES = frozenset(
+    """registered elected unnamed retired concerned unidentified armed masked injured wounded
+    detained accused alleged interested qualified licensed experienced unaffiliated undecided
+    self-described so-called""".split()  # noqa: SIM905
+)
+
+
+def _verb_like(word: str) -> bool:
+    """A lowercase past form or speech verb ("arrested", "filed", "said"), not an adjective."""
+    return word.islower() and (word.endswith("ed") or word in _VERB_FORMS) and word not in _ED_ADJECTIVES
+
+
 def _adverb(word: str) -> bool:
     """ "repeatedly", "angrily": not "family" or "ally"."""
     low = word.lower()
@@ -513,7 +526,7 @@ class _Reader:
         if not head:
             return None
         last = head[-1][2].rstrip(".,")
-        if any(t[2].islower() and (t[2].endswith("ed") or t[2] in _VERB_FORMS) for t in tokens[:-1]):
+        if any(_verb_like(t[2]) for t in tokens[:-1]):
             return None  # "arrested Smith"
         if _capitalised(last):
             found = self.name_at(head[-1][0], head[-1][1])
@@ -575,7 +588,7 @@ class _Reader:
         for _, _, word in tokens[1:]:
             if word.lower() in _PREPOSITIONS:
                 break
-            if word.islower() and (word.endswith("ed") or _adverb(word)):
+            if _verb_like(word) or _adverb(word):
                 return None  # "Trump repeatedly demeaned women", "a complaint filed"
         return _Phrase(a, b, self.text[a:b])
 
@@ -622,7 +635,7 @@ class _Reader:
         for m in _TOKEN.finditer(self.text, start, end):  # the longest phrase that reads as one
             best = self.phrase(m.start(), end)
             if best is not None:
-                if previous.lower() in _OBJECT_BEFORE or (previous.islower() and previous.endswith("ed")):
+                if previous.lower() in _OBJECT_BEFORE or _verb_like(previous):
                     return None  # "near the stop", "who arrested Smith": an object, not a subject
                 return best
             previous = m.group(0)
