@@ -31,7 +31,13 @@ from summarizer.speakers import ROLE, SPEECH_RE, Attribution, Region, attribute,
 
 MIN_QUOTE_WORDS = 4  # shorter quoted bits are scare quotes or terms, not quotations
 
-_OPENERS = {"\u201c": "\u201d", "\u201e": "\u201c\u201d", "\u00ab": "\u00bb", '"': '"\u201d', "\u2018": "\u2019"}
+_OPENERS = {
+    "\u201c": "\u201d",
+    "\u201e": "\u201c\u201d",
+    "\u00ab": "\u00bb",
+    '"': '"\u201d',
+    "\u2018": "\u2019",
+}
 _NAME_WORD = r"[^\W\d_][\w'\u2019.-]*"
 _CONNECTORS = frozenset(["de", "van", "von", "der", "den", "al", "el", "bin", "da", "del", "la", "le", "di"])
 _NOT_NAMES = frozenset(
