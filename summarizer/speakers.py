@@ -737,8 +737,13 @@ class _Reader:
                 continue
             bare = v.group(0).lower()
             noun_like = bare in _LEMMA_SET or bare.rstrip("s") in _LEMMA_SET
-            if noun_like and _DETERMINER_NEAR.search(self.text, max(0, v.start() - 40), v.start()):
-                continue  # "a controversial comment", "the recent claims"
+            ends_tag = re.match(r"\s*[.,:;!?\"\u201c\u201d]", self.text[v.end() : v.end() + 3]) is not None
+            if (
+                noun_like
+                and not ends_tag
+                and _DETERMINER_NEAR.search(self.text, max(0, v.start() - 40), v.start())
+            ):
+                continue  # "a controversial comment", "the recent claims"; not "the letter reads."
             out.append(v)
         return out
 
@@ -991,7 +996,10 @@ class _Attributor:
             return None  # a question closes the paragraph before: the answer is someone else's
         gap = before.end + 1
         if a.clause is not None and before.end <= a.clause.start < q.start:
-            gap = a.clause.end  # the earlier quotation's own "X said" is not someone else
+            # the earlier quotation's own "X said …" sentence is not someone else speaking
+            gap = max(
+                a.clause.end, min(self.r.sentences[self.r.sentence_at(a.clause.start)].end, q.start - 1)
+            )
         if self.other_speaker(gap, q.start - 1):
             return None
         return Attribution(a.speaker, "continuation", a.clause, a.speaker_span, (a.speaker, UNNAMED))
