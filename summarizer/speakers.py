@@ -719,6 +719,7 @@ class _Reader:
         if (
             phrase.pronoun is None
             and not phrase.person
+            and not self.text[phrase.end : start].strip()  # the verb right after the phrase
             and re.search(r"(?:ed|written)$", verb)
             and re.match(r"\s+(?:to|by|on|in|at|as)\b", self.text[end : end + 4])
         ):
