@@ -137,7 +137,7 @@ _SKIP_BEFORE_VERB = frozenset(
 )
 _STOP = frozenset(
     """and or but while as when where whereas because if though although that which whom whose
-    than so then after before since until unless on to by into onto over under about against
+    than so then after before since until unless in on to by into onto over under about against
     during through between without within upon via per like not no nor yes this these those there
     here what how why said says told was were is are be been being has have had do does did will
     would can could should may might must also than amid despite near outside inside across behind
@@ -150,7 +150,7 @@ _DETERMINERS = frozenset(
 )
 _PREPOSITIONS = frozenset(
     """
-    of for from at with in
+    of for from at with
     """.split()  # noqa: SIM905
 )
 # Role words in front of a name; ``summarizer.units`` strips them from the start of a name run
