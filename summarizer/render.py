@@ -23,25 +23,22 @@ def speaker_label(speaker: str) -> str:
     return "unnamed speaker" if speaker == UNNAMED else speaker
 
 
-_METHOD_NOTE = {
-    "continuation": "continues",
-    "pronoun": "",
-    "model": "the model's pick: no reporting clause names a speaker, check it",
-}
-
-
 def attribution_note(q: Quote) -> str | None:
     """Why the quote is given to its speaker, for an editor checking it: the article's own
-    reporting clause ("said Mayor Anna Stone"), "continues" one before it, or that the model
-    chose with no clause to go on. None when there is nothing to show."""
+    reporting clause ("said Mayor Anna Stone"), that it continues an earlier one, that the model
+    chose with no clause to go on, or the clause that names nobody ("he said"). None when there
+    is nothing to show."""
     a = q.attribution
     if a is None:
         return None
-    clause = f"“{a.clause}”" if a.clause else ""
-    note = _METHOD_NOTE.get(a.method, "")
-    if a.method == "unnamed" and not clause:
-        return None
-    return ": ".join(part for part in (note, clause) if part) or None
+    clause = f"“{a.clause}”" if a.clause else None
+    if a.method == "model":
+        return "the model's pick: no reporting clause names a speaker, check it"
+    if a.method == "continuation" and clause:
+        return f"continues {clause}"
+    if a.method == "unnamed" and clause:
+        return f"{clause}: nobody the article names agrees"
+    return clause
 
 
 def to_json(record: EventSummary, *, indent: int | None = 2) -> str:

@@ -970,11 +970,11 @@ class _Attributor:
         """The "he"/"she" that opens the quotation's sentence when no speech verb attributes it:
         the words are that person's, whoever the rules can find them to be."""
         s = self.r.sentences[self.r.sentence_at(q.start)]
-        m = re.match(r"\s*(He|She)\b", self.r.text[s.start : q.start])
+        m = re.match(r"\s*(He|She)\b(?:\s+[a-z]+)?", self.r.text[s.start : q.start])
         if m is None:
             return None
         a, b = s.start + m.start(1), s.start + m.end(1)
-        return Clause(a, b, a, b, m.group(1).lower())
+        return Clause(a, s.start + m.end(), a, b, m.group(1).lower())  # "He lists"
 
     def continued(self, q: Region, spoken: list[tuple[Region, Attribution]]) -> Attribution | None:
         """No clause: the words go on from the quotation just before, in this paragraph or at

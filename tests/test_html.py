@@ -21,8 +21,8 @@ from jinja2 import StrictUndefined
 from summarizer.articles import Article, normalize_text
 from summarizer.html import content_security_policy, environment, kind_of, safe_url, to_html
 from summarizer.prompts import prompt_version
-from summarizer.render import to_markdown
-from summarizer.schema import SCHEMA_VERSION, EventSummary, Grounded, Quote, Span
+from summarizer.render import attribution_note, to_markdown
+from summarizer.schema import SCHEMA_VERSION, EventSummary, Grounded, Quote, QuoteAttribution, Span
 from summarizer.units import analyse
 from tests.support.records import record_for
 
@@ -849,3 +849,23 @@ def test_helpers() -> None:
     assert safe_url(None) is None
     assert safe_url("") is None
     assert safe_url("https://example.org/ü") == "https://example.org/ü"
+
+
+@pytest.mark.parametrize(
+    ("method", "clause", "note"),
+    [
+        ("clause", "said Mayor Anna Stone", "“said Mayor Anna Stone”"),
+        ("pronoun", "she told reporters", "“she told reporters”"),
+        ("continuation", "said Mayor Anna Stone", "continues “said Mayor Anna Stone”"),
+        ("model", None, "the model's pick: no reporting clause names a speaker, check it"),
+        ("unnamed", "he said", "“he said”: nobody the article names agrees"),
+        ("unnamed", None, None),
+    ],
+)
+def test_the_brief_says_how_each_speaker_was_settled(
+    method: str, clause: str | None, note: str | None
+) -> None:
+    attribution = QuoteAttribution(method=method, clause=clause)  # type: ignore[arg-type]
+    quote = Quote(text="We will rebuild the bridge", speaker="Anna Stone", attribution=attribution)
+    assert attribution_note(quote) == note
+    assert attribution_note(Quote(text="x y z w", speaker="Anna Stone")) is None  # a 2.1 record
