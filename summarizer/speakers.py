@@ -21,10 +21,10 @@ With no clause of its own a quotation **continues** the quotation before it in i
 or the last quotation of the previous paragraph when it opens the paragraph (news style), unless
 someone else is said to speak in between or the earlier quotation was a question. A **pronoun**
 subject (``he said``) goes to a person only when they agree: the nearest earlier speaker or
-sentence subject whose gender, as the article shows it (titles, pronouns tied to the name) or
-as the first-name lexicon gives it, is the pronoun's; otherwise nobody. What the clause cannot
-settle may be put to the model (``Attribution.asked``), with the names near the quotation and
-"unnamed" as the only choices.
+sentence subject whose gender (a title, then the first-name lexicon of ``first_names``, then
+pronouns the article ties to the name) is the pronoun's; otherwise nobody, and the model is not
+asked. Only a quotation with no clause at all may be put to the model (``units.Quotation.asked``),
+with the names near it and "unnamed" as the only choices.
 
 Every attribution keeps its evidence: the clause's span, the span of the words naming the
 speaker (the antecedent for a pronoun, the earlier clause for a continuation) and the method:
@@ -915,20 +915,6 @@ class _Reader:
         if max(votes.values()) < 2 or min(votes.values()) * 2 >= max(votes.values()):
             return None
         return "f" if votes["f"] > votes["m"] else "m"
-
-    def people_before(self, pos: int, r: Region) -> list[tuple[int, str]]:
-        """Person names outside quotations from the quotation's paragraph (and the two
-        before) up to ``pos``, nearest first, as (position, full name)."""
-        floor = self.paragraphs[max(0, r.paragraph - 2)].start
-        out = []
-        for n in reversed(self.names_in(floor, pos)):
-            name = clean(n.text)
-            if name in self.places or not person_like(name) or ROLE.match(name) or _REPORTS.search(name):
-                continue
-            if self.text[n.end : n.end + 2] in ("'s", "\u2019s"):
-                continue  # a possessor is not who the sentence is about
-            out.append((n.start, self.full(name)))
-        return out
 
 
 class _Attributor:
