@@ -275,6 +275,10 @@ class _Resolver:
                 assert pick is not None
                 span = self.model_pick(q, pick)
                 speaker, method = (pick, "model") if span is not None else (None, method)
+                if span is not None:  # shown in the brief: an editor checks it
+                    self.notes.append(
+                        f"quotes.{q.id}: speaker chosen by the model, no reporting clause names one"
+                    )
             if speaker is None:
                 speaker, method, span = UNNAMED, "unnamed", None
             if span is not None:

@@ -196,8 +196,10 @@ def test_a_speaker_not_offered_for_the_quotation_cannot_be_chosen(speaker: str) 
 def test_the_models_pick_is_kept_with_its_method_and_the_words_that_name_it() -> None:
     [q] = ASKED_UNITS.quotations
     draft = asked_draft({q.id: "Tom Reyes"})
-    [quote] = resolve(draft, ASKED_UNITS).draft.quotes
+    result = resolve(draft, ASKED_UNITS)
+    [quote] = result.draft.quotes
     assert quote.speaker == "Tom Reyes" and quote.attribution is not None
+    assert any("chosen by the model" in note for note in result.notes)  # the brief is flagged for it
     assert quote.attribution.method == "model" and quote.attribution.clause is None
     a, b = quote.attribution.speaker_start, quote.attribution.speaker_end
     assert a is not None and b is not None and ASKED_UNITS.text[a:b] == "Tom Reyes"
