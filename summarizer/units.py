@@ -20,14 +20,14 @@ offered as ids, and their quotations and numbers are not candidates.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from syntok import segmenter
 
 from summarizer.injections import paragraph_spans, withheld_spans
 from summarizer.numbers import NumberSpan, find_numbers
-from summarizer.speakers import ROLE, SPEECH_RE, Attribution, Region, attribute, clean
+from summarizer.speakers import ROLE, SPEECH_RE, UNNAMED, Attribution, Region, attribute, clean
 
 MIN_QUOTE_WORDS = 4  # shorter quoted bits are scare quotes or terms, not quotations
 
@@ -152,6 +152,17 @@ class Units:
     @property
     def citable(self) -> list[Sentence]:
         return [s for s in self.sentences if not s.withheld]
+
+    def without_speaker_questions(self) -> Units:
+        """These units with no quotation put to the model: one no clause attributes keeps
+        "unnamed" as its only choice (``pipeline.asks_speakers``)."""
+        quotations = [
+            q
+            if q.proposed is not None
+            else replace(q, attribution=replace(q.attribution, candidates=(UNNAMED,)))
+            for q in self.quotations
+        ]
+        return replace(self, quotations=quotations)
 
     def visible_text(self) -> str:
         """The article without withheld passages: what prose may be supported by."""

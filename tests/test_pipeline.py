@@ -129,3 +129,25 @@ def test_build_record_keeps_the_grounding_the_answer_passed() -> None:
     assert [q.id for q in record.summary.quotes] == [q.id for q in prep.units.quotations]
     assert record.rejected == [] and not record.needs_review
     assert (record.provenance.prompt_version, record.provenance.attempts) == (prep.prompt.version, 1)
+
+
+def test_the_embedded_model_is_asked_no_speaker_other_endpoints_are() -> None:
+    """A quotation no reporting clause attributes: put to a larger model behind --base-url,
+    left unnamed on the embedded default model (its picks were right about half the time)."""
+    article = Article(
+        id="asked",
+        text=normalize_text(
+            "Ann Blake and Tom Reyes toured flooded streets in Riverton on Monday.\n\n"
+            'Their message to residents: "We will rebuild every bridge in this town."'
+        ),
+    )
+    other = prepare(article, Settings(), _endpoint(None))
+    embedded = prepare(article, Settings(), Endpoint(**{**_endpoint(None).__dict__, "backend": "embedded"}))
+    [asked] = other.units.quotations
+    assert asked.asked and "choose: Ann Blake | Tom Reyes | unnamed" in other.prompt.messages[1]["content"]
+    assert "QuoteSpeakers" in str(other.response_model.model_json_schema())
+    assert asked.id in other.response_model.model_json_schema()["$defs"]["QuoteSpeakers"]["properties"]
+    [settled] = embedded.units.quotations
+    assert not settled.asked and settled.candidates == ("unnamed",)
+    assert "choose:" not in embedded.prompt.messages[1]["content"]
+    assert embedded.response_model.model_json_schema()["$defs"]["QuoteSpeakers"].get("properties", {}) == {}
