@@ -139,6 +139,7 @@ class GroundingResult:
     grounded: list[Grounded] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    review: list[str] = field(default_factory=list)  # what the brief shows that an editor must check
 
     @property
     def stats(self) -> GroundingStats:
@@ -152,7 +153,10 @@ class GroundingResult:
 
     @property
     def needs_review(self) -> bool:
-        return bool(self.rejected or self.notes)
+        """The brief shows something to check: a stand-in, prose naming what the article does
+        not, a speaker the model chose. Items dropped (listed in ``rejected``, never shown) and
+        notes on what the code settled (a relocated event, a forced ``unverified``) do not."""
+        return bool(self.review)
 
 
 class _Resolver:
@@ -174,6 +178,7 @@ class _Resolver:
         self.grounded: list[Grounded] = []
         self.rejected: list[Rejected] = []
         self.notes: list[str] = []
+        self.review: list[str] = []  # what the brief will show that an editor must check
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -279,6 +284,9 @@ class _Resolver:
                     self.notes.append(
                         f"quotes.{q.id}: speaker chosen by the model, no reporting clause names one"
                     )
+                    self.review.append(
+                        f"the speaker of “{self.text[q.start : q.end][:40]}” is the model's pick"
+                    )
             if speaker is None:
                 speaker, method, span = UNNAMED, "unnamed", None
             if span is not None:
@@ -371,6 +379,9 @@ class _Resolver:
             # makes the main event, stands in (copied, flagged) rather than a brief with no
             # event. On the dev set every re-ask of such an answer had failed again.
             self.notes.append(f"no event held to its sentence; the lead ({lead.id}) stands in")
+            self.review.append(
+                "the event is the article's lead: none of the model's events held to its sentence"
+            )
             what = self.text[lead.start : lead.end]
             # Only the category carries over: the rejected event's modality, time, place and
             # actors were said of another sentence.
@@ -412,6 +423,9 @@ class _Resolver:
                 self.reject(f"events[{i}].what", what, why)
             elif why:  # the model pointed at the sentence and misworded it: the sentence stands in
                 self.reject(f"events[{i}].what", what, f"{why}; the cited sentence stands in")
+                self.review.append(
+                    f"an event is its cited sentence ({s.id}): the model's wording did not hold to it"
+                )
                 out.append((i, e, cited, s))
             else:
                 out.append((i, e, what, s))
@@ -648,8 +662,12 @@ class _Resolver:
                     what = ", ".join([*names[:3], *(f"{v:g}" for v in numbers[:3])])
                     self.notes.append(f"{name}: not in the article: {what}")
                     self.reject(name, prose, f"names or numbers not in the article: {what}; check it")
+                    self.review.append(f"the {name} names what the article does not: {what}")
             out.append(prose)
         headline = out[0] or title or self.first_sentence()
+        if not out[0]:
+            stand_in = "title" if title else "first sentence"
+            self.review.append(f"the headline is the article's {stand_in}: the model's did not hold")
         return headline, out[1]
 
     def without_rejected(self, name: str, prose: str) -> str:
@@ -831,7 +849,7 @@ def resolve(
         claims=claims,
         sources=sources,
     )
-    return GroundingResult(summary, r.grounded, r.rejected, r.notes)
+    return GroundingResult(summary, r.grounded, r.rejected, r.notes, r.review)
 
 
 class GroundingError(ValueError):

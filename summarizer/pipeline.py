@@ -132,6 +132,21 @@ def reasks_on_no_event(endpoint: Endpoint) -> bool:
     return endpoint.backend != "embedded"
 
 
+TRUNCATED_REVIEW = "the model saw only the first part of the article"
+INJECTION_REVIEW = "a passage addressed to an AI was withheld from the model"
+
+
+def review_reasons(review: list[str], prep: Prepared, injections: list[Any]) -> list[str]:
+    """What the brief shows that an editor must check: grounding's reasons, a truncated
+    article, a withheld passage."""
+    out = list(review)
+    if prep.truncated:
+        out.append(TRUNCATED_REVIEW)
+    if injections:
+        out.append(INJECTION_REVIEW)
+    return out
+
+
 def asks_speakers(endpoint: Endpoint) -> bool:
     """Whether a quotation no reporting clause attributes is put to the model, with the names
     near it as choices. Not on the embedded default model: its picks were right 18 of 34 times
@@ -156,6 +171,7 @@ def build_record(prep: Prepared, extraction: Extraction, endpoint: Endpoint) -> 
         publisher=article.publisher,
     )
     injections = find_injections(article.text)
+    review = review_reasons(result.review, prep, injections)
     return EventSummary(
         article=ArticleMeta(
             id=article.id,
@@ -174,7 +190,8 @@ def build_record(prep: Prepared, extraction: Extraction, endpoint: Endpoint) -> 
         rejected=result.rejected,
         stats=result.stats,
         suspected_injection=injections,
-        needs_review=result.needs_review or prep.truncated or bool(injections),
+        needs_review=bool(review),
+        review=review,
         provenance=Provenance(
             backend=endpoint.backend,
             base_url=endpoint.base_url,

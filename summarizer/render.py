@@ -55,7 +55,9 @@ def _md(text: str) -> str:
 
 def _banners(r: EventSummary) -> list[str]:
     out = []
-    if r.needs_review:
+    if r.review:
+        out.append("> **Needs review:** " + "; ".join(_md(reason) for reason in r.review) + ".")
+    elif r.needs_review:  # a record of schema 2.1 or older: any rejection set the flag
         out.append("> **Needs review:** some items could not be tied to the article (see the end).")
     if r.article.truncated:
         out.append(

@@ -377,7 +377,14 @@ class EventSummary(_Strict):
     rejected: list[Rejected] = Field(default_factory=list)
     stats: GroundingStats = Field(default_factory=GroundingStats)
     suspected_injection: list[Injection] = Field(default_factory=list)
-    needs_review: bool = False
+    needs_review: bool = Field(
+        default=False, description="True exactly when `review` lists something (2.2; before: any rejection)."
+    )
+    review: list[str] = Field(
+        default_factory=list,
+        description="What the brief shows that an editor must check (2.2): a stand-in, prose naming what "
+        "the article does not, a speaker the model chose, a truncated article, a withheld passage.",
+    )
     provenance: Provenance
 
 

@@ -40,8 +40,12 @@ def _assert_grounded(record: EventSummary) -> None:
         assert event.evidence in text
     assert record.stats.items == len(record.grounding) + len(record.rejected)
     assert all(r.reason for r in record.rejected)
-    if record.rejected or record.suspected_injection or record.article.truncated:
+    # the flag means the brief shows something to check, and says what; dropped items alone do not set it
+    assert record.needs_review == bool(record.review)
+    if record.suspected_injection or record.article.truncated:
         assert record.needs_review
+    stand_ins = [r for r in record.rejected if "stands in" in r.reason or "check it" in r.reason]
+    assert not stand_ins or record.needs_review
 
 
 def _figures(record: EventSummary) -> dict[str, float | None]:
@@ -75,6 +79,8 @@ def test_brief_of_the_seed(model_settings: Any, seed_path: Path) -> None:
     assert not {q.speaker for q in quotes} & {"Martin Griffiths", "Antonio Guterres", "Kyrylo Tymoshenko"}
     figures = _figures(record)
     assert figures["6,266"] == 6266 and figures["86"] == 86
+    # only an actor and a place were dropped: nothing shown needs checking
+    assert record.rejected and not record.needs_review and record.review == []
     assert [e.sentence for e in record.summary.events]  # at least one event survived
     md = to_markdown(record)
     assert md.startswith("# ") and "Leonid Vereshchagin" in md and "6,266" in md

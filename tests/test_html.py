@@ -20,6 +20,7 @@ from jinja2 import StrictUndefined
 
 from summarizer.articles import Article, normalize_text
 from summarizer.html import content_security_policy, environment, kind_of, safe_url, to_html
+from summarizer.pipeline import TRUNCATED_REVIEW
 from summarizer.prompts import prompt_version
 from summarizer.render import attribution_note, to_markdown
 from summarizer.schema import SCHEMA_VERSION, EventSummary, Grounded, Quote, QuoteAttribution, Span
@@ -96,7 +97,8 @@ def make_record(
     record = record_for(article, answer, backend=backend)
     if truncated:
         meta = record.article.model_copy(update={"chars": len(text) * 2, "truncated": True})
-        record = record.model_copy(update={"article": meta, "needs_review": True})
+        review = [*record.review, TRUNCATED_REVIEW]  # what the pipeline adds for a truncated article
+        record = record.model_copy(update={"article": meta, "needs_review": True, "review": review})
     return record
 
 
@@ -296,7 +298,8 @@ def test_brief_mirrors_the_markdown_content(flood: EventSummary) -> None:
     assert doc.one("h1") == s.headline == "River floods Riverton, at least 12 killed"
     assert doc.one("title") == s.headline
     assert doc.one("p", "lede") == s.brief
-    assert "Needs review" in doc.one("p", "review")
+    # the invented event, actor and source were dropped, never shown: nothing to check, no banner
+    assert flood.rejected and not flood.needs_review and doc.all("p", "review") == []
     assert doc.all("p", "truncated") == []
     topic_titles = {a["title"] for a, _ in doc.all("span", "tag") if "title" in a}
     assert topic_titles == {"medtop:03000000", "medtop:06000000"}
@@ -442,7 +445,10 @@ def test_banners_for_truncated_and_embedded_records() -> None:
     n = len(ARTICLE)
     assert f"first {n:,} of {2 * n:,} characters" in doc.one("p", "truncated")
     assert "Demo-grade" in doc.one("p", "demo")
-    assert "Needs review" in doc.one("p", "review")
+    # the banner says what to check: here, that the model did not see the whole article
+    assert record.review == ["the model saw only the first part of the article"]
+    assert "Needs review: the model saw only the first part of the article." in doc.one("p", "review")
+    assert "> **Needs review:** the model saw only the first part of the article." in to_markdown(record)
 
 
 def test_minimal_record_renders_without_optional_sections() -> None:
