@@ -281,6 +281,8 @@ class Clause:
     pronoun: str | None = None  # "he", "she", ... when the subject is one
     name_start: int = -1  # the speaker's own words in the subject ("Tom Baker" of "Mayor Tom Baker")
     name_end: int = -1
+    speaker: str | None = None  # who the subject names (full name or description); None for a pronoun
+    person: bool = False  # the subject is a name that "he" or "she" may stand for
 
     @property
     def name_span(self) -> tuple[int, int]:
@@ -724,9 +726,12 @@ class _Reader:
             and re.match(r"\s+(?:to|by|on|in|at|as)\b", self.text[end : end + 4])
         ):
             return None  # "a statement posted to the page": a participle, not a speaker's verb
+        speaker = phrase.speaker
+        if speaker is not None and phrase.name_start >= 0:
+            speaker = self.person(speaker, phrase.name_start)
         return Clause(
             min(start, phrase.start), max(end, phrase.end), phrase.start, phrase.end, phrase.pronoun,
-            phrase.name_start, phrase.name_end,
+            phrase.name_start, phrase.name_end, speaker, phrase.person,
         )  # fmt: skip
 
     def verbs(self, a: int, b: int) -> list[re.Match[str]]:
@@ -831,15 +836,17 @@ class _Reader:
         m = _TRANSCRIPT.match(self.text, p.start)  # the label opens the quotation's paragraph
         if m is None or r.start > m.end() + 2 or _NOT_LABELS.match(m.group(1).strip()):
             return None
-        return Clause(m.start(1), m.end(1) + 1, m.start(1), m.end(1))
+        label = m.group(1).strip()
+        return Clause(m.start(1), m.end(1) + 1, m.start(1), m.end(1), speaker=label)
 
     def tweet(self, r: Region) -> Clause | None:
         """'"…" pic.twitter.com/x -- Papi (@Kxngsosa) November 3, 2016': the embed's author."""
         m = _TWEET_AUTHOR.match(self.text, r.end + 1, r.end + 200)
         if m is None or _BYLINE.search(m.group("name")):
             return None
+        author = m.group("name").rstrip()
         return Clause(
-            m.start("name"), m.end(), m.start("name"), m.start("name") + len(m.group("name").rstrip())
+            m.start("name"), m.end(), m.start("name"), m.start("name") + len(author), speaker=author
         )
 
     # -- names and people ----------------------------------------------------------------------
@@ -862,15 +869,6 @@ class _Reader:
         Marchenko"); left as written when two people share it."""
         name = clean(name)
         return self.canonical.get(name, name) if len(name.split()) == 1 else name
-
-    def speaker_text(self, clause: Clause) -> str | None:
-        phrase = self.phrase(clause.subject_start, clause.subject_end)
-        if phrase is None:  # a transcript label or a tweet's author
-            label = self.text[clause.subject_start : clause.subject_end].strip()
-            return label or None
-        if phrase.speaker is None:
-            return None
-        return self.person(phrase.speaker, phrase.name_start) if phrase.name_start >= 0 else phrase.speaker
 
     def gender(self, name: str) -> str | None:
         """ "f" or "m", by the strongest evidence there is: a title in the name or before it
@@ -932,16 +930,16 @@ class _Attributor:
 
     def one(self, q: Region, spoken: list[tuple[Region, Attribution]]) -> Attribution:
         reader = self.r
-        if title_like(reader.text[q.start : q.end]) and reader.after(q) is None and reader.before(q) is None:
+        after, before = reader.after(q), reader.before(q)
+        if title_like(reader.text[q.start : q.end]) and after is None and before is None:
             return Attribution(None, "unnamed", None, None, (UNNAMED,))  # "Curse of the Billy Goat"
-        clause = reader.transcript(q) or reader.tweet(q) or reader.after(q)
+        clause = reader.transcript(q) or reader.tweet(q) or after
         if clause is not None and _REPORTS.search(reader.text[clause.subject_start : clause.subject_end]):
-            clause = reader.before(q) or clause  # 'X said "…," the Associated Press reports': X
-        clause = clause or reader.before(q) or reader.colon_intro(q)
-        if clause is not None and clause.pronoun is None:
-            speaker = reader.speaker_text(clause)
-            if speaker:
-                return Attribution(speaker, "clause", clause, clause.name_span, (speaker, UNNAMED))
+            clause = before or clause  # 'X said "…," the Associated Press reports': X
+        clause = clause or before or reader.colon_intro(q)
+        if clause is not None and clause.pronoun is None and clause.speaker:
+            speaker = clause.speaker
+            return Attribution(speaker, "clause", clause, clause.name_span, (speaker, UNNAMED))
         if clause is not None and clause.pronoun is not None:
             return self.pronoun(q, clause, spoken)
         carried = self.continued(q, spoken) or self.paragraph_speaker(q, spoken)
@@ -1007,10 +1005,8 @@ class _Attributor:
                 return None
             for verb in reversed(reader.verbs(s.start, s.end)):
                 clause = reader.opening(verb, s.start)
-                speaker = (
-                    reader.speaker_text(clause) if clause is not None and clause.pronoun is None else None
-                )
-                if clause is not None and speaker:
+                if clause is not None and clause.speaker:
+                    speaker = clause.speaker
                     return Attribution(speaker, "continuation", clause, clause.name_span, (speaker, UNNAMED))
         return None
 
@@ -1082,10 +1078,8 @@ class _Attributor:
                 spoke.append((span[0], span[1], att.speaker, True))
         for verb in reader.verbs(a, b):  # "… Assistant Chief Robert Merner said the incident …"
             clause = reader.opening(verb, a)
-            phrase = reader.phrase(clause.subject_start, clause.subject_end) if clause else None
-            if phrase is not None and phrase.person and phrase.speaker:
-                who = reader.person(phrase.speaker, phrase.name_start)
-                spoke.append((phrase.name_start, phrase.name_end, who, True))
+            if clause is not None and clause.person and clause.speaker:
+                spoke.append((clause.name_start, clause.name_end, clause.speaker, True))
         subjects: list[tuple[int, int, str, bool]] = []
         others: list[tuple[int, int, str, bool]] = []
         for n in reader.names_in(a, b):
