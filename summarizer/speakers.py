@@ -110,7 +110,7 @@ _INVERTIBLE = frozenset(
 # Subjects that are a bare plural noun: "officials said", "analysts say".
 _PLURAL_SPEAKERS = re.compile(
     r"^(?:officials|analysts|critics|experts|residents|witnesses|police|authorities|investigators|"
-    r"prosecutors|lawyers|attorneys|sources|aides|advisers|advisors|organizers|organisers|organizers|"
+    r"prosecutors|lawyers|attorneys|sources|aides|advisers|advisors|organizers|organisers|"
     r"researchers|scientists|doctors|economists|protesters|supporters|opponents|democrats|republicans|"
     r"voters|parents|students|teachers|officers|leaders|observers|participants|respondents|americans)$",
     re.IGNORECASE,
@@ -148,6 +148,7 @@ _DETERMINERS = frozenset(
     a an the one another some his her their its our my your this that
     """.split()  # noqa: SIM905
 )
+_STOP_AFTER_VERB = _STOP - _DETERMINERS  # "said the president": a determiner starts the subject
 _PREPOSITIONS = frozenset(
     """
     of for from at with
@@ -212,10 +213,10 @@ _OWN_PRONOUN = re.compile(
 # word that starts sentences.
 _RUN_ON = re.compile(r"[a-z,]\s+((?:The|There|It|He|She|They|We|This|That|But|And|In|On|When)\s)")
 # A name that only modifies what follows it: lowercase words, then a role word or another name.
+_ROLE_HEADS = r"spokes(?:man|woman|person)|director|manager|chairman|secretary|adviser|aide|chief"
 _MODIFIER = re.compile(
-    r"(?:['\u2019]s)?(?:\s+[a-z][\w-]*){0,2}\s+(?:spokes(?:man|woman|person)|director|manager|chairman|"
-    r"secretary|adviser|aide|officials?|officers?|chief|police|campaign|army|troops|forces|government|"
-    r"administration|team|staff|supporters|fans|voters)\b"
+    rf"(?:['\u2019]s)?(?:\s+[a-z][\w-]*){{0,2}}\s+(?:{_ROLE_HEADS}|officials?|officers?|police|campaign|"
+    r"army|troops|forces|government|administration|team|staff|supporters|fans|voters)\b"
 )
 # Before these a noun phrase is an object: "the driver told him near the stop", "sent to Trump".
 _OBJECT_BEFORE = frozenset(
@@ -229,9 +230,10 @@ _NEW_CLAUSE = re.compile(
     r"[,;]\s*(?:but|and|while|as|although|though|yet|when|whereas)\s+(?:as\s+)?"
     r"(?:[A-Z][a-z]|(?:he|she|they|it|there|i|we|the|a|an)\b)|;"
 )
+# "Clinton communications director Jen Parkes": the name after the role words is the head.
 _MODIFIED_HEAD = re.compile(
     r"(?:^|[,;:]\s*|\b(?:and|but)\s+)(?:[A-Z][\w.'\u2019-]*\s+)+(?:[a-z][\w-]*\s+){0,3}"
-    r"(?:spokes(?:man|woman|person)|director|manager|chairman|secretary|adviser|aide|official|chief)\s+$"
+    rf"(?:{_ROLE_HEADS}|official)\s+$"
 )
 _SENTENCE_OPENERS = frozenset("A An The This That It He She They There We".split())  # noqa: SIM905
 _TOKEN = re.compile(r"\([^()\n]{0,40}\)|[^\W\d_][\w.'\u2019-]*|\d[\w.,%-]*|\S")
@@ -300,10 +302,6 @@ class Attribution:
     clause: Clause | None  # the clause that attributes it (a continuation's: the earlier one's)
     speaker_span: tuple[int, int] | None  # the words naming the speaker
     candidates: tuple[str, ...]  # what the model may choose when asked, most likely first; UNNAMED last
-
-    @property
-    def proposed(self) -> str | None:
-        return self.speaker
 
     @property
     def explicit(self) -> bool:
@@ -649,7 +647,7 @@ class _Reader:
         end = start
         for m in _TOKEN.finditer(self.text, start, limit):
             word = m.group(0)
-            if word.lower() in _STOP - _DETERMINERS or word in ",;:!?" or word in _MARKS:
+            if word.lower() in _STOP_AFTER_VERB or word in ",;:!?" or word in _MARKS:
                 break
             if word == "." or (word.endswith(".") and not _capitalised(word) and len(word) > 4):
                 end = m.end() - 1 if word != "." else end
@@ -818,8 +816,7 @@ class _Reader:
         if not body.endswith(":"):
             return None
         colon = p.start + len(body) - 1
-        sentence = next((s for s in self.sentences if s.start <= colon < max(s.end, s.start + 1)), None)
-        floor = sentence.start if sentence is not None else p.start
+        floor = self.sentences[self.sentence_at(colon)].start if self.sentences else p.start
         for verb in reversed(self.verbs(floor, colon)):
             clause = self.opening(verb, floor)
             if clause is not None:

@@ -59,6 +59,8 @@ _NOT_NAMES = frozenset(
 _ABBREVIATIONS = frozenset(
     "mr mrs ms dr jr sr st mt gen col lt sgt capt gov rep sen prof rev hon maj adm cpl pvt ft".split()  # noqa: SIM905
 )
+# A title's full stop ends no sentence ("said the Rev. Peter Wherry"); "Jr." and "Sr." may.
+_TITLE_ABBREVIATIONS = _ABBREVIATIONS - {"jr", "sr"}
 _TITLES = re.compile(
     r"^(mr|mrs|ms|dr|prof|gen|col|lt|sgt|capt|president|governor|mayor|minister|senator|judge)\.?$",
     re.IGNORECASE,
@@ -116,7 +118,7 @@ class Quotation:
     @property
     def asked(self) -> bool:
         """Whether the model chooses the speaker: only when the code settled nobody and the
-        article offers a name. A pick must then agree with the clause (grounding checks it)."""
+        article offers a name (grounding then keeps a pick only among the names offered)."""
         return self.proposed is None and len(self.candidates) > 1
 
 
@@ -300,10 +302,7 @@ def _merge(spans: list[tuple[int, int]], text: str, quotes: list[tuple[int, int]
             dateline = len(head.split()) <= 3 and not head.rstrip().endswith((".", "!", "?", '"', "\u201d"))
             starts_lower = text[s : s + 1].islower() or text[s : s + 1] in "-\u2013\u2014"
             last = head.rstrip().rsplit(maxsplit=1)[-1] if head.strip() else ""
-            title = last.endswith(".") and last[:-1].lower() in _ABBREVIATIONS - {
-                "jr",
-                "sr",
-            }  # "the Rev. Peter"
+            title = last.endswith(".") and last[:-1].lower() in _TITLE_ABBREVIATIONS  # "the Rev. Peter"
             if inside_quote or dateline or title or (starts_lower and len(head.split()) <= 3):
                 merged[-1] = (ps, e)
                 continue
