@@ -136,6 +136,14 @@ def judge(got: str | None, gold: str | None, kind: str) -> str:
     return "unchecked" if described and not ours & theirs else "wrong"  # "the president-elect"
 
 
+def scored(gold: Gold, speaker: str | None) -> str:
+    """The verdict for one gold quotation: nested, pronoun and no-source quotations count for
+    recall only (``skipped``)."""
+    if gold.nested or gold.kind in ("pronoun", "none"):
+        return "skipped"
+    return judge(speaker, gold.source, gold.kind)
+
+
 # -- gold -------------------------------------------------------------------------------------
 
 
@@ -275,10 +283,9 @@ def run(article: Article, spans: str) -> tuple[list[Outcome], float]:
             continue
         speaker = getattr(a, "speaker", None) or getattr(a, "proposed", None)
         method = getattr(a, "method", "clause" if speaker else "unnamed")
-        clause = getattr(a, "clause_text", None)
-        kind = g.kind
-        verdict = "skipped" if g.nested or kind in ("pronoun", "none") else judge(speaker, g.source, kind)
-        out.append(Outcome(g, speaker, method, clause, verdict))
+        span = getattr(a, "clause", None)  # older checkouts keep no clause
+        clause = article.text[span.start : span.end] if span is not None else None
+        out.append(Outcome(g, speaker, method, clause, scored(g, speaker)))
     return out, seconds
 
 
@@ -342,8 +349,7 @@ def product_outcomes(articles: Sequence[Article], results: dict[str, Any]) -> li
                 continue
             speaker = None if unnamed(q.get("speaker")) else q["speaker"]
             method = (q.get("attribution") or {}).get("method", "")
-            skip = g.nested or g.kind in ("pronoun", "none")
-            verdict = "skipped" if skip else judge(speaker, g.source, g.kind)
+            verdict = scored(g, speaker)
             out.append(Outcome(g, speaker, method, None, verdict))
     return out
 
