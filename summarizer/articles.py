@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from summarizer.canonical import canonical
 from summarizer.errors import ConfigurationError, InputError
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ""}
@@ -58,12 +59,15 @@ class Article:
 
 
 def normalize_text(text: str) -> str:
-    """Canonical article text: NFC, Unix newlines, no trailing spaces, at most one blank line.
+    """Canonical article text: NFC, Unix newlines, no trailing spaces, at most one blank line,
+    and nothing that hides from the checks (``summarizer.canonical``: zero-width and bidi
+    characters removed, look-alike letters and compatibility digits folded).
 
-    NFC (not NFKC) keeps what the article printed; the grounding layer compares under NFKC.
+    NFC (not NFKC) keeps what the article printed (quotation marks, "…", "½"); the grounding
+    layer compares under NFKC.
     """
     text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
-    text = text.replace("\u00a0", " ").replace("\ufeff", "")
+    text = canonical(text)
     lines = [line.rstrip() for line in text.split("\n")]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 

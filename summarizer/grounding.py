@@ -22,13 +22,16 @@ from pydantic import BaseModel
 
 from summarizer.alignment import align, fold
 from summarizer.answer import quote_choices
+from summarizer.canonical import canonical
 from summarizer.dates import FULL_DATE, days_apart, find_clock_words, find_time_words, resolve_date
+from summarizer.meaning import number_clause, unbound_numbers
 from summarizer.prose import (
     MIN_SHARE_ELSEWHERE,
     check_prose,
     content_stems,
     content_words,
-    negated,
+    meaning_problem,
+    share_problem,
     stem,
     unsupported_names,
     unsupported_numbers,
@@ -69,6 +72,9 @@ def _given(words: str | None) -> str | None:
 
 
 MIN_LEAD_WORDS = 8
+_VAGUE_START = re.compile(r"(?i)(tens|hundreds|thousands|millions|billions|dozens|scores)\b")
+MIN_SHARE_PROSE = 0.5  # of a headline's or brief sentence's words, in its three best sentences
+BRIEF_SENTENCE = 160  # an article sentence standing in for one of the brief's, at most
 # Picture agencies whose credits sit in scraped paragraphs ("Photo: Alamy"): never an event's actor.
 _PICTURE_CREDIT = re.compile(
     r"(?i:alamy|getty(?: images)?|shutterstock|rex(?: features)?|swns)(?: (?i:images|photos?))?"
@@ -130,7 +136,13 @@ _LITTLE = frozenset(
         "would",
     ]
 )
-_DENIED = re.compile(r"\b(denied|denies|deny|rejected the claim|dismissed)\b", re.IGNORECASE)
+# A denial is a denying verb, not any negation: "he did not say how many" denies nothing.
+_DENIED = re.compile(
+    r"\b(den(?:y|ies|ied|ial)|refut\w*|reject(?:s|ed)? (?:the|these|those|this|that|such) "
+    r"(?:claims?|reports?|allegations?|accounts?)|disput(?:e|es|ed)|dismiss(?:es|ed)?|"
+    r"called (?:it|them|the \w+(?: \w+)?) (?:false|untrue|fake|baseless|a lie))\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -179,6 +191,7 @@ class _Resolver:
         self.rejected: list[Rejected] = []
         self.notes: list[str] = []
         self.review: list[str] = []  # what the brief will show that an editor must check
+        self.stood_in: set[str] = set()  # sentences shown in the brief in place of the model's
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -338,7 +351,8 @@ class _Resolver:
                 continue
             s = self.u.sentences[n.sentence]
             counts = _tidy(f.counts, self.text)
-            why = _counts_problem(counts, n.span.text, self.text[s.start : s.end])
+            clause = number_clause(self.text, n.span.start, n.span.end)
+            why = _counts_problem(counts, n.span.text, clause, self.text[s.start : s.end])
             if why == NOTHING_COUNTED and (noun := _counted_words(self.text, n.span.end, s.end)):
                 counts, why = noun, None  # the model pointed at the number; the article says what it counts
             if why:
@@ -575,12 +589,20 @@ class _Resolver:
                 self.reject(f"{path}.claimant", c.claimant, "not named in the cited paragraph")
                 continue
             status = c.status
-            paragraph = self.text[slice(*self.around(s))]
-            if _UNVERIFIED.search(paragraph) and status != "unverified":
+            lo, hi = self.around(s)
+            if s.paragraph + 1 < len(self.u.paragraphs):  # "could not verify" often follows
+                hi = self.u.paragraphs[s.paragraph + 1].end
+            hedged = _UNVERIFIED.search(self.text, lo, hi)
+            if hedged and _verifier(self.text, lo, hedged) == fold(c.claimant).strip():
+                self.reject(
+                    f"{path}.claimant", c.claimant, "the party that could not verify it, not its claimant"
+                )
+                continue
+            if hedged and status != "unverified":
                 self.notes.append(f"{path}: the article says it could not verify this; status unverified")
                 status = "unverified"
-            elif status == "denied" and not (_DENIED.search(paragraph) or negated(cited)):
-                self.reject(f"{path}.status", status, "the cited text denies nothing")
+            elif status == "denied" and not _DENIED.search(self.text, lo, hi):
+                self.reject(f"{path}.status", status, "the cited text denies nothing (no denial verb)")
                 status = "claimed"
             kept = f"claims[{len(out)}]"
             self.keep(f"{kept}.evidence", s.start, s.end)
@@ -640,10 +662,12 @@ class _Resolver:
     # -- headline and brief -------------------------------------------------------------------
 
     def headline(self, answer: PointerDraft, title: str | None) -> tuple[str, str]:
-        """Names and numbers of the headline and brief must be in the article's visible text
-        or its title (the dev set's "… at wet Brazilian Grand Prix" is the title's, and the text
-        never says "Brazilian"); prose that only a withheld passage supports is rejected, not
-        just flagged."""
+        """The headline and brief, each sentence held to what the article says (``said``).
+        Names and numbers must be in the article's visible text or its title (the dev set's
+        "… at wet Brazilian Grand Prix" is the title's, and the text never says "Brazilian");
+        prose that only a withheld passage supports is rejected. What fails is never shown:
+        the title (or the lead) stands in for a headline, the sentence the model's summarised
+        for a sentence of the brief, and the brief says so."""
         visible = self.u.visible_text()
         named = f"{title or ''}\n\n{visible}"  # the title is never scanned for injections: names only
         withheld = " ".join(self.text[a:b] for a, b in self.u.withheld)
@@ -660,15 +684,57 @@ class _Resolver:
                 numbers = [v for v in unsupported_numbers(prose, named) if v >= 0]
                 if names or numbers:
                     what = ", ".join([*names[:3], *(f"{v:g}" for v in numbers[:3])])
-                    self.notes.append(f"{name}: not in the article: {what}")
-                    self.reject(name, prose, f"names or numbers not in the article: {what}; check it")
-                    self.review.append(f"the {name} names what the article does not: {what}")
-            out.append(prose)
+                    self.reject(name, prose, f"names or numbers not in the article: {what}")
+                    prose = ""
+            out.append(self.said(name, prose, title))
         headline = out[0] or title or self.first_sentence()
         if not out[0]:
             stand_in = "title" if title else "first sentence"
             self.review.append(f"the headline is the article's {stand_in}: the model's did not hold")
         return headline, out[1]
+
+    def said(self, name: str, prose: str, title: str | None) -> str:
+        """``prose`` less each sentence that says what its best-supporting sentences of the
+        article do not (``check_prose``: their numbers for the same things, their polarity and
+        modality, no opposites, most of their words). A brief's failed sentence gives way to
+        the article sentence it summarised; a headline's to the title, by the caller."""
+        kept: list[str] = []
+        visible = self.u.visible_text()
+        for sentence in re.split(r"(?<=[.!?])\s+", prose) if prose else []:
+            support = self.best_support(sentence, 3)
+            cited = " ".join(self.text[t.start : t.end] for t in support)
+            unbound = [n for n in unbound_numbers(sentence, visible) if not _VAGUE_START.match(n)]
+            why = (
+                f"numbers the article does not give for this: {', '.join(unbound[:3])}"
+                if unbound
+                else meaning_problem(sentence, cited)
+                or share_problem(sentence, cited, MIN_SHARE_PROSE, f"{title or ''} {visible}")
+            )
+            if why is None:
+                kept.append(sentence)
+                continue
+            self.reject(name, sentence, why)
+            if name == "brief" and support and support[0].id not in self.stood_in:
+                self.stood_in.add(support[0].id)
+                kept.append(trimmed(self.text[support[0].start : support[0].end], BRIEF_SENTENCE))
+                self.review.append(
+                    f"a sentence of the brief is the article's ({support[0].id}): the model's did not hold"
+                )
+        return " ".join(kept)
+
+    def best_support(self, prose: str, n: int = 2) -> list[Sentence]:
+        """The ``n`` citable sentences sharing most content words with the prose, best first
+        (a sentence repeated word for word, a caption repeating the lead, counted once)."""
+        words = content_stems(prose)
+        ranked = sorted(self.u.citable, key=lambda o: -len(words & content_stems(self.text[o.start : o.end])))
+        out: list[Sentence] = []
+        for o in ranked:
+            text = self.text[o.start : o.end]
+            if len(out) == n or not words & content_stems(text):
+                break
+            if all(text != self.text[t.start : t.end] for t in out):
+                out.append(o)
+        return out
 
     def without_rejected(self, name: str, prose: str) -> str:
         """The headline or brief less any sentence that restates an event or claim grounding
@@ -690,7 +756,15 @@ class _Resolver:
 
     def first_sentence(self) -> str:
         s = next(iter(self.u.citable), None)
-        return self.text[s.start : s.end][:120] if s else ""
+        return trimmed(self.text[s.start : s.end], _cap(PointerDraft, "headline") or 110) if s else ""
+
+
+def _verifier(text: str, lo: int, hedge: re.Match[str]) -> str:
+    """Who could not verify it: the words before "could not verify" in its sentence
+    ("Reuters could not immediately verify the account." -> "reuters"), folded."""
+    start = max(text.rfind(c, lo, hedge.start()) for c in ".!?\n") + 1
+    words = fold(text[max(lo, start) : hedge.start()]).strip().split()
+    return " ".join(w for w in words if w not in {"the", "we", "it"}) if 0 < len(words) <= 4 else ""
 
 
 def _same_figure(kept: KeyFigure, text: str, counts: str, source: str) -> bool:
@@ -716,12 +790,14 @@ NOTHING_COUNTED = "says nothing about what the number counts"
 _COUNTED = re.compile(r"\s*((?:[^\W\d_][\w'\u2019-]*\s?){1,4})")
 
 
-def _counts_problem(counts: str, number: str, sentence: str) -> str | None:
-    """What a figure counts must be said by its own sentence, and say more than the number."""
+def _counts_problem(counts: str, number: str, clause: str, sentence: str) -> str | None:
+    """What a figure counts must be said by the number's own clause ("86 Ukrainian soldiers
+    were released", not the "Russian" of the next clause; names may come from the sentence:
+    "people trapped in Mariupol"), and say more than the number."""
     words = {fold(w) for w in content_words(counts)}
     if not words or words <= {fold(w) for w in content_words(number)}:
         return NOTHING_COUNTED
-    return check_prose(counts, sentence, share=0.5)
+    return check_prose(counts, clause, share=0.5, context=sentence)
 
 
 _DANGLING = _LITTLE | {
@@ -775,6 +851,14 @@ def whole(prose: str, cap: int | None, *, sentences: bool = False) -> str:
     while words and fold(words[-1].strip(",;:")) in _BROKEN_END:
         words.pop()
     return " ".join(words).rstrip(",;:") + "\u2026" if words else prose
+
+
+def trimmed(text: str, cap: int) -> str:
+    """An article sentence shown in the model's place, cut at a word to ``cap`` characters."""
+    text = text.strip()
+    if len(text) <= cap:
+        return text
+    return whole(text[: text.rfind(" ", 0, cap - 1)], None).rstrip(",;: \u2026") + "\u2026"
 
 
 def _tidy(prose: str, article: str) -> str:
@@ -832,6 +916,7 @@ def resolve(
     ``lead``: when none of the answer's events holds, the article's lead stands in as its one
     event (the strict check asks again first). ``publisher``: the outlet the prompt names; the
     model's naming it as a source is dropped, not rejected (the dev set's "dailymail")."""
+    answer = canonical_answer(answer)
     r = _Resolver(units, published_at, title, lead=lead, publisher=publisher)
     quotes = r.quotes(answer)
     figures = r.figures(answer)
@@ -850,6 +935,23 @@ def resolve(
         sources=sources,
     )
     return GroundingResult(summary, r.grounded, r.rejected, r.notes, r.review)
+
+
+def canonical_answer(answer: PointerDraft) -> PointerDraft:
+    """The answer with every string canonical, as the article is (``summarizer.canonical``):
+    a zero-width space in "8\u200b6,266" or a Cyrillic letter in a name cannot slip past.
+    Copied, not validated again (validation is where grounding runs)."""
+    copy: PointerDraft = _canonical_model(answer)
+    return copy
+
+
+def _canonical_model(model: Any) -> Any:
+    if isinstance(model, BaseModel):
+        update = {name: _canonical_model(getattr(model, name)) for name in type(model).model_fields}
+        return model.model_copy(update=update)
+    if isinstance(model, list):
+        return [_canonical_model(v) for v in model]
+    return canonical(model) if isinstance(model, str) else model
 
 
 class GroundingError(ValueError):

@@ -10,9 +10,13 @@ sentence that only mentions Russia and Kyiv. Each check returns a reason, or Non
 
 from __future__ import annotations
 
+import itertools
 import re
 
+import simplemma
+
 from summarizer.alignment import fold
+from summarizer.meaning import opposite, unasserted, unbound_numbers
 from summarizer.numbers import numbers_in
 
 _WORD = re.compile(r"[^\W\d_](?:[\w'\u2019-]*\w)?")
@@ -35,8 +39,9 @@ MIN_SHARE_ELSEWHERE = 0.75  # a sentence other than the cited one must support t
 
 
 def stem(word: str) -> str:
-    """The word folded and cut to five letters: "Ukraine" ~ "Ukrainian", "missile" ~ "missiles"."""
-    return fold(word)[:5]
+    """The word folded and cut to five letters: "Ukraine" ~ "Ukrainian", "missile" ~ "missiles";
+    a possessive is the name: "Kyiv's" ~ "Kyiv"."""
+    return fold(word).removesuffix("'s").removesuffix("\u2019s")[:5]
 
 
 def content_words(text: str) -> list[str]:
@@ -51,9 +56,12 @@ def content_stems(text: str) -> set[str]:
 
 
 def names_in(prose: str) -> list[str]:
-    """Capitalised words of the prose that are not just its first word or a stopword."""
+    """Capitalised words of the prose that are not just its first word or a stopword (nor, in
+    a headline written in Title Case, a common word)."""
     out: list[str] = []
     words = list(_WORD.finditer(prose))
+    common = [m.group(0) for m in words if len(m.group(0)) > 3 and _common(m.group(0))]
+    title_case = len(common) >= 3 and sum(w[:1].isupper() for w in common) >= 0.75 * len(common)
     for k, m in enumerate(words):
         w = m.group(0)
         before = prose[: m.start()].rstrip()
@@ -63,37 +71,87 @@ def names_in(prose: str) -> list[str]:
         nxt = words[k + 1].group(0) if k + 1 < len(words) else ""
         joined = k + 1 < len(words) and prose[m.end() : words[k + 1].start()] == " "
         goes_on = joined and nxt[:1].isupper() and fold(nxt) not in _STOP
+        # ... unless it is no common word ("Putin ordered ...": a name all the same); a common
+        # word is not one before a name either ("One Russian missile", "Police Scotland")
+        if sentence_start:
+            goes_on = not _common(w)
+        if title_case and _common(w):
+            continue  # "FBI Announces Clinton's Charges Remain Unchanged": a headline's style
         if w[:1].isupper() and fold(w) not in _STOP and (not sentence_start or goes_on):
             out.append(w)
     return out
 
 
 def unsupported_names(prose: str, cited: str) -> list[str]:
-    """Names of ``prose`` absent from ``cited`` (compared by stem: "Ukraine"/"Ukrainian")."""
+    """Names of ``prose`` absent from ``cited`` (compared by stem: "Ukraine"/"Ukrainian"; an
+    acronym stands for the capitalised words it abbreviates: "UN" for "United Nations"), and
+    two names written as one that the cited text never writes together (a chimera of two
+    people: "Vladimir Zelensky" where the text has "Vladimir Putin" and "Volodymyr Zelensky")."""
     stems = {stem(w) for w in _WORD.findall(cited)}
-    return [w for w in names_in(prose) if stem(w) not in stems]
+    initials = _acronyms(cited)
+    names = names_in(prose)
+    out = [w for w in names if stem(w) not in stems and not (w.isupper() and fold(w) in initials)]
+    return out or _chimeras(prose, cited)
+
+
+_ACRONYM_SKIP = frozenset(["of", "the", "and", "for", "on", "de", "la"])
+_NAME_RUN = re.compile(r"[A-Z][\w'\u2019-]*(?:\s+(?:(?:of|the|and|for|on|de|la)\s+)*[A-Z][\w'\u2019-]*)+")
+
+
+def _acronyms(text: str) -> set[str]:
+    """The initials of each run of capitalised words: "United Nations" -> "un"."""
+    out = set()
+    for m in _NAME_RUN.finditer(text):
+        words = [w for w in m.group(0).split() if fold(w) not in _ACRONYM_SKIP]
+        for k in range(len(words)):
+            for j in range(k + 2, len(words) + 1):
+                out.add(fold("".join(w[0] for w in words[k:j])))
+    return out
+
+
+def _common(word: str) -> bool:
+    """A word of the language's dictionary that is not a proper name there ("deadly", "one",
+    "police"; not "Putin", "Kyiv", "Vladimir")."""
+    w = fold(word).removesuffix("'s").removesuffix("\u2019s")
+    return simplemma.is_known(w, "en") and simplemma.lemmatize(w, "en").islower()
+
+
+def _chimeras(prose: str, text: str) -> list[str]:
+    """Two names written together that the text writes only with other names: "Vladimir
+    Zelensky" where it has "Vladimir Putin" and "Volodymyr Zelensky" (two people made one)."""
+    pairs = set(_name_pairs(text))
+    out = []
+    for (x, y), written in _name_pairs(prose).items():
+        if (x, y) in pairs:
+            continue
+        if any(a == x and b != y for a, b in pairs) and any(b == y and a != x for a, b in pairs):
+            out.append(written)
+    return out
+
+
+def _name_pairs(text: str) -> dict[tuple[str, str], str]:
+    """Adjacent capitalised words, neither a common word, by stem: ("vladi", "putin"), as
+    written."""
+    words = list(_WORD.finditer(text))
+    out = {}
+    for a, b in itertools.pairwise(words):
+        x, y = a.group(0), b.group(0)
+        spaced = text[a.end() : b.start()] == " "
+        if spaced and x[:1].isupper() and y[:1].isupper() and not (_common(x) or _common(y)):
+            out[(stem(x), stem(y))] = f"{x} {y}"
+    return out
 
 
 def unsupported_numbers(prose: str, cited: str) -> list[float]:
+    """Values of the prose the cited text does not have; "one" or "a" before a noun is the
+    article's "a", not a figure ("One Russian missile" for "A Russian missile")."""
     have = numbers_in(cited)
-    return sorted(v for v in numbers_in(prose) if v not in have)
+    one = re.search(r"(?<![\w.,])1(?![\w.,])", prose) is not None
+    return sorted(v for v in numbers_in(prose) if v not in have and (v != 1.0 or one))
 
 
 def negated(text: str) -> bool:
     return bool(_NEGATION.search(fold(text)))
-
-
-def _drops_negation(prose: str, cited: str) -> bool:
-    """The prose restates a clause the cited text negates ("did not hit the target" ->
-    "did hit the target"): two or more of its words fall in the few words after a negation."""
-    stems = content_stems(prose)
-    folded = fold(cited)
-    for m in _NEGATION.finditer(folded):
-        clause = re.split(r"[\"\u201d\u00bb,;:.!?]", folded[m.end() :], maxsplit=1)[0]
-        window = content_words(clause)[:6]
-        if sum(stem(w) in stems for w in window) >= 2:
-            return True
-    return False
 
 
 def check_prose(
@@ -110,10 +168,31 @@ def check_prose(
     numbers = unsupported_numbers(prose, cited)
     if numbers:
         return "numbers not in the cited text: " + ", ".join(f"{v:g}" for v in numbers[:3] if v >= 0)
+    unbound = unbound_numbers(prose, cited)
+    if unbound:
+        return "numbers the cited text does not give for this: " + ", ".join(unbound[:3])
+    return meaning_problem(prose, cited, denial=denial) or share_problem(prose, cited, share, context)
+
+
+def meaning_problem(prose: str, cited: str, *, denial: bool = False) -> str | None:
+    """The prose turns what the cited text says: a negation it does not have, a negated or
+    hedged clause stated as done, a word for its opposite (``summarizer.meaning``)."""
     if negated(prose) and not negated(cited):
         return "a negation the cited text does not have"
-    if not denial and not negated(prose) and _drops_negation(prose, cited):
+    scope = None if denial or negated(prose) else unasserted(prose, cited)
+    if scope == "negation":
         return "drops the negation of the cited text"
+    if scope:
+        return "states as done what the cited text only says may happen"
+    turned = opposite(prose, cited)
+    if turned:
+        return f"says the opposite of the cited text: {turned[0]!r} where it says {turned[1]!r}"
+    return None
+
+
+def share_problem(prose: str, cited: str, share: float, context: str = "") -> str | None:
+    """Fewer than ``share`` of the prose's content words are the cited text's (its names may
+    come from ``context``)."""
     words = content_words(prose)
     stems = {stem(w) for w in _WORD.findall(f"{cited} {context}")} & {stem(w) for w in names_in(prose)}
     stems |= {stem(w) for w in _WORD.findall(cited)}  # names from the context count as supported

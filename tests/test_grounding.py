@@ -66,10 +66,13 @@ def ground(units: Units, **items: Any) -> GroundingResult:
 
 def pointer_draft(units: Units, events: list[dict[str, Any]], topic: str, **fields: Any) -> PointerDraft:
     """A v2 answer for a hand-made article: these events (all of ``topic``), no figures, the
-    asked quotations answered with their first name."""
+    asked quotations answered with their first name; headline and brief the article's first
+    sentence (what a faithful model writes; tests of prose give their own)."""
+    first = next(iter(units.citable), None)
+    lead = units.text[first.start : first.end] if first else "A brief."
     data: dict[str, Any] = {
-        "headline": "A headline",
-        "brief": "A brief.",
+        "headline": lead if len(lead) <= 100 else lead[: lead.rfind(" ", 0, 100)],
+        "brief": lead[:240],
         "topics": [topic],
         "events": [{**e, "category": topic} for e in events],
         "quotes": {q.id: q.candidates[0] for q in units.quotations if q.asked},

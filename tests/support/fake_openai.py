@@ -569,10 +569,11 @@ def _topics(text: str) -> list[str]:
 
 
 def _counts(sentence: str, number: str, max_chars: int) -> str:
-    """A few words of the sentence right after the number: what it counts, roughly."""
+    """A few words of the number's clause right after it (else before it): what it counts,
+    roughly, as grounding wants them: from the number's own clause."""
     at = sentence.find(number)
-    after = _WORD.findall(sentence[at + len(number) :]) if at >= 0 else []
-    before = _WORD.findall(sentence[:at]) if at >= 0 else []
+    after = _WORD.findall(re.split(r"[,;:.!?]", sentence[at + len(number) :])[0]) if at >= 0 else []
+    before = _WORD.findall(re.split(r"[,;:.!?]", sentence[:at])[-1]) if at >= 0 else []
     words = after[:4] or before[-3:] or ["amount"]
     counts = " ".join(words)
     while len(counts) > max_chars:
