@@ -793,11 +793,16 @@ _COUNTED = re.compile(r"\s*((?:[^\W\d_][\w'\u2019-]*\s?){1,4})")
 def _counts_problem(counts: str, number: str, clause: str, sentence: str) -> str | None:
     """What a figure counts must be said by the number's own clause ("86 Ukrainian soldiers
     were released", not the "Russian" of the next clause; names may come from the sentence:
-    "people trapped in Mariupol"), and say more than the number."""
+    "people trapped in Mariupol"), and say more than the number. A name right after the number
+    is whom it counts: "212 Peruvian sailors" are not Chilean ones though "Chilean" is near."""
     words = {fold(w) for w in content_words(counts)}
     if not words or words <= {fold(w) for w in content_words(number)}:
         return NOTHING_COUNTED
-    return check_prose(counts, clause, share=0.5, context=sentence)
+    if problem := check_prose(counts, clause, share=0.5, context=sentence):
+        return problem
+    if unbound_numbers(f"{number} {counts}", sentence):
+        return f"the article's {number} are not the {counts!r}"
+    return None
 
 
 _DANGLING = _LITTLE | {

@@ -35,7 +35,8 @@ _NEGATION = (
     r"not|no|never|none|nobody|nothing|neither|nor|without|cannot|n't|"
     r"fail(?:s|ed|ing)?(?: to)?|unable to|den(?:y|ies|ied)|refus(?:e|es|ed|ing)(?: to)?|"
     r"thwart(?:s|ed)?|foil(?:s|ed)?|prevent(?:s|ed)?|avert(?:s|ed)?|"
-    r"ruled out|rather than|instead of|false(?:ly)?|impossible|avoid(?:s|ed|ing)?|escap(?:e|es|ed|ing)|spared|"
+    r"ruled out|rather than|instead of|false(?:ly)?|impossible|"
+    r"avoid(?:s|ed|ing)?|escap(?:e|es|ed|ing)|spared|"
     r"не|нет|ни|нічого|ніколи"
 )
 _MODALITY = (
@@ -106,6 +107,15 @@ _COUNTED_SKIP = frozenset(
         "up",
         "to",
         "people's",
+        # "86 were killed": what became of them is what the number is said of
+        "were",
+        "was",
+        "are",
+        "is",
+        "have",
+        "has",
+        "had",
+        "been",
     ]
 )
 _LITTLE = frozenset(

@@ -118,28 +118,39 @@ def _common(word: str) -> bool:
 
 def _chimeras(prose: str, text: str) -> list[str]:
     """Two names written together that the text writes only with other names: "Vladimir
-    Zelensky" where it has "Vladimir Putin" and "Volodymyr Zelensky" (two people made one)."""
-    pairs = set(_name_pairs(text))
+    Zelensky" where it has "Vladimir Putin" and "Volodymyr Zelensky" (two people made one).
+    Words of one run of names are no chimera ("President Zelensky" from "President Volodymyr
+    Zelensky")."""
+    runs = [[s for s, _ in run] for run in _name_runs(text)]
+    pairs = {pair for run in runs for pair in itertools.pairwise(run)}
     out = []
-    for (x, y), written in _name_pairs(prose).items():
-        if (x, y) in pairs:
+    for run in _name_runs(prose):
+        for (x, written_x), (y, written_y) in itertools.pairwise(run):
+            if any(x in r and y in r[r.index(x) + 1 :] for r in runs):
+                continue
+            if any(a == x and b != y for a, b in pairs) and any(b == y and a != x for a, b in pairs):
+                out.append(f"{written_x} {written_y}")
+    return out
+
+
+def _name_runs(text: str) -> list[list[tuple[str, str]]]:
+    """Runs of capitalised words next to each other, none a little word, by (stem, word):
+    [("presid", "President"), ("volod", "Volodymyr"), ...]. Names may be dictionary words
+    ("Angela Merkel", "Emmanuel Macron", "Theresa May"); a pair of common words makes no
+    chimera, as the text must write each with another."""
+    runs: list[list[tuple[str, str]]] = []
+    last = None
+    for m in _WORD.finditer(text):
+        w = m.group(0)
+        if not w[:1].isupper() or fold(w) in _STOP:
+            last = None
             continue
-        if any(a == x and b != y for a, b in pairs) and any(b == y and a != x for a, b in pairs):
-            out.append(written)
-    return out
-
-
-def _name_pairs(text: str) -> dict[tuple[str, str], str]:
-    """Adjacent capitalised words, neither a common word, by stem: ("vladi", "putin"), as
-    written."""
-    words = list(_WORD.finditer(text))
-    out = {}
-    for a, b in itertools.pairwise(words):
-        x, y = a.group(0), b.group(0)
-        spaced = text[a.end() : b.start()] == " "
-        if spaced and x[:1].isupper() and y[:1].isupper() and not (_common(x) or _common(y)):
-            out[(stem(x), stem(y))] = f"{x} {y}"
-    return out
+        if last is not None and text[last.end() : m.start()] == " ":
+            runs[-1].append((stem(w), w))
+        else:
+            runs.append([(stem(w), w)])
+        last = m
+    return [r for r in runs if len(r) > 1]
 
 
 def unsupported_numbers(prose: str, cited: str) -> list[float]:
