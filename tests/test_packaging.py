@@ -51,7 +51,9 @@ def test_floors_are_the_tested_versions_and_instructor_has_a_ceiling() -> None:
         floors = [s.version for s in DEPENDENCIES[name].specifier if s.operator == ">="]
         assert len(floors) == 1 and floors[0].count(".") == 1, f"{name}: floor {floors}, want MAJOR.MINOR"
         floor = tuple(int(x) for x in floors[0].split("."))
-        assert floor[0] == installed[0] and floor <= installed, f"{name}: floor {floors}, tested {version(name)}"
+        assert floor[0] == installed[0] and floor <= installed, (
+            f"{name}: floor {floors}, tested {version(name)}"
+        )
     # instructor_shims.py patches instructor's internals: no unchecked minor release.
     ceilings = [s.version for s in DEPENDENCIES["instructor"].specifier if s.operator == "<"]
     major, minor = (int(x) for x in version("instructor").split(".")[:2])
