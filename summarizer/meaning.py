@@ -290,7 +290,7 @@ def _says(counts: list[str], named: set[str], cited: str, start: int, end: int) 
     words (any number of people is "people"), and a name among them ("Russian soldiers") is
     among the words right after the number, not elsewhere in the clause ("Ukrainian soldiers
     were released by Russian forces")."""
-    clause = lemmas(_clause(cited, start, end)) | {"people", "person"} | _UNIT_WORDS
+    clause = lemmas(_clause(cited, start, end).replace("-", " ")) | {"people", "person"} | _UNIT_WORDS
     following = _WORD.findall(cited[end : end + 40])[:3]
     if counts[0] not in clause:  # the first word: the thing counted, or what became of it
         return False
