@@ -24,8 +24,9 @@ from summarizer.alignment import align, fold
 from summarizer.answer import quote_choices
 from summarizer.canonical import canonical
 from summarizer.dates import FULL_DATE, days_apart, find_clock_words, find_time_words, resolve_date
-from summarizer.meaning import number_clause, unbound_numbers
+from summarizer.meaning import number_clause, unasserted, unbound_numbers
 from summarizer.prose import (
+    HEDGED,
     MIN_SHARE_ELSEWHERE,
     check_prose,
     content_stems,
@@ -704,11 +705,13 @@ class _Resolver:
             support = self.best_support(sentence, 3)
             cited = " ".join(self.text[t.start : t.end] for t in support)
             unbound = [n for n in unbound_numbers(sentence, visible) if not _VAGUE_START.match(n)]
+            meaning = meaning_problem(sentence, cited)
+            if meaning == HEDGED and self.asserted_elsewhere(sentence, cited):
+                meaning = None
             why = (
                 f"numbers the article does not give for this: {', '.join(unbound[:3])}"
                 if unbound
-                else meaning_problem(sentence, cited)
-                or share_problem(sentence, cited, MIN_SHARE_PROSE, f"{title or ''} {visible}")
+                else meaning or share_problem(sentence, cited, MIN_SHARE_PROSE, f"{title or ''} {visible}")
             )
             if why is None:
                 kept.append(sentence)
@@ -721,6 +724,23 @@ class _Resolver:
                     f"a sentence of the brief is the article's ({support[0].id}): the model's did not hold"
                 )
         return " ".join(kept)
+
+    def asserted_elsewhere(self, prose: str, cited: str) -> bool:
+        """Each clause of ``prose`` that the supporting sentences only hedge is stated as done
+        by another sentence of the article that has most of its words: "Ukraine retakes areas
+        around Kyiv as Russia shifts focus to Donbas", where the lead says Russia is "set to
+        focus" on the Donbas and a later sentence that it "is now the focus of its war effort"."""
+        for clause in _PROSE_CLAUSES.split(prose):
+            words = content_stems(clause)
+            if not words or unasserted(clause, cited) is None:
+                continue
+            texts = [self.text[t.start : t.end] for t in self.best_support(clause, 3)]
+            if not any(
+                unasserted(clause, text) is None and len(words & content_stems(text)) >= 0.6 * len(words)
+                for text in texts
+            ):
+                return False
+        return True
 
     def best_support(self, prose: str, n: int = 2) -> list[Sentence]:
         """The ``n`` citable sentences sharing most content words with the prose, best first
@@ -757,6 +777,12 @@ class _Resolver:
     def first_sentence(self) -> str:
         s = next(iter(self.u.citable), None)
         return trimmed(self.text[s.start : s.end], _cap(PointerDraft, "headline") or 110) if s else ""
+
+
+_PROSE_CLAUSES = re.compile(r"[,;:]\s|\s(?:as|and|while|after|before)\s")
+
+
+_PROSE_CLAUSES = re.compile(r"[,;:]\s|\s(?:as|and|while|after|before)\s")
 
 
 def _verifier(text: str, lo: int, hedge: re.Match[str]) -> str:

@@ -292,7 +292,8 @@ def _says(counts: list[str], named: set[str], cited: str, start: int, end: int) 
     were released by Russian forces")."""
     clause = lemmas(_clause(cited, start, end).replace("-", " ")) | {"people", "person"} | _UNIT_WORDS
     following = _WORD.findall(cited[end : end + 40])[:3]
-    if counts[0] not in clause:  # the first word: the thing counted, or what became of it
+    # the first word: the thing counted, or what became of it ("two-car tram": by its parts)
+    if not set(counts[0].split("-")) <= clause:
         return False
     if any(w[:1].isupper() for w in following):  # the text names whom it counts: the same names
         return named & set(counts) <= {lemma(w) for w in following}

@@ -185,6 +185,9 @@ def check_prose(
     return meaning_problem(prose, cited, denial=denial) or share_problem(prose, cited, share, context)
 
 
+HEDGED = "states as done what the cited text only says may happen"
+
+
 def meaning_problem(prose: str, cited: str, *, denial: bool = False) -> str | None:
     """The prose turns what the cited text says: a negation it does not have, a negated or
     hedged clause stated as done, a word for its opposite (``summarizer.meaning``)."""
@@ -194,7 +197,7 @@ def meaning_problem(prose: str, cited: str, *, denial: bool = False) -> str | No
     if scope == "negation":
         return "drops the negation of the cited text"
     if scope:
-        return "states as done what the cited text only says may happen"
+        return HEDGED
     turned = opposite(prose, cited)
     if turned:
         return f"says the opposite of the cited text: {turned[0]!r} where it says {turned[1]!r}"
