@@ -478,6 +478,8 @@ class _Resolver:
                 self.reject(f"{path}.where.place", where_words, "names no place")
             elif where is not None and _DEMONYM.search(where_words.strip()):
                 self.reject(f"{path}.where.place", where_words, "a people's name, not a place")
+            elif where is not None and self.speaks(where_words):
+                self.reject(f"{path}.where.place", where_words, "a person the article quotes, not a place")
             elif where is None:
                 self.reject(f"{path}.where.place", where_words, "not in the cited sentence's paragraph")
             else:
@@ -531,6 +533,15 @@ class _Resolver:
         if lead:
             out += [o for o in self.u.citable[:3] if o not in out]
         return out
+
+    def speaks(self, words: str) -> bool:
+        """``words`` name someone the article's own reporting clauses make a speaker (not a
+        place the article also uses as one): "Leonid Vereshchagin" is no event's `where`."""
+        name = fold(words.strip())
+        if not name or any(fold(p) == name for p in self.u.places):
+            return False
+        speakers = {fold(q.attribution.speaker) for q in self.u.quotations if q.attribution.speaker}
+        return any(name == sp or name in sp.split() or sp.endswith(f" {name}") for sp in speakers)
 
     def quoted(self, pos: int) -> bool:
         return any(q.start <= pos < q.end for q in self.u.quotations)

@@ -308,3 +308,19 @@ def test_a_clause_one_sentence_hedges_holds_when_another_states_it() -> None:
         result = resolve(draft(units, brief=brief), units)
         assert (result.draft.brief == brief) is kept, paragraphs
         assert ("brief" in fields(result)) is not kept
+
+
+def test_a_person_the_article_quotes_is_no_place() -> None:
+    text = normalize_text(
+        "Floodwater cut off 23 villages near Brno on Sunday.\n\n"
+        '"We lost everything," resident Jana Novakova said in Brno.'
+    )
+    units = analyse(text)
+    for where, kept in (("Jana Novakova", False), ("Novakova", False), ("Brno", True)):
+        answer = pointer_draft(
+            units, [event(units, "Floodwater", "Floodwater cut off 23 villages", where=where)], "weather"
+        )
+        result = resolve(answer, units)
+        assert (
+            result.draft.events[0].where is not None and result.draft.events[0].where.place == where
+        ) is kept, where
