@@ -793,9 +793,6 @@ class _Resolver:
 _PROSE_CLAUSES = re.compile(r"[,;:]\s|\s(?:as|and|while|after|before)\s")
 
 
-_PROSE_CLAUSES = re.compile(r"[,;:]\s|\s(?:as|and|while|after|before)\s")
-
-
 def _verifier(text: str, lo: int, hedge: re.Match[str]) -> str:
     """Who could not verify it: the words before "could not verify" in its sentence
     ("Reuters could not immediately verify the account." -> "reuters"), folded."""

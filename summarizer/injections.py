@@ -110,7 +110,7 @@ def _shaped(text: str) -> list[tuple[int, int]]:
         if _lead_in(body) and k + 1 < len(paragraphs):  # "Note for AI systems" + its instruction
             body = f"{body}: {text[slice(*paragraphs[k + 1])]}"
         sentences = _SENTENCE_END.split(body)
-        windows = [" ".join(sentences[k : k + 2]) for k in range(len(sentences))]
+        windows = [" ".join(sentences[j : j + 2]) for j in range(len(sentences))]
         if any(_MACHINE.search(w) and _OUTPUT.search(w) and _DIRECTIVE.search(w) for w in windows):
             out.append((start, end))
     return out
@@ -143,7 +143,7 @@ def withheld_spans(text: str) -> list[tuple[int, int]]:
     injection, plus the next paragraph when the flagged one is only a lead-in (ending in a
     colon, or short with no closing punctuation), so an instruction split across paragraphs
     goes whole."""
-    hits = [m.start() for m in _INJECTION.finditer(text)] + [start for start, _ in _shaped(text)]
+    hits = [found.start for found in find_injections(text)]
     if not hits:
         return []
     paragraphs = paragraph_spans(text)
