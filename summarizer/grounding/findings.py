@@ -1,0 +1,179 @@
+"""What every field's grounding shares: the result (kept spans, rejected items, notes, what
+an editor must check) and the helpers that find a cited sentence, its support and a phrase in it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel
+
+from summarizer.alignment import align, fold
+from summarizer.prose import MIN_SHARE_ELSEWHERE, check_prose, content_stems
+from summarizer.schema import Grounded, GroundingStats, Rejected, Span, Summary
+from summarizer.units import Sentence, Units
+
+
+@dataclass
+class GroundingResult:
+    draft: Summary
+    grounded: list[Grounded] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    review: list[str] = field(default_factory=list)  # what the brief shows that an editor must check
+
+    @property
+    def stats(self) -> GroundingStats:
+        counts = {"exact": 0, "normalized": 0, "fuzzy": 0}
+        for g in self.grounded:
+            if g.span.alignment in counts:
+                counts[g.span.alignment] += 1
+        return GroundingStats(
+            items=len(self.grounded) + len(self.rejected), rejected=len(self.rejected), **counts
+        )
+
+    @property
+    def needs_review(self) -> bool:
+        """The brief shows something to check: a stand-in, prose naming what the article does
+        not, a speaker the model chose. Items dropped (listed in ``rejected``, never shown) and
+        notes on what the code settled (a relocated event, a forced ``unverified``) do not."""
+        return bool(self.review)
+
+
+def field_cap(model: type[BaseModel], name: str) -> int | None:
+    """The answer schema's length cap of one field (the grammar stops the model there)."""
+    return next((m.max_length for m in model.model_fields[name].metadata if hasattr(m, "max_length")), None)
+
+
+_BROKEN_END = frozenset(
+    ["the", "a", "an", "of", "to", "by", "with", "for", "from", "at", "and", "or", "that", "who"]
+)
+
+
+_BROKEN_END |= frozenset(["which", "via", "their", "its", "his", "her", "as", "than"])
+
+
+def whole(prose: str, cap: int | None, *, sentences: bool = False) -> str:
+    """Prose the model or the grammar broke off ("… from the Russian army who had ab", "… who
+    had abandoned the"): at its length cap and not ending a sentence, back to its last full
+    sentence (``sentences``, the brief) or its last whole word; an article, preposition or
+    conjunction at the end dropped; with an ellipsis. A brief that stops mid-sentence below its
+    cap goes back to its last full sentence too (the dev set's "… transition talks. The meeting
+    lasted over an hour and was described as"). "…, police said" stays as it is."""
+    text = prose.rstrip()
+    words = text.split()
+    open_end = not text.endswith((".", "!", "?", '"', "\u201d"))
+    cut = open_end and cap is not None and len(prose) >= cap
+    if open_end and sentences:
+        end = max(text.rfind(p) for p in (". ", "! ", "? "))
+        if end >= len(text) // 3:
+            return text[: end + 1]
+    if cut:
+        words = words[:-1]
+    elif not (words and fold(words[-1].strip(",;:")) in _BROKEN_END):
+        return prose
+    while words and fold(words[-1].strip(",;:")) in _BROKEN_END:
+        words.pop()
+    return " ".join(words).rstrip(",;:") + "\u2026" if words else prose
+
+
+class Findings:
+    """The findings of one ``resolve`` call and the helpers every field uses."""
+
+    def __init__(
+        self,
+        units: Units,
+        published_at: str | None,
+        title: str | None = None,
+        *,
+        lead: bool = True,
+        publisher: str | None = None,
+    ) -> None:
+        self.u = units
+        self.publisher = publisher
+        self.lead_stands_in = lead
+        self.text = units.text
+        self.published_at = published_at
+        self.title = title or ""
+        self.grounded: list[Grounded] = []
+        self.rejected: list[Rejected] = []
+        self.notes: list[str] = []
+        self.review: list[str] = []  # what the brief will show that an editor must check
+        self.stood_in: set[str] = set()  # sentences shown in the brief in place of the model's
+
+    def reject(self, path: str, value: str, reason: str) -> None:
+        self.rejected.append(Rejected(field=path, value=value, reason=reason))
+
+    def keep(self, path: str, start: int, end: int) -> None:
+        span = Span(start=start, end=end, alignment="exact")
+        self.grounded.append(Grounded(field=path, value=self.text[start:end], span=span))
+
+    def sentence(self, path: str, sid: str) -> Sentence | None:
+        s = self.u.sentence(sid)
+        if s is None:
+            self.reject(path, sid, "no such sentence id in this article")
+        elif s.withheld:
+            self.reject(path, sid, "this passage is withheld as a suspected injection and cannot be cited")
+            return None
+        return s
+
+    def cited(self, path: str, sid: str, key: str, prose: str, *, denial: bool = False) -> Sentence | None:
+        """The citable sentence that supports ``prose`` (the cited one, or the one that says
+        it), or None with the rejection recorded under ``path.key``."""
+        s = self.sentence(f"{path}.sentence", sid)
+        if s is None:
+            return None
+        s, why = self.supporting(s, prose, denial=denial)
+        if why:
+            self.reject(f"{path}.{key}", prose, why)
+            return None
+        return s
+
+    def supporting(self, s: Sentence, prose: str, *, denial: bool = False) -> tuple[Sentence, str | None]:
+        """The cited sentence if it supports the prose; else the one citable sentence that
+        does, best by shared words (small models write the right words and miscount ids:
+        the code finds the sentence, as it copies the text); else the cited one's reason."""
+        why = check_prose(prose, self.text[s.start : s.end], denial=denial, context=self.context(s))
+        if why is None:
+            return s, None
+        words = content_stems(prose)
+        ranked = sorted(
+            (o for o in self.u.citable if o is not s),
+            key=lambda o: -len(words & content_stems(self.text[o.start : o.end])),
+        )
+        for other in ranked[:3]:
+            if (
+                check_prose(
+                    prose,
+                    self.text[other.start : other.end],
+                    share=MIN_SHARE_ELSEWHERE,
+                    denial=denial,
+                    context=self.context(other),
+                )
+                is None
+            ):
+                self.notes.append(f"cited {s.id} for '{prose[:40]}'; {other.id} says it")
+                return other, None
+        return s, why
+
+    def context(self, s: Sentence) -> str:
+        """Where the names of prose citing ``s`` may also come from: the title, the paragraph."""
+        a, b = self.around(s)
+        return f"{self.title} {self.text[a:b]}"
+
+    def around(self, s: Sentence, before: int = 0) -> tuple[int, int]:
+        """Span of the sentence's paragraph (and ``before`` paragraphs ahead of it)."""
+        first = self.u.paragraphs[max(0, s.paragraph - before)]
+        return first.start, self.u.paragraphs[s.paragraph].end
+
+    def phrase(self, value: str, lo: int, hi: int) -> tuple[int, int] | None:
+        """``value`` as whole words inside ``text[lo:hi]``, ignoring case, quotes and dashes."""
+        if not value.strip():
+            return None
+        m = align(value, self.text[lo:hi], fuzzy=False, whole_words=True)
+        return (lo + m.start, lo + m.end) if m is not None else None
+
+    def written(self, words: str, span: tuple[int, int]) -> str:
+        """The article's own words at ``span`` that ``words`` were found as; the model's
+        casing stands when only that differs ("Riverton" for a "RIVERTON —" dateline)."""
+        written = self.text[span[0] : span[1]]
+        return words.strip() if words.strip().casefold() == written.casefold() else written

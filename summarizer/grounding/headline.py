@@ -1,0 +1,174 @@
+"""The headline and the brief: the model's prose kept only when its best-supporting
+sentences say what it says; otherwise a sentence of the article stands in."""
+
+from __future__ import annotations
+
+import re
+
+from summarizer.alignment import fold
+from summarizer.grounding.findings import Findings, field_cap, whole
+from summarizer.meaning import unasserted, unbound_numbers
+from summarizer.prose import (
+    HEDGED,
+    content_stems,
+    content_words,
+    meaning_problem,
+    share_problem,
+    unsupported_names,
+    unsupported_numbers,
+)
+from summarizer.schema import PointerDraft
+from summarizer.units import Sentence
+
+_VAGUE_START = re.compile(r"(?i)(tens|hundreds|thousands|millions|billions|dozens|scores)\b")
+
+
+MIN_SHARE_PROSE = 0.5  # of a headline's or brief sentence's words, in its three best sentences
+
+
+BRIEF_SENTENCE = 160  # an article sentence standing in for one of the brief's, at most
+
+
+_PROSE_CLAUSES = re.compile(r"[,;:]\s|\s(?:as|and|while|after|before)\s")
+
+
+def trimmed(text: str, cap: int) -> str:
+    """An article sentence shown in the model's place, cut at a word to ``cap`` characters."""
+    text = text.strip()
+    if len(text) <= cap:
+        return text
+    return whole(text[: text.rfind(" ", 0, cap - 1)], None).rstrip(",;: \u2026") + "\u2026"
+
+
+def _echoes(prose: str, withheld: str, visible: str) -> bool:
+    """Most of the prose's words come from the withheld passage and not from the rest."""
+    words = [fold(w) for w in content_words(prose)]
+    if not words:
+        return fold(prose).strip() != "" and fold(prose).strip() in fold(withheld)
+    inside = {fold(w) for w in content_words(withheld)}
+    outside = {fold(w) for w in content_words(visible)}
+    only_withheld = sum(w in inside and w not in outside for w in words)
+    return only_withheld / len(words) >= 0.3 or (
+        sum(w in inside for w in words) / len(words) >= 0.8
+        and sum(w in outside for w in words) / len(words) < 0.5
+    )
+
+
+class Headline(Findings):
+    """Headline and brief."""
+
+    def headline(self, answer: PointerDraft, title: str | None) -> tuple[str, str]:
+        """The headline and brief, each sentence held to what the article says (``said``).
+        Names and numbers must be in the article's visible text or its title (the dev set's
+        "… at wet Brazilian Grand Prix" is the title's, and the text never says "Brazilian");
+        prose that only a withheld passage supports is rejected. What fails is never shown:
+        the title (or the lead) stands in for a headline, the sentence the model's summarised
+        for a sentence of the brief, and the brief says so."""
+        visible = self.u.visible_text()
+        named = f"{title or ''}\n\n{visible}"  # the title is never scanned for injections: names only
+        withheld = " ".join(self.text[a:b] for a, b in self.u.withheld)
+        out = []
+        for name, given in (("headline", answer.headline), ("brief", answer.brief)):
+            prose = self.without_rejected(
+                name, whole(given, field_cap(PointerDraft, name), sentences=name == "brief")
+            )
+            if withheld and _echoes(prose, withheld, visible):
+                self.reject(name, prose, "supported only by a passage withheld as a suspected injection")
+                prose = ""
+            else:
+                names = unsupported_names(prose, named)
+                numbers = [v for v in unsupported_numbers(prose, named) if v >= 0]
+                if names or numbers:
+                    what = ", ".join([*names[:3], *(f"{v:g}" for v in numbers[:3])])
+                    self.reject(name, prose, f"names or numbers not in the article: {what}")
+                    prose = ""
+            out.append(self.said(name, prose, title))
+        headline = out[0] or title or self.first_sentence()
+        if not out[0]:
+            stand_in = "title" if title else "first sentence"
+            self.review.append(f"the headline is the article's {stand_in}: the model's did not hold")
+        return headline, out[1]
+
+    def said(self, name: str, prose: str, title: str | None) -> str:
+        """``prose`` less each sentence that says what its best-supporting sentences of the
+        article do not (``check_prose``: their numbers for the same things, their polarity and
+        modality, no opposites, most of their words). A brief's failed sentence gives way to
+        the article sentence it summarised; a headline's to the title, by the caller."""
+        kept: list[str] = []
+        visible = self.u.visible_text()
+        for sentence in re.split(r"(?<=[.!?])\s+", prose) if prose else []:
+            support = self.best_support(sentence, 3)
+            cited = " ".join(self.text[t.start : t.end] for t in support)
+            unbound = [n for n in unbound_numbers(sentence, visible) if not _VAGUE_START.match(n)]
+            meaning = meaning_problem(sentence, cited)
+            if meaning == HEDGED and self.asserted_elsewhere(sentence, cited):
+                meaning = None
+            why = (
+                f"numbers the article does not give for this: {', '.join(unbound[:3])}"
+                if unbound
+                else meaning or share_problem(sentence, cited, MIN_SHARE_PROSE, f"{title or ''} {visible}")
+            )
+            if why is None:
+                kept.append(sentence)
+                continue
+            self.reject(name, sentence, why)
+            if name == "brief" and support and support[0].id not in self.stood_in:
+                self.stood_in.add(support[0].id)
+                kept.append(trimmed(self.text[support[0].start : support[0].end], BRIEF_SENTENCE))
+                self.review.append(
+                    f"a sentence of the brief is the article's ({support[0].id}): the model's did not hold"
+                )
+        return " ".join(kept)
+
+    def asserted_elsewhere(self, prose: str, cited: str) -> bool:
+        """Each clause of ``prose`` that the supporting sentences only hedge is stated as done
+        by another sentence of the article that has most of its words: "Ukraine retakes areas
+        around Kyiv as Russia shifts focus to Donbas", where the lead says Russia is "set to
+        focus" on the Donbas and a later sentence that it "is now the focus of its war effort"."""
+        for clause in _PROSE_CLAUSES.split(prose):
+            words = content_stems(clause)
+            if not words or unasserted(clause, cited) is None:
+                continue
+            texts = [self.text[t.start : t.end] for t in self.best_support(clause, 3)]
+            if not any(
+                unasserted(clause, text) is None and len(words & content_stems(text)) >= 0.6 * len(words)
+                for text in texts
+            ):
+                return False
+        return True
+
+    def best_support(self, prose: str, n: int = 2) -> list[Sentence]:
+        """The ``n`` citable sentences sharing most content words with the prose, best first
+        (a sentence repeated word for word, a caption repeating the lead, counted once)."""
+        words = content_stems(prose)
+        ranked = sorted(self.u.citable, key=lambda o: -len(words & content_stems(self.text[o.start : o.end])))
+        out: list[Sentence] = []
+        for o in ranked:
+            text = self.text[o.start : o.end]
+            if len(out) == n or not words & content_stems(text):
+                break
+            if all(text != self.text[t.start : t.end] for t in out):
+                out.append(o)
+        return out
+
+    def without_rejected(self, name: str, prose: str) -> str:
+        """The headline or brief less any sentence that restates an event or claim grounding
+        rejected: the dev set's Croydon brief opened with "A 30-year-old man was killed in a
+        tram crash", the very event rejected three times (the 30-year-old survived)."""
+        rejected = [
+            content_stems(r.value) for r in self.rejected if r.field.endswith((".what", ".statement"))
+        ]
+        if not rejected or not prose:
+            return prose
+        kept = []
+        for sentence in re.split(r"(?<=[.!?])\s+", prose):
+            words = content_stems(sentence)
+            if words and any(len(words & r) / len(words) >= 0.6 for r in rejected if r):
+                self.reject(name, sentence, "restates an event or claim rejected above")
+            else:
+                kept.append(sentence)
+        return " ".join(kept)
+
+    def first_sentence(self) -> str:
+        s = next(iter(self.u.citable), None)
+        return trimmed(self.text[s.start : s.end], field_cap(PointerDraft, "headline") or 110) if s else ""

@@ -1,0 +1,103 @@
+"""An event's when and where: time words and places read from the cited sentence, its
+paragraph or the dateline, with the event's modality."""
+
+from __future__ import annotations
+
+import re
+
+from summarizer.alignment import fold
+from summarizer.dates import FULL_DATE, days_apart, find_clock_words, find_time_words, resolve_date
+from summarizer.grounding.findings import Findings
+from summarizer.schema import When, Where
+from summarizer.units import PLACE_BEFORE, Sentence
+
+# "in Russian hands", "the American city of" name no place ("Vatican" does)
+DEMONYM = re.compile(r"(?:ian|ean|ese|ish)s?$|\b(?:American|African|Mexican)s?$")
+
+
+class Labels(Findings):
+    """When and where of an event."""
+
+    def when(self, path: str, kept: str, words: str | None, s: Sentence, *, future: bool) -> When | None:
+        if not words:
+            return None
+        where = self.phrase(words, s.start, s.end) or self.phrase(words, *self.around(s))
+        if where is None:
+            self.reject(f"{path}.when", words, "time words not in the cited sentence")
+            return None
+        written = self.text[slice(*where)]
+        if written.isupper() and not any(ch.isdigit() for ch in written):  # "USA TODAY": a paper
+            self.reject(f"{path}.when", words, "written in capitals there: a name, not a time")
+            return None
+        own = find_time_words(self.text, s.start, s.end)
+        if not s.start <= where[0] < s.end and own is not None and not self.quoted(own[0]):
+            # the dev set's "after the third debate", from the sentence before "on Saturday"
+            self.reject(f"{path}.when", words, "another sentence's time words; the cited one has its own")
+            return None
+        self.keep(f"{kept}.when.text", *where)
+        written = self.written(words, where)
+        return When(text=written, date=resolve_date(written, self.published_at, future=future))
+
+    def nearby(self, s: Sentence, *, lead: bool) -> list[Sentence]:
+        """Where an event's own time and place words are looked for when the model gave none
+        that holds: its sentence, then the sentences before it in its paragraph, nearest first
+        (one after it is often a new development: "The parade is set for Friday"); for the
+        first event also the article's lead (its first three citable sentences: scraped pages
+        open with sign-up residue), where news
+        writing puts the main event's when and where."""
+        same = [o for o in self.u.citable if o.paragraph == s.paragraph and o.end <= s.start]
+        out = [s, *reversed(same)]
+        if lead:
+            out += [o for o in self.u.citable[:3] if o not in out]
+        return out
+
+    def speaks(self, words: str) -> bool:
+        """``words`` name someone the article's own reporting clauses make a speaker (not a
+        place the article also uses as one): "Leonid Vereshchagin" is no event's `where`."""
+        name = fold(words.strip())
+        if not name or any(fold(p) == name for p in self.u.places):
+            return False
+        speakers = {fold(q.attribution.speaker) for q in self.u.quotations if q.attribution.speaker}
+        return any(name == sp or name in sp.split() or sp.endswith(f" {name}") for sp in speakers)
+
+    def quoted(self, pos: int) -> bool:
+        return any(q.start <= pos < q.end for q in self.u.quotations)
+
+    def sentence_when(self, kept: str, s: Sentence, future: bool, *, clock: bool = False) -> When | None:
+        """The sentence's first calendar time words ("on Sunday"), or with ``clock`` its match
+        clock ("on lap 20"): a date anywhere near beats a lap in the cited sentence."""
+        found = (find_clock_words if clock else find_time_words)(self.text, s.start, s.end)
+        if found is None or self.quoted(found[0]):
+            return None  # "Nobody should go near the pier until Friday," she said: not its when
+        self.keep(f"{kept}.when.text", *found)
+        words = self.text[slice(*found)]
+        return When(text=words, date=resolve_date(words, self.published_at, future=future))
+
+    def dated(self, kept: str, future: bool) -> When | None:
+        """For the first event, when nothing near it has time words: the article's first full
+        date ("November 8, 2016") within a week of its dateline, outside quotations. Scraped
+        pages keep an embedded post's or a caption's date, and that dates the news; an older
+        date ("March 22, 2016" under a November page) is background, not this event's."""
+        if not self.published_at:
+            return None
+        for m in FULL_DATE.finditer(self.text):
+            if self.quoted(m.start()) or any(a <= m.start() < b for a, b in self.u.withheld):
+                continue
+            day = resolve_date(m.group(0), self.published_at, future=future)
+            if day and days_apart(day, self.published_at) <= 7:
+                self.keep(f"{kept}.when.text", *m.span())
+                return When(text=m.group(0), date=day)
+        return None
+
+    def sentence_place(self, kept: str, s: Sentence) -> Where | None:
+        for name in self.u.names:
+            if (
+                s.start <= name.start
+                and name.end <= s.end
+                and not DEMONYM.search(name.text)
+                and not self.quoted(name.start)
+                and PLACE_BEFORE.search(self.text[max(s.start, name.start - 40) : name.start])
+            ):
+                self.keep(f"{kept}.where.place", name.start, name.end)
+                return Where(place=name.text)
+        return None

@@ -1,0 +1,221 @@
+"""Reporting clauses: the speech verb and its subject after, before or around a quotation,
+a colon that introduces it, a transcript label, an embedded post's author."""
+
+from __future__ import annotations
+
+import re
+
+from summarizer.speakers.lexicon import (
+    AFTER_WINDOW,
+    BEFORE_WORDS,
+    BYLINE,
+    CYRILLIC_SPEECH,
+    DETERMINER_NEAR,
+    INVERTIBLE,
+    LEMMA_SET,
+    MARKS,
+    NEW_CLAUSE,
+    NOT_LABELS,
+    NOUN_BEFORE,
+    PASSIVE_BEFORE,
+    RUN_ON,
+    SKIP_BEFORE_VERB,
+    SPEECH_RE,
+    STOP,
+    TAG_REST,
+    TOKEN,
+    TRANSCRIPT,
+    TWEET_AUTHOR,
+    VERB_FORMS,
+)
+from summarizer.speakers.phrases import Phrases
+from summarizer.speakers.spans import Clause, Phrase, Region
+from summarizer.speakers.words import adverb
+
+
+class Reader(Phrases):
+    """The article's reporting clauses, phrases and people, for one ``attribute`` call."""
+
+    def after(self, r: Region) -> Clause | None:
+        """ "…," X said / "…," said X / "…" the letter reads, after the closing mark."""
+        k = self.sentence_at(r.end)  # a quotation of several sentences ends in a later one
+        s = self.sentences[k]
+        p = self.paragraphs[r.paragraph]
+        qe = r.end + 1
+        stop = min(p.end, max(s.end, qe), qe + AFTER_WINDOW)
+        tail = self.text[qe:stop]
+        lead = len(tail) - len(tail.lstrip(" ,.!?'\u2014\u2013-"))
+        if re.match(r"as\s", tail[lead:]):
+            lead += 3  # '"…," as a Homeland Security memo put it'
+        if not tail[lead:].strip() and k + 1 < len(self.sentences):
+            nxt = self.sentences[k + 1]  # '"… EXONERATION!" ¶ President Trump tweeted.'
+            if nxt.paragraph == r.paragraph and not any(c in self.text[nxt.start : nxt.end] for c in MARKS):
+                return self.tag(nxt.start, min(nxt.end, nxt.start + AFTER_WINDOW), short=True)
+            return None
+        return self.tag(qe + lead, stop)
+
+    def tag(self, a: int, b: int, *, short: bool = False) -> Clause | None:
+        """A speech tag starting at ``a``: "X said", "said X", "X, a Y, said", "he said"."""
+        verbs = self.verbs(a, b)
+        verb = verbs[0] if verbs else None
+        if verb is None or any(c in self.text[a : verb.start()] for c in MARKS):
+            return None
+        rest = self.text[verb.end() : b].strip(" .!?")
+        if short and len(rest.split()) > 2 and not TAG_REST.match(rest):
+            return None  # "X said the plan was unfunded." is a sentence of its own, not a tag
+        word = verb.group(0).lower()
+        if word.startswith("according"):  # '"…" at a conference, according to X'
+            return self.clause(verb.start(), verb.end(), self.phrase_after(verb.end(), b))
+        if not self.text[a : verb.start()].strip():  # "said X"
+            if word.split()[0] not in INVERTIBLE and not re.match(CYRILLIC_SPEECH, word):
+                return None  # '"…," told the paper' names the listener, "answering questions" an object
+            phrase = self.phrase_after(verb.end(), b)
+            return self.clause(verb.start(), verb.end(), phrase)
+        if PASSIVE_BEFORE.search(self.text, max(a, verb.start() - 10), verb.start()) and not word.endswith(
+            "ing"
+        ):
+            return None
+        phrase = self.subject_before(verb.start(), a)
+        if phrase is None:
+            return None
+        between = self.text[a : phrase.start]
+        if between.strip() and not (
+            re.fullmatch(r"[^.;:!?\"\u201c\u201d]*,\s*", between)
+            and not any(w.lower() in STOP for w in re.findall(r"[^\W\d_]+", between))
+        ):
+            return None  # something between the mark and the subject: another clause's verb
+        return self.clause(a, verb.end(), phrase)
+
+    def clause(self, start: int, end: int, phrase: Phrase | None) -> Clause | None:
+        if phrase is None:
+            return None
+        verb = self.text[max(start, end - 12) : end]
+        if (
+            phrase.pronoun is None
+            and not phrase.person
+            and not self.text[phrase.end : start].strip()  # the verb right after the phrase
+            and re.search(r"(?:ed|written)$", verb)
+            and re.match(r"\s+(?:to|by|on|in|at|as)\b", self.text[end : end + 4])
+        ):
+            return None  # "a statement posted to the page": a participle, not a speaker's verb
+        speaker = phrase.speaker
+        if speaker is not None and phrase.name_start >= 0:
+            speaker = self.person(speaker, phrase.name_start)
+        return Clause(
+            min(start, phrase.start), max(end, phrase.end), phrase.start, phrase.end, phrase.pronoun,
+            phrase.name_start, phrase.name_end, speaker, phrase.person,
+        )  # fmt: skip
+
+    def verbs(self, a: int, b: int) -> list[re.Match[str]]:
+        """Speech verbs in ``text[a:b]`` used as verbs: not "Trump's tweet", "the following
+        comment", "with chants of", "a controversial comment"."""
+        out = []
+        for v in SPEECH_RE.finditer(self.text, a, b):
+            if NOUN_BEFORE.search(self.text, max(0, v.start() - 12), v.start()):
+                continue
+            bare = v.group(0).lower()
+            noun_like = bare in LEMMA_SET or bare.rstrip("s") in LEMMA_SET
+            ends_tag = re.match(r"\s*[.,:;!?\"\u201c\u201d]", self.text[v.end() : v.end() + 3]) is not None
+            if (
+                noun_like
+                and not ends_tag
+                and DETERMINER_NEAR.search(self.text, max(0, v.start() - 40), v.start())
+            ):
+                continue  # "a controversial comment", "the recent claims"; not "the letter reads."
+            out.append(v)
+        return out
+
+    def before(self, r: Region) -> Clause | None:
+        """X said: "…", X says the plan is "…", According to X, "…", …, saying "…"."""
+        s = self.sentences[r.sentence]
+        open_mark = r.start - 1
+        floor = s.start
+        for _, b in self.quote_spans:  # not before an earlier quotation of the same sentence
+            if s.start <= b < open_mark:
+                floor = b + 1
+        for m in RUN_ON.finditer(self.text, floor, open_mark):
+            floor = m.end() - len(m.group(1))  # "… following the incident There was blood …"
+        verbs = [
+            v for v in self.verbs(floor, open_mark)
+            if len(self.text[v.end() : open_mark].split()) <= BEFORE_WORDS
+            and not NEW_CLAUSE.search(self.text, v.end(), open_mark)
+        ]  # fmt: skip
+        for verb in reversed(verbs):  # the nearest verb with a subject of its own
+            clause = self.opening(verb, floor)
+            if clause is not None:
+                return clause
+        for verb in reversed(verbs):  # "…, saying", "… and vowed", "X was heard … saying"
+            if verb.group(0).endswith("ing") or re.search(
+                r"(?:,|\band|\bbut)\s*$", self.text[floor : verb.start()]
+            ):
+                return self.clause(verb.start(), verb.end(), self.sentence_subject(s.start, verb.start()))
+        return None
+
+    def opening(self, verb: re.Match[str], floor: int) -> Clause | None:
+        v0, v1 = verb.start(), verb.end()
+        word = verb.group(0).lower()
+        if word.startswith("according"):
+            return self.clause(v0, v1, self.phrase_after(v1, v1 + 120))
+        if PASSIVE_BEFORE.search(self.text, max(floor, v0 - 10), v0) and not word.endswith("ing"):
+            return None
+        if re.search(r"[^\W\d_]\s+who\s+$", self.text[max(floor, v0 - 40) : v0]):
+            return None  # "a young woman who suggested": a relative clause about someone else
+        if word.endswith("ing") and re.search(r",\s*$", self.text[floor:v0]):
+            return None  # "…, saying": the main clause's subject (see ``before``)
+        return self.clause(v0, v1, self.subject_before(v0, floor))
+
+    def sentence_subject(self, start: int, limit: int) -> Phrase | None:
+        """The sentence's own subject: its leading noun phrase (after an opening phrase that
+        ends in a comma, "In an August speech, Trump …")."""
+        m = re.match(r"\s*(?:(?:In|At|On|During|After|Before|Speaking|Asked|Earlier|Later)\b[^,]{0,80},\s*)?",
+                     self.text[start:limit])  # fmt: skip
+        a = start + (m.end() if m else 0)
+        end = a
+        for t in TOKEN.finditer(self.text, a, limit):  # up to its first verb-like word
+            word = t.group(0)
+            low = word.lower()
+            if low in STOP or low in SKIP_BEFORE_VERB or low in VERB_FORMS or adverb(word):
+                break
+            if not word[0].isalnum() or (word.islower() and word.endswith("ed")):
+                break
+            end = t.end()
+        return self.phrase(a, end) if end > a else None
+
+    def colon_intro(self, r: Region) -> Clause | None:
+        """ "Caddell continued:" ending the paragraph before the one this quotation opens."""
+        if r.paragraph == 0 or not self.paragraph_opens_with_mark(r):
+            return None
+        p = self.paragraphs[r.paragraph - 1]
+        body = self.text[p.start : p.end].rstrip()
+        if not body.endswith(":"):
+            return None
+        colon = p.start + len(body) - 1
+        floor = self.sentences[self.sentence_at(colon)].start if self.sentences else p.start
+        for verb in reversed(self.verbs(floor, colon)):
+            clause = self.opening(verb, floor)
+            if clause is not None:
+                return clause
+        made = re.compile(r"\b(?:made|issued|released|gave|offered|posted)\b")
+        m = made.search(self.text, floor, colon)
+        if m is None or not re.search(r"\b(?:statement|comments?|remarks)\b", self.text[m.end() : colon]):
+            return None
+        return self.opening(m, floor)
+
+    def transcript(self, r: Region) -> Clause | None:
+        """ "WALLACE: Let's start …": a transcript's speaker label opens the quotation."""
+        p = self.paragraphs[r.paragraph]
+        m = TRANSCRIPT.match(self.text, p.start)  # the label opens the quotation's paragraph
+        if m is None or r.start > m.end() + 2 or NOT_LABELS.match(m.group(1).strip()):
+            return None
+        label = m.group(1).strip()
+        return Clause(m.start(1), m.end(1) + 1, m.start(1), m.end(1), speaker=label)
+
+    def tweet(self, r: Region) -> Clause | None:
+        """'"…" pic.twitter.com/x -- Papi (@Kxngsosa) November 3, 2016': the embed's author."""
+        m = TWEET_AUTHOR.match(self.text, r.end + 1, r.end + 200)
+        if m is None or BYLINE.search(m.group("name")):
+            return None
+        author = m.group("name").rstrip()
+        return Clause(
+            m.start("name"), m.end(), m.start("name"), m.start("name") + len(author), speaker=author
+        )
