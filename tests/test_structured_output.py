@@ -310,8 +310,8 @@ def test_cli_brief_says_once_which_form_it_fell_back_to(tmp_path: Path) -> None:
     with FakeServer(reject_modes={"json_schema"}) as fake:
         proc = _cli(fake, "brief", str(path), "--format", "json")
         forced = _cli(fake, "brief", str(path), "--structured-output", "json_schema")
-        assert fake.requests == 3
-    assert proc.returncode == 0, proc.stderr
+        assert proc.returncode == 0, proc.stderr  # first, so a failed run shows why
+        assert fake.requests == 3, (proc.stderr, forced.stderr)
     assert proc.stderr.splitlines() == [
         f"summarizer: json_schema refused by {fake.base_url}; using json_object"
     ]
