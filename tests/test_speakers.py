@@ -353,6 +353,48 @@ ISSUE_CASES = {
         '"The other factor is whether it would look like weakness to the voters."',
         ["Adam Quill"],
     ),
+    # a surname that is also a role word, after a title: a person ("Chief" alone is nobody)
+    "a surname that is a role word": (
+        'Leaders met on Monday. "It is all about creating some enthusiasm for this race," Mr. King added.\n\n'
+        'Crews worked all night.\n\n"We have contained the fire on the hill above the town," Chief said.',
+        ["Mr King", None],
+    ),
+    # a document speaks: a speech verb's bare form after a determiner or possessor is a noun
+    "a document speaks": (
+        'Profits moved abroad. "The rules only require that companies report significant units," the report says.\n\n'
+        '"Nothing in the filing explains where the money went," Tuesday\'s statement said.',
+        ["the report", "Tuesday's statement"],
+    ),
+    # a quotation in the complement of a pronoun's clause is the outer speaker's
+    "the outer speaker of a complement": (
+        "WASHINGTON -- President Ann Reyes, opening the museum on Saturday, said it would tell a "
+        'national story, one of "suffering and delight, of fear and of hope for everyone."',
+        ["Ann Reyes"],
+    ),
+    # no speech verb: the subject labels what it quotes ("as a ...", "message: ..."); a passive
+    # labels nothing
+    "the subject labels the quotation": (
+        'In recent weeks, Ana Reid has gone after the senator as a "human leech who will bleed the country".\n\n'
+        'President Tom Voss is rolling out a new and more personal message: "It is about me and my legacy."\n\n'
+        'The town was long known as "the jewel of the valley and the coast".',
+        ["Ana Reid", "Tom Voss", None],
+    ),
+    # "it said" is a body that spoke before it (a company, a ministry), never a person
+    "it is a body": (
+        'Prices rose. Mondelez said that "like many other companies, we are experiencing higher costs". '
+        'It added: "We carry these costs for as long as possible."\n\n'
+        "Mondelez said prices would rise. Ana Lopez said she disagreed. "
+        'It added: "We carry these costs for as long as we possibly can."',
+        ["Mondelez", "Mondelez", None],
+    ),
+    # a person's full name right before the mark labels a pull quote or a vox pop; a credit does not
+    "a name labels the quotation": (
+        'The tram flipped. There was blood everywhere and shoes Martin Bamford "There was blood '
+        'everywhere. It was absolute carnage."\n\n'
+        'Voters spoke to us.\n\nAna Ruiz: "We came here for work and we stay for the schools."\n\n'
+        'Photo: Getty Images "We came here for work and we stay for the schools."',
+        ["Martin Bamford", "Ana Ruiz", None],
+    ),
 }
 
 

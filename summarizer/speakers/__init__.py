@@ -31,8 +31,9 @@ speaker (the antecedent for a pronoun, the earlier clause for a continuation) an
 ``clause``, ``continuation``, ``pronoun``, and, in grounding, ``model`` or ``unnamed``.
 Measured with ``bench/speakers.py`` on PolNeAR's dev split and the dev set (see CHANGELOG).
 
-The rooms, each importing only those listed before it: ``lexicon``, ``spans``, ``words``, ``text``,
-``people``, ``phrases``, ``clauses`` (``Reader``), ``pronouns``, ``attribution`` (``attribute``).
+The rooms, each importing only those listed before it: ``lexicon``, ``spans``, ``words``,
+``text``, ``people``, ``phrases``, ``framing``, ``clauses`` (``Reader``), ``pronouns``,
+``attribution`` (``attribute``).
 """
 
 from __future__ import annotations

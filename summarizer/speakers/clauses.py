@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from summarizer.speakers.framing import Framing
 from summarizer.speakers.lexicon import (
     AFTER_WINDOW,
     BEFORE_WORDS,
@@ -19,21 +20,16 @@ from summarizer.speakers.lexicon import (
     NOUN_BEFORE,
     PASSIVE_BEFORE,
     RUN_ON,
-    SKIP_BEFORE_VERB,
     SPEECH_RE,
     STOP,
     TAG_REST,
-    TOKEN,
     TRANSCRIPT,
     TWEET_AUTHOR,
-    VERB_FORMS,
 )
-from summarizer.speakers.phrases import Phrases
-from summarizer.speakers.spans import Clause, Phrase, Region
-from summarizer.speakers.words import adverb
+from summarizer.speakers.spans import Clause, Region
 
 
-class Reader(Phrases):
+class Reader(Framing):
     """The article's reporting clauses, phrases and people, for one ``attribute`` call."""
 
     def after(self, r: Region) -> Clause | None:
@@ -86,26 +82,6 @@ class Reader(Phrases):
             return None  # something between the mark and the subject: another clause's verb
         return self.clause(a, verb.end(), phrase)
 
-    def clause(self, start: int, end: int, phrase: Phrase | None) -> Clause | None:
-        if phrase is None:
-            return None
-        verb = self.text[max(start, end - 12) : end]
-        if (
-            phrase.pronoun is None
-            and not phrase.person
-            and not self.text[phrase.end : start].strip()  # the verb right after the phrase
-            and re.search(r"(?:ed|written)$", verb)
-            and re.match(r"\s+(?:to|by|on|in|at|as)\b", self.text[end : end + 4])
-        ):
-            return None  # "a statement posted to the page": a participle, not a speaker's verb
-        speaker = phrase.speaker
-        if speaker is not None and phrase.name_start >= 0:
-            speaker = self.person(speaker, phrase.name_start)
-        return Clause(
-            min(start, phrase.start), max(end, phrase.end), phrase.start, phrase.end, phrase.pronoun,
-            phrase.name_start, phrase.name_end, speaker, phrase.person,
-        )  # fmt: skip
-
     def verbs(self, a: int, b: int) -> list[re.Match[str]]:
         """Speech verbs in ``text[a:b]`` used as verbs: not "Trump's tweet", "the following
         comment", "with chants of", "a controversial comment"."""
@@ -140,46 +116,16 @@ class Reader(Phrases):
             if len(self.text[v.end() : open_mark].split()) <= BEFORE_WORDS
             and not NEW_CLAUSE.search(self.text, v.end(), open_mark)
         ]  # fmt: skip
-        for verb in reversed(verbs):  # the nearest verb with a subject of its own
-            clause = self.opening(verb, floor)
+        for k in range(len(verbs) - 1, -1, -1):  # the nearest verb with a subject of its own
+            clause = self.opening(verbs[k], floor)
             if clause is not None:
-                return clause
+                return self.outer(verbs[:k], clause, floor) or clause
         for verb in reversed(verbs):  # "…, saying", "… and vowed", "X was heard … saying"
             if verb.group(0).endswith("ing") or re.search(
                 r"(?:,|\band|\bbut)\s*$", self.text[floor : verb.start()]
             ):
                 return self.clause(verb.start(), verb.end(), self.sentence_subject(s.start, verb.start()))
-        return None
-
-    def opening(self, verb: re.Match[str], floor: int) -> Clause | None:
-        v0, v1 = verb.start(), verb.end()
-        word = verb.group(0).lower()
-        if word.startswith("according"):
-            return self.clause(v0, v1, self.phrase_after(v1, v1 + 120))
-        if PASSIVE_BEFORE.search(self.text, max(floor, v0 - 10), v0) and not word.endswith("ing"):
-            return None
-        if re.search(r"[^\W\d_]\s+who\s+$", self.text[max(floor, v0 - 40) : v0]):
-            return None  # "a young woman who suggested": a relative clause about someone else
-        if word.endswith("ing") and re.search(r",\s*$", self.text[floor:v0]):
-            return None  # "…, saying": the main clause's subject (see ``before``)
-        return self.clause(v0, v1, self.subject_before(v0, floor))
-
-    def sentence_subject(self, start: int, limit: int) -> Phrase | None:
-        """The sentence's own subject: its leading noun phrase (after an opening phrase that
-        ends in a comma, "In an August speech, Trump …")."""
-        m = re.match(r"\s*(?:(?:In|At|On|During|After|Before|Speaking|Asked|Earlier|Later)\b[^,]{0,80},\s*)?",
-                     self.text[start:limit])  # fmt: skip
-        a = start + (m.end() if m else 0)
-        end = a
-        for t in TOKEN.finditer(self.text, a, limit):  # up to its first verb-like word
-            word = t.group(0)
-            low = word.lower()
-            if low in STOP or low in SKIP_BEFORE_VERB or low in VERB_FORMS or adverb(word):
-                break
-            if not word[0].isalnum() or (word.islower() and word.endswith("ed")):
-                break
-            end = t.end()
-        return self.phrase(a, end) if end > a else None
+        return self.framed(s.start, floor, open_mark)
 
     def colon_intro(self, r: Region) -> Clause | None:
         """ "Caddell continued:" ending the paragraph before the one this quotation opens."""

@@ -3,12 +3,15 @@ pronoun, read before or after a speech verb."""
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from summarizer.speakers.lexicon import (
     APPOSITIVE,
     CREDIT_BEFORE,
     DETERMINERS,
+    HONORIFIC,
+    LEMMA_SET,
     MARKS,
     OBJECT_BEFORE,
     PLURAL_SPEAKERS,
@@ -91,8 +94,8 @@ class Phrases(People):
                 return None
             name, where = word, lo  # "WALLACE", an acronym the name finder passed over
         words = tidy_name(name.split())
-        if ROLE.match(words[0]) and len(words) == 1:
-            return None
+        if ROLE.match(words[0]) and len(words) == 1 and not HONORIFIC.search(self.text, max(0, lo - 6), lo):
+            return None  # "Chief" alone; "Mr. King" is a surname
         roles = [k for k, w in enumerate(words[:-1]) if ROLE.match(w) and k]
         if roles and len(words) - roles[-1] > 2:
             words = words[roles[-1] + 1 :]  # "Senate Majority Leader Mitch McConnell" -> "Mitch McConnell"
@@ -112,6 +115,9 @@ class Phrases(People):
         first = tokens[0][2]
         if any(t[2] in SENTENCE_OPENERS for t in tokens[1:]):
             return None  # "the run A statement from …": a full stop lost in a scraped page
+        for before, t in itertools.pairwise(tokens):
+            if t[2].lower() in ("the", "a", "an") and before[2].lower() not in PREPOSITIONS:
+                return None  # "Facebook the company": the phrase starts at its determiner
         lead_ok = (
             first.lower() in DETERMINERS
             or capitalised(first)
@@ -120,9 +126,18 @@ class Phrases(People):
         )
         if not lead_ok or adverb(last) or len(last) < 3 or len(tokens) > 12:
             return None
-        if last.lower() in VERB_FORMS or last.lower() in DETERMINERS:
+        if last.lower() in DETERMINERS:
             return None
-        for _, _, word in tokens[1:]:
+        # "the report says", "Tuesday's statement": a speech verb's bare form after a determiner
+        # or a possessor is a noun, a document that speaks
+        document = (
+            len(tokens) > 1
+            and last.lower() in LEMMA_SET
+            and (first.lower() in DETERMINERS or tokens[-2][2].endswith(("'s", "\u2019s")))
+        )
+        if last.lower() in VERB_FORMS and not document:
+            return None
+        for _, _, word in tokens[1 : len(tokens) - 1 if document else len(tokens)]:
             if word.lower() in PREPOSITIONS:
                 break
             if verb_like(word) or adverb(word):

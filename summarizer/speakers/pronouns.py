@@ -8,6 +8,7 @@ import re
 from summarizer.speakers.clauses import Reader
 from summarizer.speakers.lexicon import (
     MODIFIER,
+    ORGANISATION,
     PRONOUN_REACH,
     PRONOUNS,
     REPORTS,
@@ -38,7 +39,10 @@ class Pronouns:
     def pronoun(self, q: Region, clause: Clause, spoken: list[tuple[Region, Attribution]]) -> Attribution:
         """ "he said": the nearest earlier speaker or sentence subject who agrees in gender."""
         want = PRONOUNS.get(clause.pronoun or "")
-        found = self.antecedent(q, clause, spoken, want) if want else None
+        if clause.pronoun == "it":
+            found = self.body(q, clause, spoken)
+        else:
+            found = self.antecedent(q, clause, spoken, want) if want else None
         if found is None:  # the agreement rules looked at every candidate: nobody for the model
             return Attribution(None, "unnamed", clause, None, (UNNAMED,))
         name, span = found
@@ -117,3 +121,45 @@ class Pronouns:
                 seen.add(item[2])
                 unique.append(item)
         return unique
+
+    def body(
+        self, q: Region, clause: Clause, spoken: list[tuple[Region, Attribution]]
+    ) -> tuple[str, tuple[int, int]] | None:
+        """ "It said:" / "it added": the nearest earlier sentence (three at most, within the
+        quotation's paragraph and the one before) where a body speaks: a speaker that is not a
+        person ("Mondelez said", "the company said", "the report says"). Two bodies speaking in
+        that sentence, or a person speaking after the body, leave it unnamed."""
+        reader = self.r
+        floor = reader.paragraphs[max(0, q.paragraph - 1)].start
+        first = reader.sentence_at(clause.start)
+        for k in range(first, max(-1, first - 1 - PRONOUN_REACH), -1):
+            s = reader.sentences[k]
+            if s.end <= floor:
+                break
+            found: dict[str, tuple[int, int]] = {}
+            person = False
+            for _, att in spoken:
+                span = att.speaker_span
+                if att.speaker and span and s.start <= span[0] < min(s.end, clause.start):
+                    if self.person(att.speaker):
+                        person = True
+                    else:
+                        found.setdefault(att.speaker, span)
+            for verb in reader.verbs(s.start, min(s.end, clause.start)):
+                said = reader.opening(verb, s.start)
+                if said is None or not said.speaker or said.pronoun:
+                    continue
+                if said.person and self.person(said.speaker):
+                    person = True
+                else:
+                    found.setdefault(said.speaker, said.name_span)
+            if person or len(found) > 1:
+                return None
+            if found:
+                return next(iter(found.items()))
+        return None
+
+    def person(self, name: str) -> bool:
+        """A name the article shows to be a person (a gender by title, first name or pronouns);
+        "Mondelez" or "the company" is not."""
+        return person_like(name) and not ORGANISATION.search(name) and self.r.gender(name) is not None
