@@ -376,8 +376,9 @@ ISSUE_CASES = {
     "the subject labels the quotation": (
         'In recent weeks, Ana Reid has gone after the senator as a "human leech who will bleed the country".\n\n'
         'President Tom Voss is rolling out a new and more personal message: "It is about me and my legacy."\n\n'
-        'The town was long known as "the jewel of the valley and the coast".',
-        ["Ana Reid", "Tom Voss", None],
+        'The town was long known as "the jewel of the valley and the coast".\n\n'
+        'Senator Kim Lee has used the phrase "the hateful ideology of radical groups" often.',
+        ["Ana Reid", "Tom Voss", None, "Kim Lee"],
     ),
     # "it said" is a body that spoke before it (a company, a ministry), never a person
     "it is a body": (

@@ -13,6 +13,7 @@ from summarizer.speakers.lexicon import (
     PASSIVE_LABEL,
     SKIP_BEFORE_VERB,
     STOP,
+    TERM_NOUN,
     TOKEN,
     VERB_FORMS,
 )
@@ -63,7 +64,7 @@ class Framing(Phrases):
         label = self.label(floor, open_mark)
         if label is not None:
             return label
-        m = AS_LABEL.search(lead) or LABEL_NOUN.search(lead)
+        m = AS_LABEL.search(lead) or LABEL_NOUN.search(lead) or TERM_NOUN.search(lead)
         if m is None or PASSIVE_LABEL.search(lead, 0, m.start()):
             return None
         phrase = self.sentence_subject(sentence_start, floor + m.start())

@@ -183,6 +183,11 @@ LABEL_NOUN = re.compile(
     r"pledge|vow|argument|pitch|verdict|retort|refrain|mantra|motto|catchphrase)\s*:\s*$",
     re.IGNORECASE,
 )
+# ... or names the words it uses: "X has used the phrase "…"".
+TERM_NOUN = re.compile(
+    r"\b(?:the|a|his|her|their|its)\s+(?:phrase|term|expression|slogan|nickname|catchphrase|words?)\s*,?\s*$",
+    re.IGNORECASE,
+)
 PASSIVE_LABEL = re.compile(
     r"\b(?:is|was|were|are|been|being|be)\s+(?:[a-z]+ly\s+)?(?:[a-z]+ed|known|seen|cast)\b"
 )
