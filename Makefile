@@ -36,6 +36,7 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check summarizer tests bench
 	$(BIN)/ruff format --check summarizer tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: $(VENV)/.installed chromium lint
 	$(BIN)/pytest $(PYTEST_OFFLINE)
