@@ -122,7 +122,7 @@ class Claims(Findings):
         for i, src in enumerate(answer.sources):
             if self.publisher and fold(src.name).strip() == fold(self.publisher).strip():
                 continue  # the outlet itself, which the prompt names and the record keeps
-            if align(src.name, visible, fuzzy=False, whole_words=True) is None:
+            if align(src.name, visible, whole_words=True) is None:
                 self.reject(f"sources[{i}].name", src.name, "this name does not occur in the article")
                 continue
             where = self.phrase(src.name, 0, len(self.text))

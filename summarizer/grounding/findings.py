@@ -169,7 +169,7 @@ class Findings:
         """``value`` as whole words inside ``text[lo:hi]``, ignoring case, quotes and dashes."""
         if not value.strip():
             return None
-        m = align(value, self.text[lo:hi], fuzzy=False, whole_words=True)
+        m = align(value, self.text[lo:hi], whole_words=True)
         return (lo + m.start, lo + m.end) if m is not None else None
 
     def written(self, words: str, span: tuple[int, int]) -> str:
