@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from text_to_num import text2num
+
 from summarizer.schema import Qualifier
 
 WORD_VALUES: dict[str, int] = {
@@ -19,8 +21,9 @@ WORD_VALUES: dict[str, int] = {
     "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14,
     "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
     "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
-    "eighty": 80, "ninety": 90, "dozen": 12, "a dozen": 12,
+    "eighty": 80, "ninety": 90,
 }  # fmt: skip
+DOZEN = {"dozen": 12, "a dozen": 12}
 SCALES: dict[str, float] = {
     "hundred": 1e2, "thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12,
     "bn": 1e9, "m": 1e6, "k": 1e3, "тыс": 1e3, "тысяч": 1e3, "тысячи": 1e3, "млн": 1e6,
@@ -31,9 +34,15 @@ _WORDS = "|".join(sorted((re.escape(w) for w in WORD_VALUES), key=len, reverse=T
 _SCALE_WORDS = "|".join(sorted((re.escape(w) for w in SCALES), key=len, reverse=True))
 _DIGITS = r"\d{1,3}(?:[,\u202f\u2009]\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?"
 _CURRENCY = r"(?:US\$|\$|€|£|¥|₴|₽|CHF\s?|USD\s?|EUR\s?|GBP\s?)"
+_TENS_UNITS = rf"\b(?:{_WORDS})\b(?:[- ](?:{_WORDS})\b)?"  # "forty-two", "twenty one"
+# A number in words, read whole by text2num: "three hundred and forty-two thousand".
+_IN_WORDS = (
+    rf"{_TENS_UNITS}(?:\s+hundred\b(?:\s+and\s+{_TENS_UNITS})?)?"
+    rf"(?:\s+thousand\b(?:\s+and\s+{_TENS_UNITS})?)?"
+)
 _NUMBER = re.compile(
     rf"(?P<cur>{_CURRENCY})?"
-    rf"(?:(?P<digits>{_DIGITS})|(?P<word>\b(?:{_WORDS})\b)(?:[- ](?P<word2>{_WORDS})\b)?"
+    rf"(?:(?P<digits>{_DIGITS})|(?P<word>\b(?:a\s)?dozen\b|{_IN_WORDS})(?P<half>\s+and\s+a\s+half\b)?"
     rf"|(?P<vague>\b{_VAGUE}\b))"
     rf"(?:\s?(?P<scale>(?:{_SCALE_WORDS})\b\.?))?"
     r"(?P<pct>\s?(?:%|per\s?cent\b|percent\b|процент\w*|відсот\w*))?",
@@ -87,15 +96,25 @@ def _digits_value(raw: str) -> float | None:
         return None
 
 
+def _words_value(words: str) -> float:
+    """ "three hundred and forty-two" -> 342 (text2num, a maintained parser of numbers in words);
+    "a dozen" -> 12; a run that is no one number ("eleven twelve") -> its first word's value."""
+    words = " ".join(words.lower().split())
+    if words in DOZEN:
+        return float(DOZEN[words])
+    try:
+        return float(text2num(words, "en"))
+    except ValueError:
+        return float(WORD_VALUES[re.split(r"[- ]", words)[0]])
+
+
 def _value(m: re.Match[str]) -> float | None:
     if m.group("vague"):
         return None
     if m.group("digits"):
         value = _digits_value(m.group("digits"))
     else:
-        first = WORD_VALUES[m.group("word").lower()]
-        second = WORD_VALUES.get((m.group("word2") or "").lower(), 0)
-        value = float(first + second if first >= 20 and second < 10 else first)
+        value = _words_value(m.group("word")) + (0.5 if m.group("half") else 0.0)
     scale = (m.group("scale") or "").rstrip(".").lower()
     if value is not None and scale:
         value *= SCALES[scale]

@@ -277,6 +277,23 @@ def test_numbers_next_to_each_other_stay_apart() -> None:
     assert {40.0, 2021.0} <= numbers_in(text) and 202140.0 not in numbers_in(text)
 
 
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("three hundred and forty-two people", 342.0),  # was 300 and 42
+        ("two and a half million people", 2_500_000.0),  # was 2
+        ("one hundred and fifty thousand homes", 150_000.0),
+        ("twenty one boats", 21.0),
+        ("a dozen cars", 12.0),
+        ("forty-two thousand", 42_000.0),
+    ],
+)
+def test_numbers_in_words_are_read_whole(text: str, value: float) -> None:
+    [found] = find_numbers(text)
+    assert found.value == value and text.startswith(found.text)
+    assert numbers_in(text) == {value}
+
+
 def test_a_quotation_repeated_in_the_headline_stays_direct() -> None:
     text = normalize_text(
         "Mayor: \u201cWe will rebuild every single house\u201d\n\n"
