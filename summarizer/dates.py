@@ -45,6 +45,33 @@ _AT_CLOCK_RE = re.compile(rf"\b{_AT_CLOCK}")
 FULL_DATE = re.compile(
     rf"\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+(?:19|20)\d\d\b|\b\d{{1,2}}\s+{_MONTH}\s+(?:19|20)\d\d\b"
 )
+# What makes a clause look ahead: "will", "is set to", "plans to", "next", "upcoming".
+_AHEAD = re.compile(
+    r"\b(?:will|shall|won't)\b|'ll\b|\b(?:is|are|am)\s+(?:(?:set|due|scheduled|slated|expected|"
+    r"planned|going|about)\s+)?to\b|\b(?:is|are)\s+(?:set|due|scheduled|slated|planned)\s+for\b|"
+    r"(?<!\bwith\s)(?<!\bthe\s)(?<!\bof\s)(?<!\bfor\s)\bplan(?:s|ning)?\s+to\b|"  # not "with plans to"
+    r"\b(?:next|upcoming|forthcoming)\b",
+    re.IGNORECASE,
+)
+# Where the clause around time words ends: punctuation, or a word that opens another clause.
+_CLAUSE_EDGE = re.compile(
+    r"[;:,.!?\"\u201c\u201d]|\b(?:that|and|but|while|after|before|when|as|because)\b", re.I
+)
+
+
+def looks_ahead(text: str, start: int, end: int, lo: int, hi: int) -> bool:
+    """Whether the clause holding the time words ``text[start:end]`` (inside the sentence
+    ``text[lo:hi]``) speaks of what is to come: "the team will travel on Friday", "talks are
+    set for next week". Read from the article's own tense, not from the model's modality, so a
+    past event is never moved a week ahead, nor a coming one a week back."""
+    before = text[lo:start]
+    edges = list(_CLAUSE_EDGE.finditer(before))
+    a = lo + edges[-1].end() if edges else lo
+    after = _CLAUSE_EDGE.search(text, end, hi)
+    b = after.start() if after else hi
+    return _AHEAD.search(text, a, b) is not None
+
+
 _WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 _WEEKDAY_ONLY = re.compile(rf"(?:(?i:on)\s+)?({_DAY}){_PART}?")
 _PERIOD_FORMAT = {"day": "%Y-%m-%d", "week": "%Y-%m-%d", "month": "%Y-%m", "year": "%Y"}

@@ -324,3 +324,25 @@ def test_a_person_the_article_quotes_is_no_place() -> None:
         assert (
             result.draft.events[0].where is not None and result.draft.events[0].where.place == where
         ) is kept, where
+
+
+@pytest.mark.parametrize(
+    ("sentence", "modality", "date"),
+    [
+        # the article's tense decides, whatever modality the model gives (dateline Wed 2022-04-06)
+        ("Police arrested the driver on Friday after a chase through the town.", "future", "2022-04-01"),
+        ("Police arrested the driver on Friday after a chase through the town.", "reported", "2022-04-01"),
+        ("Union leaders will meet the minister on Friday to discuss the strike.", "reported", "2022-04-08"),
+        ("The vote on the new budget is scheduled for Friday, officials said.", "reported", "2022-04-08"),
+        ("Ministers said on Friday that talks will resume in the spring.", "future", "2022-04-01"),
+    ],
+)
+def test_a_date_follows_the_sentence_tense_not_the_model_modality(
+    sentence: str, modality: str, date: str
+) -> None:
+    """ "future" or "reported" from the model used to move "on Friday" a week either way."""
+    units = analyse(normalize_text(f"{sentence}\n\nThe town council met later in the week."))
+    e = event(units, sentence[:20], sentence[:60], modality=modality)
+    answer = pointer_draft(units, [e], "crime, law and justice")
+    [kept] = resolve(answer, units, published_at="2022-04-06").draft.events
+    assert kept.when is not None and kept.when.date == date

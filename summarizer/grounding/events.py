@@ -132,14 +132,13 @@ class Events(Labels):
             elif (written := self.written(actor, where)) not in actors:
                 self.keep(f"{kept}.actors[{len(actors)}]", *where)
                 actors.append(written)
-        future = e.modality == "future"
         when_words, where_words = _given(e.when), _given(e.where)
         near = self.nearby(s, lead=first)
         when = (
-            self.when(path, kept, when_words, s, future=future)
-            or next((w for o in near if (w := self.sentence_when(kept, o, future))), None)
-            or next((w for o in near if (w := self.sentence_when(kept, o, future, clock=True))), None)
-            or (self.dated(kept, future) if first else None)
+            self.when(path, kept, when_words, s)
+            or next((w for o in near if (w := self.sentence_when(kept, o))), None)
+            or next((w for o in near if (w := self.sentence_when(kept, o, clock=True))), None)
+            or (self.dated(kept) if first else None)
         )
         place = None
         if where_words:

@@ -6,7 +6,14 @@ from __future__ import annotations
 import re
 
 from summarizer.alignment import fold
-from summarizer.dates import FULL_DATE, days_apart, find_clock_words, find_time_words, resolve_date
+from summarizer.dates import (
+    FULL_DATE,
+    days_apart,
+    find_clock_words,
+    find_time_words,
+    looks_ahead,
+    resolve_date,
+)
 from summarizer.grounding.findings import Findings
 from summarizer.schema import When, Where
 from summarizer.units import PLACE_BEFORE, Sentence
@@ -18,7 +25,7 @@ DEMONYM = re.compile(r"(?:ian|ean|ese|ish)s?$|\b(?:American|African|Mexican)s?$"
 class Labels(Findings):
     """When and where of an event."""
 
-    def when(self, path: str, kept: str, words: str | None, s: Sentence, *, future: bool) -> When | None:
+    def when(self, path: str, kept: str, words: str | None, s: Sentence) -> When | None:
         if not words:
             return None
         where = self.phrase(words, s.start, s.end) or self.phrase(words, *self.around(s))
@@ -36,7 +43,7 @@ class Labels(Findings):
             return None
         self.keep(f"{kept}.when.text", *where)
         written = self.written(words, where)
-        return When(text=written, date=resolve_date(written, self.published_at, future=future))
+        return When(text=written, date=resolve_date(written, self.published_at, future=self.ahead(*where)))
 
     def nearby(self, s: Sentence, *, lead: bool) -> list[Sentence]:
         """Where an event's own time and place words are looked for when the model gave none
@@ -60,10 +67,17 @@ class Labels(Findings):
         speakers = {fold(q.attribution.speaker) for q in self.u.quotations if q.attribution.speaker}
         return any(name == sp or name in sp.split() or sp.endswith(f" {name}") for sp in speakers)
 
+    def ahead(self, start: int, end: int) -> bool:
+        """The time words ``text[start:end]`` speak of what is to come, by their own clause's
+        tense (``dates.looks_ahead``); the model's modality does not move a date."""
+        s = next((o for o in self.u.sentences if o.start <= start < o.end), None)
+        lo, hi = (s.start, s.end) if s is not None else (start, end)
+        return looks_ahead(self.text, start, end, lo, hi)
+
     def quoted(self, pos: int) -> bool:
         return any(q.start <= pos < q.end for q in self.u.quotations)
 
-    def sentence_when(self, kept: str, s: Sentence, future: bool, *, clock: bool = False) -> When | None:
+    def sentence_when(self, kept: str, s: Sentence, *, clock: bool = False) -> When | None:
         """The sentence's first calendar time words ("on Sunday"), or with ``clock`` its match
         clock ("on lap 20"): a date anywhere near beats a lap in the cited sentence."""
         found = (find_clock_words if clock else find_time_words)(self.text, s.start, s.end)
@@ -71,9 +85,9 @@ class Labels(Findings):
             return None  # "Nobody should go near the pier until Friday," she said: not its when
         self.keep(f"{kept}.when.text", *found)
         words = self.text[slice(*found)]
-        return When(text=words, date=resolve_date(words, self.published_at, future=future))
+        return When(text=words, date=resolve_date(words, self.published_at, future=self.ahead(*found)))
 
-    def dated(self, kept: str, future: bool) -> When | None:
+    def dated(self, kept: str) -> When | None:
         """For the first event, when nothing near it has time words: the article's first full
         date ("November 8, 2016") within a week of its dateline, outside quotations. Scraped
         pages keep an embedded post's or a caption's date, and that dates the news; an older
@@ -83,7 +97,7 @@ class Labels(Findings):
         for m in FULL_DATE.finditer(self.text):
             if self.quoted(m.start()) or any(a <= m.start() < b for a, b in self.u.withheld):
                 continue
-            day = resolve_date(m.group(0), self.published_at, future=future)
+            day = resolve_date(m.group(0), self.published_at, future=self.ahead(*m.span()))
             if day and days_apart(day, self.published_at) <= 7:
                 self.keep(f"{kept}.when.text", *m.span())
                 return When(text=m.group(0), date=day)
