@@ -346,3 +346,49 @@ def test_a_date_follows_the_sentence_tense_not_the_model_modality(
     answer = pointer_draft(units, [e], "crime, law and justice")
     [kept] = resolve(answer, units, published_at="2022-04-06").draft.events
     assert kept.when is not None and kept.when.date == date
+
+
+@pytest.mark.parametrize(
+    ("text", "actors", "kept"),
+    [
+        ("Troops shelled the port of Odesa overnight, Reuters reported.", ["Troops", "Reuters"], ["Troops"]),
+        (
+            "Rebels seized the airport, according to the BBC and local officials.",
+            ["Rebels", "BBC"],
+            ["Rebels"],
+        ),
+        (
+            "Rebels seized the airport, the Kyiv Post's correspondent said.",
+            ["Rebels", "Kyiv Post"],
+            ["Rebels"],
+        ),
+        (
+            "CNN hosted the second debate at a university in St. Louis.",
+            ["CNN"],
+            ["CNN"],
+        ),  # an outlet that acts
+        ("Police closed the bridge after the storm, the Daily Courier understands.", ["Police"], ["Police"]),
+    ],
+)
+def test_the_reporter_of_an_event_is_not_its_actor(text: str, actors: list[str], kept: list[str]) -> None:
+    units = analyse(normalize_text(f"{text}\n\nResidents were told to stay indoors."))
+    answer = pointer_draft(
+        units, [event(units, text[:20], text[:60], actors=actors)], "conflict, war and peace"
+    )
+    result = resolve(answer, units, published_at="2022-04-06")
+    assert result.draft.events[0].actors == kept
+    assert all(
+        r.reason == "who reports the event, not an actor in it"
+        for r in result.rejected
+        if "actors" in r.field
+    )
+
+
+def test_the_publisher_is_not_an_actor_of_its_own_story() -> None:
+    text = "The Daily Courier revealed that the mayor closed the bridge after the storm."
+    units = analyse(normalize_text(f"{text}\n\nResidents were told to stay indoors."))
+    answer = pointer_draft(
+        units, [event(units, text[:20], text[:60], actors=["Daily Courier", "mayor"])], "weather"
+    )
+    result = resolve(answer, units, published_at="2022-04-06", publisher="Daily Courier")
+    assert result.draft.events[0].actors == ["mayor"]

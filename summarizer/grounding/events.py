@@ -10,7 +10,7 @@ from summarizer.grounding.findings import field_cap, whole
 from summarizer.grounding.labels import DEMONYM, Labels
 from summarizer.prose import content_stems, content_words, stem
 from summarizer.schema import Event, EventPick, PointerDraft, Where
-from summarizer.speakers import OPENING_MARKS, UNNAMED
+from summarizer.speakers import OPENING_MARKS, REPORTS, UNNAMED
 from summarizer.units import Sentence
 
 _NOTHING = frozenset({"null", "none", "n/a", "na", "unknown", "not stated", "-"})
@@ -35,6 +35,14 @@ _SENTENCE_ENDS = (".", "!", "?", '"', "\u201d", "\u2019", ")", "\u3002", "\uff01
 
 _OPENING_MARKS = frozenset(OPENING_MARKS + "'")  # and a single quote
 
+
+# The words that make a news outlet the event's reporter: "according to X", "X reported",
+# "told X", "X's correspondent said".
+_REPORTER_BEFORE = re.compile(r"(?:according\s+to|told|reported\s+by|quoted\s+by|via)\s+(?:the\s+)?$", re.I)
+_REPORTER_AFTER = re.compile(
+    r"(?:['\u2019]s(?:\s+[a-z]+){1,2})?,?\s+(?:reported|reports|said|says|wrote|writes|(?:has\s+)?learned)\b",
+    re.I,
+)
 
 MIN_SHARE_POINTED = 1 / 3  # an event's wording this close to its sentence is about it
 
@@ -129,6 +137,8 @@ class Events(Labels):
                 self.reject(f"{path}.actors[{j}]", actor, "a picture credit, not an actor")
             elif (where := self.phrase(actor, *para)) is None:
                 self.reject(f"{path}.actors[{j}]", actor, "not named in the cited sentence's paragraph")
+            elif self.reporter(actor, where):
+                self.reject(f"{path}.actors[{j}]", actor, "who reports the event, not an actor in it")
             elif (written := self.written(actor, where)) not in actors:
                 self.keep(f"{kept}.actors[{len(actors)}]", *where)
                 actors.append(written)
@@ -166,3 +176,15 @@ class Events(Labels):
             where=place,
             actors=actors,
         )
+
+    def reporter(self, actor: str, span: tuple[int, int]) -> bool:
+        """``actor`` reports the event rather than takes part: the article's own publisher, or a
+        news outlet named in a reporting frame ("…, Reuters reported", "according to the BBC").
+        An outlet that acts ("CNN hosted the debate") stays an actor."""
+        if self.publisher and fold(actor).strip() == fold(self.publisher).strip():
+            return True
+        if not REPORTS.search(self.text[span[0] : span[1]]):
+            return False
+        before = self.text[max(0, span[0] - 24) : span[0]]
+        after = _REPORTER_AFTER.match(self.text, span[1], span[1] + 60)
+        return bool(_REPORTER_BEFORE.search(before) or after)

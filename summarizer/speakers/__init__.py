@@ -39,12 +39,13 @@ The rooms, each importing only those listed before it: ``lexicon``, ``spans``, `
 from __future__ import annotations
 
 from summarizer.speakers.attribution import attribute
-from summarizer.speakers.lexicon import OPENING_MARKS, ROLE, SPEECH_RE, UNNAMED
+from summarizer.speakers.lexicon import OPENING_MARKS, REPORTS, ROLE, SPEECH_RE, UNNAMED
 from summarizer.speakers.spans import Attribution, Clause, Method, Region
 from summarizer.speakers.words import canonical_names, clean, person_like, speaker_like, title_like
 
 __all__ = [
     "OPENING_MARKS",
+    "REPORTS",
     "ROLE",
     "SPEECH_RE",
     "UNNAMED",
