@@ -170,7 +170,10 @@ def _assert_grounded(article: Article, answer: dict[str, Any]) -> GroundingResul
     """Schema-valid for the article's own answer model, and nothing rejected by ``resolve``."""
     text = article.text
     validated, result = _resolved(article, answer)
-    assert result.rejected == [], result.rejected
+    # topics are judged against the sentences the record cites, which a fake cannot foresee:
+    # a topic grounding replaces is not a grounding failure, an empty list would be
+    assert [r for r in result.rejected if not r.field.startswith("topics")] == [], result.rejected
+    assert result.draft.topics
     assert result.draft.events, "no event survived"
     assert set(quote_choices(validated)) == {q.id for q in analyse(text).quotations if q.asked}
     assert len(validated.headline.split()) <= 15

@@ -302,7 +302,9 @@ def test_brief_mirrors_the_markdown_content(flood: EventSummary) -> None:
     assert flood.rejected and not flood.needs_review and doc.all("p", "review") == []
     assert doc.all("p", "truncated") == []
     topic_titles = {a["title"] for a, _ in doc.all("span", "tag") if "title" in a}
-    assert topic_titles == {"medtop:03000000", "medtop:06000000"}
+    # "environment": no word of the cited sentences is about it (rejected, not shown)
+    assert topic_titles == {"medtop:03000000"} and s.topics == [DISASTER]
+    assert any(r.field == "topics[1]" for r in flood.rejected)
     # Events: place, time (with its date read against the dateline), kept actor; the invented
     # event and the invented actor were rejected, not shown.
     events = doc.one("ul", "events")

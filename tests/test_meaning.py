@@ -392,3 +392,54 @@ def test_the_publisher_is_not_an_actor_of_its_own_story() -> None:
     )
     result = resolve(answer, units, published_at="2022-04-06", publisher="Daily Courier")
     assert result.draft.events[0].actors == ["mayor"]
+
+
+SPORT = (
+    "The Cubs won the World Series on Wednesday, beating Cleveland 8-7 in the tenth inning.\n\n"
+    "Fans filled the streets of Chicago until dawn after the team's first title in 108 years."
+)
+PRICES = (
+    "The maker of the chocolate bar widened the gaps between its triangles to keep the price down.\n\n"
+    "Customers complained that the product now weighs less for the same cost."
+)
+
+
+def test_topics_the_cited_sentences_are_not_about_are_rejected() -> None:
+    """The dev set's small model listed three topics whatever the article: "religion" and
+    "conflict, war and peace" for a baseball final."""
+    units = analyse(normalize_text(SPORT))
+    answer = draft(units, "sport", topics=["sport", "religion", "conflict, war and peace"])
+    result = resolve(answer, units, published_at="2016-11-03")
+    assert result.draft.topics == ["sport"]
+    assert {r.field for r in result.rejected} == {"topics[1]", "topics[2]"}
+    assert not result.needs_review  # dropped, never shown
+
+
+def test_when_no_topic_holds_the_one_the_sentences_are_about_stands_in() -> None:
+    units = analyse(normalize_text(PRICES))
+    answer = draft(units, "arts, culture, entertainment and media", topics=["religion", "health"])
+    result = resolve(answer, units, published_at="2016-11-08")
+    assert result.draft.topics == ["economy, business and finance"]
+    assert result.draft.events[0].category == "economy, business and finance"  # its paragraph's
+    assert {r.field for r in result.rejected} == {"topics[0]", "topics[1]"}
+
+
+def test_topics_of_text_in_another_language_are_not_judged_by_english_cues() -> None:
+    units = analyse(
+        normalize_text("Мост в Одессе открыли в пятницу после ремонта.\n\nДвижение восстановлено.")
+    )
+    answer = draft(units, "society", topics=["society"])
+    assert resolve(answer, units, published_at="2022-04-06").draft.topics == ["society"]
+
+
+def test_an_event_type_needs_a_conflict_event_and_an_act_its_sentence_names() -> None:
+    units = analyse(normalize_text(SPORT))
+    e = event(units, SPORT[:20], "Cubs won the World Series", event_type="battles")
+    result = resolve(pointer_draft(units, [e], "sport"), units, published_at="2016-11-03")
+    assert result.draft.events[0].event_type is None
+    assert any(r.field == "events[0].event_type" for r in result.rejected)
+    text = "Troops shelled the port overnight and a missile hit a depot near the station."
+    units = analyse(normalize_text(f"{text}\n\nResidents fled."))
+    e = event(units, text[:20], "Troops shelled the port", event_type="explosions/remote violence")
+    kept = resolve(pointer_draft(units, [e], "conflict, war and peace"), units, published_at="2022-04-06")
+    assert kept.draft.events[0].event_type == "explosions/remote violence"

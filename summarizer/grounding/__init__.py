@@ -13,7 +13,7 @@ full answer on a CPU, so they are kept for answers worth nothing.
 
 One room a field, each a mixin over ``findings.Findings`` (the result being built and the helpers
 that find a cited sentence and its support): ``quotes``, ``figures``, ``labels`` (when, where),
-``events``, ``claims`` (and sources), ``headline`` (and the brief); ``check`` puts them together
+``events``, ``claims`` (and sources), ``headline`` (and the brief), ``topics``; ``check`` puts them together
 as ``Resolver`` and holds ``resolve`` and ``GroundingCheck``.
 """
 

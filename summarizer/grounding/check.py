@@ -15,11 +15,12 @@ from summarizer.grounding.figures import Figures
 from summarizer.grounding.findings import GroundingResult
 from summarizer.grounding.headline import Headline
 from summarizer.grounding.quotes import Quotes
+from summarizer.grounding.topics import Topics
 from summarizer.schema import PointerDraft, Summary
 from summarizer.units import Units
 
 
-class Resolver(Quotes, Figures, Events, Claims, Headline):
+class Resolver(Quotes, Figures, Events, Claims, Headline, Topics):
     """Every field's grounding over one answer."""
 
 
@@ -41,14 +42,15 @@ def resolve(
     r = Resolver(units, published_at, title, lead=lead, publisher=publisher)
     quotes = r.quotes(answer)
     figures = r.figures(answer)
-    events = r.events(answer)
+    events = r.labelled(r.events(answer))
     claims = r.claims(answer)
     sources = r.sources(answer)
     headline, brief = r.headline(answer, title)
+    cited = [r.text[s.start : s.end] for prose in (headline, brief) for s in r.best_support(prose, 3)]
     summary = Summary(
         headline=headline,
         brief=brief,
-        topics=list(answer.topics),
+        topics=r.topics(list(answer.topics), events, cited),
         events=events,
         key_figures=figures,
         quotes=quotes,

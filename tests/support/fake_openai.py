@@ -559,6 +559,24 @@ def _names_in_text(name: str, text: str) -> bool:
     return False
 
 
+def _outlet(name: str) -> bool:
+    from summarizer.speakers import REPORTS
+
+    return REPORTS.search(name) is not None
+
+
+def _supported_topics(text: str, *, best: bool = False) -> list[str]:
+    """Topics whose cue words the text has, as grounding reads them (``grounding.topics``); with
+    ``best``, the one with most cues."""
+    from summarizer.grounding.topics import TOPIC_CUES, best_topic, supported
+    from summarizer.meaning import lemmas
+
+    words = lemmas(text)
+    if best:
+        return [t] if (t := best_topic(words)) else []
+    return [topic for topic, cues in TOPIC_CUES.items() if supported(cues, words)]
+
+
 def _topics(text: str) -> list[str]:
     words = Counter(w.lower() for w in _WORD.findall(text))
     scored = sorted(
@@ -626,7 +644,16 @@ def _build(offer: Offer, schema: _Schema) -> dict[str, Any]:
     brief = brief or headline[:brief_chars]
 
     topic_choices = schema.choices("topics", "[]")
-    topics = _allowed(_topics(article), topic_choices) or _allowed([FALLBACK_TOPIC], topic_choices)
+    # a faithful model names one topic its cited sentences (the lead, the brief, the event's)
+    # are about, else the one the article is most about
+    supported = _supported_topics(" ".join([lead, brief, *(t for _, t in body[:1])])) or _supported_topics(
+        article, best=True
+    )
+    topics = (
+        _allowed([t for t in _topics(article) if t in supported][:1], topic_choices)
+        or _allowed(supported[:1], topic_choices)
+        or _allowed([FALLBACK_TOPIC], topic_choices)
+    )
     if not topics and topic_choices:
         topics = [str(topic_choices[0])]
     category_choices = schema.choices("events", "[]", "category")
@@ -644,6 +671,7 @@ def _build(offer: Offer, schema: _Schema) -> dict[str, Any]:
         spans = [(quoted[i][0], quoted[i + 1][1]) for i in range(0, len(quoted) - 1, 2)]
         actor_chars = schema.max_length("events", "[]", "actors", "[]", default=40)
         actors = list(dict.fromkeys(n for _, n in names_in(text, skip=spans) if len(n) <= actor_chars))
+        actors = [a for a in actors if not _outlet(a)]  # an outlet reports the event, it is no actor
         actors = actors[: min(2, schema.max_items("events", "[]", "actors", default=2))]
         when = _WEEKDAY.search(text)
         event = {
