@@ -62,7 +62,9 @@ _CUES: dict[Topic, str] = {
         drought cyclone tornado""",
 }
 _EVENT_TYPE_CUES: dict[str, str] = {
-    "battles": "battle clash fight fighting offensive",
+    # ACLED battles: armed clashes, and territory won or lost
+    "battles": "battle clash fight fighting offensive recapture retake regain capture seize overtake "
+    "territory",
     "explosions/remote violence": "bomb explos missile shell airstrike strike drone blast rocket",
     "violence against civilians": "civilian kill massacre attack abduct",
     "protests": "protest demonstrat rally march",
