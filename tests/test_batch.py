@@ -7,6 +7,7 @@ exactly-once keys, nothing lost, failures recorded with reasons, exact model-cal
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import json
 import os
@@ -57,6 +58,11 @@ def run_batch(fake: FakeServer, sources: list[str], out: Path, **opts: Any) -> A
     settings = settings_for(fake, **opts.pop("settings", {}))
     runner = BatchRunner(settings, out, BatchOptions(**opts))
     return asyncio.run(runner.run(iter_inputs(sources, max_bytes=settings.max_bytes)))
+
+
+def finished(path: Path) -> int:
+    """Whole lines on disk while a writer may be mid-line (a partial tail is not a record)."""
+    return path.read_bytes().count(b"\n") if path.exists() else 0
 
 
 def lines(path: Path) -> list[dict[str, Any]]:
@@ -315,6 +321,20 @@ def test_inputs_stream_and_count(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- kill and resume
 
 
+@contextlib.contextmanager
+def _reaped(proc: subprocess.Popen[str]) -> Iterator[subprocess.Popen[str]]:
+    """The process, killed and reaped (pipes closed) however the test ends."""
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=30)
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
 def _cli_batch(fake_url: str, arch: Path, out: Path) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SUMMARIZER_"))}
     env.update({"OPENAI_BASE_URL": fake_url, "SUMMARIZER_MODEL": "fake-model", "OPENAI_API_KEY": "k"})
@@ -330,17 +350,17 @@ def test_sigkill_then_resume_keeps_every_article_exactly_once(tmp_path: Path) ->
     write_archive(arch, n)
     out = tmp_path / "out.jsonl"
     with FakeServer(latency=0.05) as fake:
-        proc = _cli_batch(fake.base_url, arch, out)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and len(lines(out)) < k:
-            time.sleep(0.02)
-        proc.send_signal(signal.SIGKILL)
-        proc.communicate(timeout=30)
-        killed_at = out.read_bytes().count(b"\n")  # whole lines: a torn tail is cut on rerun
+        with _reaped(_cli_batch(fake.base_url, arch, out)) as proc:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and finished(out) < k:
+                time.sleep(0.02)
+            proc.send_signal(signal.SIGKILL)
+            proc.communicate(timeout=30)
+        killed_at = finished(out)  # whole lines: a torn tail is cut on rerun
         assert k <= killed_at < n, "kill came too late to test anything"
         before = fake.requests
-        proc = _cli_batch(fake.base_url, arch, out)
-        _, err = proc.communicate(timeout=120)
+        with _reaped(_cli_batch(fake.base_url, arch, out)) as proc:
+            _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
         assert f"{n} inputs = {n} succeeded ({killed_at} already done)" in err
         calls = fake.requests
@@ -367,18 +387,18 @@ def test_ctrl_c_prints_the_tally_and_a_rerun_resumes(tmp_path: Path) -> None:
     write_archive(arch, n)
     out = tmp_path / "out.jsonl"
     with FakeServer(latency=0.1) as fake:
-        proc = _cli_batch(fake.base_url, arch, out)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and len(lines(out)) < 5:
-            time.sleep(0.02)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
+        with _reaped(_cli_batch(fake.base_url, arch, out)) as proc:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and finished(out) < 5:
+                time.sleep(0.02)
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=60)
         assert proc.returncode == 130, err
         done = len(lines(out))
         assert f"{n} inputs = {done} succeeded + 0 failed + {n - done} pending" in err
         assert "rerun the same command to resume" in err and "Traceback" not in err
-        proc = _cli_batch(fake.base_url, arch, out)
-        _, err = proc.communicate(timeout=120)
+        with _reaped(_cli_batch(fake.base_url, arch, out)) as proc:
+            _, err = proc.communicate(timeout=120)
     assert proc.returncode == 0 and f"({done} already done)" in err
     assert len({r["key"] for r in lines(out)}) == len(lines(out)) == n
 
