@@ -57,13 +57,14 @@ class Framing(Phrases):
         return found if found is not None and found.pronoun is None and found.speaker else None
 
     def framed(self, sentence_start: int, floor: int, open_mark: int) -> Clause | None:
-        """A sentence with no speech verb whose subject frames the quotation: "Reid has gone
-        after Trump as a "…"", "Obama is rolling out a new message: "…"". The subject must be a
-        name or a pronoun; a passive ("was known as") frames nothing."""
-        lead = self.text[floor:open_mark]
+        """A sentence with no speech verb that frames the quotation: a name labelling it
+        (``label``), or a subject that does: "Reid has gone after Trump as a "…"", "Obama is
+        rolling out a new message: "…"". The subject must be a name or a pronoun; a passive
+        ("was known as") frames nothing."""
         label = self.label(floor, open_mark)
         if label is not None:
             return label
+        lead = self.text[floor:open_mark]
         m = AS_LABEL.search(lead) or LABEL_NOUN.search(lead) or TERM_NOUN.search(lead)
         if m is None or PASSIVE_LABEL.search(lead, 0, m.start()):
             return None

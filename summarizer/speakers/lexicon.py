@@ -174,7 +174,6 @@ OWN_PRONOUN = re.compile(
 # A sentence start that lost its full stop in a scraped page: a lowercase word, then a capitalised
 # word that starts sentences.
 RUN_ON = re.compile(r"[a-z,]\s+((?:The|There|It|He|She|They|We|This|That|But|And|In|On|When)\s)")
-# A name that only modifies what follows it: lowercase words, then a role word or another name.
 # A sentence whose subject labels what it quotes, with no speech verb: "X has gone after Y as a
 # "…"", "X is rolling out a new message: "…"".
 AS_LABEL = re.compile(r"(?<!such)(?<!well)(?<!much)(?<!same)(?<!soon)\s+as\s+(?:an?\s+|the\s+)?$")
@@ -192,6 +191,7 @@ PASSIVE_LABEL = re.compile(
     r"\b(?:is|was|were|are|been|being|be)\s+(?:[a-z]+ly\s+)?(?:[a-z]+ed|known|seen|cast)\b"
 )
 HONORIFIC = re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr)\.?\s+$")  # before a surname
+# A name that only modifies what follows it: lowercase words, then a role word or another name.
 ROLE_HEADS = r"spokes(?:man|woman|person)|director|manager|chairman|secretary|adviser|aide|chief"
 MODIFIER = re.compile(
     rf"(?:['\u2019]s)?(?:\s+[a-z][\w-]*){{0,2}}\s+(?:{ROLE_HEADS}|officials?|officers?|police|campaign|"

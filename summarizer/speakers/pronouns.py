@@ -141,7 +141,7 @@ class Pronouns:
             for _, att in spoken:
                 span = att.speaker_span
                 if att.speaker and span and s.start <= span[0] < min(s.end, clause.start):
-                    if self.person(att.speaker):
+                    if self.is_person(att.speaker):
                         person = True
                     else:
                         found.setdefault(att.speaker, span)
@@ -149,7 +149,7 @@ class Pronouns:
                 said = reader.opening(verb, s.start)
                 if said is None or not said.speaker or said.pronoun:
                     continue
-                if said.person and self.person(said.speaker):
+                if said.person and self.is_person(said.speaker):
                     person = True
                 else:
                     found.setdefault(said.speaker, said.name_span)
@@ -159,7 +159,7 @@ class Pronouns:
                 return next(iter(found.items()))
         return None
 
-    def person(self, name: str) -> bool:
+    def is_person(self, name: str) -> bool:
         """A name the article shows to be a person (a gender by title, first name or pronouns);
         "Mondelez" or "the company" is not."""
         return person_like(name) and not ORGANISATION.search(name) and self.r.gender(name) is not None
