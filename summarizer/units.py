@@ -25,6 +25,7 @@ from functools import lru_cache
 
 from syntok import segmenter
 
+from summarizer import first_names
 from summarizer.injections import paragraph_spans, withheld_spans
 from summarizer.numbers import NumberSpan, find_numbers
 from summarizer.speakers import ROLE, SPEECH_RE, UNNAMED, Attribution, Region, attribute, clean
@@ -54,6 +55,7 @@ _NOT_NAMES = frozenset(
     sept oct nov dec let let's
     """.split()  # noqa: SIM905 - a word list reads best as words
 )
+_FRONTED = frozenset("said says added asked wrote continued explained".split())  # noqa: SIM905
 # Words written with a full stop inside a name ("Martin L. King", "Gen. Smith", "Jr."); after any
 # other word a full stop ends the sentence and the name ("Sky News. Martin Bamford").
 _ABBREVIATIONS = frozenset(
@@ -227,7 +229,7 @@ def _quote_regions(text: str, para: Paragraph) -> list[tuple[int, int]]:
             i += 1  # not an opening mark: an apostrophe, inch mark or stray closing quote
             continue
         j = i + 1
-        while j < para.end and text[j] not in closers:
+        while j < para.end and not (text[j] in closers or _straight_close(text, ch, j)):
             if text[j] in "\u201c\u00ab" and ch in '"\u201c\u00ab':
                 break  # a new opening mark: this quotation was never closed
             j += 1
@@ -252,6 +254,12 @@ def _quote_regions(text: str, para: Paragraph) -> list[tuple[int, int]]:
         regions.append((i + 1, j))
         i = j + 1
     return regions
+
+
+def _straight_close(text: str, opener: str, j: int) -> bool:
+    """A straight mark closing a curly quotation in mixed copy ('“… the FBI," Chaffetz said'):
+    it follows the quoted words' last letter or punctuation, not a space."""
+    return opener == "\u201c" and text[j] == '"' and not text[j - 1].isspace()
 
 
 def quotation_spans(text: str) -> list[tuple[int, int]]:
@@ -329,6 +337,9 @@ def _names(text: str, sentences: list[Sentence], lowercase_words: frozenset[str]
         if not word[:1].isupper() or bare in _NOT_NAMES or _TITLES.match(word):
             i += 1
             continue
+        if bare in _FRONTED and w.start() in starts and i + 1 < len(words) and text[w.end()] == " ":
+            i += 1  # "Said Ellis: …": a speech verb put first, then the speaker
+            continue
         j = i + 1
         while j < len(words) and j - i < 5:
             gap = text[words[j - 1].end() : words[j].start()]
@@ -337,7 +348,9 @@ def _names(text: str, sentences: list[Sentence], lowercase_words: frozenset[str]
                 break
             if _ends_sentence(words[j - 1].group(0)):
                 break
-            if nxt[:1].isupper() and nxt.lower() not in _NOT_NAMES:
+            if nxt[:1].isupper() and (
+                nxt.lower() not in _NOT_NAMES or _surname_month(text, words[j - 1].group(0), words[j])
+            ):
                 j += 1
             elif nxt.lower() in _CONNECTORS and j + 1 < len(words) and words[j + 1].group(0)[:1].isupper():
                 j += 2
@@ -364,6 +377,17 @@ def _names(text: str, sentences: list[Sentence], lowercase_words: frozenset[str]
         if n.text.lower() not in lowercase_words and (n.text in mid or SPEECH_RE.match(text, n.end + 1))
     ]
     return sorted(names, key=lambda n: n.start)
+
+
+_MONTH_SURNAMES = frozenset("april may june august".split())  # noqa: SIM905
+
+
+def _surname_month(text: str, before: str, word: re.Match[str]) -> bool:
+    """A month's name that ends a person's name ("Theresa May said"), not a date ("Obama
+    May 5"): after a first name, with no number after it."""
+    if word.group(0).lower() not in _MONTH_SURNAMES or first_names.gender(before) is None:
+        return False
+    return not re.match(r"\s*\d", text[word.end() : word.end() + 3])
 
 
 def _ends_sentence(word: str) -> bool:

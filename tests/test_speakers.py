@@ -396,6 +396,37 @@ ISSUE_CASES = {
         'Photo: Getty Images "We came here for work and we stay for the schools."',
         ["Martin Bamford", "Ana Ruiz", None],
     ),
+    # a quotation signed on its own line after a dash is the signer's; the next line, opening a
+    # new quotation, is not a continuation of the one signed before it
+    "a signed quotation": (
+        "Readers wrote in.\n\n"
+        "\u201cThe council has forgotten the people who live on this street.\u201d \u2015 Ana Ruiz\n"
+        "\u201cWe asked for a crossing and we were given a leaflet instead.\u201d\u2014 Tom J. Beck.\n"
+        "\u201cSomebody will be hurt before anything is done about the traffic.\u201d",
+        ["Ana Ruiz", "Tom J. Beck", None],
+    ),
+    # a fronted speech verb: the name after it speaks ("Said Ellis:"), and a name is not a verb
+    # ("United States" holds "states")
+    "a fronted verb and a name holding a verb": (
+        'Experts doubt it. Said Ellis: "I do not get the sense she is interested in reform."\n\n'
+        '"Their plan is to look like a source of news," Tom Hale, a fellow at the Hoover Institution and '
+        "a former United States envoy, said of the network.",
+        ["Ellis", "Tom Hale"],
+    ),
+    # a quotation inside what a sentence-final tag reports is the tag's; a report of its own after
+    # the comma ("told reporters that …") is not a tag
+    "a sentence-final tag": (
+        'The agency has found the new emails "have not changed our conclusion" that she did nothing '
+        "wrong, FBI director Ann Cole told congressional leaders in a letter.\n\n"
+        'The plan is "a fantasy on every single count" in places, Ann Cole told reporters that it would fail.',
+        ["Ann Cole", None],
+    ),
+    # a month that ends a person's name is part of it; curly and straight marks mixed in one quotation
+    "a surname that is a month, mixed marks": (
+        'The office of Prime Minister Theresa May said he had asked her to visit "as soon as it can be".\n\n'
+        '\u201cDeals should not be a condition of helping the inquiry," Senator Jason Roe said.',
+        ["The office of Prime Minister Theresa May", "Jason Roe"],
+    ),
 }
 
 

@@ -13,7 +13,7 @@ from summarizer.speakers.lexicon import (
     MODIFIER,
     REPORTS,
     ROLE,
-    SPEECH_RE,
+    SIGNATURE,
     UNNAMED,
 )
 from summarizer.speakers.pronouns import Pronouns
@@ -36,7 +36,7 @@ class Attributor(Pronouns):
         after, before = reader.after(q), reader.before(q)
         if title_like(reader.text[q.start : q.end]) and after is None and before is None:
             return Attribution(None, "unnamed", None, None, (UNNAMED,))  # "Curse of the Billy Goat"
-        clause = reader.transcript(q) or reader.tweet(q) or after
+        clause = reader.transcript(q) or reader.tweet(q) or reader.signed(q) or after
         if clause is not None and REPORTS.search(reader.text[clause.subject_start : clause.subject_end]):
             clause = before or clause  # 'X said "…," the Associated Press reports': X
         clause = clause or before or reader.colon_intro(q)
@@ -63,8 +63,8 @@ class Attributor(Pronouns):
         opens = self.r.paragraph_opens_with_mark(q)
         if not (same or (opens and before.paragraph == q.paragraph - 1)):
             return None
-        if a.speaker is None:
-            return None
+        if a.speaker is None or SIGNATURE.match(self.r.text, before.end + 1):
+            return None  # a signed quotation is whole: the next line is someone else's
         between = self.r.text[before.end + 1 : q.start - 1]
         if (
             not same
@@ -78,7 +78,7 @@ class Attributor(Pronouns):
             gap = max(
                 a.clause.end, min(self.r.sentences[self.r.sentence_at(a.clause.start)].end, q.start - 1)
             )
-        if self.other_speaker(gap, q.start - 1):
+        if self.r.other_speaker(gap, q.start - 1):
             return None
         return Attribution(a.speaker, "continuation", a.clause, a.speaker_span, (a.speaker, UNNAMED))
 
@@ -102,15 +102,6 @@ class Attributor(Pronouns):
                     speaker = clause.speaker
                     return Attribution(speaker, "continuation", clause, clause.name_span, (speaker, UNNAMED))
         return None
-
-    def other_speaker(self, a: int, b: int) -> bool:
-        """Whether someone is said to speak between two quotations ("Mark Davis said the plan
-        was unfunded."): a speech verb with a subject of its own."""
-        for verb in SPEECH_RE.finditer(self.r.text, a, b):
-            floor = max(a, self.r.text.rfind(".", a, verb.start()) + 1)
-            if self.r.subject_before(verb.start(), floor) is not None:
-                return True
-        return False
 
     def candidates(self, q: Region) -> tuple[str, ...]:
         """Names the model may choose for a quotation no clause attributes: speaker-like names

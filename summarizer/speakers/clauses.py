@@ -20,6 +20,7 @@ from summarizer.speakers.lexicon import (
     NOUN_BEFORE,
     PASSIVE_BEFORE,
     RUN_ON,
+    SIGNATURE,
     SPEECH_RE,
     STOP,
     TAG_REST,
@@ -48,7 +49,23 @@ class Reader(Framing):
             if nxt.paragraph == r.paragraph and not any(c in self.text[nxt.start : nxt.end] for c in MARKS):
                 return self.tag(nxt.start, min(nxt.end, nxt.start + AFTER_WINDOW), short=True)
             return None
-        return self.tag(qe + lead, stop)
+        return self.tag(qe + lead, stop) or self.final_tag(qe, s.end)
+
+    def final_tag(self, a: int, b: int) -> Clause | None:
+        """'The FBI found the emails "have not changed our conclusion" that …, FBI director James
+        Comey told congressional leaders.': the sentence ends in a tag after a comma, and the
+        quotation is inside what it reports (no other quotation or speaker in between)."""
+        tail = self.text[a:b]
+        comma = tail.rfind(",")
+        if comma < 0 or any(c in tail for c in MARKS) or re.search(r"[.!?;:]\s", tail[:comma]):
+            return None
+        clause = self.tag(a + comma + 1, b)
+        if clause is None or clause.speaker is None or self.text[clause.start : clause.subject_start].strip():
+            return None  # no tag, or an inverted one ("…, said of RT.")
+        rest = self.text[clause.end : b].split()
+        if len(rest) > 8 or "that" in rest or self.other_speaker(a, a + comma):
+            return None  # "…, Smith told reporters that the plan …": a report of its own
+        return clause
 
     def tag(self, a: int, b: int, *, short: bool = False) -> Clause | None:
         """A speech tag starting at ``a``: "X said", "said X", "X, a Y, said", "he said"."""
@@ -82,13 +99,22 @@ class Reader(Framing):
             return None  # something between the mark and the subject: another clause's verb
         return self.clause(a, verb.end(), phrase)
 
+    def other_speaker(self, a: int, b: int) -> bool:
+        """Whether someone is said to speak in ``text[a:b]`` ("Mark Davis said the plan was
+        unfunded."): a speech verb with a subject of its own."""
+        for verb in SPEECH_RE.finditer(self.text, a, b):
+            floor = max(a, self.text.rfind(".", a, verb.start()) + 1)
+            if self.subject_before(verb.start(), floor) is not None:
+                return True
+        return False
+
     def verbs(self, a: int, b: int) -> list[re.Match[str]]:
         """Speech verbs in ``text[a:b]`` used as verbs: not "Trump's tweet", "the following
         comment", "with chants of", "a controversial comment"."""
         out = []
         for v in SPEECH_RE.finditer(self.text, a, b):
-            if NOUN_BEFORE.search(self.text, max(0, v.start() - 12), v.start()):
-                continue
+            if NOUN_BEFORE.search(self.text, max(0, v.start() - 12), v.start()) or self.in_name(v.start()):
+                continue  # "Trump's tweet", "the United States"
             bare = v.group(0).lower()
             noun_like = bare in LEMMA_SET or bare.rstrip("s") in LEMMA_SET
             ends_tag = re.match(r"\s*[.,:;!?\"\u201c\u201d]", self.text[v.end() : v.end() + 3]) is not None
@@ -116,6 +142,11 @@ class Reader(Framing):
             if len(self.text[v.end() : open_mark].split()) <= BEFORE_WORDS
             and not NEW_CLAUSE.search(self.text, v.end(), open_mark)
         ]  # fmt: skip
+        first = verbs[0] if verbs else None
+        if first and not self.text[floor : first.start()].strip() and first.group(0).lower() in INVERTIBLE:
+            fronted = self.clause(first.start(), first.end(), self.phrase_after(first.end(), open_mark))
+            if fronted is not None:
+                return fronted  # "Said Ellis: "…""
         for k in range(len(verbs) - 1, -1, -1):  # the nearest verb with a subject of its own
             clause = self.opening(verbs[k], floor)
             if clause is not None:
@@ -155,6 +186,17 @@ class Reader(Framing):
             return None
         label = m.group(1).strip()
         return Clause(m.start(1), m.end(1) + 1, m.start(1), m.end(1), speaker=label)
+
+    def signed(self, r: Region) -> Clause | None:
+        """'"…" \u2015 Ana Ruiz': a person's name after a dash ends the quotation's line."""
+        m = SIGNATURE.match(self.text, r.end + 1)
+        if m is None or BYLINE.search(m.group("name")):
+            return None
+        end = m.start("name") + len(m.group("name").rstrip(". \u00a0"))
+        phrase = self.phrase(m.start("name"), end)
+        if phrase is None or not phrase.person or phrase.speaker is None:
+            return None
+        return self.clause(m.start(), end, phrase)
 
     def tweet(self, r: Region) -> Clause | None:
         """'"…" pic.twitter.com/x -- Papi (@Kxngsosa) November 3, 2016': the embed's author."""

@@ -12,7 +12,6 @@ from summarizer.speakers.lexicon import (
     PASSIVE_BEFORE,
     PASSIVE_LABEL,
     SKIP_BEFORE_VERB,
-    STOP,
     TERM_NOUN,
     TOKEN,
     VERB_FORMS,
@@ -112,7 +111,7 @@ class Framing(Phrases):
         for t in TOKEN.finditer(self.text, a, limit):  # up to its first verb-like word
             word = t.group(0)
             low = word.lower()
-            if low in STOP or low in SKIP_BEFORE_VERB or low in VERB_FORMS or adverb(word):
+            if self.stop(word, t.start()) or low in SKIP_BEFORE_VERB or low in VERB_FORMS or adverb(word):
                 break
             if not word[0].isalnum() or (word.islower() and word.endswith("ed")):
                 break

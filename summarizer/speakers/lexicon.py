@@ -156,6 +156,13 @@ TWEET_AUTHOR = re.compile(
     r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
     r"[^\S\n]+\d{1,2},[^\S\n]+\d{4}"  # the embed's own date: a byline "(@jsmith)" has none
 )
+# A quotation signed on its own line, as pull quotes, epigraphs and vox pops are: '"…" ― Ana
+# Ruiz', '"…"— Ana Ruiz, a teacher.' The dash follows the closing mark and the name ends the line.
+SIGNATURE = re.compile(
+    r"[.,!?]*[^\S\n]*(?:--|\u2015|\u2014|\u2013)[^\S\n]*"
+    r"(?P<name>[^\W\d_][^\n\"\u201c\u201d():;@,]{0,58})[^\S\n]*(?:[.,][^\n\"\u201c\u201d]{0,80})?[^\S\n]*$",
+    re.MULTILINE,
+)
 BYLINE = re.compile(r"\b(?:by|photo|reporting|editing|staff|writer|contributed)\b", re.IGNORECASE)
 TITLE_GENDER = {
     "mr": "m",

@@ -20,7 +20,6 @@ from summarizer.speakers.lexicon import (
     ROLE,
     SENTENCE_OPENERS,
     SKIP_BEFORE_VERB,
-    STOP,
     STOP_AFTER_VERB,
     TOKEN,
     VERB_FORMS,
@@ -60,7 +59,7 @@ class Phrases(People):
         if re.fullmatch(r"the\s+\d+-year-old", low):
             return Phrase(a, b, words)
         tokens = [(m.start() + a, m.end() + a, m.group(0)) for m in TOKEN.finditer(words)]
-        if not tokens or any(t[2].lower() in STOP for t in tokens):
+        if not tokens or any(self.stop(t[2], t[0]) for t in tokens):
             return None
         head = noun_head(tokens)
         if not head:
@@ -180,7 +179,7 @@ class Phrases(People):
         start = end
         for count, m in enumerate(reversed(list(TOKEN.finditer(self.text, max(floor, end - 200), end)))):
             word = m.group(0)
-            if word.lower() in STOP or (len(word) == 1 and not word.isalnum()) or count >= 12:
+            if self.stop(word, m.start()) or (len(word) == 1 and not word.isalnum()) or count >= 12:
                 break
             start = m.start()
         previous = ""

@@ -7,7 +7,7 @@ import bisect
 import re
 from collections.abc import Sequence
 
-from summarizer.speakers.lexicon import MODIFIED_HEAD, OPENING_MARKS, ROLE
+from summarizer.speakers.lexicon import MODIFIED_HEAD, OPENING_MARKS, ROLE, STOP
 from summarizer.speakers.spans import Name, Region, Sentence, Span
 from summarizer.speakers.words import canonical_names, capitalised, clean
 
@@ -80,6 +80,16 @@ class Text:
                 out.append(self.names[k])
             k += 1
         return out
+
+    def stop(self, word: str, at: int) -> bool:
+        """Whether the word at ``at`` ends a phrase: a stop word, unless it is capitalised inside
+        one of the article's names ("Theresa May", "Will Smith")."""
+        return word.lower() in STOP and not (word[:1].isupper() and self.in_name(at))
+
+    def in_name(self, at: int) -> bool:
+        """Whether ``at`` is inside one of the article's names, past its first letter."""
+        k = bisect.bisect_right(self._starts, at) - 1
+        return k >= 0 and self.names[k].start < at < self.names[k].end
 
     def paragraph_opens_with_mark(self, r: Region) -> bool:
         p = self.paragraphs[r.paragraph]
