@@ -96,7 +96,7 @@ def _body(article: Article, mode: str = "json_schema", **extra: Any) -> dict[str
             "type": "json_schema",
             "json_schema": {"name": "PointerDraft", "schema": schema},
         }
-    elif mode == "json_object":  # llama.cpp style, as llm.py sends it through extra_body
+    elif mode == "json_object":  # llama.cpp style, as summarizer.llm sends it through extra_body
         body["response_format"] = {"type": "json_object", "schema": schema}
     elif mode == "tools":
         body["tools"] = [{"type": "function", "function": {"name": "PointerDraft", "parameters": schema}}]

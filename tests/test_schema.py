@@ -79,7 +79,7 @@ def test_validation_context_check_is_called() -> None:
     seen: list[PointerDraft] = []
     PointerDraft.model_validate(MINIMAL, context={"check": seen.append})
     assert len(seen) == 1 and seen[0].headline == MINIMAL["headline"]
-    token = active_check.set(seen.append)  # how llm.py hands the check over, without context=
+    token = active_check.set(seen.append)  # how summarizer.llm hands the check over, without context=
     try:
         PointerDraft.model_validate(MINIMAL)
     finally:

@@ -1,0 +1,171 @@
+"""The sync and async clients: the openai SDK (no retries of its own) over our retrying
+transport, wrapped by instructor per form; both drive the one loop of ``summarizer.llm.loop``."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Generic, TypeVar
+
+import httpx2
+import instructor
+import openai
+from pydantic import BaseModel
+
+from summarizer.llm.forms import MODES, Call
+from summarizer.llm.loop import Request, Run
+from summarizer.llm.replies import Endpoint, Extraction, guard
+from summarizer.settings import Settings, StructuredOutput
+from summarizer.transport import AsyncRetryingTransport, CallStats, Gate, RetryingTransport, Throttle
+
+T = TypeVar("T", bound=BaseModel)
+R = TypeVar("R")
+
+
+def _outcome(create: Callable[..., Any], kwargs: dict[str, Any]) -> tuple[Any, Exception | None]:
+    try:
+        return create(**kwargs), None
+    except Exception as exc:  # handed to the loop, which decides (Ctrl-C is not an Exception)
+        return None, exc
+
+
+async def _aoutcome(
+    create: Callable[..., Awaitable[Any]], kwargs: dict[str, Any]
+) -> tuple[Any, Exception | None]:
+    try:
+        return await create(**kwargs), None
+    except Exception as exc:  # handed to the loop, which decides (Ctrl-C is not an Exception)
+        return None, exc
+
+
+class _Client(Generic[R]):
+    """What the sync and async clients share. ``R`` is what ``extract`` returns: an
+    ``Extraction``, or a coroutine of one."""
+
+    def __init__(self, endpoint: Endpoint, settings: Settings, notify: Callable[[str], None] | None) -> None:
+        self._call = Call(endpoint, settings, notify)
+        self._creates: dict[StructuredOutput, Callable[..., Any]] = {}
+
+    @property
+    def endpoint(self) -> Endpoint:
+        return self._call.endpoint
+
+    def _create(self, form: StructuredOutput) -> Callable[..., Any]:
+        """instructor's patched create for ``form`` (instructor's mode differs per form)."""
+        if form not in self._creates:
+            self._creates[form] = instructor.patch(create=self._send(form), mode=MODES[form])
+        return self._creates[form]
+
+    def _send(self, form: StructuredOutput) -> Callable[..., Any]:
+        raise NotImplementedError
+
+    def _drive(self, run: Run, context: dict[str, Any] | None) -> R:
+        raise NotImplementedError
+
+    def extract(
+        self,
+        messages: list[dict[str, str]],
+        response_model: type[T],
+        *,
+        context: dict[str, Any] | None = None,
+        lenient_context: dict[str, Any] | None = None,
+        max_tokens: int,
+        stats: CallStats,
+    ) -> R:
+        """One structured extraction (awaitable on ``AsyncModelClient``)."""
+        run = Run(
+            self._call,
+            messages=messages,
+            response_model=response_model,
+            lenient_context=lenient_context,
+            max_tokens=max_tokens,
+            stats=stats,
+        )
+        return self._drive(run, context)
+
+
+class ModelClient(_Client[Extraction]):
+    """Synchronous client: one structured extraction per call."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        settings: Settings,
+        *,
+        transport: httpx2.BaseTransport | None = None,
+        notify: Callable[[str], None] | None = None,
+    ) -> None:
+        super().__init__(endpoint, settings, notify)
+        http = httpx2.Client(
+            transport=RetryingTransport(transport or httpx2.HTTPTransport(), self._call.policy),
+            timeout=self._call.timeout,
+        )
+        self._sdk = openai.OpenAI(
+            base_url=endpoint.base_url, api_key=endpoint.api_key, max_retries=0, http_client=http
+        )
+
+    def _send(self, form: StructuredOutput) -> Callable[..., Any]:
+        forms, sdk = self._call.forms, self._sdk
+
+        def create(*args: Any, **kwargs: Any) -> Any:
+            with forms.gate(), forms.observe(form):
+                response = sdk.chat.completions.create(*args, **kwargs)
+            return guard(response)
+
+        return create
+
+    def _drive(self, run: Run, context: dict[str, Any] | None) -> Extraction:
+        with run.bound(context):
+            step: Request | Extraction = run.first()
+            while isinstance(step, Request):
+                step = run.resume(*_outcome(self._create(step.form), step.kwargs))
+            return step
+
+    def close(self) -> None:
+        self._sdk.close()
+
+
+class AsyncModelClient(_Client[Coroutine[Any, Any, Extraction]]):
+    """Asynchronous client for the batch runner (AsyncOpenAI + instructor), same loop."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        settings: Settings,
+        *,
+        transport: httpx2.AsyncBaseTransport | None = None,
+        throttle: Throttle | None = None,
+        gate: Gate | None = None,
+        max_connections: int = 100,
+        notify: Callable[[str], None] | None = None,
+    ) -> None:
+        super().__init__(endpoint, settings, notify)
+        limits = httpx2.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        inner = transport or httpx2.AsyncHTTPTransport(limits=limits)
+        http = httpx2.AsyncClient(
+            transport=AsyncRetryingTransport(inner, self._call.policy, throttle, gate),
+            timeout=self._call.timeout,
+        )
+        self._sdk = openai.AsyncOpenAI(
+            base_url=endpoint.base_url, api_key=endpoint.api_key, max_retries=0, http_client=http
+        )
+
+    def _send(self, form: StructuredOutput) -> Callable[..., Awaitable[Any]]:
+        forms, sdk = self._call.forms, self._sdk
+
+        async def create(*args: Any, **kwargs: Any) -> Any:
+            async with forms.agate():
+                with forms.observe(form):
+                    response = await sdk.chat.completions.create(*args, **kwargs)
+            return guard(response)
+
+        return create
+
+    async def _drive(self, run: Run, context: dict[str, Any] | None) -> Extraction:
+        with run.bound(context):
+            step: Request | Extraction = run.first()
+            while isinstance(step, Request):
+                step = run.resume(*await _aoutcome(self._create(step.form), step.kwargs))
+            return step
+
+    async def aclose(self) -> None:
+        await self._sdk.close()
