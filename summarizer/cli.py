@@ -240,7 +240,8 @@ def batch(
 
     from summarizer.batch import EXIT_SOME_FAILED, BatchOptions, BatchRunner, estimate, parse_shard
     from summarizer.inputs import count_inputs, iter_inputs, other_files, output_among_inputs
-    from summarizer.progress import pricing_for, progress_for
+    from summarizer.pricing import pricing_for
+    from summarizer.progress import progress_for
 
     with user_errors():
         settings = _settings(

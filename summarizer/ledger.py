@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import fcntl
 import os
 import queue
 import sqlite3
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from summarizer.errors import BatchError
+from summarizer.files import exclusive, fsync_dir
 from summarizer.ledger_index import Entry, KeyIndex, iter_lines, line_key
 
 Opener = Callable[[Path], IO[bytes]]
@@ -64,38 +64,6 @@ class OwnFiles:
         if name not in self.names and not name.startswith(self._prefixes):
             return False
         return os.path.realpath(path.parent) == self.folder
-
-
-# errno values of a directory fsync the platform or file system does not support (not failures).
-_NO_DIR_FSYNC = frozenset(
-    getattr(errno, name)
-    for name in ("EINVAL", "ENOTSUP", "EOPNOTSUPP", "EBADF", "EACCES", "EPERM", "EISDIR", "ENOSYS")
-    if hasattr(errno, name)
-)
-
-
-def fsync_dir(folder: Path) -> bool:
-    """Make the names in ``folder`` durable (a new file's directory entry lives there, not in the
-    file: without this a power loss can lose a freshly created ``out.jsonl`` itself).
-
-    Returns False where a directory cannot be fsynced (some platforms and file systems); other
-    errors (EIO) propagate.
-    """
-    try:
-        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError as exc:
-        if exc.errno in _NO_DIR_FSYNC:
-            return False
-        raise
-    try:
-        os.fsync(fd)
-    except OSError as exc:
-        if exc.errno in _NO_DIR_FSYNC:
-            return False
-        raise
-    finally:
-        os.close(fd)
-    return True
 
 
 def repair_torn_tail(path: Path) -> int:
@@ -184,7 +152,7 @@ class Ledger:
             for d in (folder, *(c.parent for c in reversed(created))):
                 fsync_dir(d)
             # One run per output: a second one would pay for every article again.
-            fcntl.flock(self._files[self.out].fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            exclusive(self._files[self.out], wait=False)
             repaired = repair_torn_tail(self.out) + repair_torn_tail(self.failed_out)
             self._sizes = {path: path.stat().st_size for path in self._files}
             self.index.open()  # after the flock: no other run touches the index

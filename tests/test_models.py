@@ -16,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from summarizer import models
+from summarizer.models import assembly
 from summarizer.errors import ConfigurationError
 from summarizer.models import (
     REGISTRY,
@@ -109,8 +110,8 @@ def test_assembles_once_then_reuses_without_hashing(
     def no_work(*args: object, **kwargs: object) -> None:
         raise AssertionError("the cached file should have been reused as is")
 
-    monkeypatch.setattr(models, "_sha256_file", no_work)
-    monkeypatch.setattr(models, "_assemble", no_work)
+    monkeypatch.setattr(assembly, "_sha256_file", no_work)
+    monkeypatch.setattr(assembly, "_assemble", no_work)
     assert ensure_model(model, cache=cache) == path
     assert models.status(model, cache).state == "ready"
 
@@ -184,7 +185,7 @@ def test_a_missing_stamp_costs_one_hash_not_a_rebuild(
     def no_rebuild(*args: object) -> None:
         raise AssertionError("an intact file must not be rebuilt")
 
-    monkeypatch.setattr(models, "_assemble", no_rebuild)
+    monkeypatch.setattr(assembly, "_assemble", no_rebuild)
     assert ensure_model(model, cache=cache) == path
     assert path.with_name(path.name + ".stamp").exists()
 
@@ -195,8 +196,8 @@ def test_verify_rehashes_even_with_a_matching_stamp(
     model = _model(parts)
     ensure_model(model, cache=cache)
     calls = []
-    real = models._sha256_file
-    monkeypatch.setattr(models, "_sha256_file", lambda *a: calls.append(a) or real(*a))
+    real = assembly._sha256_file
+    monkeypatch.setattr(assembly, "_sha256_file", lambda *a: calls.append(a) or real(*a))
     ensure_model(model, cache=cache, verify=True)
     assert len(calls) == 1
 
@@ -207,7 +208,7 @@ def test_disk_full_while_writing_is_one_line(
     def full(fd: int) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(models.os, "fsync", full)
+    monkeypatch.setattr(assembly.os, "fsync", full)
     with pytest.raises(ConfigurationError) as exc:
         ensure_model(_model(parts), cache=cache)
     line = _one_line(exc)
@@ -219,7 +220,7 @@ def test_too_little_free_space_fails_before_copying(
     parts: list[Path], cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     usage = namedtuple("usage", "total used free")
-    monkeypatch.setattr(models.shutil, "disk_usage", lambda path: usage(10, 10, 0))
+    monkeypatch.setattr(assembly.shutil, "disk_usage", lambda path: usage(10, 10, 0))
     with pytest.raises(ConfigurationError) as exc:
         ensure_model(_model(parts), cache=cache)
     assert "no space left" in _one_line(exc)

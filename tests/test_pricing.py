@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from summarizer.progress import UNKNOWN_PRICE, Pricing, Tally, list_price, pricing_for
+from summarizer.pricing import UNKNOWN_PRICE, Pricing, list_price, pricing_for
+from summarizer.progress import Tally
 
 
 @pytest.fixture(autouse=True)

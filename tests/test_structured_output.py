@@ -55,7 +55,11 @@ def _settings(fake: FakeServer, **kw: Any) -> Settings:
 
 
 def _notices(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.name.startswith("summarizer") and "refused" in r.getMessage()]
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name.startswith("summarizer") and "refused" in r.getMessage()
+    ]
 
 
 # --------------------------------------------------------------------------- the fake's fault

@@ -17,9 +17,7 @@ behind a commit.
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import sqlite3
 import time
 from dataclasses import asdict, dataclass
@@ -28,6 +26,7 @@ from typing import IO, Any
 
 from summarizer.articles import Article
 from summarizer.errors import ConfigurationError
+from summarizer.files import exclusive, user_data_dir
 
 STORE_VERSION = 1
 ID_LENGTH = 24
@@ -73,8 +72,7 @@ def brief_id(key: str) -> str:
 
 def default_data_dir() -> Path:
     """``$SUMMARIZER_DATA_DIR`` is read by the CLI; this is the fallback: the XDG data home."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "summarizer" / "desk"
+    return user_data_dir() / "desk"
 
 
 @dataclass(frozen=True)
@@ -127,7 +125,7 @@ class Store:
             data_dir.mkdir(parents=True, exist_ok=True)
             self._lock = (data_dir / "desk.lock").open("ab")
             # One server per data dir: a second one would run the same queued work again.
-            fcntl.flock(self._lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            exclusive(self._lock, wait=False)
         except BlockingIOError:
             self.close()
             raise ConfigurationError(
