@@ -16,7 +16,6 @@ import pytest
 from typer.testing import CliRunner
 
 from summarizer import models
-from summarizer.models import assembly
 from summarizer.errors import ConfigurationError
 from summarizer.models import (
     REGISTRY,
@@ -25,6 +24,7 @@ from summarizer.models import (
     PackagedFile,
     Reporter,
     SplitWheels,
+    assembly,
     ensure_model,
     gguf_metadata,
     trained_context,
