@@ -126,16 +126,16 @@ class StubExecutor:
 
 
 def stub_run(source: Path, out: Path, concurrency: int) -> Any:
-    import summarizer.batch
+    import summarizer.batch.runner
     from summarizer.batch import BatchOptions, BatchRunner
     from summarizer.inputs import iter_inputs
     from summarizer.settings import Settings
 
-    setattr(summarizer.batch, "prepare", lambda article, settings, endpoint: article)  # noqa: B010
-    setattr(summarizer.batch, "build_record", lambda prep, extraction, endpoint: StubRecord(prep))  # noqa: B010
+    setattr(summarizer.batch.runner, "prepare", lambda article, settings, endpoint: article)  # noqa: B010
+    setattr(summarizer.batch.runner, "build_record", lambda prep, extraction, endpoint: StubRecord(prep))  # noqa: B010
     settings = Settings(base_url="http://127.0.0.1:9/v1", model="fake-model", api_key="k")
     runner = BatchRunner(settings, out, BatchOptions(concurrency=concurrency))
-    runner._executor = StubExecutor()
+    runner.models._executor = StubExecutor()
     return asyncio.run(runner.run(iter_inputs([str(source)], max_bytes=10**6)))
 
 

@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 import httpx2
 
 from summarizer.articles import Article
-from summarizer.batch import item_key
+from summarizer.batch.keys import item_key
 from summarizer.desk.store import Row, Store, brief_id
 from summarizer.embedded import EmbeddedServer
 from summarizer.errors import ConfigurationError, SummarizerError

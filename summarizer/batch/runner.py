@@ -1,0 +1,148 @@
+"""``BatchRunner``: inputs in, ledger lines out, ``concurrency`` articles in flight; Ctrl-C,
+SIGTERM, a bad key or a full disk stop it with finished work kept and the rest pending."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Iterable
+from pathlib import Path
+
+import httpx2
+
+from summarizer.articles import Article
+from summarizer.batch.books import BatchOptions, failure_line
+from summarizer.batch.executor import ModelAccess
+from summarizer.batch.intake import Intake, Job
+from summarizer.errors import AuthenticationError, ConfigurationError, SummarizerError
+from summarizer.inputs import InputItem
+from summarizer.pipeline import build_record, prepare
+from summarizer.progress import Progress, Tally
+from summarizer.settings import Settings
+from summarizer.transport import CallStats
+
+
+class BatchRunner(Intake):
+    """One batch run: inputs in, ledger lines out. ``await runner.run(items)`` -> ``Tally``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        out: Path,
+        options: BatchOptions | None = None,
+        *,
+        progress: Progress | None = None,
+        transport: httpx2.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(settings, out, options, progress)
+        self.models = ModelAccess(
+            settings,
+            rpm=self.options.rpm,
+            tpm=self.options.tpm,
+            concurrency=self.options.concurrency,
+            transport=transport,
+            notify=self.progress.note,
+            abort=self._abort,
+        )
+
+    async def run(self, items: Iterable[InputItem], total: int | None = None) -> Tally:
+        state = self.ledger.open()
+        if state.repaired_bytes:
+            self.progress.note(
+                f"repaired a torn last line ({state.repaired_bytes} bytes cut) in {self.ledger.out}"
+            )
+        if state.unreadable_lines:
+            self.progress.note(f"{state.unreadable_lines} unreadable ledger lines ignored")
+        if state.index_rebuilt:
+            self.progress.note(
+                f"rebuilt the key index {self.ledger.index.path} from the JSONL ({state.index_rebuilt})"
+            )
+        queue: asyncio.Queue[Job | None] = asyncio.Queue(maxsize=2 * self.options.concurrency)
+        self.progress.start(total)
+        self._stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self._interrupt)
+        workers = [asyncio.create_task(self._worker(queue)) for _ in range(self.options.concurrency)]
+        producer = asyncio.create_task(self._produce(items, queue, len(workers)))
+        everything = asyncio.ensure_future(self._drain(producer, workers))
+        stopper = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait([everything, stopper], return_when=asyncio.FIRST_COMPLETED)
+            if not self._stop.is_set():
+                everything.result()
+        finally:
+            # Ctrl-C, SIGTERM, a bad key, a full disk or a bug: whatever is still running is
+            # cancelled before the client and the ledger close; in-flight articles stay pending.
+            for task in (*workers, producer, everything):
+                task.cancel()
+            await asyncio.gather(*workers, producer, everything, return_exceptions=True)
+            if total is not None and self._stop.is_set():
+                # Stopped early: inputs not read yet are pending too.
+                self.tally.inputs = max(self.tally.inputs, total)
+            stopper.cancel()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                    loop.remove_signal_handler(sig)
+            await self.models.close()
+            await asyncio.to_thread(self.ledger.close)
+            await asyncio.sleep(0)  # let the last "written" callbacks update the tally
+            self.progress.finish(self.tally)
+        if self._fatal is not None:
+            raise self._fatal
+        return self.tally
+
+    def _interrupt(self) -> None:
+        self.tally.interrupted = True
+        self._stop.set()
+
+    @staticmethod
+    async def _drain(producer: asyncio.Task[None], workers: list[asyncio.Task[None]]) -> None:
+        await producer
+        await asyncio.gather(*workers)
+
+    async def _worker(self, queue: asyncio.Queue[Job | None]) -> None:
+        while (job := await queue.get()) is not None and not self._stop.is_set():
+            await self._one(*job)
+
+    async def _one(self, item: InputItem, article: Article, key: str) -> None:
+        stats = CallStats()
+        try:
+            executor = await self.models.executor()
+            prep = prepare(article, self.settings, executor.endpoint)
+            extraction = await executor.extract(prep, stats)
+            record = build_record(prep, extraction, executor.endpoint)
+            record.key = key
+            line = record.model_dump_json().encode("utf-8")
+        except AuthenticationError as err:
+            self._account(stats, err.usage)
+            self._abort(err)  # the key is wrong for every article: stop the whole run
+            return
+        except ConfigurationError as exc:
+            # Wrong for every article (e.g. a structured-output form the server refuses): stop
+            # the run like a bad key; articles stay pending, nothing is dead-lettered.
+            self._account(stats, exc.usage)
+            self._abort(exc)
+            return
+        except SummarizerError as exc:
+            if not self._stop.is_set():  # stopping: the article stays pending, not failed
+                await self._failed_article(item, article, key, stats, exc)
+            return
+        except Exception as exc:  # one article never takes the run down
+            internal = SummarizerError(
+                f"internal error on this article: {type(exc).__name__}: {exc}; please report it"
+            )
+            await self._failed_article(item, article, key, stats, internal)
+            return
+        self._account(stats, extraction.usage)
+        await self._append(line, then=lambda: self._finish(key, ok=True))
+
+    async def _failed_article(
+        self, item: InputItem, article: Article, key: str, stats: CallStats, err: SummarizerError
+    ) -> None:
+        self._account(stats, err.usage)
+        self.progress.note(f"{item.name}: failed: {err}")
+        line = failure_line(key, item.name, article.id, err)
+        await self._append(line, failed=True, then=lambda: self._finish(key, ok=False))
