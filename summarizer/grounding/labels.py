@@ -15,8 +15,9 @@ from summarizer.dates import (
     resolve_date,
 )
 from summarizer.grounding.findings import Findings
+from summarizer.names import PLACE_BEFORE
 from summarizer.schema import When, Where
-from summarizer.units import PLACE_BEFORE, Sentence
+from summarizer.units import Sentence
 
 # "in Russian hands", "the American city of" name no place ("Vatican" does)
 DEMONYM = re.compile(r"(?:ian|ean|ese|ish)s?$|\b(?:American|African|Mexican)s?$")
