@@ -1,11 +1,13 @@
 """Durable files, one of each: a folder's names made durable (``fsync_dir``), one process at a
-time on a lock file (``exclusive``), and the user's cache and data folders (platformdirs)."""
+time on a lock file (``exclusive``), the user's cache and data folders (platformdirs), and an
+SQLite connection opened the one way our stores open them (``open_sqlite``)."""
 
 from __future__ import annotations
 
 import contextlib
 import errno
 import os
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -70,3 +72,20 @@ def user_cache_dir() -> Path:
 def user_data_dir() -> Path:
     """``$XDG_DATA_HOME/summarizer`` (``~/.local/share/summarizer``), or the platform's own."""
     return Path(platformdirs.user_data_dir("summarizer", appauthor=False))
+
+
+def open_sqlite(
+    path: Path, *, synchronous: str, journal: str | None = None, busy_s: float = 5.0, query_only: bool = False
+) -> sqlite3.Connection:
+    """One SQLite connection as every store of ours opens one: autocommit (we write ``BEGIN``
+    ourselves), usable from the thread that owns it, waiting ``busy_s`` on a lock; ``journal``
+    (``WAL``: readers never wait on the writer, ``OFF``: a scratch file) and ``synchronous``
+    (``FULL``: each commit on disk; ``NORMAL``: on disk at checkpoints, enough for data that can
+    be rebuilt) as the caller's durability needs."""
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=busy_s)
+    if journal is not None:
+        db.execute(f"PRAGMA journal_mode={journal}")
+    db.execute(f"PRAGMA synchronous={synchronous}")
+    if query_only:
+        db.execute("PRAGMA query_only=1")
+    return db

@@ -39,6 +39,8 @@ from pathlib import Path
 
 import orjson
 
+from summarizer.files import open_sqlite
+
 FORMAT_VERSION = 1  # PRAGMA user_version of an index this code wrote
 SUCCEEDED, FAILED = 1, 2
 CHUNK = 20_000  # lines per transaction while catching up (an interrupted rebuild resumes)
@@ -132,6 +134,40 @@ class _Stale(Exception):
     """The index does not describe the files: rebuild it (caught in ``KeyIndex.open``)."""
 
 
+class SeenIds:
+    """The article ids met this run, in a scratch file beside the index (memory stays flat).
+    Its own connection, so its long transactions never hold back the reader's view of what the
+    writer commits; no journal, no fsync: it is thrown away at the end."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db = open_sqlite(path, journal="OFF", synchronous="OFF")
+        self._db.execute("CREATE TABLE ids (id TEXT PRIMARY KEY) WITHOUT ROWID")
+        self._pending = 0  # ids inserted since the last commit
+
+    def seen(self, article_id: str) -> bool:
+        """Note an article id; True if this run has met it before."""
+        if not self._db.in_transaction:
+            self._db.execute("BEGIN")
+        cur = self._db.execute("INSERT OR IGNORE INTO ids VALUES (?)", (article_id,))
+        self._pending += 1
+        if self._pending >= 1000:  # a commit per thousand ids, not per id
+            self._db.execute("COMMIT")
+            self._pending = 0
+        return cur.rowcount == 0
+
+    def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._db.close()
+        self.remove(self.path)
+
+    @staticmethod
+    def remove(path: Path) -> None:
+        for suffix in ("", "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(f"{path}{suffix}")
+
+
 class KeyIndex:
     """The key index of one batch output. ``open`` first; ``close`` last."""
 
@@ -141,8 +177,7 @@ class KeyIndex:
         self.files = {"out": out, "failed": failed_out}
         self._reader: sqlite3.Connection | None = None
         self._writer: sqlite3.Connection | None = None
-        self._run: sqlite3.Connection | None = None  # the scratch file; the event loop's
-        self._run_pending = 0  # ids inserted since the scratch's last commit
+        self._run: SeenIds | None = None  # the event loop's
         self.covers: dict[str, Cover] = {}
         self.failed_start = 0  # length of OUT.failed.jsonl when this run began
         self.rebuilt: str | None = None  # why the index was rebuilt, when it was not just missing
@@ -152,9 +187,7 @@ class KeyIndex:
     def open(self) -> None:
         """Check and catch up the index with the files (or rebuild it). Raises ``sqlite3.Error``
         or ``OSError`` only when even a fresh index cannot be made."""
-        for suffix in ("", "-journal"):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(f"{self.run_path}{suffix}")  # left by a killed run
+        SeenIds.remove(self.run_path)  # left by a killed run
         existed = self.path.exists()
         try:
             self._connect()
@@ -168,22 +201,19 @@ class KeyIndex:
             self._connect()
             self._catch_up()
         self.failed_start = self.covers["failed"].length
-        self._open_run()
+        self._run = SeenIds(self.run_path)
 
     def _connect(self) -> None:
-        reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-        self._reader = reader
         # Where a file system has no shared memory for WAL, SQLite keeps its rollback journal:
         # slower (the reader waits for the writer's commits) but just as correct.
-        reader.execute("PRAGMA journal_mode=WAL")
-        reader.execute("PRAGMA synchronous=NORMAL")
+        reader = open_sqlite(self.path, journal="WAL", synchronous="NORMAL", busy_s=30)
+        self._reader = reader
         version = reader.execute("PRAGMA user_version").fetchone()[0]
         if version not in (0, FORMAT_VERSION):
             raise _Stale(f"index format {version}, this version writes {FORMAT_VERSION}")
         reader.executescript(_SCHEMA)
         reader.execute(f"PRAGMA user_version={FORMAT_VERSION}")
-        self._writer = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-        self._writer.execute("PRAGMA synchronous=NORMAL")
+        self._writer = open_sqlite(self.path, synchronous="NORMAL", busy_s=30)
         self.covers = {name: Cover() for name in self.files}
         for name, length, last_pos, last_sha, bad in reader.execute("SELECT * FROM covered"):
             if name in self.covers:
@@ -252,15 +282,6 @@ class KeyIndex:
             (name, c.length, c.last_pos, c.last_sha, c.bad),
         )
 
-    def _open_run(self) -> None:
-        # Its own connection, so that its long transactions never hold back the reader's view
-        # of what the writer commits; no journal, no fsync: it is thrown away at the end.
-        run = sqlite3.connect(self.run_path, isolation_level=None, check_same_thread=False)
-        self._run = run
-        run.execute("PRAGMA journal_mode=OFF")
-        run.execute("PRAGMA synchronous=OFF")
-        run.execute("CREATE TABLE ids (id TEXT PRIMARY KEY) WITHOUT ROWID")
-
     # -- the event loop's side ----------------------------------------------------------
 
     @property
@@ -280,14 +301,7 @@ class KeyIndex:
     def seen_id(self, article_id: str) -> bool:
         """Note an article id for this run; True if this run has met it before."""
         assert self._run is not None
-        if not self._run.in_transaction:
-            self._run.execute("BEGIN")
-        cur = self._run.execute("INSERT OR IGNORE INTO ids VALUES (?)", (article_id,))
-        self._run_pending += 1
-        if self._run_pending >= 1000:  # a commit per thousand ids, not per id
-            self._run.execute("COMMIT")
-            self._run_pending = 0
-        return cur.rowcount == 0
+        return self._run.seen(article_id)
 
     # -- the writer thread's side ---------------------------------------------------------
 
@@ -319,12 +333,8 @@ class KeyIndex:
     def close(self) -> None:
         self._close_connections()
         if self._run is not None:  # only ours: a run refused by the flock leaves the other's alone
-            with contextlib.suppress(sqlite3.Error):
-                self._run.close()
+            self._run.close()
             self._run = None
-            for suffix in ("", "-journal"):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(f"{self.run_path}{suffix}")
 
     def _close_connections(self) -> None:
         # The writer first: the last connection to close checkpoints and removes the -wal.

@@ -17,16 +17,21 @@ behind a commit.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from summarizer.articles import Article
 from summarizer.errors import ConfigurationError
-from summarizer.files import exclusive, user_data_dir
+from summarizer.files import exclusive, open_sqlite, user_data_dir
+
+T = TypeVar("T")
 
 STORE_VERSION = 1
 ID_LENGTH = 24
@@ -138,11 +143,8 @@ class Store:
                 "or give --data-dir"
             ) from None
         try:
-            self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self.db.execute("PRAGMA journal_mode=WAL")
             # FULL: a commit is on disk before the API says 202 or done (as the batch ledger's fsync).
-            self.db.execute("PRAGMA synchronous=FULL")
-            self.db.execute("PRAGMA busy_timeout=5000")
+            self.db = open_sqlite(self.path, journal="WAL", synchronous="FULL")
             version = self.db.execute("PRAGMA user_version").fetchone()[0]
             if version > STORE_VERSION:
                 raise ConfigurationError(
@@ -151,9 +153,7 @@ class Store:
                 )
             self.db.executescript(_SCHEMA)
             self.db.execute(f"PRAGMA user_version={STORE_VERSION}")
-            self.reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self.reader.execute("PRAGMA query_only=1")
-            self.reader.execute("PRAGMA busy_timeout=5000")
+            self.reader = open_sqlite(self.path, synchronous="FULL", query_only=True)
         except sqlite3.DatabaseError as exc:
             self.close()
             raise ConfigurationError(
@@ -276,3 +276,39 @@ class Store:
                 " model_s = ?, model_calls = model_calls + ? WHERE id = ?",
                 (error, kind, at, model_s, model_calls, bid),
             )
+
+
+class StoreThreads:
+    """The store used from two threads of its own, so the event loop never waits on SQLite:
+    one for writes (and opening and closing), one for reads (never queued behind a commit)."""
+
+    def __init__(self) -> None:
+        self._writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="desk-store")
+        self._reads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="desk-read")
+        self._store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        assert self._store is not None, "start the desk first"
+        return self._store
+
+    async def open(self, data_dir: Path) -> Store:
+        self._store = await self.write(Store, data_dir)
+        return self._store
+
+    async def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a store write (or the store's opening and closing) on the writer thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writes, lambda: fn(*args, **kwargs))
+
+    async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a store read on the reader thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._reads, lambda: fn(*args, **kwargs))
+
+    async def close(self) -> None:
+        self._reads.shutdown(wait=True)
+        if self._store is not None:
+            await self.write(self._store.close)
+            self._store = None
+        self._writes.shutdown(wait=True)

@@ -11,20 +11,19 @@
 - The model client is made once: the embedded llama.cpp server is started in the background when
   the desk starts (kept warm for every brief) and stopped when it closes, or ``--base-url`` is used.
 
-The store is used from one thread of its own (``_db``), so the event loop never waits on SQLite.
+The store is used from threads of its own (``store.StoreThreads``), so the event loop never waits
+on SQLite.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import logging
 import math
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,21 +32,16 @@ import httpx2
 
 from summarizer.articles import Article
 from summarizer.batch.keys import item_key
-from summarizer.desk.store import Row, Store, brief_id
-from summarizer.embedded import EmbeddedServer
-from summarizer.errors import ConfigurationError, SummarizerError
-from summarizer.llm import AsyncModelClient, Endpoint
-from summarizer.pipeline import build_record, prepare, resolve_endpoint
-from summarizer.prompts import system_message
+from summarizer.desk.model import DeskModel, model_wait
+from summarizer.desk.store import Row, Store, StoreThreads, brief_id
+from summarizer.errors import SummarizerError
+from summarizer.llm import Endpoint
+from summarizer.pipeline import build_record, prepare
 from summarizer.settings import Settings
-from summarizer.transport import CallStats, Throttle
+from summarizer.transport import CallStats
 
 log = logging.getLogger("summarizer.desk")
 T = TypeVar("T")
-
-_model_wait: contextvars.ContextVar[list[float] | None] = contextvars.ContextVar(
-    "summarizer_desk_model_wait", default=None
-)
 
 
 class QueueFull(SummarizerError):
@@ -58,27 +52,6 @@ class QueueFull(SummarizerError):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
-
-
-class TimedTransport(httpx2.AsyncBaseTransport):
-    """Adds the wall time of each exchange with the endpoint (request sent -> body read) to the
-    current brief's tally: the time spent waiting for the model, as opposed to our own work."""
-
-    def __init__(self, inner: httpx2.AsyncBaseTransport) -> None:
-        self._inner = inner
-
-    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        started = time.perf_counter()
-        try:
-            response = await self._inner.handle_async_request(request)
-            await response.aread()
-            return response
-        finally:
-            if (wait := _model_wait.get()) is not None:
-                wait[0] += time.perf_counter() - started
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
 
 
 @dataclass
@@ -103,7 +76,42 @@ class _Timing:
         return sum(self.durations) / len(self.durations) if self.durations else 5.0
 
 
-class Desk:
+class DeskView:
+    """What the API reads of the desk: briefs from the store (on the reader thread) and the
+    model's state."""
+
+    threads: StoreThreads
+    model_access: DeskModel
+
+    @property
+    def store(self) -> Store:
+        return self.threads.store
+
+    async def _read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await self.threads.read(fn, *args, **kwargs)
+
+    async def get(self, bid: str) -> Row | None:
+        return await self._read(self.store.get, bid)
+
+    async def record(self, bid: str) -> str | None:
+        return await self._read(self.store.record, bid)
+
+    async def recent(self, limit: int, query: str | None) -> list[Row]:
+        return await self._read(self.store.recent, limit, query)
+
+    async def counts(self) -> dict[str, int]:
+        return await self._read(self.store.counts)
+
+    @property
+    def endpoint(self) -> Endpoint | None:
+        return self.model_access.endpoint
+
+    @property
+    def model_error(self) -> str | None:
+        return self.model_access.error
+
+
+class Desk(DeskView):
     """The desk's work: ``async with Desk(settings, options) as desk: await desk.submit(article)``."""
 
     def __init__(
@@ -117,48 +125,27 @@ class Desk:
         self.options = options
         self.model = settings.resolved_model()  # fail on configuration before anything starts
         settings.resolved_api_key()
-        self._transport = transport
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="desk-store")
-        self._read_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="desk-read")
-        self._store: Store | None = None
+        self.threads = StoreThreads()
+        self._db = self.threads.write
         self._queue: deque[str] = deque()
         self._running: dict[str, float] = {}
         self._wake: asyncio.Condition | None = None
         self._submit_lock: asyncio.Lock | None = None
-        self._client_lock: asyncio.Lock | None = None
         self._workers: list[asyncio.Task[None]] = []
         self._warm: asyncio.Task[Any] | None = None
-        self._server: EmbeddedServer | None = None
-        self._client: AsyncModelClient | None = None
-        self._client_error: SummarizerError | None = None
+        self.model_access = DeskModel(settings, options.concurrency, transport)
         self._timing = _Timing()
         self.started = False
         self.model_calls = 0  # model requests sent by this process (tests and the load bench read it)
 
     # -- lifecycle ------------------------------------------------------------------------
 
-    async def _db(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run a store write (or the store's opening and closing) on the writer thread."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, lambda: fn(*args, **kwargs))
-
-    async def _read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run a store read on the reader thread (never queued behind a commit)."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._read_pool, lambda: fn(*args, **kwargs))
-
-    @property
-    def store(self) -> Store:
-        assert self._store is not None, "start the desk first"
-        return self._store
-
     async def start(self) -> None:
         if self.started:
             return
         self._wake = asyncio.Condition()
         self._submit_lock = asyncio.Lock()
-        self._client_lock = asyncio.Lock()
-        self._store = await self._db(Store, self.options.data_dir)
+        await self.threads.open(self.options.data_dir)
         queued = await self._db(self.store.recover)
         self._queue.extend(queued)
         if queued:
@@ -168,7 +155,7 @@ class Desk:
             for i in range(max(1, self.options.concurrency))
         ]
         # Warm the model now, not on the first brief (the embedded server takes a while to load).
-        self._warm = asyncio.create_task(self._ensure_client(), name="desk-warm")
+        self._warm = asyncio.create_task(self.model_access.client(), name="desk-warm")
         self.started = True
 
     async def close(self) -> None:
@@ -179,17 +166,8 @@ class Desk:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._workers = []
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
-        if self._server is not None:
-            await asyncio.to_thread(self._server.stop)
-            self._server = None
-        self._read_pool.shutdown(wait=True)
-        if self._store is not None:
-            await self._db(self._store.close)
-            self._store = None
-        self._pool.shutdown(wait=True)
+        await self.model_access.close()
+        await self.threads.close()
         self.started = False
 
     async def __aenter__(self) -> Desk:
@@ -206,48 +184,6 @@ class Desk:
             yield self
         finally:
             await self.close()
-
-    # -- the model ------------------------------------------------------------------------
-
-    async def _ensure_client(self) -> AsyncModelClient:
-        assert self._client_lock is not None
-        async with self._client_lock:
-            if self._client is not None:
-                return self._client
-            if self._client_error is not None:
-                raise self._client_error
-            s = self.settings
-            try:
-                if s.embedded:
-                    server = EmbeddedServer.from_settings(s, prefix=system_message())
-                    await asyncio.to_thread(server.start)
-                    self._server = server
-                endpoint = resolve_endpoint(s, self._server)
-            except SummarizerError as err:
-                # Not retried until a restart: every brief would wait for the same failure.
-                self._client_error = ConfigurationError(
-                    f"the model could not start: {err}; fix it and restart summarizer serve"
-                )
-                log.error("%s", self._client_error)
-                raise self._client_error from None
-            limits = httpx2.Limits(
-                max_connections=self.options.concurrency + 4,
-                max_keepalive_connections=self.options.concurrency + 4,
-            )
-            inner = self._transport or httpx2.AsyncHTTPTransport(limits=limits)
-            self._client = AsyncModelClient(
-                endpoint, s, transport=TimedTransport(inner), throttle=Throttle(),
-                max_connections=self.options.concurrency + 4, notify=log.warning,
-            )  # fmt: skip
-            return self._client
-
-    @property
-    def endpoint(self) -> Endpoint | None:
-        return self._client.endpoint if self._client is not None else None
-
-    @property
-    def model_error(self) -> str | None:
-        return str(self._client_error) if self._client_error is not None else None
 
     # -- queue ----------------------------------------------------------------------------
 
@@ -297,18 +233,6 @@ class Desk:
                 self._wake.notify()
         return Submission(row, created=True, position=self.position(row.id))
 
-    async def get(self, bid: str) -> Row | None:
-        return await self._read(self.store.get, bid)
-
-    async def record(self, bid: str) -> str | None:
-        return await self._read(self.store.record, bid)
-
-    async def recent(self, limit: int, query: str | None) -> list[Row]:
-        return await self._read(self.store.recent, limit, query)
-
-    async def counts(self) -> dict[str, int]:
-        return await self._read(self.store.counts)
-
     # -- workers --------------------------------------------------------------------------
 
     async def _worker(self) -> None:
@@ -337,14 +261,15 @@ class Desk:
         started = time.monotonic()
         stats = CallStats()
         wait = [0.0]
-        token = _model_wait.set(wait)
+        token = model_wait.set(wait)
         try:
-            client = await self._ensure_client()
+            client = await self.model_access.client()
             endpoint = client.endpoint
             prep = await asyncio.to_thread(prepare, article, self.settings, endpoint)
             extraction = await client.extract(**prep.request(self.settings), stats=stats)
-            if self._server is not None and self._server.saves_prefix:  # the prefix's state, once
-                await asyncio.to_thread(self._server.answered)
+            server = self.model_access.server
+            if server is not None and server.saves_prefix:  # the prefix's state, once
+                await asyncio.to_thread(server.answered)
             record = await asyncio.to_thread(build_record, prep, extraction, endpoint)
             record.key = item_key(article.text, self.model)
             line = record.model_dump_json()
@@ -359,7 +284,7 @@ class Desk:
             await self._failed(bid, " ".join(message.split()), "internal", wait[0], stats)
             return
         finally:
-            _model_wait.reset(token)
+            model_wait.reset(token)
             self.model_calls += stats.requests
         await self._db(
             self.store.finish, bid, record=line, headline=record.summary.headline,
