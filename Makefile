@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 SEED := seeds/000_63ac3d2bfe42d99d.txt
 PYTEST_OFFLINE := --block-network --allowed-hosts=127.0.0.1,localhost --record-mode=none
 
-.PHONY: demo test lint cassettes chromium bench clean
+.PHONY: demo test check lint cassettes chromium bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,7 +39,11 @@ lint: $(VENV)/.installed
 	$(BIN)/lint-imports
 
 test: $(VENV)/.installed chromium lint
-	$(BIN)/pytest $(PYTEST_OFFLINE)
+	$(BIN)/pytest $(PYTEST_OFFLINE) --durations=25
+
+# Quick: lint and the offline suite without the embedded-model and browser tiers (no chromium).
+check: $(VENV)/.installed lint
+	$(BIN)/pytest $(PYTEST_OFFLINE) -m "not embedded and not browser" --durations=10
 
 # Re-record every cassette from the real embedded llama.cpp server (no network, no key).
 cassettes: $(VENV)/.installed
