@@ -46,7 +46,7 @@ from summarizer.settings import EMBEDDED_CONTEXT_WINDOW
 if TYPE_CHECKING:
     from summarizer.settings import Settings
 
-INSTALL_HINT = "install the local extra: pip install 'summarizer[local]' (see README)"
+INSTALL_HINT = "install the local extra: pip install 'newsroom-summarizer[local]' (see README)"
 SERVER_SCRIPT = Path(__file__).with_name("llama_server.py")
 # A llama.cpp log line: "<time> <level> <message>"; level E is an error.
 _LLAMA_ERROR = re.compile(r"^\S+ E (?P<msg>.+)$")

@@ -8,7 +8,6 @@ is documented here and that answers validate against these schemas.
 from __future__ import annotations
 
 from functools import lru_cache
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from pydantic.json_schema import models_json_schema
@@ -20,10 +19,9 @@ REF = "#/components/schemas/{model}"
 
 
 def _version() -> str:
-    try:
-        return version("summarizer")
-    except PackageNotFoundError:  # a checkout on sys.path, not installed
-        return "0+unknown"
+    from summarizer import __version__
+
+    return __version__
 
 
 @lru_cache(maxsize=1)

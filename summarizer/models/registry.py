@@ -11,7 +11,7 @@ from pathlib import Path
 from summarizer.errors import ConfigurationError
 from summarizer.files import user_cache_dir
 
-LOCAL_EXTRA = "pip install 'summarizer[local]'"
+LOCAL_EXTRA = "pip install 'newsroom-summarizer[local]'"
 
 
 @dataclass(frozen=True)
