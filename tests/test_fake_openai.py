@@ -464,7 +464,6 @@ def test_rpm_limit_answers_429_with_retry_after(seed: Article) -> None:
         FakeServer(rpm=3, window=1.0) as fake,
         httpx2.Client(base_url=fake.base_url, timeout=HTTP_TIMEOUT) as http,
     ):
-        started = time.monotonic()
         first = [_one(http, _body(seed)) for _ in range(4)]
         assert [r.status_code for r in first] == [200, 200, 200, 429]
         assert first[0].headers["x-ratelimit-limit-requests"] == "3"
@@ -478,7 +477,6 @@ def test_rpm_limit_answers_429_with_retry_after(seed: Article) -> None:
         assert _one(http, _body(seed)).status_code == 200
         assert fake.status_counts == {200: 4, 429: 1}
         assert fake.fault_counts == {"ok": 4, "rpm": 1}
-        assert time.monotonic() - started < 5
 
 
 def test_tpm_limit_counts_prompt_and_max_tokens(seed: Article) -> None:
