@@ -246,6 +246,25 @@ def serve(
     insecure: Annotated[
         bool, typer.Option("--insecure", help="Allow a non-loopback --host without a token.")
     ] = False,
+    read_timeout: Annotated[
+        float,
+        typer.Option(
+            "--read-timeout",
+            min=0.1,
+            help="Seconds a client has to send a request's headers (and its "
+            "body, plus 1 s per 64 KiB); slower connections are closed.",
+        ),
+    ] = 10.0,
+    max_connections: Annotated[
+        int,
+        typer.Option("--max-connections", min=1, help="Open connections in all (below the open-file limit)."),
+    ] = 512,
+    max_per_client: Annotated[
+        int,
+        typer.Option(
+            "--max-per-client", min=1, help="Open connections from one address (behind a proxy: raise it)."
+        ),
+    ] = 64,
     base_url: BaseUrl = None,
     api_key: ApiKey = None,
     model: Model = None,
@@ -266,6 +285,7 @@ def serve(
     Listens on 127.0.0.1 unless --host says otherwise; any other address needs --token
     (or --insecure). Exit codes: 0 stopped (Ctrl-C or SIGTERM), 2 configuration.
     """
+    from summarizer.desk.connections import ConnectionLimits
     from summarizer.desk.server import ServeOptions, serve
     from summarizer.desk.store import default_data_dir
 
@@ -274,7 +294,7 @@ def serve(
         options = ServeOptions(
             data_dir=data_dir or default_data_dir(), host=host, port=port, concurrency=concurrency,
             max_queue=max_queue, rate_per_minute=rate_limit, max_body=max_body, token=token or None,
-            insecure=insecure,
+            insecure=insecure, limits=ConnectionLimits(read_timeout, max_connections, max_per_client),
         )  # fmt: skip
         serve(settings, options)
 

@@ -16,11 +16,12 @@ import signal
 import socket
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import uvicorn
 
+from summarizer.desk.connections import ConnectionLimits, protocol_for, quiet_log
 from summarizer.desk.guard import GuardOptions, is_loopback_host
 from summarizer.errors import ConfigurationError
 from summarizer.settings import Settings
@@ -40,6 +41,7 @@ class ServeOptions:
     max_body: int | None = None
     token: str | None = None
     insecure: bool = False
+    limits: ConnectionLimits = field(default_factory=ConnectionLimits)
 
 
 def concurrency_for(settings: Settings, wanted: int | None) -> tuple[int, str | None]:
@@ -126,9 +128,10 @@ def serve(settings: Settings, options: ServeOptions) -> None:
     sock = bind(options.host, options.port)
     config = uvicorn.Config(
         app.app, lifespan="off", log_level="warning", access_log=False, server_header=False,
-        proxy_headers=False, timeout_graceful_shutdown=5,
+        proxy_headers=False, timeout_graceful_shutdown=5, http=protocol_for(options.limits),
     )  # fmt: skip
     logging.basicConfig(level=logging.WARNING, format="summarizer: %(message)s")
+    quiet_log()
     server = _Server(config)
 
     async def main() -> None:
