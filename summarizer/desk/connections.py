@@ -9,7 +9,10 @@ a file descriptor for ever; a few thousand of them exhaust the process's descrip
   not buy time), and its body ``read_timeout`` seconds plus one second per 64 KiB of its
   declared length after the headers. Past it the connection is closed.
 - **Connection caps**: at most ``max_connections`` open in all (kept below the descriptor
-  limit) and ``per_client`` from one address; one over is closed at once.
+  limit) and ``per_client`` from one address. A connection over a cap closes the oldest one
+  (of that address, for its cap) with no request in progress: half-sent headers or an idle
+  keep-alive. So a flood of half-open connections never locks out a real request, even from
+  the flooding address; only when every connection is serving a request is the new one closed.
 - **TCP_NODELAY** on every accepted socket (asyncio sets it only on sockets it makes itself; a
   socket the desk binds does not get it, and keep-alive requests then wait ~40 ms on Nagle).
 
@@ -86,6 +89,8 @@ class GuardedH11Protocol(H11Protocol):
 
     limits: ClassVar[ConnectionLimits] = ConnectionLimits()
     open_by_client: ClassVar[Counter[str]]
+    # Connections with no request in progress, oldest first: the ones a new connection evicts.
+    idle: ClassVar[dict[GuardedH11Protocol, None]]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -100,25 +105,19 @@ class GuardedH11Protocol(H11Protocol):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         address = self.client[0] if self.client else ""
         limits = self.limits
-        if (
-            len(self.connections) > limits.max_connections
-            or self.open_by_client[address] >= limits.per_client
-        ):
-            log.warning("refused connections over the limit (%d open in all, %d per client)",
-                        limits.max_connections, limits.per_client)  # fmt: skip
-            transport.abort()
+        if self.open_by_client[address] >= limits.per_client and not self._evict(address):
+            self._refuse(transport)
+            return
+        if len(self.connections) > limits.max_connections and not self._evict(None):
+            self._refuse(transport)
             return
         self._address = address
         self.open_by_client[address] += 1
+        self.idle[self] = None
         self._arm(limits.read_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
-        if self._address is not None:
-            self.open_by_client[self._address] -= 1
-            if self.open_by_client[self._address] <= 0:
-                del self.open_by_client[self._address]
-            self._address = None
+        self._forget()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -127,6 +126,8 @@ class GuardedH11Protocol(H11Protocol):
             self._arm(self.limits.read_timeout)
         super().data_received(data)
         state = self.conn.their_state
+        if state is not h11.IDLE:
+            self.idle.pop(self, None)  # a request in progress is never evicted
         if state is h11.SEND_BODY and self._reading == "headers":
             self._reading = "body"
             length = self._declared_length()
@@ -137,7 +138,35 @@ class GuardedH11Protocol(H11Protocol):
 
     def on_response_complete(self) -> None:
         self._reading = "headers"
+        if self._address is not None:
+            self.idle[self] = None  # kept alive, waiting for the next request
         super().on_response_complete()
+
+    def _evict(self, address: str | None) -> bool:
+        """Close the oldest connection with no request in progress (of ``address`` if given)."""
+        victim = next((p for p in self.idle if address is None or p._address == address), None)
+        if victim is None:
+            return False
+        log.warning("closed idle or half-sent connections to make room (%d open in all, %d per client)",
+                    self.limits.max_connections, self.limits.per_client)  # fmt: skip
+        victim._forget()
+        victim.transport.abort()
+        return True
+
+    def _refuse(self, transport: asyncio.Transport) -> None:
+        log.warning("refused connections over the limit, every one busy (%d open in all, %d per client)",
+                    self.limits.max_connections, self.limits.per_client)  # fmt: skip
+        transport.abort()
+
+    def _forget(self) -> None:
+        """Stop counting this connection (it is closing)."""
+        self._disarm()
+        self.idle.pop(self, None)
+        if self._address is not None:
+            self.open_by_client[self._address] -= 1
+            if self.open_by_client[self._address] <= 0:
+                del self.open_by_client[self._address]
+            self._address = None
 
     def _declared_length(self) -> int:
         for name, value in self.headers or []:
@@ -167,5 +196,5 @@ class GuardedH11Protocol(H11Protocol):
 
 def protocol_for(limits: ConnectionLimits) -> type[GuardedH11Protocol]:
     """A protocol class bound to ``limits`` (uvicorn makes one instance per connection)."""
-    fitted = limits.fitted()
-    return type("DeskH11Protocol", (GuardedH11Protocol,), {"limits": fitted, "open_by_client": Counter()})
+    shared = {"limits": limits.fitted(), "open_by_client": Counter(), "idle": {}}
+    return type("DeskH11Protocol", (GuardedH11Protocol,), shared)
