@@ -11,24 +11,12 @@ import logging
 import signal
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from summarizer.cli.models import models_app
-from summarizer.cli.options import (
-    ApiKey,
-    BaseUrl,
-    EmbeddedModel,
-    MaxBytes,
-    Model,
-    ModelPath,
-    StructuredOut,
-    Timeout,
-    fail,
-    model_settings,
-    user_errors,
-)
+from summarizer.cli.options import fail, model_settings, user_errors, with_model_options
 from summarizer.errors import ConfigurationError, SummarizerError
 
 app = typer.Typer(
@@ -57,20 +45,14 @@ def _write(text: str, output: Path | None) -> None:
 
 
 @app.command()
+@with_model_options
 def brief(
     path: Annotated[str, typer.Argument(help="Article file (.txt .md .html .json), or - for stdin.")],
     output_format: Annotated[str, typer.Option("--format", "-f", help="markdown | json | html")] = "markdown",
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
     ] = None,
-    base_url: BaseUrl = None,
-    api_key: ApiKey = None,
-    model: Model = None,
-    model_path: ModelPath = None,
-    embedded_model: EmbeddedModel = None,
-    structured_output: StructuredOut = None,
-    timeout: Timeout = None,
-    max_bytes: MaxBytes = None,
+    **model: Any,
 ) -> None:
     """Summarise one article and print a brief (Markdown by default).
 
@@ -87,7 +69,7 @@ def brief(
     if output_format not in {"markdown", "json", "html"}:
         fail(ConfigurationError(f"unknown --format {output_format!r}; use markdown, json or html"))
     with user_errors():
-        settings = model_settings(locals())
+        settings = model_settings(model)
         article = load_article(path, max_bytes=settings.max_bytes)
         with Summarizer(settings) as run:
             record = run.summarize(article)
@@ -103,6 +85,7 @@ def brief(
 
 
 @app.command()
+@with_model_options
 def batch(
     inputs: Annotated[
         list[str],
@@ -128,14 +111,7 @@ def batch(
     price_in: Annotated[float | None, typer.Option("--price-in", help="USD per 1M prompt tokens.")] = None,
     price_out: Annotated[float | None, typer.Option("--price-out", help="USD per 1M output tokens.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, only the final tally.")] = False,
-    base_url: BaseUrl = None,
-    api_key: ApiKey = None,
-    model: Model = None,
-    model_path: ModelPath = None,
-    embedded_model: EmbeddedModel = None,
-    structured_output: StructuredOut = None,
-    timeout: Timeout = None,
-    max_bytes: MaxBytes = None,
+    **model: Any,
 ) -> None:
     """Summarise a whole archive into OUT (JSONL), resumably and exactly once.
 
@@ -157,7 +133,7 @@ def batch(
     from summarizer.progress import progress_for
 
     with user_errors():
-        settings = model_settings(locals())
+        settings = model_settings(model)
         options = BatchOptions(concurrency, rpm, tpm, retry_failed, parse_shard(shard))
         model_name = settings.resolved_model()
         pricing = pricing_for(
@@ -198,6 +174,7 @@ def batch(
 
 
 @app.command()
+@with_model_options
 def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port (0: any free one).")] = 8765,
@@ -265,14 +242,7 @@ def serve(
             "--max-per-client", min=1, help="Open connections from one address (behind a proxy: raise it)."
         ),
     ] = 64,
-    base_url: BaseUrl = None,
-    api_key: ApiKey = None,
-    model: Model = None,
-    model_path: ModelPath = None,
-    embedded_model: EmbeddedModel = None,
-    structured_output: StructuredOut = None,
-    timeout: Timeout = None,
-    max_bytes: MaxBytes = None,
+    **model: Any,
 ) -> None:
     """Serve the editor's desk: a web page and an HTTP API for briefs (OpenAPI at /openapi.json).
 
@@ -290,7 +260,7 @@ def serve(
     from summarizer.desk.store import default_data_dir
 
     with user_errors():
-        settings = model_settings(locals())
+        settings = model_settings(model)
         options = ServeOptions(
             data_dir=data_dir or default_data_dir(), host=host, port=port, concurrency=concurrency,
             max_queue=max_queue, rate_per_minute=rate_limit, max_body=max_body, token=token or None,

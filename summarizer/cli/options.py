@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+import inspect
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -71,15 +72,34 @@ MaxBytes = Annotated[
     ),
 ]
 
-# The parameter names of the options above, as every command that talks to a model spells them.
-MODEL_FLAGS = ("base_url", "api_key", "model", "model_path", "embedded_model", "structured_output",
-               "timeout", "max_bytes")  # fmt: skip
+# The options above by parameter name, in the order ``--help`` shows them.
+MODEL_OPTIONS: dict[str, Any] = {
+    "base_url": BaseUrl, "api_key": ApiKey, "model": Model, "model_path": ModelPath,
+    "embedded_model": EmbeddedModel, "structured_output": StructuredOut, "timeout": Timeout,
+    "max_bytes": MaxBytes,
+}  # fmt: skip
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-def model_settings(values: Mapping[str, Any]) -> Any:
-    """``Settings`` from a command's model options (its ``locals()``): the flags given, over the
-    environment and the defaults."""
-    return settings_from(**{k: values[k] for k in MODEL_FLAGS})
+def with_model_options(command: F) -> F:
+    """Give a command the model options, written once: its own parameters, then these (typer
+    reads the signature); the command takes them as ``**model`` and passes them to
+    ``model_settings``."""
+    signature = inspect.signature(command, eval_str=True)  # the annotations as objects, not strings
+    own = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    extra = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=kind)
+        for name, kind in MODEL_OPTIONS.items()
+    ]
+    command.__signature__ = signature.replace(parameters=[*own, *extra])  # type: ignore[attr-defined]
+    return command
+
+
+def model_settings(model: Mapping[str, Any]) -> Any:
+    """``Settings`` from a command's model options: the flags given, over the environment and
+    the defaults."""
+    return settings_from(**{k: model.get(k) for k in MODEL_OPTIONS})
 
 
 def settings_from(**flags: Any) -> Any:
