@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     import instructor
     from openai import OpenAI
 
-    from summarizer.embedded import EmbeddedServer
+    from summarizer.local.embedded import EmbeddedServer
     from tests.test_meaning import FABRICATIONS, TRUE_WORDINGS
 
     kept = kept_prose(args.results, args.limit) if args.results else []

@@ -20,7 +20,7 @@ from statistics import median
 import openai
 
 from summarizer.articles import load_article
-from summarizer.embedded import EmbeddedServer
+from summarizer.local.embedded import EmbeddedServer
 from summarizer.prompts import render_prompt
 from summarizer.settings import Settings
 

@@ -36,7 +36,7 @@ def samples() -> dict[str, str]:
 
 
 def llama_counts(model: str, texts: dict[str, str]) -> dict[str, int]:
-    from summarizer.embedded import EmbeddedServer
+    from summarizer.local.embedded import EmbeddedServer
 
     with EmbeddedServer(model=model) as server, httpx2.Client(timeout=60) as client:
         out = {}

@@ -21,10 +21,11 @@ import httpx2
 
 from summarizer.answer import answer_model
 from summarizer.articles import Article, load_article
-from summarizer.embedded import EmbeddedServer
 from summarizer.grounding import GroundingCheck, resolve
 from summarizer.injections import find_injections
 from summarizer.llm import Endpoint, Extraction, ModelClient
+from summarizer.local.embedded import EmbeddedServer
+from summarizer.local.models import EMBEDDED_CONTEXT_WINDOW
 from summarizer.prompts import RenderedPrompt, render_prompt, system_message
 from summarizer.schema import (
     ArticleMeta,
@@ -33,7 +34,7 @@ from summarizer.schema import (
     Provenance,
     Usage,
 )
-from summarizer.settings import EMBEDDED_CONTEXT_WINDOW, Settings
+from summarizer.settings import Settings
 from summarizer.tokens import ESTIMATE, TokenCounter, counter_for, cut_to_fit
 from summarizer.transport import CallStats
 from summarizer.units import Units, analyse

@@ -15,15 +15,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from summarizer.articles import DEFAULT_MAX_BYTES
 from summarizer.errors import ConfigurationError
-from summarizer.models import DEFAULT_MODEL, REGISTRY, served_name
+from summarizer.local.models import DEFAULT_MODEL, REGISTRY, served_name
 
 StructuredOutput = Literal["auto", "tools", "json_schema", "json_object", "grammar"]
 
 # The name the default embedded model answers to (and the brief's provenance shows).
 EMBEDDED_MODEL_NAME = REGISTRY[DEFAULT_MODEL].served_name
-# Cap on the embedded server's context window (the model's trained context is used up to this):
-# KV-cache memory and prompt time on a CPU grow with it.
-EMBEDDED_CONTEXT_WINDOW = 8192
 
 
 class Settings(BaseSettings):

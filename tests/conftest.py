@@ -127,8 +127,9 @@ def model_settings(recording: bool) -> Iterator[Any]:
     Both shapes send identical request bodies (same model name, structured-output mode and
     context window), which is what the cassette matcher compares.
     """
-    from summarizer.embedded import EmbeddedServer
-    from summarizer.settings import EMBEDDED_CONTEXT_WINDOW, EMBEDDED_MODEL_NAME, Settings
+    from summarizer.local.embedded import EmbeddedServer
+    from summarizer.local.models import EMBEDDED_CONTEXT_WINDOW
+    from summarizer.settings import EMBEDDED_MODEL_NAME, Settings
 
     common = {
         "model": EMBEDDED_MODEL_NAME,

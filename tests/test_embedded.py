@@ -22,7 +22,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from summarizer.models import REGISTRY
+from summarizer.local.models import REGISTRY
 from tests.conftest import SEED
 
 SMALL = "smollm2-135m"
@@ -91,7 +91,7 @@ def spawn() -> Iterator[Spawn]:
 
 @pytest.fixture(scope="module")
 def small_server() -> Iterator[object]:
-    from summarizer.embedded import EmbeddedServer
+    from summarizer.local.embedded import EmbeddedServer
 
     server = EmbeddedServer(model=SMALL)
     try:
@@ -104,7 +104,7 @@ def small_server() -> Iterator[object]:
 
 
 def test_the_server_names_its_model_and_sizes_its_context(small_server: object) -> None:
-    from summarizer.embedded import EmbeddedServer
+    from summarizer.local.embedded import EmbeddedServer
 
     assert isinstance(small_server, EmbeddedServer)
     models = httpx2.get(f"{small_server.base_url}/models", timeout=10).json()
@@ -114,7 +114,7 @@ def test_the_server_names_its_model_and_sizes_its_context(small_server: object) 
 
 
 def test_json_schema_output_keeps_to_the_enum(small_server: object) -> None:
-    from summarizer.embedded import EmbeddedServer
+    from summarizer.local.embedded import EmbeddedServer
 
     assert isinstance(small_server, EmbeddedServer)
     schema = {
@@ -151,7 +151,7 @@ def _timings(server: Any, system: str, question: str) -> dict[str, int]:
 
 
 def test_a_shared_prompt_prefix_is_served_from_the_cache(small_server: object) -> None:
-    from summarizer.embedded import EmbeddedServer
+    from summarizer.local.embedded import EmbeddedServer
 
     assert isinstance(small_server, EmbeddedServer)
     article = SEED.read_text(encoding="utf-8")[:3000]
@@ -165,7 +165,7 @@ def test_a_shared_prompt_prefix_is_served_from_the_cache(small_server: object) -
 def test_tokens_are_counted_with_the_models_own_vocabulary(small_server: object) -> None:
     """llama.cpp's /tokenize gives the counts bench/token_ratios.py recorded for SmolLM2, and
     the estimate used where no tokenizer is at hand stays above every one of them."""
-    from summarizer.embedded import EmbeddedServer
+    from summarizer.local.embedded import EmbeddedServer
     from summarizer.pipeline import resolve_endpoint
     from summarizer.settings import Settings
     from summarizer.tokens import ESTIMATE, LlamaCppTokens
@@ -183,7 +183,7 @@ def test_tokens_are_counted_with_the_models_own_vocabulary(small_server: object)
 
 
 def test_stop_reaps_the_server() -> None:
-    from summarizer.embedded import EmbeddedServer
+    from summarizer.local.embedded import EmbeddedServer
 
     before = _llama_servers()
     with EmbeddedServer(model=SMALL) as server:
@@ -195,7 +195,7 @@ def test_stop_reaps_the_server() -> None:
 def test_a_sigkilled_tool_leaves_no_orphan(spawn: Spawn) -> None:
     script = textwrap.dedent(f"""
         import time
-        from summarizer.embedded import EmbeddedServer
+        from summarizer.local.embedded import EmbeddedServer
         server = EmbeddedServer(model={SMALL!r}).start()
         print(server.pid, flush=True)
         time.sleep(600)
@@ -288,7 +288,7 @@ def test_the_prompt_prefix_state_survives_a_restart(tmp_path: Path) -> None:
     """The system message's KV state is saved after the first answer and restored by the next
     server: its first request then reuses the prefix instead of evaluating it again. A state
     file that cannot be read is dropped, never fatal."""
-    from summarizer.embedded import EmbeddedServer
+    from summarizer.local.embedded import EmbeddedServer
 
     system = SEED.read_text(encoding="utf-8")[:2500]  # any long, fixed prefix
 
@@ -317,8 +317,8 @@ def test_the_prompt_prefix_state_survives_a_restart(tmp_path: Path) -> None:
 def test_the_grammar_form_answers_compact_json(small_server: object) -> None:
     """``grammar`` (the embedded default): the schema as a llguidance grammar that admits no
     whitespace between tokens, so the model cannot spend tokens on indentation."""
-    from summarizer.embedded import EmbeddedServer
     from summarizer.llm import compact_grammar
+    from summarizer.local.embedded import EmbeddedServer
 
     assert isinstance(small_server, EmbeddedServer)
     schema = {

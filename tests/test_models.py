@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from summarizer import models
 from summarizer.errors import ConfigurationError
-from summarizer.models import (
+from summarizer.local import models
+from summarizer.local.models import (
     REGISTRY,
     KnownModel,
     LocalParts,
@@ -331,8 +331,8 @@ def test_gguf_metadata_skips_arrays_and_reads_scalars(tmp_path: Path) -> None:
 
 
 def test_the_context_window_is_the_trained_one_capped(tmp_path: Path) -> None:
-    from summarizer.embedded import context_for
-    from summarizer.settings import EMBEDDED_CONTEXT_WINDOW
+    from summarizer.local.embedded import context_for
+    from summarizer.local.models import EMBEDDED_CONTEXT_WINDOW
 
     assert context_for(_gguf(tmp_path / "big.gguf", "qwen2", 32768), None) == EMBEDDED_CONTEXT_WINDOW == 8192
     assert context_for(_gguf(tmp_path / "small.gguf", "llama", 2048), None) == 2048

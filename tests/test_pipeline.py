@@ -6,9 +6,10 @@ from __future__ import annotations
 from summarizer.articles import Article, load_article, normalize_text
 from summarizer.grounding import GroundingCheck
 from summarizer.llm import Endpoint, Extraction
+from summarizer.local.models import EMBEDDED_CONTEXT_WINDOW
 from summarizer.pipeline import build_record, fit_article, prepare
 from summarizer.schema import PointerDraft
-from summarizer.settings import EMBEDDED_CONTEXT_WINDOW, Settings
+from summarizer.settings import Settings
 from summarizer.tokens import estimate_tokens
 from summarizer.units import analyse
 from tests.conftest import ARTICLES

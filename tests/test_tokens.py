@@ -190,7 +190,7 @@ def test_the_embedded_endpoint_counts_with_its_server(monkeypatch: pytest.Monkey
 
 
 def test_the_embedded_server_names_its_tokenize_endpoint() -> None:
-    from summarizer.embedded import EmbeddedServer
+    from summarizer.local.embedded import EmbeddedServer
 
     server = EmbeddedServer.__new__(EmbeddedServer)
     server.port = 4242

@@ -11,9 +11,9 @@ from typing import Protocol
 import httpx2
 
 from summarizer.batch.limits import RateGate
-from summarizer.embedded import EmbeddedServer
 from summarizer.errors import SummarizerError
 from summarizer.llm import AsyncModelClient, Endpoint, Extraction
+from summarizer.local.embedded import EmbeddedServer
 from summarizer.pipeline import Prepared, resolve_endpoint
 from summarizer.prompts import system_message
 from summarizer.settings import Settings

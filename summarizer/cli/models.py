@@ -25,7 +25,7 @@ def models_list(ctx: typer.Context) -> None:
     """List the known models: name, size, state, where the file is, what it is for."""
     if ctx.invoked_subcommand is not None:
         return
-    from summarizer.models import DEFAULT_MODEL, REGISTRY, human_size, status
+    from summarizer.local.models import DEFAULT_MODEL, REGISTRY, human_size, status
 
     with user_errors():
         for model in REGISTRY.values():
@@ -45,7 +45,7 @@ def models_list(ctx: typer.Context) -> None:
 @models_app.command("pull")
 def models_pull(name: ModelName = None) -> None:
     """Make a known model ready: assemble it into the cache if needed and verify its sha256."""
-    from summarizer.models import DEFAULT_MODEL, ensure_model
+    from summarizer.local.models import DEFAULT_MODEL, ensure_model
 
     with user_errors():
         path = ensure_model(name or DEFAULT_MODEL, verify=True)
@@ -55,7 +55,7 @@ def models_pull(name: ModelName = None) -> None:
 @models_app.command("path")
 def models_path(name: ModelName = None) -> None:
     """Print the GGUF path of a known model (assembling it first if needed), e.g. for --model-path."""
-    from summarizer.models import DEFAULT_MODEL, ensure_model
+    from summarizer.local.models import DEFAULT_MODEL, ensure_model
 
     with user_errors():
         path = ensure_model(name or DEFAULT_MODEL)

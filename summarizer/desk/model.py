@@ -12,9 +12,9 @@ import time
 
 import httpx2
 
-from summarizer.embedded import EmbeddedServer
 from summarizer.errors import ConfigurationError, SummarizerError
 from summarizer.llm import AsyncModelClient, Endpoint
+from summarizer.local.embedded import EmbeddedServer
 from summarizer.pipeline import resolve_endpoint
 from summarizer.prompts import system_message
 from summarizer.settings import Settings

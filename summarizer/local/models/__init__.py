@@ -16,10 +16,11 @@ and a small stamp beside the file (size, mtime_ns, sha256) tells when the full h
 recomputed: only when the file changed since it was last verified.
 """
 
-from summarizer.models.assembly import Status, ensure_model, status
-from summarizer.models.gguf import gguf_metadata, trained_context
-from summarizer.models.registry import (
+from summarizer.local.models.assembly import Status, ensure_model, status
+from summarizer.local.models.gguf import gguf_metadata, trained_context
+from summarizer.local.models.registry import (
     DEFAULT_MODEL,
+    EMBEDDED_CONTEXT_WINDOW,
     LOCAL_EXTRA,
     REGISTRY,
     SMALL_MODEL,
@@ -35,6 +36,7 @@ from summarizer.progress import Reporter, human_size
 
 __all__ = [
     "DEFAULT_MODEL",
+    "EMBEDDED_CONTEXT_WINDOW",
     "LOCAL_EXTRA",
     "REGISTRY",
     "SMALL_MODEL",

@@ -1,13 +1,13 @@
 """The embedded server's own process: llama.cpp's OpenAI-compatible server, run by xllamacpp.
 
-    python -m summarizer.llama_server --model M.gguf --port P --ctx N --threads T --alias NAME \
+    python -m summarizer.local.llama_server --model M.gguf --port P --ctx N --threads T --alias NAME \
         [--state-dir DIR]
 
 ``xllamacpp.Server`` loads the model and serves HTTP (``/v1/chat/completions``, ``/v1/models``,
 ``/health``, and with ``--state-dir`` the slot save/restore actions ``POST /slots/0?action=...``)
 on 127.0.0.1:P from background threads; this process just waits until SIGTERM or
 SIGINT and then shuts the server down. It also exits when its parent goes away, a second guard
-beside the parent-death signal ``summarizer.embedded`` asks the kernel for.
+beside the parent-death signal ``summarizer.local.embedded`` asks the kernel for.
 
 Failures end with one line on stderr, ``llama_server: error: ...``, which the parent reports.
 Kept free of other ``summarizer`` imports so that it starts fast.

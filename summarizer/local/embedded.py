@@ -1,8 +1,8 @@
 """The embedded model: llama.cpp's own OpenAI-compatible server, started and stopped by the tool.
 
 The server is upstream llama.cpp's, run in-process by ``xllamacpp`` (prebuilt CPU wheels) inside
-a child process of ours (``summarizer/llama_server.py``) on a free loopback port. The model is a
-known one by name (``summarizer.models``; Qwen2.5-Coder-1.5B by default, assembled into the user's
+a child process of ours (``summarizer/local/llama_server.py``) on a free loopback port. The model is a
+known one by name (``summarizer.local.models``; Qwen2.5-Coder-1.5B by default, assembled into the user's
 cache on first use) or any GGUF given with ``--model-path``. The context window comes from the
 GGUF's trained context, capped for CPU memory and speed; threads from the CPUs we may use; the chat
 template from the GGUF's metadata.
@@ -31,8 +31,9 @@ from typing import TYPE_CHECKING
 import httpx2
 
 from summarizer.errors import ConfigurationError, EndpointError
-from summarizer.models import (
+from summarizer.local.models import (
     DEFAULT_MODEL,
+    EMBEDDED_CONTEXT_WINDOW,
     KnownModel,
     cache_dir,
     ensure_model,
@@ -40,8 +41,7 @@ from summarizer.models import (
     served_name,
     trained_context,
 )
-from summarizer.prefix_state import PrefixState
-from summarizer.settings import EMBEDDED_CONTEXT_WINDOW
+from summarizer.local.prefix_state import PrefixState
 
 if TYPE_CHECKING:
     from summarizer.settings import Settings
@@ -95,7 +95,7 @@ class EmbeddedServer:
     ``prefix`` is the text every request starts with (the system message): its KV state is
     restored at start from ``state_dir`` (default: ``prompt-states`` in the model cache) when an
     earlier run saved it, and saved after the first answer otherwise (``answered``); see
-    ``summarizer.prefix_state``. Without a prefix, no state is saved or restored.
+    ``summarizer.local.prefix_state``. Without a prefix, no state is saved or restored.
     """
 
     def __init__(
