@@ -42,7 +42,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Protocol
 
-log = logging.getLogger("summarizer")
+log = logging.getLogger(__name__)
 
 
 class TokenCounter(Protocol):

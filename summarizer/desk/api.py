@@ -43,7 +43,7 @@ from summarizer.html import to_html
 from summarizer.render import to_json, to_markdown
 from summarizer.schema import EventSummary
 
-log = logging.getLogger("summarizer.desk")
+log = logging.getLogger(__name__)
 MAX_LIST = 200
 FORM_TYPES = frozenset({"multipart/form-data", "application/x-www-form-urlencoded"})
 NO_STORE = {"cache-control": "no-store"}

@@ -40,7 +40,7 @@ from summarizer.pipeline import build_record, prepare
 from summarizer.settings import Settings
 from summarizer.transport import CallStats
 
-log = logging.getLogger("summarizer.desk")
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 

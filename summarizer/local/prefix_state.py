@@ -28,7 +28,7 @@ from pathlib import Path
 
 import httpx2
 
-log = logging.getLogger("summarizer")
+log = logging.getLogger(__name__)
 SUFFIX = ".kv"
 _TIMEOUT = httpx2.Timeout(60.0, connect=2.0)  # a save writes tens of MB
 
