@@ -106,9 +106,10 @@ async def naive(url: str, articles: list[dict[str, str]], concurrency: int) -> N
     import instructor
     import openai
 
-    from summarizer.answer import answer_model
+    from summarizer.answer import answer_schema
     from summarizer.articles import article_from_mapping
     from summarizer.prompts import render_prompt
+    from summarizer.schema import PointerDraft
     from summarizer.units import analyse
 
     raw = openai.AsyncOpenAI(base_url=url, api_key="k", max_retries=2)
@@ -117,14 +118,19 @@ async def naive(url: str, articles: list[dict[str, str]], concurrency: int) -> N
 
     async def one(obj: dict[str, str]) -> Any:
         article = article_from_mapping(obj, name="x", default_id="x")
-        units = analyse(article.text)  # v2: the article's own answer model (ids as enums)
+        units = analyse(article.text)  # v2: the article's own answer schema (ids as enums)
         messages = render_prompt(article, units=units).messages
+        form = {
+            "type": "json_schema",
+            "json_schema": {"name": "PointerDraft", "schema": answer_schema(units)},
+        }
         async with sem:
             return await client.chat.completions.create(
                 model="fake-model",
                 messages=messages,
-                response_model=answer_model(units),
+                response_model=PointerDraft,
                 max_retries=0,  # type: ignore[arg-type]
+                extra_body={"response_format": form},
             )
 
     try:

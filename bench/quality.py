@@ -881,6 +881,7 @@ def regrade_record(output: dict[str, Any], article: Any) -> dict[str, Any]:
 
     Re-asks are not replayed, so this answers "what would grounding keep of the same answer",
     not "what would a new run keep"; a run measures that."""
+    from summarizer.answer import validate_answer
     from summarizer.llm import Endpoint, Extraction
     from summarizer.pipeline import build_record, prepare
     from summarizer.settings import Settings
@@ -902,7 +903,7 @@ def regrade_record(output: dict[str, Any], article: Any) -> dict[str, Any]:
     prep.truncated = bool(_d(output.get("article")).get("truncated"))
     usage = {k: v for k, v in _d(prov.get("usage")).items() if isinstance(v, int)}
     extraction = Extraction(
-        value=prep.response_model.model_validate(kept["draft"]),
+        value=validate_answer(kept["draft"], prep.units),
         usage=usage,
         attempts=int(prov.get("attempts") or 1),
         latency_s=float(prov.get("latency_s") or 0.0),

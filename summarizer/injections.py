@@ -25,6 +25,7 @@ imports nothing of ours but the schema.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from summarizer.schema import Injection
 
@@ -131,11 +132,16 @@ def paragraph_spans(text: str) -> list[tuple[int, int]]:
 def find_injections(text: str) -> list[Injection]:
     """Each matched phrase, and each instruction-shaped paragraph no phrase matched, with its
     span: what the editor sees highlighted."""
-    found = [Injection(text=m.group(0), start=m.start(), end=m.end()) for m in _INJECTION.finditer(text)]
+    return [Injection(text=text[a:b], start=a, end=b) for a, b in _injection_spans(text)]
+
+
+@lru_cache(maxsize=8)  # one article is scanned twice: for its units, then for its record
+def _injection_spans(text: str) -> tuple[tuple[int, int], ...]:
+    found = [(m.start(), m.end()) for m in _INJECTION.finditer(text)]
     for start, end in _shaped(text):
-        if not any(start <= f.start < end for f in found):
-            found.append(Injection(text=text[start:end], start=start, end=end))
-    return sorted(found, key=lambda f: f.start)
+        if not any(start <= a < end for a, _ in found):
+            found.append((start, end))
+    return tuple(sorted(found))
 
 
 def withheld_spans(text: str) -> list[tuple[int, int]]:

@@ -199,7 +199,8 @@ def opposite(prose: str, cited: str) -> tuple[str, str] | None:
     return None
 
 
-def _quantities(text: str) -> list[tuple[float, int, int]]:
+@lru_cache(maxsize=1024)  # cited sentences: each is checked against every piece of prose
+def _quantities(text: str) -> tuple[tuple[float, int, int], ...]:
     """(value, start, end) of each number written in the text; vague amounts are -1."""
     out = []
     for m in _NUMBER.finditer(text):
@@ -211,7 +212,7 @@ def _quantities(text: str) -> list[tuple[float, int, int]]:
         out.append((-1.0 if value is None else value, m.start(), m.end()))
     for m in _A_SCALE.finditer(text):
         out.append((_SCALE_VALUE[m.group(1).lower()], m.start(), m.end()))
-    return out
+    return tuple(out)
 
 
 def _counted(text: str, end: int) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from text_to_num import text2num
 
@@ -173,7 +174,8 @@ def find_numbers(text: str, start: int = 0, end: int | None = None) -> list[Numb
     return out
 
 
-def numbers_in(text: str) -> set[float]:
+@lru_cache(maxsize=1024)  # cited sentences: each is checked against every piece of prose
+def numbers_in(text: str) -> frozenset[float]:
     """Every numeric value written in ``text``, years and vague amounts included, for checking
     the model's prose against its cited sentences."""
     values: set[float] = set()
@@ -185,4 +187,4 @@ def numbers_in(text: str) -> set[float]:
                 values.add(_digits_value(m.group("digits")) or value)
         elif m.group("vague"):
             values.add(-1.0)  # a vague amount: matches only another vague amount
-    return values
+    return frozenset(values)

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import httpx2
 
-from summarizer.answer import answer_model
+from summarizer.answer import answer_schema
 from summarizer.articles import Article, load_article
 from summarizer.grounding import GroundingCheck, resolve
 from summarizer.injections import find_injections
@@ -30,6 +30,7 @@ from summarizer.prompts import RenderedPrompt, render_prompt, system_message
 from summarizer.schema import (
     ArticleMeta,
     EventSummary,
+    Injection,
     PointerDraft,
     Provenance,
     Usage,
@@ -83,14 +84,17 @@ class Prepared:
     prompt: RenderedPrompt
     units: Units
     response_model: type[PointerDraft]
+    schema: dict[str, Any]  # the answer's JSON Schema for this article (``answer_schema``)
     context: dict[str, Any]
     lenient: dict[str, Any]
+    injections: list[Injection]  # suspected passages addressed to an AI, shown in the record
 
     def request(self, settings: Settings) -> dict[str, Any]:
         """Arguments of ``extract`` (sync or async client) for this article, ``stats`` aside."""
         return {
             "messages": self.prompt.messages,
             "response_model": self.response_model,
+            "schema": self.schema,
             "context": self.context,
             "lenient_context": self.lenient,
             "max_tokens": settings.max_output_tokens,
@@ -118,9 +122,11 @@ def prepare(article: Article, settings: Settings, endpoint: Endpoint) -> Prepare
         truncated=truncated,
         prompt=render_prompt(fitted, units=units),
         units=units,
-        response_model=answer_model(units),
+        response_model=PointerDraft,
+        schema=answer_schema(units),
         context={"check": checks[reasks_on_no_event(endpoint)]},
         lenient={"check": checks[False]},
+        injections=find_injections(fitted.text),  # found once with the units (cached), kept here
     )
 
 
@@ -171,7 +177,7 @@ def build_record(prep: Prepared, extraction: Extraction, endpoint: Endpoint) -> 
         title=article.title,
         publisher=article.publisher,
     )
-    injections = find_injections(article.text)
+    injections = prep.injections
     review = review_reasons(result.review, prep, injections)
     return EventSummary(
         article=ArticleMeta(

@@ -27,7 +27,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from summarizer.answer import answer_model, quote_choices
+from summarizer.answer import answer_schema, quote_choices, validate_answer
 from summarizer.articles import Article, load_article, normalize_text
 from summarizer.errors import (
     AuthenticationError,
@@ -35,7 +35,7 @@ from summarizer.errors import (
     ModelResponseError,
 )
 from summarizer.grounding import GroundingCheck, GroundingError, GroundingResult, resolve
-from summarizer.llm import AsyncModelClient, Endpoint, Extraction, ModelClient, wire_model
+from summarizer.llm import AsyncModelClient, Endpoint, Extraction, ModelClient
 from summarizer.pipeline import Summarizer, prepare
 from summarizer.prompts import render_prompt
 from summarizer.schema import PointerDraft
@@ -89,7 +89,7 @@ def http(fake: FakeServer) -> Iterator[httpx2.Client]:
 def _body(article: Article, mode: str = "json_schema", **extra: Any) -> dict[str, Any]:
     """A request body shaped like the ones instructor sends in each structured-output mode,
     with the article's own answer schema (ids and speakers as enums)."""
-    schema = wire_model(answer_model(analyse(article.text))).model_json_schema()
+    schema = answer_schema(analyse(article.text))
     body: dict[str, Any] = {"model": "fake", "messages": render_prompt(article).messages, **extra}
     if mode == "json_schema":
         body["response_format"] = {
@@ -162,7 +162,7 @@ TRICKY = {
 
 def _resolved(article: Article, answer: dict[str, Any]) -> tuple[PointerDraft, GroundingResult]:
     units = analyse(article.text)
-    validated = answer_model(units).model_validate(answer)
+    validated = validate_answer(answer, units)
     return validated, resolve(validated, units, published_at=article.published_at, title=article.title)
 
 
@@ -175,7 +175,8 @@ def _assert_grounded(article: Article, answer: dict[str, Any]) -> GroundingResul
     assert [r for r in result.rejected if not r.field.startswith("topics")] == [], result.rejected
     assert result.draft.topics
     assert result.draft.events, "no event survived"
-    assert set(quote_choices(validated)) == {q.id for q in analyse(text).quotations if q.asked}
+    units = analyse(text)
+    assert set(quote_choices(validated)) == {q.id for q in units.quotations if q.asked}
     assert len(validated.headline.split()) <= 15
     assert "FAULT" not in validated.model_dump_json()
     for event in result.draft.events:
@@ -268,7 +269,7 @@ ASKED = Article(
 
 def test_the_answer_is_filled_from_the_request_schema(seed: Article) -> None:
     """The ids and names come from the schema's enums: narrow them and the answer follows."""
-    schema = answer_model(analyse(seed.text)).model_json_schema()
+    schema = answer_schema(analyse(seed.text))
     defs = schema["$defs"]
     defs["EventPick"]["properties"]["sentence"]["enum"] = ["S7", "S9"]
     defs["FigurePick"]["properties"]["number"]["enum"] = ["N5"]
@@ -277,7 +278,7 @@ def test_the_answer_is_filled_from_the_request_schema(seed: Article) -> None:
     assert [(f["number"], f["counts"]) for f in answer["figures"]] == [("N5", "people were evacuated from")]
     del schema["properties"]["claims"]  # a schema without a field: the answer leaves it out
     assert "claims" not in answer_for(render_prompt(seed).messages, schema)
-    asked_schema = answer_model(analyse(ASKED.text)).model_json_schema()
+    asked_schema = answer_schema(analyse(ASKED.text))
     [asked] = list(asked_schema["$defs"]["QuoteSpeakers"]["properties"])
     assert answer_for(render_prompt(ASKED).messages, asked_schema)["quotes"] == {asked: "Ann Blake"}
     asked_schema["$defs"]["QuoteSpeakers"]["properties"][asked]["enum"] = ["unnamed"]
@@ -417,10 +418,9 @@ def test_invalid_and_ungrounded_faults(fake: FakeServer, http: httpx2.Client, se
     invalid = _payload(_one(http, _body(seed))) or ""
     assert "headline" not in json.loads(invalid)  # valid JSON ...
     units = analyse(seed.text)
-    model = answer_model(units)
     with pytest.raises(ValidationError, match="headline"):  # ... but not the schema
-        model.model_validate_json(invalid)
-    answer = model.model_validate_json(_payload(_one(http, _body(seed))) or "")  # schema-valid ...
+        PointerDraft.model_validate_json(invalid)
+    answer = validate_answer(json.loads(_payload(_one(http, _body(seed))) or ""), units)  # schema-valid ...
     assert [e.what for e in answer.events] == [UNGROUNDED_WHAT]
     assert answer.events[0].sentence in {s.id for s in units.citable}  # ... citing a real sentence
     result = resolve(answer, units, lead=False)

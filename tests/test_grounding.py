@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from summarizer.alignment import align, fold
-from summarizer.answer import answer_model
+from summarizer.answer import answer_schema, validate_answer
 from summarizer.articles import load_article, normalize_text
 from summarizer.dates import resolve_date
 from summarizer.grounding import GroundingCheck, GroundingError, GroundingResult, resolve, whole
@@ -57,7 +57,7 @@ def answer(units: Units, **items: Any) -> PointerDraft:
         "figures": [],
         **items,
     }
-    return answer_model(units).model_validate(data)
+    return validate_answer(data, units)
 
 
 def ground(units: Units, **items: Any) -> GroundingResult:
@@ -78,7 +78,7 @@ def pointer_draft(units: Units, events: list[dict[str, Any]], topic: str, **fiel
         "quotes": {q.id: q.candidates[0] for q in units.quotations if q.asked},
         "figures": [],
     }
-    return answer_model(units).model_validate({**data, **fields})
+    return validate_answer({**data, **fields}, units)
 
 
 def draft_of(text: str, topic: str, *events: tuple[str, str]) -> tuple[Units, PointerDraft]:
@@ -193,7 +193,7 @@ def test_only_a_quotation_no_clause_attributes_is_put_to_the_model() -> None:
 @pytest.mark.parametrize("speaker", ["Russia", "Leonid Tymoshenko", "Riverton", "Blake"])
 def test_a_speaker_not_offered_for_the_quotation_cannot_be_chosen(speaker: str) -> None:
     [q] = ASKED_UNITS.quotations
-    with pytest.raises(ValueError, match="Input should be"):
+    with pytest.raises(ValueError, match=f"quotes.{q.id}: '{speaker}' is not one of"):
         asked_draft({q.id: speaker})
 
 
@@ -212,7 +212,7 @@ def test_the_models_pick_is_kept_with_its_method_and_the_words_that_name_it() ->
 def test_a_speaker_outside_the_offer_from_an_unconstrained_endpoint_is_rejected() -> None:
     plain = answer(SEED_UNITS)
     q2 = qid(SEED_UNITS, "air defense forces")
-    forged = plain.model_copy(update={"quotes": {**plain.quotes.model_dump(), q2: "Leonid Tymoshenko"}})  # type: ignore[attr-defined]
+    forged = plain.model_copy(update={"quotes": {**plain.quotes, q2: "Leonid Tymoshenko"}})
     result = resolve(forged, SEED_UNITS)
     assert "quotes.Q2" in fields(result)
     assert result.draft.quotes[1].speaker == "Maksym Marchenko"  # the clause's "he", resolved
@@ -301,7 +301,7 @@ def test_a_quotation_repeated_in_the_headline_stays_direct() -> None:
     )
     units = analyse(text)
     result = resolve(
-        answer_model(units).model_validate(
+        validate_answer(
             {
                 "headline": "Mayor Ana Horvat promises to rebuild",
                 "brief": "Ana Horvat spoke on Monday.",
@@ -316,7 +316,8 @@ def test_a_quotation_repeated_in_the_headline_stays_direct() -> None:
                 ],
                 "quotes": {q.id: q.candidates[0] for q in units.quotations},
                 "figures": [],
-            }
+            },
+            units,
         ),
         units,
     )
@@ -414,13 +415,13 @@ def test_strict_check_reasks_only_when_no_event_survives() -> None:
 
 
 def test_ids_are_enums_of_this_article() -> None:
-    schema = answer_model(SEED_UNITS).model_json_schema()
+    schema = answer_schema(SEED_UNITS)
     text = str(schema)
     assert "'S1'" in text and f"'S{len(SEED_UNITS.sentences)}'" in text
     assert f"'S{len(SEED_UNITS.sentences) + 1}'" not in text
     assert "'N8'" in text and "'N9'" not in text
     assert schema["properties"]["quotes"]["$ref"].endswith("QuoteSpeakers")
-    with pytest.raises(ValueError, match="Input should be"):
+    with pytest.raises(ValueError, match=r"events\[0\].sentence: 'S99' is not a sentence id"):
         answer(SEED_UNITS, events=[{**event(SEED_UNITS, "One by one", "x"), "sentence": "S99"}])
 
 
@@ -484,7 +485,7 @@ def test_units_tile_the_text_and_every_unit_slices_back(paragraphs: list[str]) -
         assert text[n.span.start : n.span.end] == n.span.text
     for a, b in units.withheld:
         assert "previous instructions" in text[a:b] or "Ignore" in text[a:b]
-    result = resolve(answer_model(units).model_validate(_minimal(units)), units)
+    result = resolve(validate_answer(_minimal(units), units), units)
     for g in result.grounded:
         assert text[g.span.start : g.span.end] == g.value
 

@@ -3,12 +3,13 @@ what ``prepare`` offers the model and ``build_record`` keeps (schema v2)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from summarizer.articles import Article, load_article, normalize_text
 from summarizer.grounding import GroundingCheck
 from summarizer.llm import Endpoint, Extraction
 from summarizer.local.models import EMBEDDED_CONTEXT_WINDOW
 from summarizer.pipeline import build_record, fit_article, prepare
-from summarizer.schema import PointerDraft
 from summarizer.settings import Settings
 from summarizer.tokens import estimate_tokens
 from summarizer.units import analyse
@@ -65,8 +66,8 @@ def _endpoint(context_window: int | None) -> Endpoint:
                     backend="127.0.0.1", context_window=context_window)  # fmt: skip
 
 
-def _sentence_ids(model: type[PointerDraft]) -> list[str]:
-    return list(model.model_json_schema()["$defs"]["EventPick"]["properties"]["sentence"]["enum"])
+def _sentence_ids(schema: dict[str, Any]) -> list[str]:
+    return list(schema["$defs"]["EventPick"]["properties"]["sentence"]["enum"])
 
 
 def test_prepare_offers_only_what_the_model_will_see() -> None:
@@ -75,7 +76,7 @@ def test_prepare_offers_only_what_the_model_will_see() -> None:
     article = long_archive_article()
     prep = prepare(article, Settings(), _endpoint(EMBEDDED_CONTEXT_WINDOW))
     assert prep.truncated and prep.units.text == prep.article.text != article.text
-    offered = _sentence_ids(prep.response_model)
+    offered = _sentence_ids(prep.schema)
     assert offered == [s.id for s in prep.units.citable]
     assert f"S{len(analyse(article.text).sentences)}" not in offered
     user = prep.prompt.messages[1]["content"]
@@ -146,9 +147,9 @@ def test_the_embedded_model_is_asked_no_speaker_other_endpoints_are() -> None:
     embedded = prepare(article, Settings(), Endpoint(**{**_endpoint(None).__dict__, "backend": "embedded"}))
     [asked] = other.units.quotations
     assert asked.asked and "choose: Ann Blake | Tom Reyes | unnamed" in other.prompt.messages[1]["content"]
-    assert "QuoteSpeakers" in str(other.response_model.model_json_schema())
-    assert asked.id in other.response_model.model_json_schema()["$defs"]["QuoteSpeakers"]["properties"]
+    assert other.schema["properties"]["quotes"] == {"$ref": "#/$defs/QuoteSpeakers"}
+    assert asked.id in other.schema["$defs"]["QuoteSpeakers"]["properties"]
     [settled] = embedded.units.quotations
     assert not settled.asked and settled.candidates == ("unnamed",)
     assert "choose:" not in embedded.prompt.messages[1]["content"]
-    assert embedded.response_model.model_json_schema()["$defs"]["QuoteSpeakers"].get("properties", {}) == {}
+    assert embedded.schema["$defs"]["QuoteSpeakers"].get("properties", {}) == {}

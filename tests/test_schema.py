@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from summarizer.answer import answer_model, quote_choices
+from summarizer.answer import answer_schema, closed_choice_problems, quote_choices, validate_answer
+from summarizer.grounding.check import GroundingCheck, GroundingError, resolve
+from summarizer.llm import wire_model
 from summarizer.schema import (
     SCHEMA_VERSION,
     PointerDraft,
@@ -16,6 +19,7 @@ from summarizer.schema import (
     record_json_schema,
 )
 from summarizer.units import analyse
+from tests.support.reference_answer import answer_model as reference_answer_model
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schemas" / "event_summary.schema.json"
 
@@ -87,9 +91,8 @@ def test_validation_context_check_is_called() -> None:
     assert len(seen) == 2
 
 
-def test_the_answer_model_closes_every_choice_to_this_article() -> None:
+def test_the_answer_is_held_to_every_choice_of_this_article() -> None:
     units = analyse(ARTICLE)
-    model = answer_model(units)
     [q] = units.quotations
     n = units.numbers[0]  # 14 kilometres ("ten years" is N2)
     assert len(units.numbers) < 7
@@ -99,23 +102,31 @@ def test_the_answer_model_closes_every_choice_to_this_article() -> None:
         "figures": [{"number": n.id, "counts": "kilometres of track"}],
         "quotes": {q.id: "Anna Meier"},
     }
-    answer = model.model_validate(good)
+    answer = validate_answer(good, units)
     assert isinstance(answer, PointerDraft)
     assert quote_choices(answer) == {q.id: "Anna Meier"}
     bad: list[tuple[dict[str, Any], str]] = [
-        ({"events": [{**MINIMAL["events"][0], "sentence": "S9"}]}, "sentence"),
-        ({"figures": [{"number": "N7", "counts": "x"}]}, "number"),
-        ({"quotes": {q.id: "Somebody Else"}}, q.id),  # only a name offered for it
-        ({"quotes": {}}, q.id),  # every quotation must be answered
-    ]
-    # other keys: the schema (what constrained decoding follows) forbids them; validation drops them
-    assert model.model_json_schema()["$defs"]["QuoteSpeakers"]["additionalProperties"] is False
-    extra = model.model_validate({**good, "quotes": {q.id: "unnamed", "Q9": "unnamed"}})
-    assert quote_choices(extra) == {q.id: "unnamed"}
-    for patch, field in bad:
-        with pytest.raises(ValidationError) as info:
-            model.model_validate({**good, **patch})
-        assert field in str(info.value), patch
+        ({"events": [{**MINIMAL["events"][0], "sentence": "S9"}]}, "events[0].sentence: 'S9'"),
+        ({"claims": [{"statement": "x", "sentence": "S99", "claimant": "x", "status": "claimed"}]},
+         "claims[0].sentence: 'S99'"),
+        ({"figures": [{"number": "N7", "counts": "x"}]}, "figures[0].number: 'N7'"),
+        ({"quotes": {q.id: "Somebody Else"}}, f"quotes.{q.id}: 'Somebody Else' is not one of"),
+        ({"quotes": {}}, f"quotes.{q.id}: required"),  # every quotation asked must be answered
+    ]  # fmt: skip
+    # other keys: the schema (what constrained decoding follows) forbids them; grounding ignores them
+    assert answer_schema(units)["$defs"]["QuoteSpeakers"]["additionalProperties"] is False
+    extra = validate_answer({**good, "quotes": {q.id: "unnamed", "Q9": "unnamed"}}, units)
+    assert [r for r in resolve(extra, units).rejected if r.field.startswith("quotes")] == []
+    for patch, problem in bad:
+        assert problem in "\n".join(
+            closed_choice_problems(PointerDraft.model_validate({**good, **patch}), units)
+        )
+        with pytest.raises(ValueError, match=re.escape(problem)):
+            validate_answer({**good, **patch}, units)
+    # inside a model call the same problems are a re-ask, strict or lenient
+    for strict in (True, False):
+        with pytest.raises(GroundingError, match="does not offer"):
+            GroundingCheck(units, strict=strict)(PointerDraft.model_validate({**good, **bad[0][0]}))
 
 
 def test_a_quotation_the_article_attributes_outright_is_not_asked() -> None:
@@ -123,29 +134,56 @@ def test_a_quotation_the_article_attributes_outright_is_not_asked() -> None:
     units = analyse(text)
     said, pronoun = units.quotations[1], units.quotations[0]
     assert said.explicit and not said.asked and pronoun.asked
-    schema = answer_model(units).model_json_schema()
+    schema = answer_schema(units)
     quotes = schema["$defs"]["QuoteSpeakers"]
     assert list(quotes["properties"]) == [pronoun.id] and quotes["additionalProperties"] is False
-    # an endpoint that answers it anyway is not re-asked; the article's attribution decides
-    answer = answer_model(units).model_validate(
+    # an endpoint that answers it anyway is not re-asked; the article's attribution decides,
+    # and a pick that contradicts it is rejected
+    answer = validate_answer(
         {**MINIMAL, "events": [{**MINIMAL["events"][0], "sentence": "S2"}], "figures": [],
-         "quotes": {pronoun.id: "Anna Meier", said.id: "Anna Meier"}}
+         "quotes": {pronoun.id: "Anna Meier", said.id: "Anna Meier"}},
+        units,
     )  # fmt: skip
-    assert quote_choices(answer) == {pronoun.id: "Anna Meier"}
+    result = resolve(answer, units)
+    assert [q.speaker for q in result.draft.quotes] == ["Anna Meier", "Karl Huber"]
+    assert [r.field for r in result.rejected if r.field.startswith("quotes")] == [f"quotes.{said.id}"]
 
 
 def test_an_article_without_quotations_or_numbers_takes_none() -> None:
-    model = answer_model(analyse("The council met. Members talked about the park."))
+    units = analyse("The council met. Members talked about the park.")
     empty = {**MINIMAL, "quotes": {}, "figures": []}
-    assert quote_choices(model.model_validate(empty)) == {}
+    assert quote_choices(validate_answer(empty, units)) == {}
     # the schema forbids keys (constrained decoding writes {}); keys sent anyway are ignored
-    assert model.model_json_schema()["$defs"]["QuoteSpeakers"]["additionalProperties"] is False
-    assert quote_choices(model.model_validate({**empty, "quotes": {"Q1": "unnamed"}})) == {}
-    for patch in ({"figures": [{"number": "N1", "counts": "x"}]}, {"figures": None}):
-        with pytest.raises(ValidationError):
-            model.model_validate({**empty, **patch})
-    with pytest.raises(ValidationError, match="figures"):  # figures and quotes are required
-        model.model_validate(MINIMAL)
+    schema = answer_schema(units)
+    assert schema["$defs"]["QuoteSpeakers"]["additionalProperties"] is False
+    assert schema["properties"]["figures"]["maxItems"] == 0
+    ignored = resolve(validate_answer({**empty, "quotes": {"Q1": "Anna"}}, units), units)
+    assert ignored.draft.quotes == [] and not [r for r in ignored.rejected if r.field.startswith("quotes")]
+    with pytest.raises(ValueError, match="not a number id"):
+        validate_answer({**empty, "figures": [{"number": "N1", "counts": "x"}]}, units)
+    with pytest.raises(ValidationError):
+        validate_answer({**empty, "figures": None}, units)
+    with pytest.raises(ValueError, match="figures: required"):  # figures and quotes are required
+        validate_answer(MINIMAL, units)
+    assert schema["required"] == ["headline", "brief", "topics", "figures", "quotes", "events"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        ARTICLE,
+        ARTICLE + ' "It is a good day," said mayor Karl Huber.',
+        "One line.",
+        "",
+        "The council met. Members talked about the park.",
+    ],
+)
+def test_the_written_schema_is_the_one_pydantic_gives_the_per_article_model(text: str) -> None:
+    """The schema is written as data (fast); pydantic's per-article model is the oracle, so a
+    field changed in summarizer.schema cannot leave the wire schema behind."""
+    for units in (analyse(text), analyse(text).without_speaker_questions()):
+        oracle = wire_model(reference_answer_model(units)).model_json_schema()
+        assert answer_schema(units) == oracle
 
 
 def test_stored_records_of_schema_1_still_validate() -> None:

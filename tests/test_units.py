@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from summarizer.answer import answer_model
+from summarizer.answer import answer_schema, validate_answer
 from summarizer.articles import load_article, normalize_text
 from summarizer.grounding import resolve
 from summarizer.injections import find_injections, withheld_spans
@@ -128,12 +128,12 @@ def test_planted_instructions_are_withheld_and_cannot_be_cited(kind: str) -> Non
     prompt = render_prompt(load_article_from(text), units=units).messages[1]["content"]
     assert planted.split("\n\n")[-1] not in prompt and WITHHELD_LINE in prompt
     withheld_ids = [s.id for s in units.sentences if s.withheld]
-    defs = answer_model(units).model_json_schema()["$defs"]
+    defs = answer_schema(units)["$defs"]
     offered = set(defs["EventPick"]["properties"]["sentence"]["enum"])
     assert offered == set(defs["ClaimPick"]["properties"]["sentence"]["enum"])
     assert withheld_ids and not offered & set(withheld_ids)
     cited = next(s.id for s in units.citable if "Floodwater" in text[s.start : s.end])
-    answer = answer_model(units).model_validate(
+    answer = validate_answer(
         {
             "headline": {"another language": "Ничего не произошло", "german": "Nichts ist passiert"}.get(
                 kind, "Nothing happened"
@@ -150,7 +150,8 @@ def test_planted_instructions_are_withheld_and_cannot_be_cited(kind: str) -> Non
             ],
             "quotes": {q.id: UNNAMED for q in units.quotations},
             "figures": [],
-        }
+        },
+        units,
     )
     result = resolve(answer, units, title="Morava floods")
     assert result.draft.headline == "Morava floods"

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from summarizer.answer import closed_choice_problems
 from summarizer.canonical import canonical
 from summarizer.grounding.claims import Claims
 from summarizer.grounding.events import Events
@@ -74,6 +75,8 @@ def _canonical_model(model: Any) -> Any:
         return model.model_copy(update=update)
     if isinstance(model, list):
         return [_canonical_model(v) for v in model]
+    if isinstance(model, dict):
+        return {_canonical_model(k): _canonical_model(v) for k, v in model.items()}
     return canonical(model) if isinstance(model, str) else model
 
 
@@ -95,6 +98,14 @@ class GroundingCheck:
     _last: tuple[Any, GroundingResult] | None = field(default=None, repr=False)
 
     def __call__(self, answer: PointerDraft) -> None:
+        outside = closed_choice_problems(answer, self.units)
+        if outside:
+            # What a schema error would say on an endpoint that does not constrain decoding to
+            # the article's schema: asked again, strict or lenient alike.
+            raise GroundingError(
+                "The answer names ids or speakers the article does not offer:\n"
+                + "\n".join(f"- {line}" for line in outside[:8])
+            )
         result = resolve(
             answer,
             self.units,

@@ -11,7 +11,7 @@ import instructor
 import openai
 from pydantic import BaseModel
 
-from summarizer.llm.forms import MODES, Call
+from summarizer.llm.forms import MODES, Call, untyped
 from summarizer.llm.loop import Request, Run
 from summarizer.llm.replies import Endpoint, Extraction, guard
 from summarizer.settings import Settings, StructuredOutput
@@ -66,16 +66,20 @@ class _Client(Generic[R]):
         messages: list[dict[str, str]],
         response_model: type[T],
         *,
+        schema: dict[str, Any] | None = None,
         context: dict[str, Any] | None = None,
         lenient_context: dict[str, Any] | None = None,
         max_tokens: int,
         stats: CallStats,
     ) -> R:
-        """One structured extraction (awaitable on ``AsyncModelClient``)."""
+        """One structured extraction (awaitable on ``AsyncModelClient``). ``schema``: the JSON
+        Schema sent for the answer when it is narrower than ``response_model``'s own (one
+        article's ids as closed choices, ``summarizer.answer``); ``response_model`` validates."""
         run = Run(
             self._call,
             messages=messages,
             response_model=response_model,
+            schema=schema,
             lenient_context=lenient_context,
             max_tokens=max_tokens,
             stats=stats,
@@ -108,7 +112,7 @@ class ModelClient(_Client[Extraction]):
 
         def create(*args: Any, **kwargs: Any) -> Any:
             with forms.gate(), forms.observe(form):
-                response = sdk.chat.completions.create(*args, **kwargs)
+                response = sdk.chat.completions.create(*args, **untyped(kwargs))
             return guard(response)
 
         return create
@@ -155,7 +159,7 @@ class AsyncModelClient(_Client[Coroutine[Any, Any, Extraction]]):
         async def create(*args: Any, **kwargs: Any) -> Any:
             async with forms.agate():
                 with forms.observe(form):
-                    response = await sdk.chat.completions.create(*args, **kwargs)
+                    response = await sdk.chat.completions.create(*args, **untyped(kwargs))
             return guard(response)
 
         return create

@@ -16,6 +16,7 @@ import httpx2
 import instructor
 import openai
 import orjson
+from instructor.v2.providers.openai.schema import generate_openai_schema
 from pydantic import BaseModel
 
 from summarizer.errors import ConfigurationError
@@ -210,7 +211,11 @@ class Call:
         response_model: type[BaseModel],
         max_tokens: int,
         form: StructuredOutput,
+        schema: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        """instructor's arguments for one request in ``form``. ``schema``, when given, is the
+        answer's JSON Schema on the wire in place of ``response_model``'s own (which instructor
+        writes into the request; ``extra_body`` keys replace the request's keys of that name)."""
         kw: dict[str, Any] = {
             "model": self.endpoint.model,
             "messages": messages,
@@ -221,14 +226,40 @@ class Call:
         }
         if self.settings.seed is not None:
             kw["seed"] = self.settings.seed
+        wire = schema if schema is not None else response_model.model_json_schema()
         if form == "json_object":
             # llama.cpp constrains decoding to this schema; plain json_object would not.
-            kw["extra_body"] = {
-                "response_format": {"type": "json_object", "schema": response_model.model_json_schema()}
-            }
+            kw["extra_body"] = {"response_format": {"type": "json_object", "schema": wire}}
         elif form == "grammar":
             # llama.cpp takes a grammar or a response_format, never both: the null drops the
             # response_format instructor set (the server reads null as absent).
-            grammar = compact_grammar(response_model.model_json_schema())
-            kw["extra_body"] = {"response_format": None, "grammar": grammar}
+            kw["extra_body"] = {"response_format": None, "grammar": compact_grammar(wire)}
+        elif schema is None:
+            pass  # instructor writes the model's own schema
+        elif form == "json_schema":
+            kw["extra_body"] = {
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"name": response_model.__name__, "schema": schema},
+                }
+            }
+        else:  # tools: instructor's function for the model, with these parameters
+            function = {**generate_openai_schema(response_model), "parameters": _parameters(schema)}
+            kw["extra_body"] = {"tools": [{"type": "function", "function": function}]}
         return kw
+
+
+def untyped(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The SDK's arguments without those ``extra_body`` replaces: the SDK would walk
+    instructor's copy of the schema through its typed transform only to have it replaced."""
+    extra = kwargs.get("extra_body")
+    if not extra:
+        return kwargs
+    return {k: v for k, v in kwargs.items() if k not in extra}
+
+
+def _parameters(schema: dict[str, Any]) -> dict[str, Any]:
+    """A JSON Schema as a tool's parameters, the way instructor writes them."""
+    out = {k: v for k, v in schema.items() if k not in ("title", "description")}
+    out["required"] = sorted(schema.get("required", []))
+    return out

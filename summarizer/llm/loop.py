@@ -39,6 +39,7 @@ class Run:
         *,
         messages: list[dict[str, str]],
         response_model: type[BaseModel],
+        schema: dict[str, Any] | None = None,
         lenient_context: dict[str, Any] | None,
         max_tokens: int,
         stats: CallStats,
@@ -46,6 +47,7 @@ class Run:
         self.call = call
         self.messages = messages
         self.response_model = wire_model(response_model)
+        self.schema = schema
         self.lenient_context = lenient_context
         self.budget = max_tokens
         self.widened = False  # docs/ARCHITECTURE.md §4: one retry, larger budget, after "length"
@@ -96,7 +98,7 @@ class Run:
             current_stats.reset(token)
 
     def kwargs(self) -> dict[str, Any]:
-        return self.call.kwargs(self.messages, self.response_model, self.budget, self.form)
+        return self.call.kwargs(self.messages, self.response_model, self.budget, self.form, self.schema)
 
     def fail(self, err: SummarizerError) -> SummarizerError:
         err.attempts, err.usage = self.stats.requests, self.usage
