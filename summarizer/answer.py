@@ -76,8 +76,9 @@ def answer_schema(units: Units) -> dict[str, Any]:
         if q.asked:
             speakers[q.id] = {"title": q.id.title(), "type": "string"}
             _choice(speakers[q.id], q.candidates)
-    # The schema forbids other keys (constrained decoding writes only these); an unconstrained
-    # endpoint that also answers a quotation we did not ask about is ignored, not re-asked.
+    # The schema forbids other keys (constrained decoding writes only these); what an
+    # unconstrained endpoint says of a quotation we did not ask about is not re-asked: the
+    # article's own attribution stands (``grounding.quotes``).
     quotes: dict[str, Any] = {"additionalProperties": False, "properties": speakers}
     if speakers:
         quotes["required"] = list(speakers)

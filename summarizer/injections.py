@@ -135,7 +135,7 @@ def find_injections(text: str) -> list[Injection]:
     return [Injection(text=text[a:b], start=a, end=b) for a, b in _injection_spans(text)]
 
 
-@lru_cache(maxsize=8)  # one article is scanned twice: for its units, then for its record
+@lru_cache(maxsize=8)  # asked twice per article, back to back: for its units and its record
 def _injection_spans(text: str) -> tuple[tuple[int, int], ...]:
     found = [(m.start(), m.end()) for m in _INJECTION.finditer(text)]
     for start, end in _shaped(text):

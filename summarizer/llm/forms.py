@@ -226,6 +226,8 @@ class Call:
         }
         if self.settings.seed is not None:
             kw["seed"] = self.settings.seed
+        if schema is None and form in ("json_schema", "tools"):
+            return kw  # instructor writes the model's own schema
         wire = schema if schema is not None else response_model.model_json_schema()
         if form == "json_object":
             # llama.cpp constrains decoding to this schema; plain json_object would not.
@@ -234,17 +236,15 @@ class Call:
             # llama.cpp takes a grammar or a response_format, never both: the null drops the
             # response_format instructor set (the server reads null as absent).
             kw["extra_body"] = {"response_format": None, "grammar": compact_grammar(wire)}
-        elif schema is None:
-            pass  # instructor writes the model's own schema
         elif form == "json_schema":
             kw["extra_body"] = {
                 "response_format": {
                     "type": "json_schema",
-                    "json_schema": {"name": response_model.__name__, "schema": schema},
+                    "json_schema": {"name": response_model.__name__, "schema": wire},
                 }
             }
         else:  # tools: instructor's function for the model, with these parameters
-            function = {**generate_openai_schema(response_model), "parameters": _parameters(schema)}
+            function = {**generate_openai_schema(response_model), "parameters": _parameters(wire)}
             kw["extra_body"] = {"tools": [{"type": "function", "function": function}]}
         return kw
 
