@@ -37,9 +37,10 @@ def failed_path_for(out: Path) -> Path:
 def ledger_files(out: Path) -> tuple[Path, ...]:
     """Every file a run writing ``out`` keeps, all beside it: the output and the dead letters.
 
-    A file a run adds later (a lock, an index, SQLite's ``-wal``/``-shm``) must be named after
-    one of these plus ``.`` or ``-`` (``out.jsonl.index``, ``out.jsonl.index-wal``): ``OwnFiles``
-    then keeps it out of the inputs too.
+    A file or folder a run adds later (a lock, an index, SQLite's ``-wal``/``-shm``, the Batch
+    API's ``out.jsonl.batch-api/``) must be named after one of these plus ``.`` or ``-``
+    (``out.jsonl.index``, ``out.jsonl.index-wal``): ``OwnFiles`` then keeps it (and a folder's
+    files) out of the inputs too.
     """
     return (out, failed_path_for(out))
 
@@ -60,10 +61,13 @@ class OwnFiles:
         self._prefixes = tuple(f"{p.name}{sep}" for p in files if p.suffix for sep in ".-")
 
     def __contains__(self, path: Path) -> bool:
+        parent = path.parent
+        if parent.name.startswith(self._prefixes) and os.path.realpath(parent.parent) == self.folder:
+            return True  # in a folder the run keeps beside its output (``out.jsonl.batch-api/``)
         name = path.name
         if name not in self.names and not name.startswith(self._prefixes):
             return False
-        return os.path.realpath(path.parent) == self.folder
+        return os.path.realpath(parent) == self.folder
 
 
 def repair_torn_tail(path: Path) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 UNKNOWN_PRICE = "unknown price: pass --price-in/--price-out"
+GIVEN = "given prices"
 
 
 @dataclass(frozen=True)
@@ -15,6 +16,13 @@ class Pricing:
     input_per_m: float | None
     output_per_m: float | None
     source: str
+
+    def at_batch_rates(self) -> Pricing:
+        """The same tokens through a provider's Batch API: half the list price (OpenAI, Azure
+        OpenAI, Groq and Together price batch requests at 50%). Prices the user gave stand."""
+        if self.input_per_m is None or self.output_per_m is None or self.source == GIVEN:
+            return self
+        return Pricing(self.input_per_m / 2, self.output_per_m / 2, f"{self.source}, Batch API rate (half)")
 
     def cost(self, prompt_tokens: int, completion_tokens: int) -> float | None:
         if self.input_per_m is None or self.output_per_m is None:
@@ -33,7 +41,7 @@ def pricing_for(
     """Prices given on the command line, else nothing for the embedded model (it costs only
     electricity), else the list price from ``genai-prices`` (``list_price``), else unknown."""
     if price_in is not None or price_out is not None:
-        return Pricing(price_in or 0.0, price_out or 0.0, "given prices")
+        return Pricing(price_in or 0.0, price_out or 0.0, GIVEN)
     if embedded:
         return Pricing(0.0, 0.0, "local model")
     return list_price(model, base_url) or Pricing(None, None, UNKNOWN_PRICE)

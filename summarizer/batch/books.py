@@ -102,7 +102,9 @@ class Books:
         self.tally.completion_tokens += usage.get("completion_tokens", 0)
 
     def _finish(self, key: str, *, ok: bool) -> None:
-        n = 1 + self._waiting_dups.pop(key, 0)  # duplicates share the original's outcome
+        if key not in self._waiting_dups:
+            return  # taken by an earlier run (a Batch API part) and not among this run's inputs
+        n = 1 + self._waiting_dups.pop(key)  # duplicates share the original's outcome
         # The key is in the index already: the writer indexes a line before acknowledging it.
         if ok:
             self.tally.succeeded += n

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx2
 
@@ -25,7 +25,7 @@ class Executor(Protocol):
 
     endpoint: Endpoint
 
-    async def extract(self, prep: Prepared, stats: CallStats) -> Extraction: ...
+    async def extract(self, prep: Prepared, stats: CallStats, answered: Any = None) -> Extraction: ...
 
 
 class ClientExecutor:
@@ -37,8 +37,8 @@ class ClientExecutor:
         self.settings = settings
         self.server = server
 
-    async def extract(self, prep: Prepared, stats: CallStats) -> Extraction:
-        extraction = await self.client.extract(**prep.request(self.settings), stats=stats)
+    async def extract(self, prep: Prepared, stats: CallStats, answered: Any = None) -> Extraction:
+        extraction = await self.client.extract(**prep.request(self.settings), stats=stats, answered=answered)
         if self.server is not None and self.server.saves_prefix:  # the prefix's KV state, once
             await asyncio.to_thread(self.server.answered)
         return extraction

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from typing import Any
 
 from summarizer.articles import Article
 from summarizer.batch.books import Books, failure_line
@@ -14,13 +15,13 @@ from summarizer.errors import ConfigurationError, InputError
 from summarizer.inputs import InputItem
 from summarizer.ledger_index import KeyState
 
-Job = tuple[InputItem, Article, str]
+# An article to run, under its key; or also its answer, made already (a Batch API result line).
+Job = tuple[InputItem, Article, str] | tuple[InputItem, Article, str, Any]
+JobQueue = asyncio.Queue[Job | None]
 
 
 class Intake(Books):
-    async def _produce(
-        self, items: Iterable[InputItem], queue: asyncio.Queue[Job | None], n_workers: int
-    ) -> None:
+    async def _produce(self, items: Iterable[InputItem], queue: JobQueue, n_workers: int) -> None:
         for item in items:
             try:
                 article = item.load()
@@ -51,12 +52,22 @@ class Intake(Books):
             elif key in self._waiting_dups or state is KeyState.FAILED_THIS_RUN:  # taken this run
                 self._count_duplicate(key)
                 self.progress.note(f"{item.name}: same text as an earlier article; not billed twice")
-            else:
+            elif self._held(key):  # sent by an earlier run, its answer still to come: not again
                 self._waiting_dups[key] = 0
-                await queue.put((item, article, key))
+            else:
+                await self._take(item, article, key, queue)
             self.progress.update(self.tally)
         for _ in range(n_workers):
             await queue.put(None)
+
+    async def _take(self, item: InputItem, article: Article, key: str, queue: JobQueue) -> None:
+        """New work: taken for this run (its later copies wait on it) and queued."""
+        self._waiting_dups[key] = 0
+        await queue.put((item, article, key))
+
+    def _held(self, key: str) -> bool:
+        """Whether ``key`` is out at a provider from an earlier run (``--via batch-api``)."""
+        return False
 
     def _count_duplicate(self, key: str) -> None:
         """Same text as an article already taken this run: it shares that article's outcome."""

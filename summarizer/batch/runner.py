@@ -6,15 +6,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from pathlib import Path
+from typing import Any
 
 import httpx2
 
 from summarizer.articles import Article
 from summarizer.batch.books import BatchOptions, failure_line
 from summarizer.batch.executor import ModelAccess
-from summarizer.batch.intake import Intake, Job
+from summarizer.batch.intake import Intake, JobQueue
 from summarizer.errors import AuthenticationError, ConfigurationError, SummarizerError
 from summarizer.inputs import InputItem
 from summarizer.pipeline import build_record, prepare
@@ -47,6 +48,38 @@ class BatchRunner(Intake):
         )
 
     async def run(self, items: Iterable[InputItem], total: int | None = None) -> Tally:
+        async with self._session(total):
+            await self._pool(lambda queue, n: self._produce(items, queue, n))
+        return self.tally
+
+    async def _pool(self, fill: Callable[[JobQueue, int], Awaitable[None]]) -> None:
+        """``concurrency`` workers take the jobs ``fill`` puts in their queue (then one ``None``
+        per worker), until it is done or the run is stopped."""
+        queue: JobQueue = asyncio.Queue(maxsize=2 * self.options.concurrency)
+        workers = [asyncio.create_task(self._worker(queue)) for _ in range(self.options.concurrency)]
+        producer = asyncio.ensure_future(fill(queue, len(workers)))
+        await self._until_stopped(self._drain(producer, workers), [*workers, producer])
+
+    async def _until_stopped(self, main: Coroutine[Any, Any, None], tasks: list[asyncio.Task[Any]]) -> None:
+        """Run ``main`` until it ends or the run is stopped; then cancel ``tasks`` with it."""
+        everything = asyncio.ensure_future(main)
+        stopper = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait([everything, stopper], return_when=asyncio.FIRST_COMPLETED)
+            if not self._stop.is_set():
+                everything.result()
+        finally:
+            # Ctrl-C, SIGTERM, a bad key, a full disk or a bug: whatever is still running is
+            # cancelled before the client and the ledger close; in-flight articles stay pending.
+            for task in (*tasks, everything):
+                task.cancel()
+            await asyncio.gather(*tasks, everything, return_exceptions=True)
+            stopper.cancel()
+
+    @contextlib.asynccontextmanager
+    async def _session(self, total: int | None) -> AsyncIterator[None]:
+        """The ledger open, progress shown, Ctrl-C and SIGTERM caught; on the way out the model
+        and the ledger closed, the tally final, a fatal error raised."""
         state = self.ledger.open()
         if state.repaired_bytes:
             self.progress.note(
@@ -58,31 +91,18 @@ class BatchRunner(Intake):
             self.progress.note(
                 f"rebuilt the key index {self.ledger.index.path} from the JSONL ({state.index_rebuilt})"
             )
-        queue: asyncio.Queue[Job | None] = asyncio.Queue(maxsize=2 * self.options.concurrency)
         self.progress.start(total)
         self._stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, self._interrupt)
-        workers = [asyncio.create_task(self._worker(queue)) for _ in range(self.options.concurrency)]
-        producer = asyncio.create_task(self._produce(items, queue, len(workers)))
-        everything = asyncio.ensure_future(self._drain(producer, workers))
-        stopper = asyncio.ensure_future(self._stop.wait())
         try:
-            await asyncio.wait([everything, stopper], return_when=asyncio.FIRST_COMPLETED)
-            if not self._stop.is_set():
-                everything.result()
+            yield
         finally:
-            # Ctrl-C, SIGTERM, a bad key, a full disk or a bug: whatever is still running is
-            # cancelled before the client and the ledger close; in-flight articles stay pending.
-            for task in (*workers, producer, everything):
-                task.cancel()
-            await asyncio.gather(*workers, producer, everything, return_exceptions=True)
             if total is not None and self._stop.is_set():
                 # Stopped early: inputs not read yet are pending too.
                 self.tally.inputs = max(self.tally.inputs, total)
-            stopper.cancel()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                     loop.remove_signal_handler(sig)
@@ -92,27 +112,28 @@ class BatchRunner(Intake):
             self.progress.finish(self.tally)
         if self._fatal is not None:
             raise self._fatal
-        return self.tally
 
     def _interrupt(self) -> None:
         self.tally.interrupted = True
         self._stop.set()
 
     @staticmethod
-    async def _drain(producer: asyncio.Task[None], workers: list[asyncio.Task[None]]) -> None:
+    async def _drain(producer: asyncio.Future[None], workers: list[asyncio.Task[None]]) -> None:
         await producer
         await asyncio.gather(*workers)
 
-    async def _worker(self, queue: asyncio.Queue[Job | None]) -> None:
+    async def _worker(self, queue: JobQueue) -> None:
         while (job := await queue.get()) is not None and not self._stop.is_set():
             await self._one(*job)
 
-    async def _one(self, item: InputItem, article: Article, key: str) -> None:
-        stats = CallStats()
+    async def _one(self, item: InputItem, article: Article, key: str, answered: Any = None) -> None:
+        """One article to its ledger line. ``answered``: its model answer, made already (a Batch
+        API output line): validated and grounded like a fresh one, re-asked if it must be."""
+        stats = CallStats(requests=int(answered is not None))
         try:
             executor = await self.models.executor()
             prep = prepare(article, self.settings, executor.endpoint)
-            extraction = await executor.extract(prep, stats)
+            extraction = await executor.extract(prep, stats, answered)
             record = build_record(prep, extraction, executor.endpoint)
             record.key = key
             line = record.model_dump_json().encode("utf-8")

@@ -111,6 +111,36 @@ def batch(
     price_in: Annotated[float | None, typer.Option("--price-in", help="USD per 1M prompt tokens.")] = None,
     price_out: Annotated[float | None, typer.Option("--price-out", help="USD per 1M output tokens.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, only the final tally.")] = False,
+    via: Annotated[
+        str,
+        typer.Option(
+            "--via",
+            help="local: requests as you go (--concurrency at a time). batch-api: the "
+            "provider's Batch API (half price, answers within 24 h; needs --base-url).",
+        ),
+    ] = "local",
+    poll: Annotated[
+        float, typer.Option("--poll", min=0.01, help="batch-api: seconds between looks at the batches.")
+    ] = 60.0,
+    batch_requests: Annotated[
+        int,
+        typer.Option("--batch-requests", min=1, help="batch-api: most requests in one uploaded file."),
+    ] = 50_000,
+    export: Annotated[
+        Path | None,
+        typer.Option(
+            "--export",
+            help="Write the requests of the articles not done yet to this JSONL (OpenAI batch "
+            "format, for vllm run-batch); call nothing.",
+        ),
+    ] = None,
+    import_: Annotated[
+        Path | None,
+        typer.Option(
+            "--import",
+            help="Collect a results JSONL (vllm run-batch's output) into OUT: validated, grounded.",
+        ),
+    ] = None,
     **model: Any,
 ) -> None:
     """Summarise a whole archive into OUT (JSONL), resumably and exactly once.
@@ -121,16 +151,20 @@ def batch(
     Identical texts are summarised once. The final line always reads
     'inputs = succeeded + failed + pending'.
 
+    --via batch-api sends the articles through the provider's Batch API: request files
+    are uploaded and their batches created once, their ids kept in OUT.batch-api/ so a
+    stopped run resumes by polling; each answer is checked like a synchronous one.
+    --export/--import do the same through files, for vllm run-batch.
+
     Exit codes: 0 all succeeded, 8 some articles failed (see OUT.failed.jsonl),
     2 configuration, 4 endpoint, 5 bad API key (run stopped), 7 output file
     problem (e.g. disk full; finished work kept), 130 interrupted (rerun to resume).
     """
     import asyncio
 
-    from summarizer.batch import EXIT_SOME_FAILED, BatchOptions, BatchRunner, estimate, parse_shard
+    from summarizer.batch import EXIT_SOME_FAILED, BatchOptions, estimate, parse_shard
     from summarizer.inputs import count_inputs, iter_inputs, other_files, output_among_inputs
     from summarizer.pricing import pricing_for
-    from summarizer.progress import progress_for
 
     with user_errors():
         settings = model_settings(model)
@@ -151,6 +185,13 @@ def batch(
                 f"skipped, not an article type ({names}); articles are .txt, .md, .html, .json, .jsonl",
                 err=True,
             )
+        if via not in ("local", "batch-api"):
+            raise ConfigurationError(f"unknown --via {via!r}; use local or batch-api")
+        if export is not None and import_ is not None:
+            raise ConfigurationError("give --export or --import, not both (export, run, then import)")
+        if dry_run and via == "batch-api":
+            _dry_run_batch_api(items, settings, pricing.at_batch_rates(), batch_requests)
+            return
         if dry_run:
             est = estimate(items, settings)
             cost = pricing.cost(est["prompt_tokens"], est["completion_tokens_max"])
@@ -164,13 +205,68 @@ def batch(
         total = count_inputs(inputs, output=output)
         if total is not None and options.shard is not None:
             total = None  # a shard's share is known only after hashing each article
-        runner = BatchRunner(settings, output, options, progress=progress_for(pricing, quiet=quiet))
+        runner = _runner(
+            settings, output, options, pricing, quiet=quiet, via=via, poll=poll,
+            batch_requests=batch_requests, export=export, results=import_,
+        )  # fmt: skip
         tally = asyncio.run(runner.run(items, total))
+    _after_files(runner, export, import_)
     if tally.interrupted:
-        typer.echo("summarizer: interrupted; rerun the same command to resume", err=True)
+        held = " (the batches go on at the provider)" if via == "batch-api" else ""
+        typer.echo(f"summarizer: interrupted{held}; rerun the same command to resume", err=True)
         raise typer.Exit(130)
     if tally.failed:
         raise typer.Exit(EXIT_SOME_FAILED)
+
+
+def _runner(
+    settings: Any, output: Path, options: Any, pricing: Any, *, quiet: bool, via: str, poll: float,
+    batch_requests: int, export: Path | None, results: Path | None,
+) -> Any:  # fmt: skip
+    """The runner the options ask for: local, Batch API, or through a file."""
+    from summarizer.batch import BatchRunner
+    from summarizer.batch.exchange import ExportRunner, ImportRunner
+    from summarizer.batch.provider import ProviderOptions, ProviderRunner
+    from summarizer.progress import progress_for
+
+    if export is not None:
+        return ExportRunner(settings, output, export, options, progress=progress_for(pricing, quiet=quiet))
+    if results is not None:
+        progress = progress_for(pricing.at_batch_rates(), quiet=quiet)
+        return ImportRunner(settings, output, results, options, progress=progress)
+    if via == "batch-api":
+        provider = ProviderOptions(poll_seconds=poll, max_requests=batch_requests)
+        progress = progress_for(pricing.at_batch_rates(), quiet=quiet)
+        return ProviderRunner(settings, output, options, provider=provider, progress=progress)
+    return BatchRunner(settings, output, options, progress=progress_for(pricing, quiet=quiet))
+
+
+def _after_files(runner: Any, export: Path | None, results: Path | None) -> None:
+    """What ``--export``/``--import`` did, in a line."""
+    if export is not None:
+        typer.echo(f"summarizer: wrote {runner.written} requests to {export}", err=True)
+    if results is not None and runner.missing:
+        typer.echo(
+            f"summarizer: {runner.missing} articles have no line in {results}; they stay pending "
+            "(--export again writes only those)",
+            err=True,
+        )
+
+
+def _dry_run_batch_api(items: Any, settings: Any, pricing: Any, batch_requests: int) -> None:
+    from summarizer.batch.provider_state import MAX_BYTES
+    from summarizer.batch.request_lines import batch_endpoint, estimate_requests
+    from summarizer.progress import human_size
+
+    est = estimate_requests(items, settings, batch_endpoint(settings), batch_requests, MAX_BYTES)
+    cost = pricing.cost(est["prompt_tokens"], est["completion_tokens_max"])
+    money = f"${cost:.2f} at most ({pricing.source})" if cost is not None else pricing.source
+    typer.echo(
+        f"{est['articles']} articles ({est['unreadable']} unreadable): {est['requests']} requests in "
+        f"{est['files']} file{'s' * (est['files'] != 1)} ({human_size(est['bytes'])}); about "
+        f"{est['prompt_tokens']:,} prompt tokens ({est['counted_by']}), at most "
+        f"{est['completion_tokens_max']:,} output tokens for {settings.resolved_model()}; cost {money}"
+    )
 
 
 @app.command()

@@ -3,7 +3,9 @@ transport, wrapped by instructor per form; both drive the one loop of ``summariz
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Generic, TypeVar
 
 import httpx2
@@ -19,6 +21,25 @@ from summarizer.transport import AsyncRetryingTransport, CallStats, Gate, Retryi
 
 T = TypeVar("T", bound=BaseModel)
 R = TypeVar("R")
+
+# An answer the model gave already (a Batch API output line): the extraction's first call
+# takes it instead of a request; re-asks after it are real calls. Per task, never shared.
+_answered: ContextVar[list[Any] | None] = ContextVar("summarizer_answered", default=None)
+
+
+@contextmanager
+def _answered_first(answer: Any) -> Iterator[None]:
+    token = _answered.set(None if answer is None else [answer])
+    try:
+        yield
+    finally:
+        _answered.reset(token)
+
+
+def _take_answered() -> Any:
+    """The stored answer for this extraction's first call, once; None: make the call."""
+    waiting = _answered.get()
+    return waiting.pop() if waiting else None
 
 
 def _outcome(create: Callable[..., Any], kwargs: dict[str, Any]) -> tuple[Any, Exception | None]:
@@ -71,10 +92,13 @@ class _Client(Generic[R]):
         lenient_context: dict[str, Any] | None = None,
         max_tokens: int,
         stats: CallStats,
+        answered: Any = None,
     ) -> R:
         """One structured extraction (awaitable on ``AsyncModelClient``). ``schema``: the JSON
         Schema sent for the answer when it is narrower than ``response_model``'s own (one
-        article's ids as closed choices, ``summarizer.answer``); ``response_model`` validates."""
+        article's ids as closed choices, ``summarizer.answer``); ``response_model`` validates.
+        ``answered``: the model's answer to this very request, already made (a Batch API output
+        line, a ``ChatCompletion``): validated and grounded like a fresh one; only re-asks call."""
         run = Run(
             self._call,
             messages=messages,
@@ -84,6 +108,7 @@ class _Client(Generic[R]):
             max_tokens=max_tokens,
             stats=stats,
         )
+        run.answered = answered
         return self._drive(run, context)
 
 
@@ -111,14 +136,15 @@ class ModelClient(_Client[Extraction]):
         forms, sdk = self._call.forms, self._sdk
 
         def create(*args: Any, **kwargs: Any) -> Any:
-            with forms.gate(), forms.observe(form):
-                response = sdk.chat.completions.create(*args, **untyped(kwargs))
+            if (response := _take_answered()) is None:
+                with forms.gate(), forms.observe(form):
+                    response = sdk.chat.completions.create(*args, **untyped(kwargs))
             return guard(response)
 
         return create
 
     def _drive(self, run: Run, context: dict[str, Any] | None) -> Extraction:
-        with run.bound(context):
+        with run.bound(context), _answered_first(run.answered):
             step: Request | Extraction = run.first()
             while isinstance(step, Request):
                 step = run.resume(*_outcome(self._create(step.form), step.kwargs))
@@ -157,15 +183,16 @@ class AsyncModelClient(_Client[Coroutine[Any, Any, Extraction]]):
         forms, sdk = self._call.forms, self._sdk
 
         async def create(*args: Any, **kwargs: Any) -> Any:
-            async with forms.agate():
-                with forms.observe(form):
-                    response = await sdk.chat.completions.create(*args, **untyped(kwargs))
+            if (response := _take_answered()) is None:
+                async with forms.agate():
+                    with forms.observe(form):
+                        response = await sdk.chat.completions.create(*args, **untyped(kwargs))
             return guard(response)
 
         return create
 
     async def _drive(self, run: Run, context: dict[str, Any] | None) -> Extraction:
-        with run.bound(context):
+        with run.bound(context), _answered_first(run.answered):
             step: Request | Extraction = run.first()
             while isinstance(step, Request):
                 step = run.resume(*await _aoutcome(self._create(step.form), step.kwargs))

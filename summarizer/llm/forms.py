@@ -248,6 +248,19 @@ class Call:
             kw["extra_body"] = {"tools": [{"type": "function", "function": function}]}
         return kw
 
+    def body(
+        self,
+        messages: list[dict[str, str]],
+        response_model: type[BaseModel],
+        max_tokens: int,
+        schema: dict[str, Any],
+    ) -> dict[str, Any]:
+        """The JSON body of one chat request in the ``json_schema`` form, as a Batch API line
+        carries it: the request the sync path sends through instructor, written out."""
+        kw = self.kwargs(messages, response_model, max_tokens, "json_schema", schema)
+        sent = {k: v for k, v in kw.items() if k not in ("response_model", "max_retries", "extra_body")}
+        return {**sent, **kw["extra_body"]}
+
 
 def untyped(kwargs: dict[str, Any]) -> dict[str, Any]:
     """The SDK's arguments without those ``extra_body`` replaces: the SDK would walk

@@ -55,6 +55,7 @@ class Run:
         self.usage: dict[str, int] = {}
         self.form: StructuredOutput = call.forms.form
         self.started = time.monotonic()
+        self.answered: Any = None  # the answer to the first request, made already (a Batch API line)
         self._steps = self.steps()
 
     def steps(self) -> Generator[Request, Any, Extraction]:

@@ -10,6 +10,8 @@ Endpoints (HTTP/1.1, keep-alive, Content-Length or chunked request bodies, loopb
   text), in ``message.content`` (``response_format`` json_schema / json_object / none) or in
   ``message.tool_calls[0].function.arguments`` (when the request has ``tools``);
 - ``GET /v1/models``: one model;
+- ``/v1/files`` and ``/v1/batches``: a Batch API whose lines this fake answers
+  (``tests.support.fake_batches``, ``fake.batches`` for its cues and counters);
 - ``GET /fake/stats``, ``POST /fake/script`` (``{"key": ..., "steps": [...]}``),
   ``POST /fake/reset``: control for a fake running in another process (not counted as requests).
 
@@ -113,6 +115,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
+
+from tests.support.fake_batches import FakeBatches
 
 HOST = "127.0.0.1"
 DEFAULT_MODEL = "fake-model"
@@ -960,6 +964,7 @@ class FakeOpenAI:
         self._requests = 0
         self._status: Counter[int] = Counter()
         self._faults: Counter[str] = Counter()
+        self.batches = FakeBatches(self)  # /v1/files and /v1/batches
 
     # ---- cueing faults
 
@@ -1086,6 +1091,8 @@ class FakeOpenAI:
                 {"id": self.model, "object": "model", "created": 0, "owned_by": "fake"}
             ]}  # fmt: skip
             return seen, Reply(200, _dumps(data).encode())
+        if (batch_reply := self.batches.handle(method, path, headers, body)) is not None:
+            return seen, batch_reply
         if path != "/v1/chat/completions":
             return seen, error_reply(404, f"no route {path} on the fake server")
         if method != "POST":
@@ -1360,7 +1367,8 @@ async def _read_request(reader: asyncio.StreamReader) -> RequestHead | Reply | N
         body = await reader.readexactly(length) if length else b""
     connection = headers.get("connection", "").lower()
     keep_alive = connection != "close" if version == "HTTP/1.1" else connection == "keep-alive"
-    return method, target.split("?", 1)[0], headers, body, keep_alive
+    path, _, headers[":query"] = target.partition("?")
+    return method, path, headers, body, keep_alive
 
 
 async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
