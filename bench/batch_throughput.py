@@ -14,7 +14,9 @@ Measured, each in a fresh subprocess where it matters:
 - client CPU ms per article (getrusage of the client process; grounding, ledger included);
 - peak RSS of a batch of 1k vs 20k articles (``bench/batch_memory.py`` sets it beside the old
   in-memory key sets, up to 200k articles);
-- wall time of a rerun over a finished 10k batch, and the model calls it made.
+- wall time of a rerun over a finished 10k batch, and the model calls it made;
+- a ``--via batch-api`` run of 10k articles through the fake's Files and Batches endpoints
+  (default file limits; results shuffled): wall time, files, peak RSS, client CPU per article.
 """
 
 from __future__ import annotations
@@ -162,12 +164,29 @@ def timed(fn: Any, *args: Any) -> tuple[float, float, Any]:
 # --------------------------------------------------------------------------- subprocess modes
 
 
+def batch_api(url: str, source: Path, out: Path, concurrency: int) -> Any:
+    from summarizer.batch import BatchOptions
+    from summarizer.batch.provider import ProviderOptions, ProviderRunner
+    from summarizer.inputs import iter_inputs
+    from summarizer.settings import Settings
+
+    settings = Settings(base_url=url, model="fake-model", api_key="k", structured_output="json_schema")
+    runner = ProviderRunner(
+        settings, out, BatchOptions(concurrency=concurrency), provider=ProviderOptions(poll_seconds=0.5)
+    )
+    tally = asyncio.run(runner.run(iter_inputs([str(source)], max_bytes=10**6)))
+    tally.files = len(runner.state.parts)  # type: ignore[attr-defined]
+    return tally
+
+
 def child(mode: str, url: str, source: str, out: str, concurrency: int) -> None:
     """One measured run in a fresh process: prints a JSON line with wall, cpu, rss, tally."""
-    wall, cpu, tally = timed(ours, url, Path(source), Path(out), concurrency)
+    run = batch_api if mode == "batch-api" else ours
+    wall, cpu, tally = timed(run, url, Path(source), Path(out), concurrency)
     rss_mb = peak_rss_mb()
     print(json.dumps({"mode": mode, "wall": wall, "cpu": cpu, "rss_mb": rss_mb, "inputs": tally.inputs,
-                      "succeeded": tally.succeeded, "model_calls": tally.model_calls}))  # fmt: skip
+                      "succeeded": tally.succeeded, "model_calls": tally.model_calls,
+                      "files": getattr(tally, "files", None)}))  # fmt: skip
 
 
 def run_child(mode: str, url: str, source: Path, out: Path, concurrency: int) -> dict[str, Any]:
@@ -266,6 +285,19 @@ def main() -> None:
             f"rerun of a finished {sizes[1]} batch",
             f"{rerun['wall']:.2f} s, {rerun['model_calls']} model calls, {rerun['succeeded']} succeeded",
         ),
+    ]
+    # 4. The same 10k articles through the Batch API (the fake's Files and Batches endpoints).
+    size = sizes[1]
+    with fake_server(0.0) as url:
+        api = run_child("batch-api", url, tmp / f"mem{size}.jsonl", tmp / f"api{size}.out.jsonl", 16)
+    assert api["succeeded"] == size, api
+    rows += [
+        (
+            f"batch-api, {size} articles",
+            f"{api['wall']:.1f} s wall, {api['files']} file(s), peak RSS {api['rss_mb']:.1f} MB, "
+            f"{api['model_calls']} model calls",
+        ),
+        (f"batch-api client CPU per article", f"{api['cpu'] / size * 1000:.2f} ms (built + collected)"),
     ]
     width = max(len(k) for k, _ in rows)
     print()

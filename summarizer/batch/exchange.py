@@ -27,7 +27,7 @@ from pydantic import ValidationError
 from summarizer.articles import Article
 from summarizer.batch.books import BatchOptions
 from summarizer.batch.intake import JobQueue
-from summarizer.batch.provider_state import read_results, result_reason
+from summarizer.batch.provider_state import parse_result, read_results, result_reason
 from summarizer.batch.request_lines import RequestBodies, file_endpoint, request_line
 from summarizer.batch.runner import BatchRunner
 from summarizer.errors import BatchError, EndpointError
@@ -88,12 +88,12 @@ class ImportRunner(BatchRunner):
         self.missing = 0
 
     async def _take(self, item: InputItem, article: Article, key: str, queue: JobQueue) -> None:
-        found = self.answers.pop(key, None)
-        if found is None:
+        raw = self.answers.pop(key, None)
+        if raw is None:
             self.missing += 1  # not in this file: stays pending
             return
         self._waiting_dups[key] = 0
-        status, body = found
+        status, body = parse_result(raw)
         answered: Any = None
         if status == 200:
             try:

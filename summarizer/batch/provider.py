@@ -38,6 +38,7 @@ from summarizer.batch.provider_state import (
     Part,
     PartWriter,
     ProviderState,
+    parse_result,
     read_results,
     result_reason,
     state_folder,
@@ -203,28 +204,38 @@ class ProviderRunner(BatchRunner):
 
     async def _collect(self, part: Part) -> None:
         """Every article of ``part`` to its ledger line, or into a new part, or dead letters."""
-        answers = await asyncio.to_thread(read_results, self.state.file(part, "errors"))
-        answers.update(await asyncio.to_thread(read_results, self.state.file(part, "output")))
-        held = await asyncio.to_thread(lambda: list(self.state.held(part)))
-        answered: list[tuple[Held, Any]] = []
+        results = await asyncio.to_thread(read_results, self.state.file(part, "errors"))
+        results.update(await asyncio.to_thread(read_results, self.state.file(part, "output")))
         unanswered: list[tuple[Held, str]] = []
-        for h in held:
-            if self._index.state(h.key) in (KeyState.SUCCEEDED, KeyState.FAILED, KeyState.FAILED_THIS_RUN):
-                self._finish(h.key, ok=self._index.state(h.key) is KeyState.SUCCEEDED)
-                continue  # collected before a kill
-            status, body = answers.get(h.key, (0, None))
-            if status == 200:
-                try:
-                    answered.append((h, ChatCompletion.model_validate(body)))  # counted when run
+
+        async def feed(queue: JobQueue, n: int) -> None:
+            """The part's articles, streamed: answered ones to the workers, the rest noted."""
+            for h in self.state.held(part):
+                state = self._index.state(h.key)
+                if (
+                    state is KeyState.SUCCEEDED
+                    or state is KeyState.FAILED_THIS_RUN
+                    or (state is KeyState.FAILED and not self.options.retry_failed)
+                ):  # collected before a kill
+                    self._finish(h.key, ok=state is KeyState.SUCCEEDED)
                     continue
-                except ValidationError:
-                    self.tally.model_calls += 1
-                    unanswered.append((h, "an answer that is not a chat completion"))
-                    continue
-            self.tally.model_calls += status >= 400  # a request the provider ran and failed
-            reason = result_reason(status, body) if h.key in answers else self._missing(part)
-            unanswered.append((h, reason))
-        await self._pool(lambda queue, n: self._feed(answered, queue, n))
+                raw = results.pop(h.key, None)
+                status, body = parse_result(raw) if raw is not None else (0, None)
+                if status == 200:
+                    try:
+                        completion = ChatCompletion.model_validate(body)
+                    except ValidationError:
+                        status, body = 0, {"message": "an answer that is not a chat completion"}
+                    else:
+                        item = InputItem(h.input, lambda a=h.article: a)  # type: ignore[misc]
+                        await queue.put((item, h.article, h.key, completion))  # counted when run
+                        continue
+                self.tally.model_calls += status >= 400  # a request the provider ran and failed
+                unanswered.append((h, result_reason(status, body) if raw else self._missing(part)))
+            for _ in range(n):
+                await queue.put(None)
+
+        await self._pool(feed)
         if self._stop.is_set():
             return  # stays "downloaded": the next run collects what is not in the ledger yet
         writer = PartWriter(self.state, self.provider.max_requests, self.provider.max_bytes)
@@ -246,14 +257,6 @@ class ProviderRunner(BatchRunner):
         if part.errors:
             return "; ".join(part.errors)[:200]
         return f"no answer in batch {part.batch_id} ({part.status})"
-
-    @staticmethod
-    async def _feed(answered: list[tuple[Held, Any]], queue: JobQueue, n: int) -> None:
-        for h, completion in answered:
-            item = InputItem(h.input, lambda a=h.article: a)  # type: ignore[misc]
-            await queue.put((item, h.article, h.key, completion))
-        for _ in range(n):
-            await queue.put(None)
 
     async def _dead_letter(self, h: Held, part: Part, reason: str) -> None:
         times = f"{h.attempt} submission{'s' * (h.attempt != 1)}"

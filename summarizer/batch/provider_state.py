@@ -211,9 +211,10 @@ class PartWriter:
             self._files = None
 
 
-def read_results(path: Path) -> dict[str, tuple[int, Any]]:
-    """custom_id -> (HTTP status, body or error) from a downloaded output or error file."""
-    out: dict[str, tuple[int, Any]] = {}
+def read_results(path: Path) -> dict[str, bytes]:
+    """custom_id -> its raw line, from a downloaded output or error file (or a ``vllm
+    run-batch`` results file). Lines stay unparsed until used: memory is the file's size."""
+    out: dict[str, bytes] = {}
     if not path.exists():
         return out
     with path.open("rb") as fh:
@@ -221,16 +222,21 @@ def read_results(path: Path) -> dict[str, tuple[int, Any]]:
             if not raw.strip():
                 continue
             try:
-                line = orjson.loads(raw)
-                key = line["custom_id"]
+                key = orjson.loads(raw)["custom_id"]
             except (orjson.JSONDecodeError, KeyError, TypeError):
                 continue  # a line we cannot join: its article is resubmitted as unanswered
-            response = line.get("response") or {}
-            if line.get("error"):
-                out[key] = (0, line["error"])
-            else:
-                out[key] = (int(response.get("status_code") or 0), response.get("body"))
+            if isinstance(key, str):
+                out[key] = raw
     return out
+
+
+def parse_result(raw: bytes) -> tuple[int, Any]:
+    """(HTTP status, response body) of a result line; (0, the error) for a line not run."""
+    line = orjson.loads(raw)
+    if line.get("error"):
+        return 0, line["error"]
+    response = line.get("response") or {}
+    return int(response.get("status_code") or 0), response.get("body")
 
 
 def result_reason(status: int, detail: Any) -> str:

@@ -71,7 +71,10 @@ class ProviderBatches:
     async def upload(self, path: Path) -> str:
         """Upload a request file (``purpose="batch"``); its file id."""
         try:
-            uploaded = await self._sdk.files.create(file=path, purpose="batch")
+            # An open file, not a path: the SDK would read a path whole into memory (up to 200
+            # MB, then copied into the body); an open file is streamed (and rewound on a retry).
+            with path.open("rb") as fh:
+                uploaded = await self._sdk.files.create(file=(path.name, fh), purpose="batch")
         except openai.OpenAIError as exc:
             raise self._error(exc, "upload") from None
         return uploaded.id

@@ -121,7 +121,7 @@ from tests.support.fake_batches import FakeBatches
 HOST = "127.0.0.1"
 DEFAULT_MODEL = "fake-model"
 REFUSAL_TEXT = "I'm sorry, but I can't help with that request. (fake refusal)"
-MAX_BODY_BYTES = 64 * 1024 * 1024
+MAX_BODY_BYTES = 256 * 1024 * 1024  # a Batch API file may be 200 MB
 MAX_REPEAT = 10_000
 
 ANSWER_KINDS = frozenset(
