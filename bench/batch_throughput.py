@@ -297,7 +297,7 @@ def main() -> None:
             f"{api['wall']:.1f} s wall, {api['files']} file(s), peak RSS {api['rss_mb']:.1f} MB, "
             f"{api['model_calls']} model calls",
         ),
-        (f"batch-api client CPU per article", f"{api['cpu'] / size * 1000:.2f} ms (built + collected)"),
+        ("batch-api client CPU per article", f"{api['cpu'] / size * 1000:.2f} ms (built + collected)"),
     ]
     width = max(len(k) for k, _ in rows)
     print()

@@ -268,7 +268,7 @@ def test_cli_dry_run_counts_files_and_prices_at_batch_rates(tmp_path: Path) -> N
         [sys.executable, "-m", "summarizer", "batch", str(tmp_path / "a"), "-o", str(tmp_path / "o.jsonl"),
          "--via", "batch-api", "--base-url", "http://127.0.0.1:9/v1", "--model", "gpt-4o-mini",
          "--batch-requests", "2", "--dry-run"],
-        capture_output=True, text=True, env=env, timeout=120,
+        check=False, capture_output=True, text=True, env=env, timeout=120,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "5 requests in 3 files" in proc.stdout and "Batch API rate (half)" in proc.stdout
