@@ -111,31 +111,32 @@ class StubRecord:
     def __init__(self, article: Any) -> None:
         self.article = article
         self.key: str | None = None
+        self.provenance = SimpleNamespace(usage=SimpleNamespace(model_dump=dict))
 
     def model_dump_json(self) -> str:
         return orjson.dumps({"key": self.key, "id": self.article.id, "text": self.article.text,
                              "pad": "x" * 3000}).decode()  # fmt: skip
 
 
-class StubExecutor:
-    endpoint: Any = None
+class StubEngine:
+    """Stands in for the engine behind the runner's ``Executor`` seam: no model, no grounding."""
 
-    async def extract(self, prep: Any, stats: Any) -> Any:
+    async def summarize(self, article: Any, stats: Any, *, answered: Any = None) -> Any:
         stats.requests += 1
-        return SimpleNamespace(usage={})
+        return StubRecord(article)
+
+    async def close(self) -> None:
+        pass
 
 
 def stub_run(source: Path, out: Path, concurrency: int) -> Any:
-    import summarizer.batch.runner
     from summarizer.batch import BatchOptions, BatchRunner
     from summarizer.inputs import iter_inputs
     from summarizer.settings import Settings
 
-    setattr(summarizer.batch.runner, "prepare", lambda article, settings, endpoint: article)  # noqa: B010
-    setattr(summarizer.batch.runner, "build_record", lambda prep, extraction, endpoint: StubRecord(prep))  # noqa: B010
     settings = Settings(base_url="http://127.0.0.1:9/v1", model="fake-model", api_key="k")
     runner = BatchRunner(settings, out, BatchOptions(concurrency=concurrency))
-    runner.models._executor = StubExecutor()
+    runner.models = StubEngine()
     return asyncio.run(runner.run(iter_inputs([str(source)], max_bytes=10**6)))
 
 

@@ -236,8 +236,21 @@ def resolve_endpoint(settings: Settings, server: EmbeddedServer | None) -> Endpo
     )
 
 
+def open_endpoint(settings: Settings) -> tuple[EmbeddedServer | None, Endpoint]:
+    """Where this run's requests go: the embedded server, started (blocking; its caller
+    ``close``s it), or the configured endpoint. Configuration is checked before anything starts."""
+    settings.resolved_model()
+    settings.resolved_api_key()
+    server = None
+    if settings.embedded:
+        server = EmbeddedServer.from_settings(settings, prefix=system_message())
+        server.start()
+    return server, resolve_endpoint(settings, server)
+
+
 class Summarizer:
-    """One run against one endpoint. Use as a context manager; it cleans up what it started."""
+    """One run against one endpoint, synchronously: the engine's sync face (``brief``), on the
+    same ``open_endpoint`` and steps. Use as a context manager; it cleans up what it started."""
 
     def __init__(
         self, settings: Settings | None = None, *, transport: httpx2.BaseTransport | None = None
@@ -261,13 +274,9 @@ class Summarizer:
 
     def start(self) -> None:
         s = self.settings
-        # Fail on configuration before starting anything expensive.
-        s.resolved_model()
-        s.resolved_api_key()
-        if s.embedded:
-            server = EmbeddedServer.from_settings(s, prefix=system_message())
-            self.server = self._stack.enter_context(server)
-        endpoint = resolve_endpoint(s, self.server)
+        self.server, endpoint = open_endpoint(s)
+        if self.server is not None:
+            self._stack.callback(self.server.close)
         self._client = ModelClient(endpoint, s, transport=self._transport)
         self._stack.callback(self._client.close)
 

@@ -9,12 +9,15 @@
 - Polite: ``concurrency`` articles in flight; client-side requests/min and tokens/min limits
   every HTTP request passes (re-asks and retries included); a 429 pauses the whole runner.
 
-The seam for other executors (the OpenAI Batch API, say) is ``executor.Executor``: anything
-that turns a prepared article into an ``Extraction`` can drive the same ledger and tally.
+Every runner drives the same ledger and tally; the model is the engine (``summarizer.engine``,
+behind the ``executor.Executor`` seam). How answers arrive differs: requests as they go
+(``runner.BatchRunner``), a provider's Batch API (``provider.ProviderRunner``), files for
+``vllm run-batch`` (``exchange``), or a Ray cluster (``ray_engine``, an optional extra).
 
-Modules, bottom up: ``keys`` (ledger keys, shards), ``limits`` (requests/min, tokens/min),
-``books`` (tally, ledger lines, options), ``executor`` (the model, started on first use),
-``intake`` (inputs to the queue), ``runner`` (``BatchRunner``), ``estimate`` (``--dry-run``).
+Modules, bottom up: ``keys`` (ledger keys, shards), ``books`` (tally, ledger lines, options),
+``request_lines`` (Batch API lines), ``executor`` (the seam), ``intake`` (inputs to the queue),
+``provider_state`` (a Batch API run's parts on disk), ``estimate`` (``--dry-run``), ``runner``,
+then ``provider`` and ``exchange``.
 """
 
 from __future__ import annotations
@@ -23,8 +26,8 @@ from summarizer.batch.books import BatchOptions
 from summarizer.batch.estimate import estimate
 from summarizer.batch.executor import Executor
 from summarizer.batch.keys import in_shard, input_key, item_key, parse_shard
-from summarizer.batch.limits import RateGate, request_tokens
 from summarizer.batch.runner import BatchRunner
+from summarizer.limits import RateGate, request_tokens
 
 EXIT_SOME_FAILED = 8  # documented in the README and `summarizer batch --help`
 

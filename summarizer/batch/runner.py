@@ -14,11 +14,11 @@ import httpx2
 
 from summarizer.articles import Article
 from summarizer.batch.books import BatchOptions, failure_line
-from summarizer.batch.executor import ModelAccess
+from summarizer.batch.executor import Executor
 from summarizer.batch.intake import Intake, JobQueue
+from summarizer.engine import Engine
 from summarizer.errors import AuthenticationError, ConfigurationError, SummarizerError
 from summarizer.inputs import InputItem
-from summarizer.pipeline import build_record, prepare
 from summarizer.progress import Progress, Tally
 from summarizer.settings import Settings
 from summarizer.transport import CallStats
@@ -37,14 +37,13 @@ class BatchRunner(Intake):
         transport: httpx2.AsyncBaseTransport | None = None,
     ) -> None:
         super().__init__(settings, out, options, progress)
-        self.models = ModelAccess(
+        self.models: Executor = Engine(
             settings,
+            concurrency=self.options.concurrency,
             rpm=self.options.rpm,
             tpm=self.options.tpm,
-            concurrency=self.options.concurrency,
             transport=transport,
-            notify=self.progress.note,
-            abort=self._abort,
+            notify=self.progress.note,  # e.g. "json_schema refused by ...; using json_object"
         )
 
     async def run(self, items: Iterable[InputItem], total: int | None = None) -> Tally:
@@ -131,10 +130,7 @@ class BatchRunner(Intake):
         API output line): validated and grounded like a fresh one, re-asked if it must be."""
         stats = CallStats(requests=int(answered is not None))
         try:
-            executor = await self.models.executor()
-            prep = prepare(article, self.settings, executor.endpoint)
-            extraction = await executor.extract(prep, stats, answered)
-            record = build_record(prep, extraction, executor.endpoint)
+            record = await self.models.summarize(article, stats, answered=answered)
             record.key = key
             line = record.model_dump_json().encode("utf-8")
         except AuthenticationError as err:
@@ -157,7 +153,7 @@ class BatchRunner(Intake):
             )
             await self._failed_article(item, article, key, stats, internal)
             return
-        self._account(stats, extraction.usage)
+        self._account(stats, record.provenance.usage.model_dump())
         await self._append(line, then=lambda: self._finish(key, ok=True))
 
     async def _failed_article(

@@ -36,7 +36,6 @@ from summarizer.desk.model import DeskModel, model_wait
 from summarizer.desk.store import Row, Store, StoreThreads, brief_id
 from summarizer.errors import SummarizerError
 from summarizer.llm import Endpoint
-from summarizer.pipeline import build_record, prepare
 from summarizer.settings import Settings
 from summarizer.transport import CallStats
 
@@ -104,7 +103,7 @@ class DeskView:
 
     @property
     def endpoint(self) -> Endpoint | None:
-        return self.model_access.endpoint
+        return self.model_access.current_endpoint
 
     @property
     def model_error(self) -> str | None:
@@ -155,7 +154,7 @@ class Desk(DeskView):
             for i in range(max(1, self.options.concurrency))
         ]
         # Warm the model now, not on the first brief (the embedded server takes a while to load).
-        self._warm = asyncio.create_task(self.model_access.client(), name="desk-warm")
+        self._warm = asyncio.create_task(self.model_access.start(), name="desk-warm")
         self.started = True
 
     async def close(self) -> None:
@@ -263,14 +262,7 @@ class Desk(DeskView):
         wait = [0.0]
         token = model_wait.set(wait)
         try:
-            client = await self.model_access.client()
-            endpoint = client.endpoint
-            prep = await asyncio.to_thread(prepare, article, self.settings, endpoint)
-            extraction = await client.extract(**prep.request(self.settings), stats=stats)
-            server = self.model_access.server
-            if server is not None and server.saves_prefix:  # the prefix's state, once
-                await asyncio.to_thread(server.answered)
-            record = await asyncio.to_thread(build_record, prep, extraction, endpoint)
+            record = await self.model_access.summarize(article, stats, offload=True)
             record.key = item_key(article.text, self.model)
             line = record.model_dump_json()
         except asyncio.CancelledError:
@@ -289,7 +281,7 @@ class Desk(DeskView):
         await self._db(
             self.store.finish, bid, record=line, headline=record.summary.headline,
             needs_review=record.needs_review, at=time.time(), model_s=round(wait[0], 4),
-            extract_s=extraction.latency_s, model_calls=stats.requests,
+            extract_s=record.provenance.latency_s, model_calls=stats.requests,
         )  # fmt: skip
         self._timing.durations.append(time.monotonic() - started)
 

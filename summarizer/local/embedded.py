@@ -263,12 +263,16 @@ class EmbeddedServer:
                 proc.kill()
         proc.wait(timeout=10)  # always reaped: no zombie left behind
 
+    def close(self) -> None:
+        """Stop the server and close its log: the end of its use."""
+        self.stop()
+        self._log.close()
+
     def __enter__(self) -> EmbeddedServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
-        self.stop()
-        self._log.close()
+        self.close()
 
 
 def _reported_context(models: object) -> int | None:
