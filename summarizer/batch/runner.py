@@ -16,8 +16,9 @@ from summarizer.articles import Article
 from summarizer.batch.books import BatchOptions, failure_line
 from summarizer.batch.executor import Executor
 from summarizer.batch.intake import Intake, JobQueue
+from summarizer.batch.outcome import Outcome, attempt
 from summarizer.engine import Engine
-from summarizer.errors import AuthenticationError, ConfigurationError, SummarizerError
+from summarizer.errors import SummarizerError
 from summarizer.inputs import InputItem
 from summarizer.progress import Progress, Tally
 from summarizer.settings import Settings
@@ -126,35 +127,27 @@ class BatchRunner(Intake):
             await self._one(*job)
 
     async def _one(self, item: InputItem, article: Article, key: str, answered: Any = None) -> None:
-        """One article to its ledger line. ``answered``: its model answer, made already (a Batch
-        API output line): validated and grounded like a fresh one, re-asked if it must be."""
-        stats = CallStats(requests=int(answered is not None))
-        try:
-            record = await self.models.summarize(article, stats, answered=answered)
-            record.key = key
-            line = record.model_dump_json().encode("utf-8")
-        except AuthenticationError as err:
-            self._account(stats, err.usage)
-            self._abort(err)  # the key is wrong for every article: stop the whole run
+        """One article to its ledger line (``answered``: see ``outcome.attempt``)."""
+        out = await attempt(
+            self.models, item.name, article, key, answered=answered, stopping=self._stop.is_set
+        )
+        await self._settle(out)
+
+    async def _settle(self, out: Outcome) -> None:
+        """Put an article's outcome in the books: the tally, the ledger, or a stop."""
+        self.tally.model_calls += out.requests
+        self.tally.throttled += out.throttled
+        self.tally.prompt_tokens += out.usage.get("prompt_tokens", 0)
+        self.tally.completion_tokens += out.usage.get("completion_tokens", 0)
+        if out.fatal is not None:
+            self._abort(out.fatal)
             return
-        except ConfigurationError as exc:
-            # Wrong for every article (e.g. a structured-output form the server refuses): stop
-            # the run like a bad key; articles stay pending, nothing is dead-lettered.
-            self._account(stats, exc.usage)
-            self._abort(exc)
-            return
-        except SummarizerError as exc:
-            if not self._stop.is_set():  # stopping: the article stays pending, not failed
-                await self._failed_article(item, article, key, stats, exc)
-            return
-        except Exception as exc:  # one article never takes the run down
-            internal = SummarizerError(
-                f"internal error on this article: {type(exc).__name__}: {exc}; please report it"
-            )
-            await self._failed_article(item, article, key, stats, internal)
-            return
-        self._account(stats, record.provenance.usage.model_dump())
-        await self._append(line, then=lambda: self._finish(key, ok=True))
+        if out.line is None:
+            return  # stopping: the article stays pending
+        if out.note:
+            self.progress.note(out.note)
+        key, ok = out.key, not out.failed
+        await self._append(out.line, failed=out.failed, then=lambda: self._finish(key, ok=ok))
 
     async def _failed_article(
         self, item: InputItem, article: Article, key: str, stats: CallStats, err: SummarizerError

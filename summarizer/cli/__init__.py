@@ -134,6 +134,25 @@ def batch(
             "format, for vllm run-batch); call nothing.",
         ),
     ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="local: this process. ray: actors on a Ray cluster (the ray extra; needs --base-url).",
+        ),
+    ] = "local",
+    actors: Annotated[
+        int, typer.Option("--actors", min=1, help="ray: actors, each with --concurrency in flight.")
+    ] = 2,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            envvar="RAY_ADDRESS",
+            show_default=False,
+            help="ray: the cluster to join (auto, or ray://host:10001); default: a local Ray for this run.",
+        ),
+    ] = None,
     import_: Annotated[
         Path | None,
         typer.Option(
@@ -154,7 +173,8 @@ def batch(
     --via batch-api sends the articles through the provider's Batch API: request files
     are uploaded and their batches created once, their ids kept in OUT.batch-api/ so a
     stopped run resumes by polling; each answer is checked like a synchronous one.
-    --export/--import do the same through files, for vllm run-batch.
+    --export/--import do the same through files, for vllm run-batch. --engine ray runs
+    the articles on a Ray cluster's actors (the ray extra), into the same OUT.
 
     Exit codes: 0 all succeeded, 8 some articles failed (see OUT.failed.jsonl),
     2 configuration, 4 endpoint, 5 bad API key (run stopped), 7 output file
@@ -187,6 +207,12 @@ def batch(
             )
         if via not in ("local", "batch-api"):
             raise ConfigurationError(f"unknown --via {via!r}; use local or batch-api")
+        if engine not in ("local", "ray"):
+            raise ConfigurationError(f"unknown --engine {engine!r}; use local or ray")
+        if engine == "ray" and (via != "local" or export or import_):
+            raise ConfigurationError(
+                "--engine ray runs requests as they go: drop --via, --export and --import"
+            )
         if export is not None and import_ is not None:
             raise ConfigurationError("give --export or --import, not both (export, run, then import)")
         if dry_run and via == "batch-api":
@@ -208,6 +234,7 @@ def batch(
         runner = _runner(
             settings, output, options, pricing, quiet=quiet, via=via, poll=poll,
             batch_requests=batch_requests, export=export, results=import_,
+            ray=(actors, ray_address) if engine == "ray" else None,
         )  # fmt: skip
         tally = asyncio.run(runner.run(items, total))
     _after_files(runner, export, import_)
@@ -221,14 +248,20 @@ def batch(
 
 def _runner(
     settings: Any, output: Path, options: Any, pricing: Any, *, quiet: bool, via: str, poll: float,
-    batch_requests: int, export: Path | None, results: Path | None,
+    batch_requests: int, export: Path | None, results: Path | None, ray: tuple[int, str | None] | None,
 ) -> Any:  # fmt: skip
-    """The runner the options ask for: local, Batch API, or through a file."""
+    """The runner the options ask for: local, Batch API, through a file, or on Ray."""
     from summarizer.batch import BatchRunner
     from summarizer.batch.exchange import ExportRunner, ImportRunner
     from summarizer.batch.provider import ProviderOptions, ProviderRunner
     from summarizer.progress import progress_for
 
+    if ray is not None:
+        from summarizer.batch.ray_engine import RayRunner
+
+        actors, address = ray
+        progress = progress_for(pricing, quiet=quiet)
+        return RayRunner(settings, output, options, actors=actors, address=address, progress=progress)
     if export is not None:
         return ExportRunner(settings, output, export, options, progress=progress_for(pricing, quiet=quiet))
     if results is not None:

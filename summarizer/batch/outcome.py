@@ -1,0 +1,68 @@
+"""One article's outcome, decided the same way wherever it ran (this process, a Ray actor): a
+record line, a dead letter with its reason, a stop for the whole run (a bad key, a model that
+cannot start), or nothing yet (the run is stopping: the article stays pending)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from summarizer.articles import Article
+from summarizer.batch.books import failure_line
+from summarizer.batch.executor import Executor
+from summarizer.errors import AuthenticationError, ConfigurationError, SummarizerError
+from summarizer.transport import CallStats
+
+
+@dataclass
+class Outcome:
+    key: str
+    line: bytes | None = None  # the ledger line; None: nothing to write
+    failed: bool = False  # ``line`` is a dead letter
+    fatal: SummarizerError | None = None  # wrong for every article: stop the run
+    note: str | None = None  # what the progress shows
+    requests: int = 0
+    throttled: int = 0
+    usage: dict[str, int] = field(default_factory=dict)
+
+
+async def attempt(
+    models: Executor,
+    name: str,
+    article: Article,
+    key: str,
+    *,
+    answered: Any = None,
+    stopping: Callable[[], bool] = lambda: False,
+) -> Outcome:
+    """``article`` through the engine to its ``Outcome``. ``answered``: its model answer, made
+    already (a Batch API result line): validated and grounded like a fresh one."""
+    stats = CallStats(requests=int(answered is not None))
+    out = Outcome(key)
+    try:
+        record = await models.summarize(article, stats, answered=answered)
+        record.key = key
+        out.line = record.model_dump_json().encode("utf-8")
+        out.usage = record.provenance.usage.model_dump()
+    except (AuthenticationError, ConfigurationError) as err:
+        # Wrong for every article (a bad key, a structured-output form the server refuses, a
+        # model that cannot start): the run stops; nothing is dead-lettered.
+        out.fatal, out.usage = err, err.usage
+    except SummarizerError as err:
+        out.usage = err.usage
+        if not stopping():  # stopping: the article stays pending, not failed
+            _dead(out, name, article, err)
+    except Exception as exc:  # one article never takes the run down
+        internal = SummarizerError(
+            f"internal error on this article: {type(exc).__name__}: {exc}; please report it"
+        )
+        _dead(out, name, article, internal)
+    out.requests, out.throttled = stats.requests, stats.throttled
+    return out
+
+
+def _dead(out: Outcome, name: str, article: Article, err: SummarizerError) -> None:
+    out.line = failure_line(out.key, name, article.id, err)
+    out.failed = True
+    out.note = f"{name}: failed: {err}"

@@ -1,0 +1,126 @@
+"""``batch --engine ray`` on a local Ray (``num_cpus=2``) against the fake server
+(fault-injection tier): the same records, keys and dead letters as the local runner, and a
+killed job resumes without paying twice for finished articles."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("ray", reason="--engine ray needs the ray extra (installed by make test)")
+
+from summarizer.batch import BatchOptions, BatchRunner
+from summarizer.batch.ray_engine import RayRunner
+from summarizer.errors import ConfigurationError
+from summarizer.inputs import iter_inputs
+from summarizer.settings import Settings
+from tests.support.fake_openai import FakeServer
+from tests.test_batch import finished, lines, settings_for, write_archive
+
+
+def test_ray_gives_the_local_runners_records_and_dead_letters(tmp_path: Path) -> None:
+    n = 10
+    arch = tmp_path / "a"
+    write_archive(arch, n, faults={4: "400*"})  # fails on every request, on either engine
+    ray_out, local_out = tmp_path / "ray.jsonl", tmp_path / "local.jsonl"
+    with FakeServer(latency=0.01) as fake:
+        settings = settings_for(fake)
+        runner = RayRunner(settings, ray_out, BatchOptions(concurrency=3), actors=2)
+        ray_tally = asyncio.run(runner.run(iter_inputs([str(arch)], max_bytes=10**6)))
+        local = BatchRunner(settings, local_out, BatchOptions(concurrency=3))
+        local_tally = asyncio.run(local.run(iter_inputs([str(arch)], max_bytes=10**6)))
+    assert (
+        (ray_tally.succeeded, ray_tally.failed) == (local_tally.succeeded, local_tally.failed) == (n - 1, 1)
+    )
+    assert ray_tally.model_calls == local_tally.model_calls
+    ray_records = {r["key"]: r for r in lines(ray_out)}
+    local_records = {r["key"]: r for r in lines(local_out)}
+    assert ray_records.keys() == local_records.keys() and len(ray_records) == n - 1
+    for key, record in ray_records.items():
+        assert record["summary"] == local_records[key]["summary"]
+        assert record["grounding"] == local_records[key]["grounding"]
+    ray_dead = lines(ray_out.with_name("ray.failed.jsonl"))
+    local_dead = lines(local_out.with_name("local.failed.jsonl"))
+    assert [d["key"] for d in ray_dead] == [d["key"] for d in local_dead]
+    assert ray_dead[0]["error_class"] == local_dead[0]["error_class"] == "EndpointError"
+
+
+def test_ray_needs_an_endpoint_the_actors_share(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="--base-url"):
+        RayRunner(Settings(), tmp_path / "o.jsonl")
+
+
+def _ray_processes(marker: str) -> list[int]:
+    """Processes carrying ``marker`` in their environment (the job's Ray processes inherit it)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        with contextlib.suppress(OSError):
+            if marker.encode() in (entry / "environ").read_bytes():
+                found.append(int(entry.name))
+    return found
+
+
+@contextlib.contextmanager
+def _job(argv: list[str], env: dict[str, str], marker: str) -> Iterator[subprocess.Popen[str]]:
+    """The job in its own session, killed with every Ray process it started, however the test
+    ends (Ray's workers run in sessions of their own: found by the marker in their environment)."""
+    proc = subprocess.Popen(
+        argv, env={**env, "SUMMARIZER_TEST_JOB": marker}, start_new_session=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        yield proc
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=30)
+        deadline = time.monotonic() + 30
+        while (left := _ray_processes(marker)) and time.monotonic() < deadline:
+            for pid in left:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.2)
+        assert not _ray_processes(marker), "Ray processes outlived the test"
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the job's Ray processes through /proc")
+def test_a_killed_ray_job_resumes_without_paying_twice(tmp_path: Path) -> None:
+    n, k = 30, 5
+    arch = tmp_path / "a"
+    write_archive(arch, n)
+    out = tmp_path / "out.jsonl"
+    env = {key: v for key, v in os.environ.items() if not key.startswith(("OPENAI_", "SUMMARIZER_", "RAY_"))}
+    argv = [sys.executable, "-m", "summarizer", "batch", str(arch), "-o", str(out), "--engine", "ray",
+            "--actors", "2", "-c", "2", "-q"]  # fmt: skip
+    with FakeServer(latency=0.2) as fake:
+        env.update(
+            {"OPENAI_BASE_URL": fake.base_url, "SUMMARIZER_MODEL": "fake-model", "OPENAI_API_KEY": "k"}
+        )
+        with _job(argv, env, uuid.uuid4().hex) as proc:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and finished(out) < k and proc.poll() is None:
+                time.sleep(0.05)
+            os.killpg(proc.pid, signal.SIGKILL)
+        killed_at = finished(out)
+        assert k <= killed_at < n, "kill came too late to test anything"
+        before = fake.requests
+        with _job(argv, env, uuid.uuid4().hex) as proc:
+            _, err = proc.communicate(timeout=180)
+        assert proc.returncode == 0, err
+        rerun_calls = fake.requests - before
+    keys = [r["key"] for r in lines(out)]
+    assert len(keys) == n and len(set(keys)) == n  # nothing lost, nothing twice
+    assert f"{n} inputs = {n} succeeded ({killed_at} already done)" in err
+    assert rerun_calls == n - killed_at  # the rerun paid only for what was not on disk
