@@ -81,12 +81,21 @@ _TYPE_CUES: dict[str, tuple[str, ...]] = {t: tuple(c.split()) for t, c in _EVENT
 
 def supported(cues: tuple[str, ...], words: set[str]) -> bool:
     """A cue is one of the lemmas, or for five letters or more the start of one."""
-    return any(w == c or (len(c) >= 5 and w.startswith(c)) for c in cues for w in words)
+    starts = _starts(words)
+    return any(c in words or (len(c) >= 5 and c in starts) for c in cues)
+
+
+def _starts(words: set[str]) -> set[str]:
+    """Every start of five letters or more of the words: a long cue is one of them."""
+    return {w[:k] for w in words for k in range(5, len(w) + 1)}
 
 
 def best_topic(words: set[str]) -> Topic | None:
     """The topic with most cues among the words, if any has one."""
-    hits = {t: sum(supported((c,), words) for c in cues) for t, cues in TOPIC_CUES.items()}
+    starts = _starts(words)
+    hits = {
+        t: sum(c in words or (len(c) >= 5 and c in starts) for c in cues) for t, cues in TOPIC_CUES.items()
+    }
     best = max(hits, key=lambda t: hits[t])
     return best if hits[best] else None
 

@@ -263,12 +263,16 @@ class Call:
 
 
 def untyped(kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The SDK's arguments without those ``extra_body`` replaces: the SDK would walk
-    instructor's copy of the schema through its typed transform only to have it replaced."""
-    extra = kwargs.get("extra_body")
-    if not extra:
-        return kwargs
-    return {k: v for k, v in kwargs.items() if k not in extra}
+    """The SDK's arguments with what it would only walk and send as it is moved to
+    ``extra_body``: keys ``extra_body`` replaces anyway (instructor's copy of the schema), and
+    the messages (the SDK's typed transform walks every message, about a millisecond an
+    article, to send the same JSON). The body on the wire is the same object."""
+    extra = dict(kwargs.get("extra_body") or {})
+    out = {k: v for k, v in kwargs.items() if k not in extra}
+    if isinstance(out.get("messages"), list):
+        extra["messages"], out["messages"] = out["messages"], []
+    out["extra_body"] = extra
+    return out
 
 
 def _parameters(schema: dict[str, Any]) -> dict[str, Any]:
