@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import sqlite3
+import stat
 import subprocess
 import sys
 import time
@@ -520,6 +521,81 @@ def test_the_list_is_newest_first_and_searchable(fake: FakeServer, tmp_path: Pat
                 "items"
             ]  # LIKE wildcards are literal
             assert not (await client.get("/v1/briefs", params={"q": "_itle"})).json()["items"]
+
+    run(go())
+
+
+def test_the_list_pages_with_a_total(fake: FakeServer, tmp_path: Path) -> None:
+    async def go() -> None:
+        async with desk_client(settings_for(fake), tmp_path / "data") as (client, _desk):
+            ids = []
+            for i in range(5):
+                r = await client.post("/v1/briefs", json={"text": article_text(80 + i), "title": f"Page {i}"})
+                ids.append(r.json()["id"])
+                await finished(client, ids[-1])
+            pages = []
+            for offset in (0, 2, 4, 6):
+                body = (await client.get(f"/v1/briefs?limit=2&offset={offset}")).json()
+                assert body["total"] == 5 and body["offset"] == offset
+                pages.append([b["id"] for b in body["items"]])
+            assert pages == [ids[::-1][0:2], ids[::-1][2:4], ids[::-1][4:5], []]
+            found = (await client.get("/v1/briefs", params={"q": "Page 3", "limit": "1"})).json()
+            assert found["total"] == 1 and [b["id"] for b in found["items"]] == [ids[3]]
+            bad = await client.get("/v1/briefs?offset=-1")
+            assert bad.status_code == 400 and "offset" in bad.json()["error"]["message"]
+
+    run(go())
+
+
+def test_delete_removes_a_brief_for_good_but_not_while_it_runs(fake: FakeServer, tmp_path: Path) -> None:
+    async def go() -> None:
+        data = tmp_path / "data"
+        async with desk_client(settings_for(fake), data, concurrency=1) as (client, desk):
+            secret = "Embargoed until Friday: the minister resigns over the bridge contracts."
+            r = await client.post("/v1/briefs", json={"text": article_text(90) + "\n\n" + secret})
+            bid = r.json()["id"]
+            await finished(client, bid)
+            deleted = await client.delete(f"/v1/briefs/{bid}")
+            assert deleted.status_code == 204
+            assert (await client.get(f"/v1/briefs/{bid}")).status_code == 404
+            assert (await client.delete(f"/v1/briefs/{bid}")).status_code == 404
+            assert (await client.get("/v1/briefs")).json()["total"] == 0
+            # A running brief is not deleted under its worker's feet; a queued one leaves the queue.
+            fake.script("Town91", ["timeout:1"])
+            running = (await client.post("/v1/briefs", json={"text": article_text(91)})).json()["id"]
+            queued = (await client.post("/v1/briefs", json={"text": article_text(92)})).json()["id"]
+            await until(lambda: _is(client, running, "running"), "the first brief to run")
+            answer = await client.delete(f"/v1/briefs/{running}")
+            assert answer.status_code == 409 and answer.json()["error"]["kind"] == "running"
+            assert desk.position(queued) == 1  # one worker, busy with the first
+            assert (await client.delete(f"/v1/briefs/{queued}")).status_code == 204
+            assert desk.position(queued) is None
+            await finished(client, running)
+            assert (await client.get(f"/v1/briefs/{queued}")).status_code == 404  # never run
+        # The deleted article's words are nowhere in the store's files (secure_delete, checkpoint).
+        for f in data.iterdir():
+            if f.is_file():
+                assert b"Embargoed until Friday" not in f.read_bytes(), f.name
+
+    run(go())
+
+
+async def _is(client: httpx2.AsyncClient, bid: str, status: str) -> bool:
+    return bool((await client.get(f"/v1/briefs/{bid}")).json()["status"] == status)
+
+
+def test_a_202_says_when_to_look_again_and_the_store_is_private(fake: FakeServer, tmp_path: Path) -> None:
+    async def go() -> None:
+        data = tmp_path / "data"
+        async with desk_client(settings_for(fake), data) as (client, _desk):
+            r = await client.post("/v1/briefs", json={"text": article_text(95)})
+            assert r.status_code == 202 and int(r.headers["retry-after"]) >= 1
+            await finished(client, r.json()["id"])
+            again = await client.post("/v1/briefs", json={"text": article_text(95)})
+            assert again.status_code == 200 and "retry-after" not in again.headers
+        assert stat.S_IMODE(data.stat().st_mode) == 0o700
+        modes = {f.name: stat.S_IMODE(f.stat().st_mode) for f in data.iterdir() if f.is_file()}
+        assert modes and all(m == 0o600 for m in modes.values()), modes
 
     run(go())
 

@@ -80,6 +80,7 @@ class Desk:
         self.url = url
         self.errors: list[str] = []
         self.dialogs: list[str] = []
+        self.accept_dialogs = False  # dismissed unless a test says otherwise
         self.requests: list[str] = []
         self.context = browser.new_context(
             viewport={"width": 1400, "height": 1000}, permissions=["clipboard-read", "clipboard-write"]
@@ -94,7 +95,10 @@ class Desk:
 
     def _dialog(self, dialog: Any) -> None:
         self.dialogs.append(dialog.message)
-        dialog.dismiss()
+        if self.accept_dialogs:
+            dialog.accept()
+        else:
+            dialog.dismiss()
 
     def brief(self, text: str) -> Any:
         """Paste ``text``, submit, wait for the brief; returns the brief's frame."""
@@ -150,6 +154,23 @@ def test_paste_the_seed_click_a_quote_and_copy_the_markdown(view: Desk, desk: De
         page.screenshot(path=str(target), full_page=True)
     assert view.errors == [] and view.dialogs == []
     assert view.foreign_requests() == []
+
+
+def test_delete_asks_first_then_removes_the_brief(view: Desk, desk: DeskProcess) -> None:
+    page = view.page
+    view.brief("Bridges for Delete Town\n\n" + SEED.read_text(encoding="utf-8").split("\n\n", 1)[1])
+    bid = page.evaluate("() => location.hash.slice(1)")
+    page.click("#delete")  # the question is dismissed: nothing happens
+    assert view.dialogs and view.dialogs[-1].startswith("Delete this brief")
+    assert httpx2.get(f"{desk.url}/v1/briefs/{bid}").status_code == 200
+    view.accept_dialogs = True
+    page.click("#delete")
+    page.wait_for_selector("#view", state="hidden")
+    page.wait_for_selector(f"#recent button[data-id='{bid}']", state="detached")
+    assert httpx2.get(f"{desk.url}/v1/briefs/{bid}").status_code == 404
+    assert page.locator("#progress").inner_text() == "Deleted"
+    assert page.evaluate("() => location.hash") == ""
+    assert view.errors == [] and view.foreign_requests() == []
 
 
 def test_a_binary_upload_shows_the_one_line_error(view: Desk, tmp_path: Path) -> None:

@@ -50,6 +50,9 @@ NO_STORE = {"cache-control": "no-store"}
 SECURITY_HEADERS = {"x-content-type-options": "nosniff", "referrer-policy": "no-referrer"}
 
 
+POLL_SECONDS = 2  # Retry-After on a 202: a brief's status changes at most this often for a reader
+
+
 def error(status: int, kind: str, message: str, headers: dict[str, str] | None = None) -> Response:
     return Response(
         error_body(status, kind, " ".join(message.split())), status_code=status,
@@ -83,6 +86,7 @@ class DeskApp:
             Route("/v1/briefs/{brief_id}.md", self.as_markdown, methods=["GET"]),
             Route("/v1/briefs/{brief_id}.html", self.as_html, methods=["GET"]),
             Route("/v1/briefs/{brief_id}", self.status, methods=["GET"]),
+            Route("/v1/briefs/{brief_id}", self.delete, methods=["DELETE"]),
         ]
         self.starlette = Starlette(
             routes=routes,
@@ -190,9 +194,11 @@ class DeskApp:
         status = status_of(row, submission.position)
         location = status.links.status
         record = await self.desk.record(row.id) if row.status == "done" else None
-        return _json(
-            status_json(status, record), 200 if row.status == "done" else 202, {"location": location}
-        )
+        if row.status == "done":
+            return _json(status_json(status, record), 200, {"location": location})
+        # Accepted: a hint for API clients of when to look again (a brief takes seconds to minutes).
+        headers = {"location": location, "retry-after": str(POLL_SECONDS)}
+        return _json(status_json(status, record), 202, headers)
 
     async def recent(self, request: Request) -> Response:
         raw_limit = request.query_params.get("limit") or "20"
@@ -200,12 +206,15 @@ class DeskApp:
             return error(
                 400, "input", f"limit must be a whole number from 1 to {MAX_LIST}, not {raw_limit!r}"
             )
+        raw_offset = request.query_params.get("offset") or "0"
+        if not raw_offset.isdigit():
+            return error(400, "input", f"offset must be a whole number (0 or more), not {raw_offset!r}")
         query = request.query_params.get("q") or None
-        rows = await self.desk.recent(int(raw_limit), query)
+        rows, total = await self.desk.recent(int(raw_limit), query, int(raw_offset))
         now = time.time()
         body = BriefList(
-            items=[status_of(r, self.desk.position(r.id), now) for r in rows],
-            queued=self.desk.queued, running=self.desk.in_flight,
+            items=[status_of(r, self.desk.position(r.id), now) for r in rows], total=total,
+            offset=int(raw_offset), queued=self.desk.queued, running=self.desk.in_flight,
         )  # fmt: skip
         return _json(body.model_dump_json(by_alias=True, exclude={"items": {"__all__": {"record"}}}).encode())
 
@@ -216,6 +225,15 @@ class DeskApp:
             return self._missing(bid)
         record = await self.desk.record(bid) if row.status == "done" else None
         return _json(status_json(status_of(row, self.desk.position(bid)), record))
+
+    async def delete(self, request: Request) -> Response:
+        bid = request.path_params["brief_id"]
+        deleted = await self.desk.delete(bid)
+        if deleted is None:
+            return error(409, "running", f"brief {bid} is running; delete it once it is done or failed")
+        if not deleted:
+            return self._missing(bid)
+        return Response(status_code=204, headers={**NO_STORE, **SECURITY_HEADERS})
 
     def _missing(self, bid: str) -> Response:
         return error(404, "not_found", f"no brief {bid!r} here; list them with GET /v1/briefs")

@@ -74,6 +74,8 @@ class BriefStatus(BaseModel):
 
 class BriefList(BaseModel):
     items: list[BriefStatus] = Field(description="Most recent first, without their records.")
+    total: int = Field(description="Briefs that match (``q``) in all; page with ``offset``.")
+    offset: int = Field(description="How many newer matching briefs come before ``items``.")
     queued: int
     running: int
 

@@ -45,13 +45,16 @@ def _errors(*codes: int) -> dict[str, Any]:
         400: "A bad query parameter.",
         401: "No token, or the wrong one (only when the desk was started with --token).",
         404: "No such brief.",
-        409: "The brief is not done (yet, or it failed: the body says which).",
+        403: "Refused by the desk's guard: a Host name it does not serve, or another site's Origin.",
+        409: "The brief is not done (yet, or it failed: the body says which), or it is running.",
         413: "The article or the request body is over the limit.",
         415: "Unsupported content type or file type.",
         422: "Not a usable article (empty, binary, not UTF-8, malformed JSON, no 'text'): the CLI's message.",
         429: "Too many briefs from this client, or the queue is full; see Retry-After.",
+        500: "The desk failed on this request (its log has the details).",
     }
-    out = {str(c): _json(refs["ErrorBody"], what[c]) for c in codes}
+    # Every route can meet the guard (403) and an internal error (500).
+    out = {str(c): _json(refs["ErrorBody"], what[c]) for c in sorted({*codes, 403, 500})}
     if 429 in codes:
         out["429"]["headers"] = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds."}}
     return out
@@ -65,6 +68,7 @@ def document(*, token_required: bool) -> dict[str, Any]:
                 "description": "The brief's id (the first 24 hex digits of its ledger key)."}  # fmt: skip
     status = _json(refs["BriefStatus"], "The brief's status; when done, with its record.")
     location = {"Location": {"schema": {"type": "string"}, "description": "The brief's status URL."}}
+    poll = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds before asking again."}}
 
     def rendering(media: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -102,7 +106,7 @@ def document(*, token_required: bool) -> dict[str, Any]:
                 }},
                 "responses": {
                     "202": {**status, "description": "Accepted: queued (or already queued or running).",
-                            "headers": location},
+                            "headers": {**location, **poll}},
                     "200": {**status, "description": "Already done: served from the store, no model call.",
                             "headers": location},
                     **_errors(*auth, 413, 415, 422, 429),
@@ -115,13 +119,20 @@ def document(*, token_required: bool) -> dict[str, Any]:
                      "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 20}},
                     {"name": "q", "in": "query", "schema": {"type": "string"},
                      "description": "Only briefs whose title, headline, source or id contains this."},
+                    {"name": "offset", "in": "query",
+                     "schema": {"type": "integer", "minimum": 0, "default": 0},
+                     "description": "Skip this many newer briefs (the list's total says how many match)."},
                 ],
                 "responses": {"200": _json(refs["BriefList"], "Briefs"), **_errors(*auth, 400)},
             },
         },
-        "/v1/briefs/{brief_id}": {"get": {"summary": "A brief's status, and its record when done.",
-                                          "parameters": [brief_id], **secured,
-                                          "responses": {"200": status, **_errors(*auth, 404)}}},
+        "/v1/briefs/{brief_id}": {
+            "get": {"summary": "A brief's status, and its record when done.", "parameters": [brief_id],
+                    **secured, "responses": {"200": status, **_errors(*auth, 404)}},
+            "delete": {"summary": "Delete a brief and its article for good (not while it runs).",
+                       "parameters": [brief_id], **secured,
+                       "responses": {"204": {"description": "Deleted."}, **_errors(*auth, 404, 409)}},
+        },
         "/v1/briefs/{brief_id}.json": rendering("application/json", "The record (`--format json`).",
                                                 refs["EventSummary"]),
         "/v1/briefs/{brief_id}.md": rendering("text/markdown", "The Markdown brief.", {"type": "string"}),

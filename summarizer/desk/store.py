@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Callable
@@ -111,6 +112,31 @@ class Row:
         return row
 
 
+def _matching(query: str | None) -> tuple[str, list[Any]]:
+    """The WHERE clause of a search in titles, headlines, sources and ids, and its arguments."""
+    if not query:
+        return "", []
+    like = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    where = (
+        " WHERE title LIKE ? ESCAPE '\\' OR headline LIKE ? ESCAPE '\\'"
+        " OR source LIKE ? ESCAPE '\\' OR id LIKE ? ESCAPE '\\'"
+    )
+    return where, [like] * 4
+
+
+def private_dir(folder: Path) -> None:
+    """``folder`` made if missing, and readable by its owner only (0700): embargoed copy."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(folder, 0o700)
+
+
+def private_file(path: Path) -> Path:
+    """``path`` made if missing, and readable by its owner only (0600)."""
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    os.chmod(path, 0o600)
+    return path
+
+
 def article_json(article: Article) -> str:
     return json.dumps(asdict(article), ensure_ascii=False)
 
@@ -127,8 +153,8 @@ class Store:
         self.path = data_dir / "briefs.sqlite3"
         self._lock: IO[bytes] | None = None
         try:
-            data_dir.mkdir(parents=True, exist_ok=True)
-            self._lock = (data_dir / "desk.lock").open("ab")
+            private_dir(data_dir)
+            self._lock = private_file(data_dir / "desk.lock").open("ab")
             # One server per data dir: a second one would run the same queued work again.
             exclusive(self._lock, wait=False)
         except BlockingIOError:
@@ -144,7 +170,10 @@ class Store:
             ) from None
         try:
             # FULL: a commit is on disk before the API says 202 or done (as the batch ledger's fsync).
+            # 0600 before SQLite opens it: its -wal and -shm files take the database's mode.
+            private_file(self.path)
             self.db = open_sqlite(self.path, journal="WAL", synchronous="FULL")
+            self.db.execute("PRAGMA secure_delete=ON")  # a deleted brief's text is overwritten
             version = self.db.execute("PRAGMA user_version").fetchone()[0]
             if version > STORE_VERSION:
                 raise ConfigurationError(
@@ -198,18 +227,13 @@ class Store:
         values = self.reader.execute("SELECT record FROM briefs WHERE id = ?", (bid,)).fetchone()
         return values[0] if values else None
 
-    def recent(self, limit: int, query: str | None = None) -> list[Row]:
-        sql = _SELECT
-        args: list[Any] = []
-        if query:
-            like = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            sql += (
-                " WHERE title LIKE ? ESCAPE '\\' OR headline LIKE ? ESCAPE '\\'"
-                " OR source LIKE ? ESCAPE '\\' OR id LIKE ? ESCAPE '\\'"
-            )
-            args += [like] * 4
-        sql += " ORDER BY submitted_at DESC, seq DESC LIMIT ?"
-        return [Row.of(v) for v in self.reader.execute(sql, [*args, limit])]
+    def recent(self, limit: int, query: str | None = None, offset: int = 0) -> tuple[list[Row], int]:
+        """The newest briefs (matching ``query``), from ``offset`` on, and how many match."""
+        where, args = _matching(query)
+        # ``where`` is one of two fixed strings (``_matching``); the search text is an argument.
+        total = int(self.reader.execute("SELECT count(*) FROM briefs" + where, args).fetchone()[0])  # noqa: S608
+        sql = _SELECT + where + " ORDER BY submitted_at DESC, seq DESC LIMIT ? OFFSET ?"
+        return [Row.of(v) for v in self.reader.execute(sql, [*args, limit, offset])], total
 
     def counts(self) -> dict[str, int]:
         out = dict.fromkeys(STATES, 0)
@@ -241,6 +265,15 @@ class Store:
         row = self.get(bid, conn=self.db)
         assert row is not None
         return row
+
+    def delete(self, bid: str) -> bool:
+        """Remove a brief (its article and record) for good; False if there was none. Its text
+        is overwritten before the row goes (``secure_delete``), then the WAL is checkpointed."""
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            gone = self.db.execute("DELETE FROM briefs WHERE id = ?", (bid,)).rowcount
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return bool(gone)
 
     def start(self, bid: str, at: float) -> None:
         with self.db:

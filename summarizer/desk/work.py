@@ -95,8 +95,8 @@ class DeskView:
     async def record(self, bid: str) -> str | None:
         return await self._read(self.store.record, bid)
 
-    async def recent(self, limit: int, query: str | None) -> list[Row]:
-        return await self._read(self.store.recent, limit, query)
+    async def recent(self, limit: int, query: str | None, offset: int = 0) -> tuple[list[Row], int]:
+        return await self._read(self.store.recent, limit, query, offset)
 
     async def counts(self) -> dict[str, int]:
         return await self._read(self.store.counts)
@@ -231,6 +231,17 @@ class Desk(DeskView):
                 self._queue.append(row.id)
                 self._wake.notify()
         return Submission(row, created=True, position=self.position(row.id))
+
+    async def delete(self, bid: str) -> bool | None:
+        """Delete a brief: True if deleted, False if there was none, None while it runs (its
+        answer is on its way; delete it when it is done). A queued one leaves the queue."""
+        assert self._submit_lock is not None, "start the desk first"
+        async with self._submit_lock:  # not while the same text is being submitted
+            if bid in self._running:
+                return None
+            with contextlib.suppress(ValueError):
+                self._queue.remove(bid)
+            return await self._db(self.store.delete, bid)
 
     # -- workers --------------------------------------------------------------------------
 

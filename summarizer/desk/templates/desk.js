@@ -169,6 +169,27 @@
   }
   $("copy-md").addEventListener("click", copyMarkdown);
 
+  // -- delete ----------------------------------------------------------------------------
+  async function deleteBrief() {
+    const id = view.dataset.id;
+    if (!id || !window.confirm("Delete this brief and its article from the desk? This cannot be undone.")) return;
+    try {
+      const response = await api("/v1/briefs/" + encodeURIComponent(id), {method: "DELETE"});
+      if (!response.ok && response.status !== 404) { showError(await errorOf(response)); return; }
+      stopWatching();
+      watching = null;
+      view.hidden = true;
+      delete view.dataset.id;
+      frame.srcdoc = "";
+      progress.textContent = "Deleted";
+      progress.hidden = false;
+      history.replaceState(null, "", location.pathname);
+      refreshList();
+      $("paste").focus();
+    } catch (err) { failed(err); }
+  }
+  $("delete").addEventListener("click", deleteBrief);
+
   // -- recent briefs and health ----------------------------------------------------------
   function item(b) {
     const li = document.createElement("li");
@@ -207,6 +228,7 @@
       const body = await response.json();
       const list = $("recent");
       list.replaceChildren(...body.items.map(item));
+      $("recent-empty").textContent = q ? "No brief matches \u201c" + q + "\u201d." : "No briefs yet.";
       $("recent-empty").hidden = body.items.length > 0;
     } catch (err) { failed(err); }
   }
