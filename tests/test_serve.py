@@ -16,6 +16,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -31,6 +32,7 @@ from summarizer.desk.api import DeskApp
 from summarizer.desk.guard import GuardOptions, RateLimiter
 from summarizer.desk.openapi import document
 from summarizer.desk.server import check_exposure, concurrency_for
+from summarizer.desk.store import Store
 from summarizer.desk.work import Desk, DeskOptions
 from summarizer.errors import ConfigurationError, InputError
 from summarizer.render import to_json
@@ -637,6 +639,74 @@ def test_restart_keeps_done_briefs_and_runs_again_what_was_queued_or_running(
 
     run(second_run())
     assert fake.requests - before == 2  # the two unfinished ones; the done one costs nothing
+
+
+def test_an_answer_that_arrived_before_a_stop_is_grounded_on_restart_not_bought_again(
+    fake: FakeServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import summarizer.engine
+
+    data = tmp_path / "data"
+    release = threading.Event()
+    real_build = summarizer.engine.build_record
+
+    def stuck(*args: Any) -> Any:  # grounding never ends: the stop comes after the answer
+        release.wait(30)
+        return real_build(*args)
+
+    async def first_run() -> str:
+        monkeypatch.setattr(summarizer.engine, "build_record", stuck)
+        try:
+            async with desk_client(settings_for(fake), data, concurrency=1) as (client, desk):
+                bid = (await client.post("/v1/briefs", json={"text": article_text(73)})).json()["id"]
+
+                async def kept() -> bool:
+                    return await desk._read(desk.store.answer, bid) is not None
+
+                await until(kept, "the model's answer in the store")
+            return bid  # the desk stopped with the brief running, its answer kept
+        finally:
+            monkeypatch.setattr(summarizer.engine, "build_record", real_build)
+            release.set()
+
+    bid = run(first_run())
+    calls = fake.requests
+    assert calls == 1
+
+    async def second_run() -> dict[str, Any]:
+        async with desk_client(settings_for(fake), data) as (client, _desk):
+            return await finished(client, bid)
+
+    body = run(second_run())
+    assert body["status"] == "done" and body["record"]["summary"]["events"]
+    assert fake.requests == calls  # grounded again from the store: no second call
+    assert body["model_calls"] == 1  # the call made before the stop is counted, once
+    db = sqlite3.connect(data / "briefs.sqlite3")
+    assert db.execute("SELECT answer FROM briefs WHERE id = ?", (bid,)).fetchone() == (None,)
+    db.close()
+
+
+def test_a_first_version_store_gains_the_answer_column(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    db = sqlite3.connect(data / "briefs.sqlite3")
+    db.executescript(STORE_V1)
+    db.execute("PRAGMA user_version=1")
+    db.close()
+    store = Store(data)
+    try:
+        assert store.answer("nope") is None
+        columns = [r[1] for r in store.db.execute("PRAGMA table_info(briefs)")]
+        assert "answer" in columns and store.db.execute("PRAGMA user_version").fetchone()[0] == 2
+    finally:
+        store.close()
+
+
+STORE_V1 = """CREATE TABLE briefs (id TEXT PRIMARY KEY, key TEXT NOT NULL UNIQUE, seq INTEGER NOT NULL,
+status TEXT NOT NULL, article TEXT NOT NULL, title TEXT, source TEXT, headline TEXT, needs_review INTEGER,
+record TEXT, error TEXT, error_kind TEXT, submitted_at REAL NOT NULL, queued_at REAL, started_at REAL,
+finished_at REAL, model_s REAL, extract_s REAL, model_calls INTEGER NOT NULL DEFAULT 0,
+runs INTEGER NOT NULL DEFAULT 0);"""
 
 
 def test_one_server_per_data_dir(fake: FakeServer, tmp_path: Path) -> None:

@@ -34,7 +34,7 @@ from summarizer.files import exclusive, open_sqlite, user_data_dir
 
 T = TypeVar("T")
 
-STORE_VERSION = 1
+STORE_VERSION = 2  # 2: ``answer``, the model's last answer until the brief is done
 ID_LENGTH = 24
 STATES = ("queued", "running", "done", "failed")
 
@@ -59,7 +59,8 @@ CREATE TABLE IF NOT EXISTS briefs (
     model_s REAL,
     extract_s REAL,
     model_calls INTEGER NOT NULL DEFAULT 0,
-    runs INTEGER NOT NULL DEFAULT 0
+    runs INTEGER NOT NULL DEFAULT 0,
+    answer TEXT
 );
 CREATE INDEX IF NOT EXISTS briefs_queue ON briefs (status, seq);
 CREATE INDEX IF NOT EXISTS briefs_recent ON briefs (submitted_at);
@@ -181,6 +182,8 @@ class Store:
                     "upgrade, or give another --data-dir"
                 )
             self.db.executescript(_SCHEMA)
+            if version == 1:  # a store of the first version: the column it lacks
+                self.db.execute("ALTER TABLE briefs ADD COLUMN answer TEXT")
             self.db.execute(f"PRAGMA user_version={STORE_VERSION}")
             self.reader = open_sqlite(self.path, synchronous="FULL", query_only=True)
         except sqlite3.DatabaseError as exc:
@@ -266,6 +269,20 @@ class Store:
         assert row is not None
         return row
 
+    def answer(self, bid: str) -> str | None:
+        """The model's last answer for a brief not finished yet (kept by ``keep_answer``)."""
+        values = self.reader.execute("SELECT answer FROM briefs WHERE id = ?", (bid,)).fetchone()
+        return values[0] if values else None
+
+    def keep_answer(self, bid: str, answer: str, calls: int) -> None:
+        """The model's answer, the moment it arrives (before grounding), with the calls it cost
+        so far: a restart grounds it again instead of paying for it again, and counts them."""
+        with self.db:
+            self.db.execute(
+                "UPDATE briefs SET answer = ?, model_calls = model_calls + ? WHERE id = ?",
+                (answer, calls, bid),
+            )
+
     def delete(self, bid: str) -> bool:
         """Remove a brief (its article and record) for good; False if there was none. Its text
         is overwritten before the row goes (``secure_delete``), then the WAL is checkpointed."""
@@ -298,7 +315,7 @@ class Store:
             self.db.execute(
                 "UPDATE briefs SET status = 'done', record = ?, headline = ?, needs_review = ?,"
                 " finished_at = ?, model_s = ?, extract_s = ?, model_calls = model_calls + ?,"
-                " error = NULL, error_kind = NULL WHERE id = ?",
+                " error = NULL, error_kind = NULL, answer = NULL WHERE id = ?",
                 (record, headline, int(needs_review), at, model_s, extract_s, model_calls, bid),
             )
 
@@ -306,7 +323,7 @@ class Store:
         with self.db:
             self.db.execute(
                 "UPDATE briefs SET status = 'failed', error = ?, error_kind = ?, finished_at = ?,"
-                " model_s = ?, model_calls = model_calls + ? WHERE id = ?",
+                " model_s = ?, model_calls = model_calls + ?, answer = NULL WHERE id = ?",
                 (error, kind, at, model_s, model_calls, bid),
             )
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx2
+from openai.types.chat import ChatCompletion
 
 from summarizer.articles import Article
 from summarizer.batch.keys import item_key
@@ -36,6 +37,7 @@ from summarizer.desk.model import DeskModel, model_wait
 from summarizer.desk.store import Row, Store, StoreThreads, brief_id
 from summarizer.errors import SummarizerError
 from summarizer.llm import Endpoint
+from summarizer.llm.clients import on_answer
 from summarizer.settings import Settings
 from summarizer.transport import CallStats
 
@@ -272,33 +274,45 @@ class Desk(DeskView):
         stats = CallStats()
         wait = [0.0]
         token = model_wait.set(wait)
+        kept = [0]  # calls already counted in the store with a kept answer
+        keeping = on_answer.set(lambda response: self._keep(bid, response, stats, kept))
         try:
-            record = await self.model_access.summarize(article, stats, offload=True)
+            stored = await self._read(self.store.answer, bid)
+            answered = ChatCompletion.model_validate_json(stored) if stored else None
+            if answered is not None:
+                log.info("brief %s: grounding the answer kept before the restart (no model call)", bid)
+            record = await self.model_access.summarize(article, stats, answered=answered, offload=True)
             record.key = item_key(article.text, self.model)
             line = record.model_dump_json()
         except asyncio.CancelledError:
             raise  # shutting down: the brief stays ``running``, re-queued at the next start
         except SummarizerError as err:
-            await self._failed(bid, str(err), err.kind, wait[0], stats)
+            await self._failed(bid, str(err), err.kind, wait[0], stats.requests - kept[0])
             return
         except Exception as exc:  # one brief never takes the desk down
             log.exception("internal error on brief %s", bid)
             message = f"internal error on this article: {type(exc).__name__}: {exc}; please report it"
-            await self._failed(bid, " ".join(message.split()), "internal", wait[0], stats)
+            await self._failed(bid, " ".join(message.split()), "internal", wait[0], stats.requests - kept[0])
             return
         finally:
+            on_answer.reset(keeping)
             model_wait.reset(token)
             self.model_calls += stats.requests
         await self._db(
             self.store.finish, bid, record=line, headline=record.summary.headline,
             needs_review=record.needs_review, at=time.time(), model_s=round(wait[0], 4),
-            extract_s=record.provenance.latency_s, model_calls=stats.requests,
+            extract_s=record.provenance.latency_s, model_calls=stats.requests - kept[0],
         )  # fmt: skip
         self._timing.durations.append(time.monotonic() - started)
 
-    async def _failed(self, bid: str, message: str, kind: str, model_s: float, stats: CallStats) -> None:
+    async def _keep(self, bid: str, response: Any, stats: CallStats, kept: list[int]) -> None:
+        """Store the model's answer as it arrives, with the calls made since the last one kept."""
+        calls, kept[0] = stats.requests - kept[0], stats.requests
+        await self._db(self.store.keep_answer, bid, response.model_dump_json(), calls)
+
+    async def _failed(self, bid: str, message: str, kind: str, model_s: float, calls: int) -> None:
         log.warning("brief %s failed: %s", bid, message)
         await self._db(
             self.store.fail, bid, error=message, kind=kind, at=time.time(), model_s=round(model_s, 4),
-            model_calls=stats.requests,
+            model_calls=calls,
         )  # fmt: skip

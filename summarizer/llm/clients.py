@@ -36,6 +36,13 @@ def _answered_first(answer: Any) -> Iterator[None]:
         _answered.reset(token)
 
 
+# Called with each answer the endpoint sends (the raw ``ChatCompletion``), before anything
+# checks it: the desk keeps it, so a restart grounds it again instead of paying for it again.
+on_answer: ContextVar[Callable[[Any], Awaitable[None]] | None] = ContextVar(
+    "summarizer_on_answer", default=None
+)
+
+
 def _take_answered() -> Any:
     """The stored answer for this extraction's first call, once; None: make the call."""
     waiting = _answered.get()
@@ -187,6 +194,8 @@ class AsyncModelClient(_Client[Coroutine[Any, Any, Extraction]]):
                 async with forms.agate():
                     with forms.observe(form):
                         response = await sdk.chat.completions.create(*args, **untyped(kwargs))
+                if (keep := on_answer.get()) is not None:
+                    await keep(response)
             return guard(response)
 
         return create
