@@ -182,13 +182,19 @@ def _missing_html_part(exc: ImportError, name: str) -> ConfigurationError:
     return ConfigurationError(f"{name}: reading HTML needs {what}, which is not installed; run: {fix}")
 
 
+_DATELINE_ONLY = {"extensive_search": False, "original_date": True}
+
+
 def _html_to_text(html: str, name: str) -> tuple[str, dict[str, str | None]]:
     try:
         import trafilatura  # slow import: only when HTML is actually given
 
         doc = trafilatura.bare_extraction(
-            html, include_comments=False, include_tables=False, with_metadata=True, favor_precision=True
-        )
+            html, include_comments=False, include_tables=False, with_metadata=True, favor_precision=True,
+            # The dateline from the page's markup only (meta tags, <time>, structured data), never
+            # guessed from its text: a footer's "Copyright 2016" made an event dated 2015-12-30.
+            date_extraction_params=_DATELINE_ONLY,
+        )  # fmt: skip
     except ImportError as exc:  # a missing optional part, at import or lazily inside trafilatura
         raise _missing_html_part(exc, name) from None
     except Exception as exc:  # lxml and friends raise many kinds on broken markup

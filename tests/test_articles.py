@@ -38,6 +38,27 @@ def test_html_keeps_the_story_and_drops_hidden_and_scripted_text() -> None:
     assert a.published_at == "2026-05-18"
 
 
+@pytest.mark.parametrize(
+    ("head", "dateline"),
+    [("", None), ('<meta property="article:published_time" content="2022-04-02T10:00:00Z">', "2022-04-02")],
+)
+def test_a_pages_copyright_footer_never_becomes_the_dateline(
+    tmp_path: Path, head: str, dateline: str | None
+) -> None:
+    body = (
+        "<p>The council of Springfield voted on Tuesday to build two new bridges over the river, "
+        "officials said after a long debate.</p><p>Opponents said the plan would raise local taxes "
+        "for years to come, and vowed to appeal the decision.</p>"
+    )
+    page = (
+        f"<html><head><title>Bridge vote</title>{head}</head><body><article><h1>Bridge vote</h1>{body}"
+        "</article><footer><p>Copyright 2016 Example News. All rights reserved.</p></footer></body></html>"
+    )
+    path = tmp_path / "page.html"
+    path.write_text(page, encoding="utf-8")
+    assert load_article(path).published_at == dateline
+
+
 def test_json_article_fields(tmp_path: Path) -> None:
     p = tmp_path / "a.json"
     p.write_text(
