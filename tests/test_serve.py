@@ -26,7 +26,7 @@ import httpx2
 import jsonschema
 import pytest
 
-from summarizer.articles import load_article
+from summarizer.articles import load_article, normalize_text
 from summarizer.batch import item_key
 from summarizer.desk.api import DeskApp
 from summarizer.desk.guard import GuardOptions, RateLimiter
@@ -162,7 +162,7 @@ def test_a_json_article_is_queued_then_done_with_the_record_of_format_json(
             assert body["status"] == "done", body
             record = EventSummary.model_validate(body["record"])
             text = load_article(SEED).text
-            assert record.key == item_key(text, "fake-model") and bid == record.key[:24]
+            assert record.key == item_key(text, "fake-model") and len(bid) == 24
             assert record.article.url == "https://example.org/news/kyiv"
             assert record.article.publisher == "Example Wire" and record.article.published_at == "2022-04-02"
             assert body["headline"] == record.summary.headline
@@ -192,7 +192,8 @@ def test_the_same_article_is_served_from_the_store_and_never_billed_twice(
                 "/v1/briefs", content=article_text(1).encode(), headers={"content-type": "text/plain"}
             )
             assert again.status_code == 200 and again.json()["status"] == "done"
-            assert again.json()["id"] == first["id"] and again.json()["record"]["key"].startswith(first["id"])
+            assert again.json()["id"] == first["id"]
+            assert again.json()["record"]["key"] == first_record_key(article_text(1))
             # Five at once of a new article: one job, one model call.
             answers = await asyncio.gather(
                 *(client.post("/v1/briefs", json={"text": article_text(2)}) for _ in range(5))
@@ -202,6 +203,37 @@ def test_the_same_article_is_served_from_the_store_and_never_billed_twice(
             assert len(ids) == 1
             await finished(client, ids.pop())
         assert fake.requests == 2
+
+    run(go())
+
+
+def first_record_key(text: str) -> str:
+    return item_key(normalize_text(text), "fake-model")
+
+
+def test_a_corrected_dateline_is_a_new_brief_grounded_without_a_model_call(
+    fake: FakeServer, tmp_path: Path
+) -> None:
+    async def go() -> None:
+        async with desk_client(settings_for(fake), tmp_path / "data") as (client, _desk):
+            story = {"text": article_text(3), "title": "Bridges for town 3", "published_at": "2015-12-30"}
+            first = await finished(client, (await client.post("/v1/briefs", json=story)).json()["id"])
+            assert first["model_calls"] == 1 and fake.requests == 1
+            fixed = {**story, "published_at": "2022-04-02", "url": "https://example.org/b3",
+                     "publisher": "Example Wire"}  # fmt: skip
+            r = await client.post("/v1/briefs", json=fixed)
+            assert r.json()["id"] != first["id"]
+            second = await finished(client, r.json()["id"])
+            assert fake.requests == 1 and second["model_calls"] == 0  # the kept answer, grounded again
+            meta = second["record"]["article"]
+            assert (meta["published_at"], meta["url"], meta["publisher"]) == (
+                "2022-04-02",
+                "https://example.org/b3",
+                "Example Wire",
+            )
+            assert second["record"]["summary"]["events"] and second["record"]["key"] == first["record"]["key"]
+            # Both stay: the list shows two briefs of the one text.
+            assert (await client.get("/v1/briefs")).json()["total"] == 2
 
     run(go())
 
@@ -682,7 +714,8 @@ def test_an_answer_that_arrived_before_a_stop_is_grounded_on_restart_not_bought_
     assert fake.requests == calls  # grounded again from the store: no second call
     assert body["model_calls"] == 1  # the call made before the stop is counted, once
     db = sqlite3.connect(data / "briefs.sqlite3")
-    assert db.execute("SELECT answer FROM briefs WHERE id = ?", (bid,)).fetchone() == (None,)
+    kept = db.execute("SELECT answer FROM briefs WHERE id = ?", (bid,)).fetchone()[0]
+    assert json.loads(kept)["id"] == "chatcmpl-fake00000001"  # kept: the same text re-grounds from it
     db.close()
 
 
@@ -758,8 +791,9 @@ def test_sigkill_with_work_queued_then_restart_finishes_every_brief_once(tmp_pat
             desk.stop()
         calls = fake.requests
     db = sqlite3.connect(data / "briefs.sqlite3")
-    rows = db.execute("SELECT id, key, status, record FROM briefs").fetchall()
+    rows = db.execute("SELECT id, key, status, record, text_key, model_calls FROM briefs").fetchall()
     db.close()
     assert len(rows) == n and len({r[1] for r in rows}) == n and {r[2] for r in rows} == {"done"}
-    assert all(json.loads(r[3])["key"] == r[1] for r in rows)
+    assert all(json.loads(r[3])["key"] == r[4] for r in rows)  # the record's key: the ledger's
     assert calls <= n + in_flight, (calls, n, in_flight)
+    assert sum(r[5] for r in rows) == calls  # every call counted once, across the kill

@@ -65,7 +65,7 @@ def document(*, token_required: bool) -> dict[str, Any]:
     secured: dict[str, Any] = {"security": [{"bearer": []}]} if token_required else {}
     auth = (401,) if token_required else ()
     brief_id = {"name": "brief_id", "in": "path", "required": True, "schema": {"type": "string"},
-                "description": "The brief's id (the first 24 hex digits of its ledger key)."}  # fmt: skip
+                "description": "The brief's id (24 hex digits of its key: text and metadata)."}  # fmt: skip
     status = _json(refs["BriefStatus"], "The brief's status; when done, with its record.")
     location = {"Location": {"schema": {"type": "string"}, "description": "The brief's status URL."}}
     poll = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds before asking again."}}

@@ -1,8 +1,11 @@
 """The desk's store: one SQLite database (WAL) under the data dir, one row per brief.
 
-A brief's ``key`` is the batch ledger's (``batch.item_key``: normalised text, prompt version,
-schema version, model), and its ``id`` the key's first 24 hex digits: the same article with the
-same prompt, schema and model is the same row, served from the store without a model call.
+A brief's ``key`` is its ``text_key`` (the batch ledger's ``batch.item_key``: normalised text,
+prompt version, schema version, model) with the story's metadata (``brief_key``: title, URL,
+dateline, publisher), and its ``id`` the key's first 24 hex digits: the same article with the same
+metadata, prompt, schema and model is the same row, served from the store without a model call.
+The model's answer is kept (``answer``) as it arrives: a brief stopped before it was done, or
+another brief of the same text, is grounded from it without a model call. Files 0600, folder 0700.
 
 States: ``queued`` -> ``running`` -> ``done`` | ``failed``. A row is written (and, with
 ``synchronous=FULL``, on disk) before the API answers ``202``; ``done`` is written before anyone
@@ -18,6 +21,7 @@ behind a commit.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import sqlite3
@@ -34,7 +38,7 @@ from summarizer.files import exclusive, open_sqlite, user_data_dir
 
 T = TypeVar("T")
 
-STORE_VERSION = 2  # 2: ``answer``, the model's last answer until the brief is done
+STORE_VERSION = 2  # 2: ``answer`` (the model's last answer) and ``text_key`` (the ledger key)
 ID_LENGTH = 24
 STATES = ("queued", "running", "done", "failed")
 
@@ -60,7 +64,8 @@ CREATE TABLE IF NOT EXISTS briefs (
     extract_s REAL,
     model_calls INTEGER NOT NULL DEFAULT 0,
     runs INTEGER NOT NULL DEFAULT 0,
-    answer TEXT
+    answer TEXT,
+    text_key TEXT
 );
 CREATE INDEX IF NOT EXISTS briefs_queue ON briefs (status, seq);
 CREATE INDEX IF NOT EXISTS briefs_recent ON briefs (submitted_at);
@@ -111,6 +116,14 @@ class Row:
         if row.needs_review is not None:
             object.__setattr__(row, "needs_review", bool(row.needs_review))
         return row
+
+
+def brief_key(text_key: str, article: Article) -> str:
+    """A brief is its text under the prompt, schema and model (``text_key``, the batch ledger's
+    key) and the story's metadata: a corrected dateline, URL, publisher or title makes another
+    brief (grounded from the same answer, without a model call: ``Store.same_text_answer``)."""
+    meta = json.dumps([article.title, article.url, article.published_at, article.publisher])
+    return hashlib.sha256(f"{text_key}\0{meta}".encode()).hexdigest()
 
 
 def _matching(query: str | None) -> tuple[str, list[Any]]:
@@ -182,8 +195,11 @@ class Store:
                     "upgrade, or give another --data-dir"
                 )
             self.db.executescript(_SCHEMA)
-            if version == 1:  # a store of the first version: the column it lacks
+            if version == 1:  # a store of the first version: the columns it lacks
                 self.db.execute("ALTER TABLE briefs ADD COLUMN answer TEXT")
+                self.db.execute("ALTER TABLE briefs ADD COLUMN text_key TEXT")
+                self.db.execute("UPDATE briefs SET text_key = key")  # version 1 keyed the text alone
+            self.db.execute("CREATE INDEX IF NOT EXISTS briefs_text ON briefs (text_key)")
             self.db.execute(f"PRAGMA user_version={STORE_VERSION}")
             self.reader = open_sqlite(self.path, synchronous="FULL", query_only=True)
         except sqlite3.DatabaseError as exc:
@@ -250,20 +266,32 @@ class Store:
     def _next_seq(self) -> int:
         return int(self.db.execute("SELECT coalesce(max(seq), 0) + 1 FROM briefs").fetchone()[0])
 
-    def enqueue(self, key: str, article: Article, *, source: str, submitted_at: float) -> Row:
+    def enqueue(
+        self, key: str, article: Article, *, source: str, submitted_at: float, text_key: str | None = None
+    ) -> Row:
         """A new brief, or a failed one asked for again: ``queued`` at the end of the queue."""
         bid = brief_id(key)
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
             seq = self._next_seq()
             self.db.execute(
-                "INSERT INTO briefs (id, key, seq, status, article, title, source, submitted_at, queued_at)"
-                " VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?)"
+                "INSERT INTO briefs (id, key, seq, status, article, title, source, submitted_at, queued_at,"
+                " text_key) VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, status = 'queued',"
                 " article = excluded.article, title = excluded.title, source = excluded.source,"
                 " submitted_at = excluded.submitted_at, queued_at = excluded.queued_at, started_at = NULL,"
                 " finished_at = NULL, error = NULL, error_kind = NULL WHERE briefs.status = 'failed'",
-                (bid, key, seq, article_json(article), article.title, source, submitted_at, time.time()),
+                (
+                    bid,
+                    key,
+                    seq,
+                    article_json(article),
+                    article.title,
+                    source,
+                    submitted_at,
+                    time.time(),
+                    text_key or key,
+                ),
             )
         row = self.get(bid, conn=self.db)
         assert row is not None
@@ -273,6 +301,22 @@ class Store:
         """The model's last answer for a brief not finished yet (kept by ``keep_answer``)."""
         values = self.reader.execute("SELECT answer FROM briefs WHERE id = ?", (bid,)).fetchone()
         return values[0] if values else None
+
+    def same_text_answer(self, text_key: str) -> str | None:
+        """The kept answer of another brief of the same text (another dateline, URL, publisher
+        or title): grounded with this brief's metadata, it needs no model call."""
+        values = self.reader.execute(
+            "SELECT answer FROM briefs WHERE text_key = ? AND answer IS NOT NULL AND status = 'done'"
+            " ORDER BY finished_at DESC LIMIT 1",
+            (text_key,),
+        ).fetchone()
+        return values[0] if values else None
+
+    def count_calls(self, bid: str, calls: int) -> None:
+        """Calls about to be made for a brief, counted before they are sent (a kill cannot
+        make them uncounted)."""
+        with self.db:
+            self.db.execute("UPDATE briefs SET model_calls = model_calls + ? WHERE id = ?", (calls, bid))
 
     def keep_answer(self, bid: str, answer: str, calls: int) -> None:
         """The model's answer, the moment it arrives (before grounding), with the calls it cost
@@ -315,7 +359,7 @@ class Store:
             self.db.execute(
                 "UPDATE briefs SET status = 'done', record = ?, headline = ?, needs_review = ?,"
                 " finished_at = ?, model_s = ?, extract_s = ?, model_calls = model_calls + ?,"
-                " error = NULL, error_kind = NULL, answer = NULL WHERE id = ?",
+                " error = NULL, error_kind = NULL WHERE id = ?",
                 (record, headline, int(needs_review), at, model_s, extract_s, model_calls, bid),
             )
 

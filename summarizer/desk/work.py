@@ -3,9 +3,12 @@
 - One queue, in the order briefs were accepted; ``concurrency`` model calls at a time (1 for the
   embedded model, whose server has one slot). The queue is bounded: a full one refuses new work
   (``QueueFull``, the API's 429 with ``Retry-After``); work accepted before a crash is never refused.
-- Exactly once: a brief is keyed like a batch article (``batch.item_key``). Submitting a key that
-  is ``done`` is answered from the store (no model call); one that is ``queued`` or ``running``
-  joins it; one that ``failed`` is queued again (asking again is the desk's retry).
+- Exactly once: a brief is keyed by its text like a batch article (``batch.item_key``) and by
+  the story's metadata (``store.brief_key``). Submitting a key that is ``done`` is answered from
+  the store (no model call); one that is ``queued`` or ``running`` joins it; one that ``failed``
+  is queued again (asking again is the desk's retry). The model's answer is kept as it arrives:
+  a restart, or the same text with a corrected dateline, URL, publisher or title, grounds it
+  again without a model call.
 - Nothing lost: a brief is in the store before the API answers 202 and ``done`` in it before
   anyone is told; at start, work a crash left ``queued`` or ``running`` is queued again.
 - The model client is made once: the embedded llama.cpp server is started in the background when
@@ -34,10 +37,10 @@ from openai.types.chat import ChatCompletion
 from summarizer.articles import Article
 from summarizer.batch.keys import item_key
 from summarizer.desk.model import DeskModel, model_wait
-from summarizer.desk.store import Row, Store, StoreThreads, brief_id
+from summarizer.desk.store import Row, Store, StoreThreads, brief_id, brief_key
 from summarizer.errors import SummarizerError
 from summarizer.llm import Endpoint
-from summarizer.llm.clients import on_answer
+from summarizer.llm.clients import keeper
 from summarizer.settings import Settings
 from summarizer.transport import CallStats
 
@@ -212,7 +215,8 @@ class Desk(DeskView):
         """Queue ``article`` unless the store already has (or is making) its brief."""
         assert self._submit_lock is not None, "start the desk first"
         assert self._wake is not None
-        key = item_key(article.text, self.model)
+        text_key = item_key(article.text, self.model)
+        key = brief_key(text_key, article)
         bid = brief_id(key)
         if article.id in {"desk", "upload"} or not article.id:
             article = replace(article, id=bid)
@@ -227,8 +231,9 @@ class Desk(DeskView):
                     self.retry_after(),
                 )
             row = await self._db(
-                self.store.enqueue, key, article, source=source, submitted_at=received_at or time.time()
-            )
+                self.store.enqueue, key, article, source=source, submitted_at=received_at or time.time(),
+                text_key=text_key,
+            )  # fmt: skip
             async with self._wake:
                 self._queue.append(row.id)
                 self._wake.notify()
@@ -274,41 +279,40 @@ class Desk(DeskView):
         stats = CallStats()
         wait = [0.0]
         token = model_wait.set(wait)
-        kept = [0]  # calls already counted in the store with a kept answer
-        keeping = on_answer.set(lambda response: self._keep(bid, response, stats, kept))
+        kept = _Kept(self, bid, stats)
+        keeping = keeper.set(kept)
         try:
-            stored = await self._read(self.store.answer, bid)
+            text_key = item_key(article.text, self.model)
+            # An answer kept before a stop, or one for the same text under other metadata.
+            stored = await self._read(self.store.answer, bid) or await self._read(
+                self.store.same_text_answer, text_key
+            )
             answered = ChatCompletion.model_validate_json(stored) if stored else None
             if answered is not None:
-                log.info("brief %s: grounding the answer kept before the restart (no model call)", bid)
+                log.info("brief %s: grounding a kept answer (no model call)", bid)
             record = await self.model_access.summarize(article, stats, answered=answered, offload=True)
-            record.key = item_key(article.text, self.model)
+            record.key = text_key
             line = record.model_dump_json()
         except asyncio.CancelledError:
             raise  # shutting down: the brief stays ``running``, re-queued at the next start
         except SummarizerError as err:
-            await self._failed(bid, str(err), err.kind, wait[0], stats.requests - kept[0])
+            await self._failed(bid, str(err), err.kind, wait[0], kept.uncounted())
             return
         except Exception as exc:  # one brief never takes the desk down
             log.exception("internal error on brief %s", bid)
             message = f"internal error on this article: {type(exc).__name__}: {exc}; please report it"
-            await self._failed(bid, " ".join(message.split()), "internal", wait[0], stats.requests - kept[0])
+            await self._failed(bid, " ".join(message.split()), "internal", wait[0], kept.uncounted())
             return
         finally:
-            on_answer.reset(keeping)
+            keeper.reset(keeping)
             model_wait.reset(token)
             self.model_calls += stats.requests
         await self._db(
             self.store.finish, bid, record=line, headline=record.summary.headline,
             needs_review=record.needs_review, at=time.time(), model_s=round(wait[0], 4),
-            extract_s=record.provenance.latency_s, model_calls=stats.requests - kept[0],
+            extract_s=record.provenance.latency_s, model_calls=kept.uncounted(),
         )  # fmt: skip
         self._timing.durations.append(time.monotonic() - started)
-
-    async def _keep(self, bid: str, response: Any, stats: CallStats, kept: list[int]) -> None:
-        """Store the model's answer as it arrives, with the calls made since the last one kept."""
-        calls, kept[0] = stats.requests - kept[0], stats.requests
-        await self._db(self.store.keep_answer, bid, response.model_dump_json(), calls)
 
     async def _failed(self, bid: str, message: str, kind: str, model_s: float, calls: int) -> None:
         log.warning("brief %s failed: %s", bid, message)
@@ -316,3 +320,23 @@ class Desk(DeskView):
             self.store.fail, bid, error=message, kind=kind, at=time.time(), model_s=round(model_s, 4),
             model_calls=calls,
         )  # fmt: skip
+
+
+class _Kept:
+    """One brief's ``llm.clients.Keeper``: each call counted in the store before it is sent,
+    each answer stored as it arrives (with any transport retries it took), before grounding."""
+
+    def __init__(self, desk: Desk, bid: str, stats: CallStats) -> None:
+        self.desk, self.bid, self.stats = desk, bid, stats
+        self.counted = 0  # calls of this run already in the store's model_calls
+
+    def uncounted(self) -> int:
+        return self.stats.requests - self.counted
+
+    async def sending(self) -> None:
+        self.counted += 1
+        await self.desk._db(self.desk.store.count_calls, self.bid, 1)
+
+    async def received(self, response: Any) -> None:
+        calls, self.counted = self.uncounted(), self.stats.requests
+        await self.desk._db(self.desk.store.keep_answer, self.bid, response.model_dump_json(), calls)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import httpx2
 import instructor
@@ -36,11 +36,17 @@ def _answered_first(answer: Any) -> Iterator[None]:
         _answered.reset(token)
 
 
-# Called with each answer the endpoint sends (the raw ``ChatCompletion``), before anything
-# checks it: the desk keeps it, so a restart grounds it again instead of paying for it again.
-on_answer: ContextVar[Callable[[Any], Awaitable[None]] | None] = ContextVar(
-    "summarizer_on_answer", default=None
-)
+class Keeper(Protocol):
+    """Told of each call before it is sent, and given each answer (the raw ``ChatCompletion``)
+    before anything checks it: the desk keeps both, so a stop or kill loses neither the count
+    of calls made nor an answer paid for."""
+
+    async def sending(self) -> None: ...
+
+    async def received(self, response: Any) -> None: ...
+
+
+keeper: ContextVar[Keeper | None] = ContextVar("summarizer_keeper", default=None)
 
 
 def _take_answered() -> Any:
@@ -191,11 +197,14 @@ class AsyncModelClient(_Client[Coroutine[Any, Any, Extraction]]):
 
         async def create(*args: Any, **kwargs: Any) -> Any:
             if (response := _take_answered()) is None:
+                keep = keeper.get()
                 async with forms.agate():
+                    if keep is not None:
+                        await keep.sending()
                     with forms.observe(form):
                         response = await sdk.chat.completions.create(*args, **untyped(kwargs))
-                if (keep := on_answer.get()) is not None:
-                    await keep(response)
+                if keep is not None:
+                    await keep.received(response)
             return guard(response)
 
         return create
