@@ -173,6 +173,32 @@ def test_delete_asks_first_then_removes_the_brief(view: Desk, desk: DeskProcess)
     assert view.errors == [] and view.foreign_requests() == []
 
 
+def test_story_details_travel_with_a_paste_and_a_file(view: Desk, desk: DeskProcess, tmp_path: Path) -> None:
+    page = view.page
+    page.click("#meta summary")
+    page.fill("#meta-date", "2022-04-02")
+    page.fill("#meta-url", "https://example.org/news/bridges")
+    page.fill("#meta-publisher", "Example Wire")
+    view.brief("Bridges for Detail Town\n\n" + SEED.read_text(encoding="utf-8").split("\n\n", 1)[1])
+    bid = page.evaluate("() => location.hash.slice(1)")
+    meta = httpx2.get(f"{desk.url}/v1/briefs/{bid}.json").json()["article"]
+    assert (meta["published_at"], meta["url"], meta["publisher"]) == (
+        "2022-04-02",
+        "https://example.org/news/bridges",
+        "Example Wire",
+    )
+    upload = tmp_path / "detail.txt"
+    upload.write_text("Bridges for Upload Town\n\n" + SEED.read_text(encoding="utf-8").split("\n\n", 1)[1])
+    page.fill("#meta-publisher", "Other Wire")
+    page.set_input_files("#file", str(upload))
+    page.wait_for_function(f"() => location.hash.slice(1) !== {bid!r} && location.hash.length > 1")
+    page.wait_for_selector("#progress:text('Done in')")
+    second = page.evaluate("() => location.hash.slice(1)")
+    meta = httpx2.get(f"{desk.url}/v1/briefs/{second}.json").json()["article"]
+    assert meta["publisher"] == "Other Wire" and meta["published_at"] == "2022-04-02"
+    assert view.errors == [] and view.dialogs == [] and view.foreign_requests() == []
+
+
 def test_a_binary_upload_shows_the_one_line_error(view: Desk, tmp_path: Path) -> None:
     scan = tmp_path / "scan.txt"
     scan.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 8)

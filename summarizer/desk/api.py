@@ -21,6 +21,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -50,6 +51,7 @@ NO_STORE = {"cache-control": "no-store"}
 SECURITY_HEADERS = {"x-content-type-options": "nosniff", "referrer-policy": "no-referrer"}
 
 
+META_FIELDS = ("title", "url", "published_at", "publisher")  # form fields beside an uploaded file
 POLL_SECONDS = 2  # Retry-After on a 202: a brief's status changes at most this often for a reader
 
 
@@ -160,7 +162,11 @@ class DeskApp:
                 if isinstance(upload, UploadFile):
                     data = await upload.read()
                     article = await asyncio.to_thread(from_upload, data, upload.filename, max_bytes=max_bytes)
-                    return article, article.source_path or "upload"
+                    # Story details given beside the file win over what the file says.
+                    given = {
+                        k: v.strip() for k in META_FIELDS if isinstance(v := form.get(k), str) and v.strip()
+                    }
+                    return replace(article, **given), article.source_path or "upload"
                 fields = {k: v for k, v in form.items() if isinstance(v, str)}
                 if "text" not in fields:
                     raise Intake("request body: a form needs a 'file' (an article file) or a 'text' field")

@@ -67,13 +67,23 @@
       refreshList();
     } catch (err) { failed(err); }
   }
+  function details() {  // the story details the editor filled in (empty ones left out)
+    const out = {};
+    const fields = {published_at: "meta-date", url: "meta-url", publisher: "meta-publisher"};
+    for (const [name, id] of Object.entries(fields)) {
+      const value = $(id).value.trim();
+      if (value) out[name] = value;
+    }
+    return out;
+  }
   function sendText() {
     if (!paste.value.trim()) { showError("paste an article first, or drop a file"); paste.focus(); return; }
-    post(JSON.stringify({text: paste.value}), {"Content-Type": "application/json"});
+    post(JSON.stringify(Object.assign({text: paste.value}, details())), {"Content-Type": "application/json"});
   }
   function sendFile(f) {
     const data = new FormData();
     data.append("file", f, f.name);
+    for (const [name, value] of Object.entries(details())) data.append(name, value);
     post(data);
   }
   form.addEventListener("submit", (ev) => { ev.preventDefault(); sendText(); });
