@@ -15,7 +15,7 @@
     opts.headers = Object.assign({}, opts.headers || {});
     if (token) opts.headers["Authorization"] = "Bearer " + token;
     const response = await fetch(path, opts);
-    if (response.status === 401) { askToken(); throw new NeedsToken("token"); }
+    if (response.status === 401) { askToken(Boolean(token)); throw new NeedsToken("token"); }
     return response;
   }
 
@@ -37,13 +37,19 @@
     showError("cannot reach the desk (" + (err && err.message ? err.message : err) + "); is summarizer serve running?");
   }
 
-  function askToken() {
+  function askToken(refused) {
+    if (refused) {  // a token was sent and refused: say so, and forget it
+      $("token-refused").hidden = false;
+      token = null;
+      try { localStorage.removeItem(TOKEN_KEY); } catch (e) { /* private mode */ }
+    }
     $("token-box").hidden = false;
     $("token").focus();
   }
   $("token-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     token = $("token").value.trim() || null;
+    $("token-refused").hidden = true;
     try { if (token) localStorage.setItem(TOKEN_KEY, token); } catch (e) { /* private mode */ }
     $("token-box").hidden = true;
     clearError();
@@ -136,9 +142,18 @@
       if (!response.ok) { stopWatching(); progress.hidden = true; showError(await errorOf(response)); return; }
       const status = await response.json();
       if (watching !== id) return;  // another brief was opened meanwhile
+      clearError();
       follow(status);
       if (status.status === "done" || status.status === "failed") refreshList();
-    } catch (err) { failed(err); }
+    } catch (err) {
+      if (err instanceof NeedsToken) return;
+      // The desk is restarting (or the network dropped): keep asking; the brief resumes there.
+      failed(err);
+      stopWatching();
+      progress.textContent = "Reconnecting to the desk…";
+      progress.hidden = false;
+      pollTimer = setTimeout(() => { if (watching === id) openBrief(id); }, 2000);
+    }
   }
   async function showBrief(status) {
     try {
@@ -253,9 +268,17 @@
   }
   $("q").addEventListener("input", () => { clearTimeout(searchTimer); searchTimer = setTimeout(refreshList, 250); });
 
+  let keepFresh = null;
   function begin() {
     health();
     refreshList();
+    // The header and the list stay current (other editors' briefs, a restart) while the page is open.
+    clearInterval(keepFresh);
+    keepFresh = setInterval(() => {
+      if (document.hidden) return;
+      health();
+      if (!$("recent").contains(document.activeElement)) refreshList();  // never pull focus away
+    }, 5000);
     const start = location.hash.slice(1);
     if (/^[0-9a-f]{8,64}$/.test(start) && watching === null) { watching = start; openBrief(start); }
   }
