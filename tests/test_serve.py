@@ -367,6 +367,30 @@ def test_a_failed_brief_says_why_in_one_line_and_asking_again_retries(
     run(go())
 
 
+def test_healthz_is_not_ok_once_briefs_keep_failing_against_the_endpoint(
+    fake: FakeServer, tmp_path: Path
+) -> None:
+    async def go() -> None:
+        async with desk_client(settings_for(fake), tmp_path / "data", concurrency=1) as (client, _desk):
+            assert (await client.get("/healthz")).json()["ok"] is True
+            for i in range(3):
+                fake.script(f"Town{120 + i}", ["400"])
+                bid = (await client.post("/v1/briefs", json={"text": article_text(120 + i)})).json()["id"]
+                await finished(client, bid)
+                if i < 2:  # one or two failures may be the articles'
+                    assert (await client.get("/healthz")).json()["ok"] is True
+            health = (await client.get("/healthz")).json()
+            assert (
+                health["ok"] is False
+                and "the last 3 briefs failed reaching the model" in health["model_error"]
+            )
+            ok = (await client.post("/v1/briefs", json={"text": article_text(123)})).json()["id"]
+            await finished(client, ok)
+            assert (await client.get("/healthz")).json()["ok"] is True  # one brief through: healthy again
+
+    run(go())
+
+
 # --------------------------------------------------------------------------- queue and limits
 
 

@@ -199,6 +199,51 @@ def test_story_details_travel_with_a_paste_and_a_file(view: Desk, desk: DeskProc
     assert view.errors == [] and view.dialogs == [] and view.foreign_requests() == []
 
 
+def _contrast(rgb: str, against: tuple[int, int, int] = (255, 255, 255)) -> float:
+    """WCAG contrast ratio of a CSS ``rgb(r, g, b)`` colour against ``against``."""
+    parts = [int(float(x)) for x in rgb[rgb.index("(") + 1 : rgb.index(")")].split(",")[:3]]
+
+    def luminance(c: tuple[int, ...] | list[int]) -> float:
+        linear = [(v / 255) / 12.92 if v <= 10 else ((v / 255 + 0.055) / 1.055) ** 2.4 for v in c]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    hi, lo = sorted((luminance(parts), luminance(against)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+@pytest.mark.parametrize("width", [390, 1400])
+def test_the_finished_brief_is_reached_on_a_phone_and_a_desktop(
+    browser: Any, desk: DeskProcess, width: int
+) -> None:
+    context = browser.new_context(viewport={"width": width, "height": 844})
+    page = context.new_page()
+    page.set_default_timeout(WAIT_MS)
+    try:
+        page.goto(desk.url + "/")
+        page.locator("#recent button").first.wait_for()  # a long list above the view on a phone
+        page.fill(
+            "#paste",
+            f"Bridges for Phone Town {width}\n\n" + SEED.read_text(encoding="utf-8").split("\n\n", 1)[1],
+        )
+        page.click("#go")
+        page.frame_locator("#brief").locator("main.brief h1").wait_for()
+        page.wait_for_function("() => document.activeElement && document.activeElement.id === 'view-h'")
+        top = page.evaluate("() => document.getElementById('view').getBoundingClientRect().top")
+        assert 0 <= top < 844 / 2, top  # scrolled to: the brief's heading is on screen
+        # Keyboard: from the heading, Tab reaches the brief's own buttons next, not the list.
+        page.keyboard.press("Tab")
+        assert page.evaluate("() => document.activeElement.id") == "copy-md"
+        # Contrast: focus rings and input borders at least 3:1 against the white page.
+        ring = page.evaluate("() => getComputedStyle(document.activeElement).outlineColor")
+        border = page.evaluate("() => getComputedStyle(document.getElementById('paste')).borderTopColor")
+        search = page.evaluate("() => getComputedStyle(document.getElementById('q')).borderTopColor")
+        assert min(_contrast(ring), _contrast(border), _contrast(search)) >= 3.0, (ring, border, search)
+        if os.environ.get("UPDATE_SCREENSHOTS") == "1" and width == 390:
+            page.screenshot(path=str(ROOT / "docs" / "desk-phone.png"))
+    finally:
+        context.close()
+
+
 def test_a_binary_upload_shows_the_one_line_error(view: Desk, tmp_path: Path) -> None:
     scan = tmp_path / "scan.txt"
     scan.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 8)

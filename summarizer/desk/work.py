@@ -80,12 +80,17 @@ class _Timing:
         return sum(self.durations) / len(self.durations) if self.durations else 5.0
 
 
+UNHEALTHY_AFTER = 3  # briefs in a row that failed reaching the model: /healthz says not ok
+ENDPOINT_KINDS = frozenset({"endpoint", "authentication"})
+
+
 class DeskView:
     """What the API reads of the desk: briefs from the store (on the reader thread) and the
     model's state."""
 
     threads: StoreThreads
     model_access: DeskModel
+    _outcomes: deque[str | None]
 
     @property
     def store(self) -> Store:
@@ -112,7 +117,14 @@ class DeskView:
 
     @property
     def model_error(self) -> str | None:
-        return self.model_access.error
+        """Why the model is not usable: it could not start, or the last briefs all failed
+        reaching it (a dead endpoint, a revoked key), which ``/healthz`` must not hide."""
+        if self.model_access.error is not None:
+            return self.model_access.error
+        last = self._outcomes
+        if len(last) == UNHEALTHY_AFTER and all(o is not None for o in last):
+            return f"the last {UNHEALTHY_AFTER} briefs failed reaching the model: {last[-1]}"
+        return None
 
 
 class Desk(DeskView):
@@ -133,6 +145,8 @@ class Desk(DeskView):
         self._db = self.threads.write
         self._queue: deque[str] = deque()
         self._running: dict[str, float] = {}
+        # The last briefs' outcomes: None, or why one failed reaching the model (``model_error``).
+        self._outcomes: deque[str | None] = deque(maxlen=UNHEALTHY_AFTER)
         self._wake: asyncio.Condition | None = None
         self._submit_lock: asyncio.Lock | None = None
         self._workers: list[asyncio.Task[None]] = []
@@ -313,9 +327,11 @@ class Desk(DeskView):
             extract_s=record.provenance.latency_s, model_calls=kept.uncounted(),
         )  # fmt: skip
         self._timing.durations.append(time.monotonic() - started)
+        self._outcomes.append(None)
 
     async def _failed(self, bid: str, message: str, kind: str, model_s: float, calls: int) -> None:
         log.warning("brief %s failed: %s", bid, message)
+        self._outcomes.append(message if kind in ENDPOINT_KINDS else None)
         await self._db(
             self.store.fail, bid, error=message, kind=kind, at=time.time(), model_s=round(model_s, 4),
             model_calls=calls,

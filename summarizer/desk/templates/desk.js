@@ -122,7 +122,7 @@
     stopWatching();
     watching = status.id;
     if (location.hash !== "#" + status.id) history.replaceState(null, "", "#" + status.id);
-    if (status.status === "done") { progress.hidden = true; showBrief(status); return; }
+    if (status.status === "done") { progress.hidden = true; showBrief(status, true); return; }
     if (status.status === "failed") {
       progress.hidden = true;
       showError(status.error || "the brief failed");
@@ -155,7 +155,7 @@
       pollTimer = setTimeout(() => { if (watching === id) openBrief(id); }, 2000);
     }
   }
-  async function showBrief(status) {
+  async function showBrief(status, reach) {
     try {
       const response = await api(status.links.html);
       if (!response.ok) { showError(await errorOf(response)); return; }
@@ -167,6 +167,10 @@
       view.dataset.id = status.id;
       progress.textContent = "Done in " + status.elapsed_s.toFixed(1) + " s";
       progress.hidden = false;
+      if (reach) {  // the brief the editor waited for: take them there (below the list on a phone)
+        $("view-h").focus({preventScroll: true});
+        view.scrollIntoView({block: "start"});
+      }
     } catch (err) { failed(err); }
   }
 
