@@ -46,7 +46,7 @@ def _ray() -> Any:
         import ray.data
     except ImportError:
         raise ConfigurationError(
-            "--engine ray needs the ray extra: pip install 'summarizer[ray]' (or use --engine local)"
+            "--engine ray needs the ray extra: pip install 'newsroom-summarizer[ray]' (or use --engine local)"
         ) from None
     return ray
 
