@@ -14,7 +14,12 @@ from packaging.utils import canonicalize_name
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
 DEPENDENCIES = {canonicalize_name(r.name): r for r in map(Requirement, PROJECT["dependencies"])}
-LOCAL = {canonicalize_name(Requirement(r).name) for r in PROJECT["optional-dependencies"]["local"]}
+# Imported only by the features of an extra: the local model, the Ray engine.
+EXTRAS = {
+    canonicalize_name(Requirement(r).name)
+    for extra in ("local", "ray")
+    for r in PROJECT["optional-dependencies"][extra]
+}
 
 
 def _imported_roots() -> set[str]:
@@ -34,7 +39,7 @@ def test_every_imported_distribution_is_declared() -> None:
         (root, canonicalize_name(dist))
         for root in _imported_roots()
         for dist in dists.get(root, [root])
-        if canonicalize_name(dist) not in DEPENDENCIES and canonicalize_name(dist) not in LOCAL
+        if canonicalize_name(dist) not in DEPENDENCIES and canonicalize_name(dist) not in EXTRAS
     }
     assert not missing, f"imported but not declared in pyproject.toml: {sorted(missing)}"
     assert "httpx2" in DEPENDENCIES
