@@ -16,7 +16,7 @@ import codecs
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -239,3 +239,19 @@ def output_among_inputs(sources: list[str], output: Path) -> str | None:
         elif path in own:
             return f"warning: {source} is this run's own output; skipped, not read as articles"
     return None
+
+
+class Loaded:
+    """The articles of ``items`` that load, for counting runs (``--dry-run``); ``unreadable``
+    counts the rest (a run proper records each with its reason instead)."""
+
+    def __init__(self, items: Iterable[InputItem]) -> None:
+        self.items = items
+        self.unreadable = 0
+
+    def __iter__(self) -> Iterator[Article]:
+        for item in self.items:
+            try:
+                yield item.load()
+            except InputError:
+                self.unreadable += 1

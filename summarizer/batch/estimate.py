@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from summarizer.errors import InputError
-from summarizer.inputs import InputItem
+from summarizer.inputs import InputItem, Loaded
 from summarizer.settings import Settings
 from summarizer.tokens import counter_for
 
@@ -17,14 +16,11 @@ def estimate(items: Iterable[InputItem], settings: Settings) -> dict[str, Any]:
     from summarizer.prompts import render_prompt
 
     counter = counter_for(None if settings.embedded else settings.resolved_model())
-    articles = bad = tokens = 0
-    for item in items:
-        try:
-            article = item.load()
-        except InputError:
-            bad += 1
-            continue
+    loaded = Loaded(items)
+    articles = tokens = 0
+    for article in loaded:
         articles += 1
         tokens += sum(counter.count(m["content"]) for m in render_prompt(article).messages)
+    bad = loaded.unreadable
     return {"articles": articles, "unreadable": bad, "prompt_tokens": tokens, "counted_by": counter.name,
             "completion_tokens_max": articles * settings.max_output_tokens}  # fmt: skip

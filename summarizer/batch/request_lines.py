@@ -11,8 +11,8 @@ import orjson
 
 from summarizer.articles import Article
 from summarizer.batch.keys import item_key
-from summarizer.errors import ConfigurationError, InputError
-from summarizer.inputs import InputItem
+from summarizer.errors import ConfigurationError
+from summarizer.inputs import InputItem, Loaded
 from summarizer.llm import Endpoint
 from summarizer.llm.forms import Call, wire_model
 from summarizer.pipeline import prepare, resolve_endpoint
@@ -95,14 +95,10 @@ def estimate_requests(
     built as it would be sent), and the files they fill."""
     bodies = RequestBodies(settings, endpoint)
     counter = endpoint.tokens
-    articles = bad = tokens = files = in_file = size = total = 0
+    articles = tokens = files = in_file = size = total = 0
     keys: set[str] = set()
-    for item in items:
-        try:
-            article = item.load()
-        except InputError:
-            bad += 1
-            continue
+    loaded = Loaded(items)
+    for article in loaded:
         articles += 1
         key = item_key(article.text, endpoint.model)
         if key in keys:
@@ -114,6 +110,7 @@ def estimate_requests(
             files, in_file, size = files + 1, 0, 0
         in_file, size, total = in_file + 1, size + line, total + line
         tokens += sum(counter.count(m["content"]) for m in body["messages"])
+    bad = loaded.unreadable
     return {"articles": articles, "unreadable": bad, "requests": len(keys), "files": files, "bytes": total,
             "prompt_tokens": tokens, "counted_by": counter.name,
             "completion_tokens_max": len(keys) * settings.max_output_tokens}  # fmt: skip
