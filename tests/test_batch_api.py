@@ -194,6 +194,52 @@ def test_a_failed_batch_dead_letters_its_lines_with_the_providers_reason(tmp_pat
     assert tally.failed == 0  # not among this run's inputs: written, not counted as inputs
 
 
+def test_a_batch_failed_for_a_full_queue_is_submitted_again(tmp_path: Path) -> None:
+    arch = tmp_path / "a"
+    write_archive(arch, 3)
+    out = tmp_path / "out.jsonl"
+    with FakeServer() as fake:
+        fake.batches.fail_next("token_limit_exceeded", "Enqueued token limit reached for fake-model.")
+        tally = run_api(fake, arch, out)
+        assert fake.batches.creates == 2 and set(fake.batches.runs.values()) == {1}
+    assert tally.succeeded == 3 and tally.failed == 0 and len(keys_in(out)[0]) == 3
+
+
+def test_import_without_a_base_url_checks_answers_as_they_are(tmp_path: Path) -> None:
+    arch = tmp_path / "a"
+    write_archive(arch, 3, faults={1: "invalid"})  # its answer cannot be re-asked offline
+    requests_file, results_file = tmp_path / "requests.jsonl", tmp_path / "results.jsonl"
+    out = tmp_path / "out.jsonl"
+    offline = Settings(model="fake-model")  # no --base-url: what a vllm run-batch user has
+    exporter = ExportRunner(offline, out, requests_file)
+    asyncio.run(exporter.run(iter_inputs([str(arch)], max_bytes=10**6)))
+    with FakeServer() as fake:
+        _run_batch_file(fake.base_url, requests_file, results_file, skip=0)
+        before = fake.requests
+        tally = asyncio.run(
+            ImportRunner(offline, out, results_file).run(iter_inputs([str(arch)], max_bytes=10**6))
+        )
+        assert fake.requests == before  # nothing sent anywhere while importing
+    assert (tally.succeeded, tally.failed) == (2, 1)
+    dead = lines(out.with_name("out.failed.jsonl"))
+    assert dead[0]["id"] == "a0001" and "did not fit the schema" in dead[0]["message"]
+    records = lines(out)
+    assert {r["provenance"]["backend"] for r in records} == {"vllm-run-batch.invalid"}
+    assert all(r["provenance"]["structured_output"] == "json_schema" for r in records)
+
+
+def test_export_empties_an_old_file_first(tmp_path: Path) -> None:
+    arch = tmp_path / "a"
+    write_archive(arch, 2)
+    requests_file, out = tmp_path / "requests.jsonl", tmp_path / "out.jsonl"
+    requests_file.write_text('{"custom_id": "stale"}\n')
+    with FakeServer() as fake:
+        run_api(fake, arch, out)  # everything done
+        exporter = ExportRunner(settings_for(fake), out, requests_file)
+        asyncio.run(exporter.run(iter_inputs([str(arch)], max_bytes=10**6)))
+    assert exporter.written == 0 and requests_file.read_bytes() == b""
+
+
 def test_the_state_folder_is_never_read_as_input(tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
     folder = state_folder(out)

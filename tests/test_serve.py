@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,7 +27,7 @@ import httpx2
 import jsonschema
 import pytest
 
-from summarizer.articles import load_article, normalize_text
+from summarizer.articles import Article, load_article, normalize_text
 from summarizer.batch import item_key
 from summarizer.desk.api import DeskApp
 from summarizer.desk.guard import GuardOptions, RateLimiter
@@ -717,7 +718,8 @@ def test_an_answer_that_arrived_before_a_stop_is_grounded_on_restart_not_bought_
                 bid = (await client.post("/v1/briefs", json={"text": article_text(73)})).json()["id"]
 
                 async def kept() -> bool:
-                    return await desk._read(desk.store.answer, bid) is not None
+                    key = item_key(normalize_text(article_text(73)), "fake-model")
+                    return await desk._read(desk.store.answer, bid, key) is not None
 
                 await until(kept, "the model's answer in the store")
             return bid  # the desk stopped with the brief running, its answer kept
@@ -750,11 +752,39 @@ def test_a_first_version_store_gains_the_answer_column(tmp_path: Path) -> None:
     db.executescript(STORE_V1)
     db.execute("PRAGMA user_version=1")
     db.close()
+    article = Article(id="v1", text=normalize_text(article_text(130)), title="Bridges for town 130")
+    text_key = item_key(article.text, "fake-model")
+    db = sqlite3.connect(data / "briefs.sqlite3")
+    db.execute(
+        "INSERT INTO briefs (id, key, seq, status, article, title, source, submitted_at, record)"
+        " VALUES (?, ?, 1, 'done', ?, ?, 'request body', 1.0, '{}')",
+        (text_key[:24], text_key, json.dumps(article.__dict__), article.title),
+    )
+    db.commit()
+    db.close()
     store = Store(data)
     try:
-        assert store.answer("nope") is None
+        assert store.answer(text_key[:24], text_key) is None
         columns = [r[1] for r in store.db.execute("PRAGMA table_info(briefs)")]
         assert "answer" in columns and store.db.execute("PRAGMA user_version").fetchone()[0] == 2
+        # The version-1 brief is found again for the same text and details, not for others.
+        found = store.first_version_row(text_key, article)
+        assert found is not None and found.id == text_key[:24]
+        assert store.first_version_row(text_key, replace(article, url="https://e.x/other")) is None
+    finally:
+        store.close()
+
+
+def test_a_kept_answer_is_reused_only_for_its_own_text_prompt_and_model(tmp_path: Path) -> None:
+    store = Store(tmp_path / "data")
+    try:
+        article = Article(id="a", text=normalize_text(article_text(131)), title="T")
+        text_key = item_key(article.text, "model-a")
+        row = store.enqueue("k" * 64, article, source="test", submitted_at=1.0, text_key=text_key)
+        store.keep_answer(row.id, '{"id": "chatcmpl-1"}', 1)
+        assert store.answer(row.id, text_key) == '{"id": "chatcmpl-1"}'
+        assert store.answer(row.id, item_key(article.text, "model-b")) is None  # restarted on another model
+        assert store.same_text_answer(text_key) is None  # not done: never lent to another brief
     finally:
         store.close()
 

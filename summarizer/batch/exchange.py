@@ -28,7 +28,7 @@ from summarizer.articles import Article
 from summarizer.batch.books import BatchOptions
 from summarizer.batch.intake import JobQueue
 from summarizer.batch.provider_state import parse_result, read_results, result_reason
-from summarizer.batch.request_lines import RequestBodies, file_endpoint, request_line
+from summarizer.batch.request_lines import RequestBodies, as_sent, file_endpoint, request_line
 from summarizer.batch.runner import BatchRunner
 from summarizer.errors import BatchError, EndpointError
 from summarizer.inputs import InputItem
@@ -51,16 +51,16 @@ class ExportRunner(BatchRunner):
         self._fh: IO[bytes] | None = None
 
     async def _take(self, item: InputItem, article: Article, key: str, queue: JobQueue) -> None:
-        if self._fh is None:
-            try:
-                self._fh = self.export.open("wb")
-            except OSError as exc:
-                raise BatchError(f"cannot write {self.export}: {exc.strerror}; check the path") from None
+        assert self._fh is not None
         self._waiting_dups[key] = 0  # a later copy of the same text is not written twice
         self._fh.write(request_line(key, self.bodies.body(article)) + b"\n")
         self.written += 1
 
     async def run(self, items: Iterable[InputItem], total: int | None = None) -> Tally:
+        try:
+            self._fh = self.export.open("wb")  # emptied first: an old file is never run again
+        except OSError as exc:
+            raise BatchError(f"cannot write {self.export}: {exc.strerror}; check the path") from None
         try:
             return await super().run(items, total)
         finally:
@@ -77,9 +77,7 @@ class ImportRunner(BatchRunner):
         self, settings: Settings, out: Path, results: Path, options: BatchOptions | None = None, *,
         progress: Progress | None = None, transport: httpx2.AsyncBaseTransport | None = None,
     ) -> None:  # fmt: skip
-        endpoint = file_endpoint(settings)
-        if settings.embedded:  # nowhere to re-ask: check each answer as it is
-            settings = settings.model_copy(update={"max_reasks": 0, "base_url": endpoint.base_url})
+        settings = as_sent(settings, file_endpoint(settings))
         super().__init__(settings, out, options, progress=progress, transport=transport)
         try:
             self.answers = read_results(results)

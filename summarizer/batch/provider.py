@@ -44,7 +44,7 @@ from summarizer.batch.provider_state import (
     state_folder,
     write_atomic,
 )
-from summarizer.batch.request_lines import RequestBodies, batch_endpoint
+from summarizer.batch.request_lines import RequestBodies, as_sent, batch_endpoint
 from summarizer.batch.runner import BatchRunner
 from summarizer.errors import EndpointError
 from summarizer.inputs import InputItem
@@ -63,6 +63,15 @@ class ProviderOptions:
     download_wait: float = 2.0
 
 
+# A failed batch whose file was fine: the provider's queue for the model was full. Its lines
+# are submitted again (within ``max_submissions``); any other failure is the file's own.
+PASSING_FAILURES = ("token_limit_exceeded", "rate_limit", "server_error")
+
+
+def _passing(errors: list[str]) -> bool:
+    return bool(errors) and all(any(code in e for code in PASSING_FAILURES) for e in errors)
+
+
 class ProviderRunner(BatchRunner):
     """One ``--via batch-api`` run: ``await runner.run(items)`` -> ``Tally``."""
 
@@ -77,7 +86,9 @@ class ProviderRunner(BatchRunner):
         transport: httpx2.AsyncBaseTransport | None = None,
     ) -> None:
         self.endpoint = batch_endpoint(settings)
-        super().__init__(settings, out, options, progress=progress, transport=transport)
+        super().__init__(
+            as_sent(settings, self.endpoint), out, options, progress=progress, transport=transport
+        )
         self.provider = provider or ProviderOptions()
         self.state = ProviderState(state_folder(out))
         self.api = ProviderBatches(
@@ -238,15 +249,22 @@ class ProviderRunner(BatchRunner):
         await self._pool(feed)
         if self._stop.is_set():
             return  # stays "downloaded": the next run collects what is not in the ledger yet
-        writer = PartWriter(self.state, self.provider.max_requests, self.provider.max_bytes)
+        # Parts of retries are entered unsaved: one save below says them and this part collected.
+        writer = PartWriter(self.state, self.provider.max_requests, self.provider.max_bytes, save=False)
+        entered, numbered = len(self.state.parts), self.state.next_part
+        again = part.outcome != "failed" or _passing(part.errors)
         try:
             for h, reason in unanswered:
-                if h.attempt < self.provider.max_submissions and part.outcome != "failed":
+                if h.attempt < self.provider.max_submissions and again:
                     await self._write(writer, Held(h.key, h.input, h.attempt + 1, h.article, reason))
                 else:
                     await self._dead_letter(h, part, reason)
+            await asyncio.to_thread(writer.seal)
             part.status = COLLECTED
-            await asyncio.to_thread(writer.seal)  # saves the new part with this one collected
+        except BaseException:
+            del self.state.parts[entered:]  # never saved: the next run collects this part again
+            self.state.next_part = numbered
+            raise
         finally:
             writer.abandon()
         await self._save()

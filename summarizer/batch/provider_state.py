@@ -153,8 +153,12 @@ class PartWriter:
     """Writes request and article lines into parts, a new part when one is full (by requests
     or bytes); a full part is sealed (fsynced, entered in the state as ``built``)."""
 
-    def __init__(self, state: ProviderState, max_requests: int = MAX_REQUESTS, max_bytes: int = MAX_BYTES):
+    def __init__(
+        self, state: ProviderState, max_requests: int = MAX_REQUESTS, max_bytes: int = MAX_BYTES, *,
+        save: bool = True,
+    ) -> None:  # fmt: skip
         self.state = state
+        self.save = save  # False: the caller saves the state once it is consistent
         self.max_requests = max_requests
         self.max_bytes = max_bytes
         self._name: str | None = None
@@ -198,7 +202,8 @@ class PartWriter:
         fsync_dir(self.state.folder)
         part = Part(self._name, self._requests, self._bytes)
         self.state.parts.append(part)
-        self.state.save()
+        if self.save:
+            self.state.save()
         self._files, self._name, self._requests, self._bytes = None, None, 0, 0
         return part
 

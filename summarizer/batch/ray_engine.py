@@ -23,7 +23,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Generator, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -196,13 +197,17 @@ class RayRunner(BatchRunner):
         loop = asyncio.get_running_loop()
         rows: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
 
+        halt = threading.Event()  # this window is given up (a stop, an error): no more rows
+
         def pull() -> None:
+            source = _rows(dataset)
             try:
-                for row in _rows(dataset):
-                    loop.call_soon_threadsafe(rows.put_nowait, row)
-                    if self._stop.is_set():
+                for row in source:
+                    if halt.is_set() or self._stop.is_set():
                         return
+                    loop.call_soon_threadsafe(rows.put_nowait, row)
             finally:
+                source.close()  # ends the dataset's execution: no more paid calls for this window
                 loop.call_soon_threadsafe(rows.put_nowait, None)
 
         reader = asyncio.ensure_future(asyncio.to_thread(pull))
@@ -211,10 +216,11 @@ class RayRunner(BatchRunner):
                 await self._settle(_outcome(row))
             await reader
         finally:
+            halt.set()
             reader.cancel()
 
 
-def _rows(dataset: Any) -> Iterator[dict[str, Any]]:
+def _rows(dataset: Any) -> Generator[dict[str, Any], None, None]:
     yield from dataset.iter_rows()
 
 

@@ -23,7 +23,7 @@ from summarizer.tokens import counter_for
 CHAT_URL = "/v1/chat/completions"
 # ``--export``/``--import`` without ``--base-url``: no server to re-ask; answers are checked as
 # they are (nothing is sent here unless a cut-off answer asks for a longer one, which then fails).
-OFFLINE_URL = "http://offline.invalid/v1"
+OFFLINE_URL = "http://vllm-run-batch.invalid/v1"  # .invalid: never resolves (RFC 2606)
 
 
 def batch_endpoint(settings: Settings) -> Endpoint:
@@ -51,7 +51,7 @@ def file_endpoint(settings: Settings) -> Endpoint:
         api_key="no-key",
         model=model,
         structured_output="json_schema",
-        backend="vllm run-batch",
+        backend="vllm-run-batch.invalid",
         context_window=settings.context_window,
         tokens=counter_for(model),
     )
@@ -67,6 +67,16 @@ def _json_schema(settings: Settings, endpoint: Endpoint) -> Endpoint:
         )
     endpoint.structured_output = "json_schema"
     return endpoint
+
+
+def as_sent(settings: Settings, endpoint: Endpoint) -> Settings:
+    """The settings an engine needs to check (and re-ask) answers to these request lines: the
+    ``json_schema`` form they were sent in (auto would pick ``tools`` for OpenAI, and read a
+    stored answer as one without a tool call), and, with no endpoint to re-ask, none."""
+    update: dict[str, Any] = {"structured_output": "json_schema"}
+    if settings.embedded:  # --import without --base-url: nowhere to re-ask
+        update.update(max_reasks=0, base_url=endpoint.base_url, api_key=endpoint.api_key)
+    return settings.model_copy(update=update)
 
 
 def request_line(key: str, body: dict[str, Any]) -> bytes:

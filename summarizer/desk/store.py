@@ -194,13 +194,17 @@ class Store:
                     f"{self.path} was written by a newer summarizer (store version {version}); "
                     "upgrade, or give another --data-dir"
                 )
-            self.db.executescript(_SCHEMA)
-            if version == 1:  # a store of the first version: the columns it lacks
-                self.db.execute("ALTER TABLE briefs ADD COLUMN answer TEXT")
-                self.db.execute("ALTER TABLE briefs ADD COLUMN text_key TEXT")
-                self.db.execute("UPDATE briefs SET text_key = key")  # version 1 keyed the text alone
-            self.db.execute("CREATE INDEX IF NOT EXISTS briefs_text ON briefs (text_key)")
-            self.db.execute(f"PRAGMA user_version={STORE_VERSION}")
+            with self.db:  # one transaction: a kill leaves the store as it was, or migrated
+                self.db.execute("BEGIN IMMEDIATE")
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+                if version == 1:  # a store of the first version: the columns it lacks
+                    self.db.execute("ALTER TABLE briefs ADD COLUMN answer TEXT")
+                    self.db.execute("ALTER TABLE briefs ADD COLUMN text_key TEXT")
+                    self.db.execute("UPDATE briefs SET text_key = key")  # version 1 keyed the text alone
+                self.db.execute("CREATE INDEX IF NOT EXISTS briefs_text ON briefs (text_key)")
+                self.db.execute(f"PRAGMA user_version={STORE_VERSION}")
             self.reader = open_sqlite(self.path, synchronous="FULL", query_only=True)
         except sqlite3.DatabaseError as exc:
             self.close()
@@ -297,10 +301,26 @@ class Store:
         assert row is not None
         return row
 
-    def answer(self, bid: str) -> str | None:
-        """The model's last answer for a brief not finished yet (kept by ``keep_answer``)."""
-        values = self.reader.execute("SELECT answer FROM briefs WHERE id = ?", (bid,)).fetchone()
+    def answer(self, bid: str, text_key: str) -> str | None:
+        """The model's last answer for a brief (kept by ``keep_answer``), if it was given to
+        this ``text_key``: the same text, prompt, schema and model (a desk restarted with
+        another model or prompt asks again)."""
+        values = self.reader.execute(
+            "SELECT answer FROM briefs WHERE id = ? AND text_key = ?", (bid, text_key)
+        ).fetchone()
         return values[0] if values else None
+
+    def first_version_row(self, text_key: str, article: Article) -> Row | None:
+        """A brief a version-1 store keyed by its text alone (``key = text_key``), if its story
+        details are ``article``'s: the same brief, found again after the upgrade."""
+        row = self.by_key(text_key)
+        if row is None:
+            return None
+        stored = self.article(row.id)
+        same = stored is not None and all(
+            getattr(stored, f) == getattr(article, f) for f in ("title", "url", "published_at", "publisher")
+        )
+        return row if same else None
 
     def same_text_answer(self, text_key: str) -> str | None:
         """The kept answer of another brief of the same text (another dateline, URL, publisher

@@ -235,7 +235,9 @@ class Desk(DeskView):
         if article.id in {"desk", "upload"} or not article.id:
             article = replace(article, id=bid)
         async with self._submit_lock:  # one check-and-insert at a time: never two jobs per key
-            row = await self._read(self.store.by_key, key)
+            row = await self._read(self.store.by_key, key) or await self._read(
+                self.store.first_version_row, text_key, article
+            )
             if row is not None and row.status != "failed":
                 return Submission(row, created=False, position=self.position(row.id))
             if len(self._queue) >= self.options.max_queue:
@@ -298,10 +300,10 @@ class Desk(DeskView):
         try:
             text_key = item_key(article.text, self.model)
             # An answer kept before a stop, or one for the same text under other metadata.
-            stored = await self._read(self.store.answer, bid) or await self._read(
+            stored = await self._read(self.store.answer, bid, text_key) or await self._read(
                 self.store.same_text_answer, text_key
             )
-            answered = ChatCompletion.model_validate_json(stored) if stored else None
+            answered = _readable(stored)
             if answered is not None:
                 log.info("brief %s: grounding a kept answer (no model call)", bid)
             record = await self.model_access.summarize(article, stats, answered=answered, offload=True)
@@ -356,3 +358,15 @@ class _Kept:
     async def received(self, response: Any) -> None:
         calls, self.counted = self.uncounted(), self.stats.requests
         await self.desk._db(self.desk.store.keep_answer, self.bid, response.model_dump_json(), calls)
+
+
+def _readable(stored: str | None) -> ChatCompletion | None:
+    """A kept answer as the client takes it; one that no longer reads (kept by another version
+    of the SDK, say) is ignored: the model is asked again, the brief does not fail."""
+    if not stored:
+        return None
+    try:
+        return ChatCompletion.model_validate_json(stored)
+    except ValueError:
+        log.warning("a kept model answer could not be read; asking the model again")
+        return None

@@ -143,7 +143,7 @@ def batch_summary(batch: Batch) -> dict[str, Any]:
         "counts": {"total": counts.total, "completed": counts.completed, "failed": counts.failed}
         if counts is not None
         else None,
-        "errors": [e.message or e.code or "" for e in (batch.errors.data or [])]
+        "errors": [f"{e.code or 'error'}: {e.message or ''}".strip() for e in (batch.errors.data or [])]
         if batch.errors is not None
         else [],
     }

@@ -16,6 +16,7 @@ A batch is ``validating`` when created, ``in_progress`` at its first retrieve an
 
 - ``expire(keep)``: the next batch created ends ``expired`` with only its first ``keep`` lines
   run; the rest are ``batch_expired`` lines in its error file (``response`` null);
+- ``fail_next(code, message)``: the next batch created fails, running nothing;
 - ``fail_downloads(n)``: the next ``n`` content downloads answer 403;
 - ``shuffle`` (default on): output lines in a seeded random order, never the input's.
 
@@ -80,6 +81,7 @@ class FakeBatches:
         self._order: list[str] = []  # batch ids, oldest first
         self._retrieves: Counter[str] = Counter()
         self._expire: deque[int] = deque()
+        self._fail: deque[dict[str, Any]] = deque()
         self._refuse_downloads = 0
         self.uploads = 0
         self.creates = 0
@@ -93,6 +95,12 @@ class FakeBatches:
         """The next batch created expires with only its first ``keep`` lines run."""
         with self._lock:
             self._expire.append(keep)
+
+    def fail_next(self, code: str, message: str) -> None:
+        """The next batch created fails at its first look, running nothing, with this error
+        (OpenAI's ``token_limit_exceeded`` when a model's queue is full, say)."""
+        with self._lock:
+            self._fail.append({"code": code, "message": message, "line": None})
 
     def fail_downloads(self, n: int) -> None:
         with self._lock:
@@ -197,6 +205,7 @@ class FakeBatches:
                 "request_counts": {"total": 0, "completed": 0, "failed": 0},
                 "metadata": payload.get("metadata"),
                 "_expire": self._expire.popleft() if self._expire else None,
+                "_fail": self._fail.popleft() if self._fail else None,
             }
             self.batches[batch_id] = batch
             self._order.append(batch_id)
@@ -227,7 +236,7 @@ class FakeBatches:
             self._retrieves[batch_id] += 1
             seen = self._retrieves[batch_id]
         if batch["status"] == "validating":
-            problem = self._invalid(self.content[batch["input_file_id"]])
+            problem = batch["_fail"] or self._invalid(self.content[batch["input_file_id"]])
             if problem is not None:
                 batch["status"] = "failed"
                 batch["errors"] = {"object": "list", "data": [problem]}
