@@ -239,6 +239,41 @@ def test_brief_of_the_seed_on_the_embedded_model(tmp_path: Path, spawn: Spawn) -
     assert _llama_servers() <= before, "the embedded server outlived the command"
 
 
+def test_the_desk_on_the_embedded_model_end_to_end(tmp_path: Path) -> None:
+    """``summarizer serve`` with no endpoint: it starts the embedded model, a brief goes through
+    the queue to a stored record, /healthz names the model, and a stop takes the server down."""
+    from tests.support.desk_process import DeskProcess
+
+    before = _llama_servers()
+    desk = DeskProcess("unused", tmp_path / "data")
+    desk.argv = [sys.executable, "-m", "summarizer", "serve", "--port", "0", "--data-dir",
+                 str(tmp_path / "data"), "--embedded-model", SMALL]  # fmt: skip
+    try:
+        desk.start(timeout=120)
+        with httpx2.Client(base_url=desk.url, timeout=30) as client:
+            text = SEED.read_text(encoding="utf-8")
+            accepted = client.post("/v1/briefs", json={"text": text, "published_at": "2022-04-02"})
+            assert accepted.status_code == 202, accepted.text
+            bid = accepted.json()["id"]
+            deadline = time.monotonic() + 600
+            while (body := client.get(f"/v1/briefs/{bid}").json())["status"] not in {"done", "failed"}:
+                assert time.monotonic() < deadline, "the brief never finished"
+                time.sleep(0.5)
+            assert body["status"] == "done", body.get("error")
+            assert body["model_calls"] >= 1 and body["timings"]["model_s"] > 0
+            record = body["record"]
+            assert record["provenance"]["backend"] == "embedded"
+            assert record["provenance"]["model"] == SMALL_NAME
+            assert record["summary"]["headline"] and record["article"]["published_at"] == "2022-04-02"
+            health = client.get("/healthz").json()
+            assert health["ok"] is True and health["backend"] == "embedded"
+            again = client.post("/v1/briefs", json={"text": text, "published_at": "2022-04-02"})
+            assert again.status_code == 200 and again.json()["model_calls"] == body["model_calls"]
+    finally:
+        assert desk.stop() is not None
+    assert _gone(_llama_servers() - before), "the embedded server outlived the desk"
+
+
 def test_ctrl_c_stops_the_embedded_server(spawn: Spawn) -> None:
     before = _llama_servers()
     proc = spawn("brief", str(SEED))
