@@ -445,6 +445,21 @@ def test_submissions_are_rate_limited_per_client_and_reads_are_not(fake: FakeSer
     run(go())
 
 
+def test_only_accepted_briefs_count_against_the_rate_limit(fake: FakeServer, tmp_path: Path) -> None:
+    async def go() -> None:
+        async with desk_client(settings_for(fake), tmp_path / "data", rate=2) as (client, _desk):
+            first = (await client.post("/v1/briefs", json={"text": article_text(150)})).json()["id"]
+            await finished(client, first)
+            for _ in range(4):  # store hits and refusals: no work queued, nothing counted
+                assert (await client.post("/v1/briefs", json={"text": article_text(150)})).status_code == 200
+                assert (await client.post("/v1/briefs", json={"text": ""})).status_code == 422
+            assert (await client.post("/v1/briefs", json={"text": article_text(151)})).status_code == 202
+            over = await client.post("/v1/briefs", json={"text": article_text(152)})
+            assert over.status_code == 429  # the third accepted brief in the minute
+
+    run(go())
+
+
 def test_rate_limiter_refills_over_time() -> None:
     now = [0.0]
     limiter = RateLimiter(6, clock=lambda: now[0])  # 6 a minute: one every 10 s, a burst of 6

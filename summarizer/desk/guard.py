@@ -10,7 +10,8 @@ In order:
 3. Body limit: a declared ``Content-Length`` over the limit is refused at once (413); a body
    that streams past it is cut off (``BodyTooLarge``, answered 413 by the app).
 4. Rate limit: ``POST /v1/briefs`` is limited per client address (a token bucket holding one
-   minute's worth); over it, 429 with ``Retry-After``.
+   minute's worth); over it, 429 with ``Retry-After``. Only accepted work counts: a submission
+   answered other than 202 (served from the store, refused) gets its token back.
 """
 
 from __future__ import annotations
@@ -97,6 +98,12 @@ class RateLimiter:
         self._buckets[client] = (tokens, now)
         return (1.0 - tokens) / rate
 
+    def refund(self, client: str) -> None:
+        """Give back the token of a submission that queued no work (a store hit, a refusal)."""
+        if client in self._buckets:
+            tokens, at = self._buckets[client]
+            self._buckets[client] = (min(self.capacity, tokens + 1.0), at)
+
 
 @dataclass
 class GuardOptions:
@@ -170,8 +177,20 @@ class Guard:
                         [(b"retry-after", str(seconds).encode())],
                     )  # fmt: skip
                     return
+                send = self._refunding(send, str(client))
             receive = self._limited(receive)
         await self.app(scope, receive, send)
+
+    def _refunding(self, send: Send, client: str) -> Send:
+        """Only accepted work counts against the limit: a submission answered other than 202
+        (served from the store, or refused) gets its token back."""
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start" and message.get("status") != 202:
+                self.limiter.refund(client)
+            await send(message)
+
+        return sending
 
     def _limited(self, receive: Receive) -> Receive:
         seen = 0
