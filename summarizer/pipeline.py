@@ -41,6 +41,7 @@ from summarizer.transport import CallStats
 from summarizer.units import Units, analyse
 
 REASK_MESSAGE_TOKENS = 400
+ASSUMED_CONTEXT_WINDOW = 128_000  # an endpoint's, when SUMMARIZER_CONTEXT_WINDOW does not say
 
 
 @functools.lru_cache(maxsize=8)
@@ -231,7 +232,9 @@ def resolve_endpoint(settings: Settings, server: EmbeddedServer | None) -> Endpo
         model=settings.resolved_model(),
         structured_output=settings.resolved_structured_output(),
         backend=urlsplit(base_url).hostname or base_url,
-        context_window=settings.context_window,
+        # Unknown: the largest window common today, so a 2 MB paste is cut at a paragraph (and
+        # says so) instead of sent whole to be refused, or billed, at 600k tokens.
+        context_window=settings.context_window or ASSUMED_CONTEXT_WINDOW,
         tokens=counter_for(settings.resolved_model()),
     )
 

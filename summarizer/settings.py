@@ -47,7 +47,8 @@ class Settings(BaseSettings):
     max_output_tokens: int = Field(default=1024, gt=0)
     context_window: int | None = Field(
         default=None,
-        description="Tokens the model can see; embedded: the model's trained context, at most 8192.",
+        description="Tokens the model can see; embedded: the model's trained context, at most 8192; "
+        "an endpoint: 128,000 unless set (a longer article is cut at a paragraph, and says so).",
     )
     max_bytes: int = Field(default=DEFAULT_MAX_BYTES, gt=0)
     temperature: float = 0.0

@@ -52,6 +52,20 @@ def test_short_articles_and_unbounded_endpoints_are_not_cut() -> None:
     assert fit_article(seed, Settings(), EMBEDDED_CONTEXT_WINDOW) == (seed, False)
 
 
+def test_an_endpoint_of_unknown_context_gets_at_most_the_assumed_window() -> None:
+    from summarizer.pipeline import ASSUMED_CONTEXT_WINDOW, resolve_endpoint
+
+    endpoint = resolve_endpoint(Settings(base_url="http://127.0.0.1:9/v1", model="m"), None)
+    assert endpoint.context_window == ASSUMED_CONTEXT_WINDOW
+    said = Settings(base_url="http://127.0.0.1:9/v1", model="m", context_window=32_000)
+    assert resolve_endpoint(said, None).context_window == 32_000
+    para = "The council of Springfield voted on Tuesday to build two new bridges, officials said. " * 4
+    paste = Article(id="big", text="Big paste\n\n" + "\n\n".join([para] * 3000))  # about 1 MB
+    fitted, truncated = fit_article(paste, Settings(), endpoint.context_window, endpoint.tokens)
+    assert truncated and paste.text.startswith(fitted.text)
+    assert endpoint.tokens.count(fitted.text) < ASSUMED_CONTEXT_WINDOW
+
+
 def test_one_giant_paragraph_is_cut_at_a_sentence() -> None:
     text = "Word after word makes a sentence. " * 2000
     fitted, truncated = fit_article(Article(id="x", text=text.strip()), Settings(), EMBEDDED_CONTEXT_WINDOW)
