@@ -658,6 +658,35 @@ async def _is(client: httpx2.AsyncClient, bid: str, status: str) -> bool:
     return bool((await client.get(f"/v1/briefs/{bid}")).json()["status"] == status)
 
 
+def test_retention_deletes_finished_briefs_past_their_days(fake: FakeServer, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+
+    async def make() -> str:
+        async with desk_client(settings_for(fake), data) as (client, _desk):
+            bid = (await client.post("/v1/briefs", json={"text": article_text(160)})).json()["id"]
+            await finished(client, bid)
+            return bid
+
+    old = run(make())
+    db = sqlite3.connect(data / "briefs.sqlite3")
+    db.execute("UPDATE briefs SET finished_at = finished_at - 3 * 86400 WHERE id = ?", (old,))
+    db.commit()
+    db.close()
+
+    async def later() -> None:
+        desk = Desk(settings_for(fake), DeskOptions(data, retention_days=2))
+        async with desk.running():
+            fresh = await desk.submit(Article(id="n", text=normalize_text(article_text(161))), source="t")
+
+            async def expired() -> bool:
+                return await desk.get(old) is None
+
+            await until(expired, "the retention pass")
+            assert await desk.get(fresh.row.id) is not None  # queued work is never expired
+
+    run(later())
+
+
 def test_a_202_says_when_to_look_again_and_the_store_is_private(fake: FakeServer, tmp_path: Path) -> None:
     async def go() -> None:
         data = tmp_path / "data"

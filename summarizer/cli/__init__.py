@@ -365,6 +365,15 @@ def serve(
         int,
         typer.Option("--max-connections", min=1, help="Open connections in all (below the open-file limit)."),
     ] = 512,
+    retention: Annotated[
+        float | None,
+        typer.Option(
+            "--retention",
+            min=0.01,
+            show_default=False,
+            help="Delete finished briefs (and their articles) this many days after they finished.",
+        ),
+    ] = None,
     max_per_client: Annotated[
         int,
         typer.Option(
@@ -394,6 +403,7 @@ def serve(
             data_dir=data_dir or default_data_dir(), host=host, port=port, concurrency=concurrency,
             max_queue=max_queue, rate_per_minute=rate_limit, max_body=max_body, token=token or None,
             insecure=insecure, limits=ConnectionLimits(read_timeout, max_connections, max_per_client),
+            retention_days=retention,
         )  # fmt: skip
         serve(settings, options)
 

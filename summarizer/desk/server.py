@@ -42,6 +42,7 @@ class ServeOptions:
     token: str | None = None
     insecure: bool = False
     limits: ConnectionLimits = field(default_factory=ConnectionLimits)
+    retention_days: float | None = None
 
 
 def concurrency_for(settings: Settings, wanted: int | None) -> tuple[int, str | None]:
@@ -115,7 +116,10 @@ def serve(settings: Settings, options: ServeOptions) -> None:
     concurrency, note = concurrency_for(settings, options.concurrency)
     if note:
         print(f"summarizer: {note}", file=sys.stderr)
-    desk = Desk(settings, DeskOptions(options.data_dir, concurrency=concurrency, max_queue=options.max_queue))
+    desk = Desk(settings, DeskOptions(
+        options.data_dir, concurrency=concurrency, max_queue=options.max_queue,
+        retention_days=options.retention_days,
+    ))  # fmt: skip
     guard = GuardOptions(
         token=options.token,
         loopback_only=is_loopback_host(options.host),

@@ -356,6 +356,17 @@ class Store:
         self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return bool(gone)
 
+    def expire(self, before: float) -> int:
+        """Delete every finished brief (done or failed) that finished before ``before``."""
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            gone = self.db.execute(
+                "DELETE FROM briefs WHERE status IN ('done', 'failed') AND finished_at < ?", (before,)
+            ).rowcount
+        if gone:
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return int(gone)
+
     def start(self, bid: str, at: float) -> None:
         with self.db:
             self.db.execute(

@@ -63,6 +63,10 @@ class DeskOptions:
     data_dir: Path
     concurrency: int = 1
     max_queue: int = 100
+    retention_days: float | None = None  # finished briefs older than this are deleted
+
+
+RETENTION_EVERY_S = 3600.0  # how often old briefs are looked for (and once at start)
 
 
 @dataclass
@@ -174,6 +178,8 @@ class Desk(DeskView):
         ]
         # Warm the model now, not on the first brief (the embedded server takes a while to load).
         self._warm = asyncio.create_task(self.model_access.start(), name="desk-warm")
+        if self.options.retention_days is not None:
+            self._workers.append(asyncio.create_task(self._retention(), name="desk-retention"))
         self.started = True
 
     async def close(self) -> None:
@@ -265,6 +271,18 @@ class Desk(DeskView):
             with contextlib.suppress(ValueError):
                 self._queue.remove(bid)
             return await self._db(self.store.delete, bid)
+
+    async def _retention(self) -> None:
+        """Delete finished briefs older than the retention, at start and every hour."""
+        assert self.options.retention_days is not None
+        while True:
+            cutoff = time.time() - self.options.retention_days * 86400
+            gone = await self._db(self.store.expire, cutoff)
+            if gone:
+                log.warning(
+                    "deleted %d brief(s) finished over %g days ago", gone, self.options.retention_days
+                )
+            await asyncio.sleep(RETENTION_EVERY_S)
 
     # -- workers --------------------------------------------------------------------------
 
