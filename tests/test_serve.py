@@ -658,6 +658,27 @@ async def _is(client: httpx2.AsyncClient, bid: str, status: str) -> bool:
     return bool((await client.get(f"/v1/briefs/{bid}")).json()["status"] == status)
 
 
+def test_the_article_text_is_kept_once(fake: FakeServer, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+
+    async def go() -> dict[str, Any]:
+        async with desk_client(settings_for(fake), data) as (client, _desk):
+            bid = (await client.post("/v1/briefs", json=seed_json())).json()["id"]
+            body = await finished(client, bid)
+            served = (await client.get(f"/v1/briefs/{bid}.json")).json()
+            assert served["article"]["text"] == body["record"]["article"]["text"]
+            return served
+
+    served = run(go())
+    assert served["article"]["text"] == load_article(SEED).text
+    db = sqlite3.connect(data / "briefs.sqlite3")
+    stored = json.loads(db.execute("SELECT record FROM briefs").fetchone()[0])
+    db.close()
+    assert stored["article"]["text"] is None and stored["article"]["text_chars"] == len(
+        served["article"]["text"]
+    )
+
+
 def test_retention_deletes_finished_briefs_past_their_days(fake: FakeServer, tmp_path: Path) -> None:
     data = tmp_path / "data"
 

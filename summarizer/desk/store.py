@@ -32,6 +32,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
+import orjson
+
 from summarizer.articles import Article
 from summarizer.errors import ConfigurationError
 from summarizer.files import exclusive, open_sqlite, user_data_dir
@@ -124,6 +126,30 @@ def brief_key(text_key: str, article: Article) -> str:
     brief (grounded from the same answer, without a model call: ``Store.same_text_answer``)."""
     meta = json.dumps([article.title, article.url, article.published_at, article.publisher])
     return hashlib.sha256(f"{text_key}\0{meta}".encode()).hexdigest()
+
+
+_TEXT_CHARS = "text_chars"  # a stored record's article.text: the first this many of the row's
+
+
+def _without_text(record: str, article_json: str) -> str:
+    """The record to store: its article text left out when it is the start of the row's article
+    (all of it, or what the model saw of a long one), so the text is kept once."""
+    obj = orjson.loads(record)
+    text = obj["article"]["text"]
+    if not isinstance(text, str) or not article_from_json(article_json).text.startswith(text):
+        return record
+    obj["article"]["text"], obj["article"][_TEXT_CHARS] = None, len(text)
+    return orjson.dumps(obj).decode("utf-8")
+
+
+def _with_text(stored: str, article_json: str) -> str:
+    """A stored record as the API gives it: the article text put back."""
+    if f'"{_TEXT_CHARS}"' not in stored:
+        return stored  # stored whole (a record from before, or a text that is not the article's start)
+    obj = orjson.loads(stored)
+    chars = obj["article"].pop(_TEXT_CHARS)
+    obj["article"]["text"] = article_from_json(article_json).text[:chars]
+    return orjson.dumps(obj).decode("utf-8")
 
 
 def _matching(query: str | None) -> tuple[str, list[Any]]:
@@ -246,9 +272,12 @@ class Store:
         return article_from_json(values[0]) if values else None
 
     def record(self, bid: str) -> str | None:
-        """The stored record's JSON (``EventSummary``, as ``--format json`` prints it, compact)."""
-        values = self.reader.execute("SELECT record FROM briefs WHERE id = ?", (bid,)).fetchone()
-        return values[0] if values else None
+        """The stored record's JSON (``EventSummary``, as ``--format json`` prints it, compact),
+        its article text put back from the row's article (``finish`` keeps it once)."""
+        values = self.reader.execute("SELECT record, article FROM briefs WHERE id = ?", (bid,)).fetchone()
+        if not values or values[0] is None:
+            return None
+        return _with_text(values[0], values[1])
 
     def recent(self, limit: int, query: str | None = None, offset: int = 0) -> tuple[list[Row], int]:
         """The newest briefs (matching ``query``), from ``offset`` on, and how many match."""
@@ -387,6 +416,10 @@ class Store:
         model_calls: int,
     ) -> None:
         with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            article = self.db.execute("SELECT article FROM briefs WHERE id = ?", (bid,)).fetchone()
+            if article is not None:
+                record = _without_text(record, article[0])
             self.db.execute(
                 "UPDATE briefs SET status = 'done', record = ?, headline = ?, needs_review = ?,"
                 " finished_at = ?, model_s = ?, extract_s = ?, model_calls = model_calls + ?,"
