@@ -915,4 +915,7 @@ def test_sigkill_with_work_queued_then_restart_finishes_every_brief_once(tmp_pat
     assert len(rows) == n and len({r[1] for r in rows}) == n and {r[2] for r in rows} == {"done"}
     assert all(json.loads(r[3])["key"] == r[4] for r in rows)  # the record's key: the ledger's
     assert calls <= n + in_flight, (calls, n, in_flight)
-    assert sum(r[5] for r in rows) == calls  # every call counted once, across the kill
+    # Every call is counted across the kill: each is counted before it is sent, so a kill between
+    # the count and the send can count one that never left (at most one per brief in flight).
+    counted = sum(r[5] for r in rows)
+    assert calls <= counted <= calls + in_flight, (counted, calls, in_flight)
