@@ -24,6 +24,7 @@ __all__ = [
     "InputError",
     "ModelResponseError",
     "SummarizerError",
+    "internal_error",
 ]
 
 
@@ -84,3 +85,8 @@ class ModelResponseError(SummarizerError):
 class BatchError(SummarizerError):
     exit_code = 7
     kind = "batch"
+
+
+def internal_error(exc: BaseException) -> SummarizerError:
+    """An unexpected exception on one article, as the one-line error it is recorded with."""
+    return SummarizerError(f"internal error on this article: {type(exc).__name__}: {exc}; please report it")

@@ -18,16 +18,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import httpx2
-from openai.types.chat import ChatCompletion
-from pydantic import ValidationError
 
 from summarizer.articles import Article
 from summarizer.batch.books import BatchOptions
 from summarizer.batch.intake import JobQueue
-from summarizer.batch.provider_state import parse_result, read_results, result_reason
+from summarizer.batch.provider_state import completion_of, read_results, result_reason
 from summarizer.batch.request_lines import RequestBodies, as_sent, file_endpoint, request_line
 from summarizer.batch.runner import BatchRunner
 from summarizer.errors import BatchError, EndpointError
@@ -91,13 +89,7 @@ class ImportRunner(BatchRunner):
             self.missing += 1  # not in this file: stays pending
             return
         self._waiting_dups[key] = 0
-        status, body = parse_result(raw)
-        answered: Any = None
-        if status == 200:
-            try:
-                answered = ChatCompletion.model_validate(body)
-            except ValidationError:
-                status = 0
+        answered, status, body = completion_of(raw)
         if answered is not None:
             await queue.put((item, article, key, answered))
             return
@@ -105,4 +97,4 @@ class ImportRunner(BatchRunner):
             f"the results file has no usable answer ({result_reason(status, body)}); "
             "export again and rerun it, or use --via local"
         )
-        await self._failed_article(item, article, key, CallStats(requests=1), err)
+        await self._failed_article(item.name, article, key, CallStats(requests=1), err)

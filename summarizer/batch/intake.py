@@ -5,7 +5,7 @@ lines and never stop the archive."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from summarizer.articles import Article
@@ -21,6 +21,18 @@ JobQueue = asyncio.Queue[Job | None]
 
 
 class Intake(Books):
+    async def _new_work(self, items: Iterable[InputItem], room: int) -> AsyncIterator[Job]:
+        """The new work among ``items`` (``_produce`` decides), one job at a time, at most
+        ``room`` read ahead: for runners that take the jobs themselves instead of workers."""
+        queue: JobQueue = asyncio.Queue(maxsize=room)
+        producer = asyncio.ensure_future(self._produce(items, queue, 1))
+        try:
+            while (job := await queue.get()) is not None:
+                yield job
+            await producer
+        finally:
+            producer.cancel()
+
     async def _produce(self, items: Iterable[InputItem], queue: JobQueue, n_workers: int) -> None:
         for item in items:
             try:

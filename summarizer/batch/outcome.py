@@ -11,7 +11,7 @@ from typing import Any
 from summarizer.articles import Article
 from summarizer.batch.books import failure_line
 from summarizer.batch.executor import Executor
-from summarizer.errors import AuthenticationError, ConfigurationError, SummarizerError
+from summarizer.errors import AuthenticationError, ConfigurationError, SummarizerError, internal_error
 from summarizer.transport import CallStats
 
 
@@ -54,10 +54,7 @@ async def attempt(
         if not stopping():  # stopping: the article stays pending, not failed
             _dead(out, name, article, err)
     except Exception as exc:  # one article never takes the run down
-        internal = SummarizerError(
-            f"internal error on this article: {type(exc).__name__}: {exc}; please report it"
-        )
-        _dead(out, name, article, internal)
+        _dead(out, name, article, internal_error(exc))
     out.requests, out.throttled = stats.requests, stats.throttled
     return out
 

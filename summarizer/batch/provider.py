@@ -21,10 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
-from openai.types.chat import ChatCompletion
-from pydantic import ValidationError
 
-from summarizer.batch.books import BatchOptions, failure_line
+from summarizer.batch.books import BatchOptions
 from summarizer.batch.intake import JobQueue
 from summarizer.batch.provider_state import (
     BUILT,
@@ -38,7 +36,7 @@ from summarizer.batch.provider_state import (
     Part,
     PartWriter,
     ProviderState,
-    parse_result,
+    completion_of,
     read_results,
     result_reason,
     state_folder,
@@ -52,6 +50,7 @@ from summarizer.ledger_index import KeyState
 from summarizer.llm.batches import ProviderBatches, batch_summary
 from summarizer.progress import Progress, Tally
 from summarizer.settings import Settings
+from summarizer.transport import CallStats
 
 
 @dataclass
@@ -128,15 +127,9 @@ class ProviderRunner(BatchRunner):
 
     async def _intake(self, items: Iterable[InputItem], writer: PartWriter) -> None:
         """New articles into parts (``Intake._produce`` decides what is new)."""
-        queue: JobQueue = asyncio.Queue(maxsize=64)
-        producer = asyncio.ensure_future(self._produce(items, queue, 1))
-        try:
-            while (job := await queue.get()) is not None:
-                item, article, key = job[:3]
-                await self._write(writer, Held(key, item.name, 1, article))
-            await producer
-        finally:
-            producer.cancel()
+        async for job in self._new_work(items, 64):
+            item, article, key = job[:3]
+            await self._write(writer, Held(key, item.name, 1, article))
 
     async def _write(self, writer: PartWriter, held: Held) -> None:
         body = self.bodies.body(held.article)
@@ -231,16 +224,11 @@ class ProviderRunner(BatchRunner):
                     self._finish(h.key, ok=state is KeyState.SUCCEEDED)
                     continue
                 raw = results.pop(h.key, None)
-                status, body = parse_result(raw) if raw is not None else (0, None)
-                if status == 200:
-                    try:
-                        completion = ChatCompletion.model_validate(body)
-                    except ValidationError:
-                        status, body = 0, {"message": "an answer that is not a chat completion"}
-                    else:
-                        item = InputItem(h.input, lambda a=h.article: a)  # type: ignore[misc]
-                        await queue.put((item, h.article, h.key, completion))  # counted when run
-                        continue
+                completion, status, body = completion_of(raw)
+                if completion is not None:
+                    item = InputItem(h.input, lambda a=h.article: a)  # type: ignore[misc]
+                    await queue.put((item, h.article, h.key, completion))  # counted when run
+                    continue
                 self.tally.model_calls += status >= 400  # a request the provider ran and failed
                 unanswered.append((h, result_reason(status, body) if raw else self._missing(part)))
             for _ in range(n):
@@ -283,6 +271,4 @@ class ProviderRunner(BatchRunner):
             "rerun with --retry-failed, or with --via local"
         )
         err.attempts = h.attempt
-        self.progress.note(f"{h.input}: failed: {err}")
-        line = failure_line(h.key, h.input, h.article.id, err)
-        await self._append(line, failed=True, then=lambda: self._finish(h.key, ok=False))
+        await self._failed_article(h.input, h.article, h.key, CallStats(), err)

@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from openai.types.chat import ChatCompletion
+from pydantic import ValidationError
 
 from summarizer.articles import Article
 from summarizer.batch.request_lines import request_line
@@ -242,6 +244,20 @@ def parse_result(raw: bytes) -> tuple[int, Any]:
         return 0, line["error"]
     response = line.get("response") or {}
     return int(response.get("status_code") or 0), response.get("body")
+
+
+def completion_of(raw: bytes | None) -> tuple[ChatCompletion | None, int, Any]:
+    """A result line's answer when it is a usable chat completion, else None with the line's
+    status and body, for the reason it is not (``result_reason``)."""
+    if raw is None:
+        return None, 0, None
+    status, body = parse_result(raw)
+    if status != 200:
+        return None, status, body
+    try:
+        return ChatCompletion.model_validate(body), status, body
+    except ValidationError:
+        return None, 0, {"message": "an answer that is not a chat completion"}
 
 
 def result_reason(status: int, detail: Any) -> str:

@@ -162,21 +162,15 @@ class RayRunner(BatchRunner):
 
     async def _work(self, items: Iterable[InputItem]) -> None:
         """Inputs read by the books' own intake, summarised on Ray a window at a time."""
-        queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=self.window)
-        producer = asyncio.ensure_future(self._produce(items, queue, 1))
-        try:
-            window: list[dict[str, str]] = []
-            while (job := await queue.get()) is not None:
-                item, article, key = job[:3]
-                window.append({"key": key, "input": item.name, "article": _dumps(article)})
-                if len(window) >= self.window:
-                    await self._summarize(window)
-                    window = []
-            if window:
+        window: list[dict[str, str]] = []
+        async for job in self._new_work(items, self.window):
+            item, article, key = job[:3]
+            window.append({"key": key, "input": item.name, "article": _dumps(article)})
+            if len(window) >= self.window:
                 await self._summarize(window)
-            await producer
-        finally:
-            producer.cancel()
+                window = []
+        if window:
+            await self._summarize(window)
 
     async def _summarize(self, window: list[dict[str, str]]) -> None:
         ray = self.ray

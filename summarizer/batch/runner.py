@@ -150,9 +150,10 @@ class BatchRunner(Intake):
         await self._append(out.line, failed=out.failed, then=lambda: self._finish(key, ok=ok))
 
     async def _failed_article(
-        self, item: InputItem, article: Article, key: str, stats: CallStats, err: SummarizerError
+        self, name: str, article: Article, key: str, stats: CallStats, err: SummarizerError
     ) -> None:
+        """Dead-letter one article (``name``: its input) with what it cost."""
         self._account(stats, err.usage)
-        self.progress.note(f"{item.name}: failed: {err}")
-        line = failure_line(key, item.name, article.id, err)
+        self.progress.note(f"{name}: failed: {err}")
+        line = failure_line(key, name, article.id, err)
         await self._append(line, failed=True, then=lambda: self._finish(key, ok=False))

@@ -38,7 +38,7 @@ from summarizer.articles import Article
 from summarizer.batch.keys import item_key
 from summarizer.desk.model import DeskModel, model_wait
 from summarizer.desk.store import Row, Store, StoreThreads, brief_id, brief_key
-from summarizer.errors import SummarizerError
+from summarizer.errors import SummarizerError, internal_error
 from summarizer.llm import Endpoint
 from summarizer.llm.clients import keeper
 from summarizer.settings import Settings
@@ -306,7 +306,7 @@ class Desk(DeskView):
 
     async def _run(self, bid: str) -> None:
         article = await self._read(self.store.article, bid)
-        if article is None:  # pragma: no cover - rows are never deleted
+        if article is None:  # pragma: no cover - a queued or running brief is never deleted
             return
         await self._db(self.store.start, bid, time.time())
         started = time.monotonic()
@@ -334,8 +334,7 @@ class Desk(DeskView):
             return
         except Exception as exc:  # one brief never takes the desk down
             log.exception("internal error on brief %s", bid)
-            message = f"internal error on this article: {type(exc).__name__}: {exc}; please report it"
-            await self._failed(bid, " ".join(message.split()), "internal", wait[0], kept.uncounted())
+            await self._failed(bid, str(internal_error(exc)), "internal", wait[0], kept.uncounted())
             return
         finally:
             keeper.reset(keeping)
