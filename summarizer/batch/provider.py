@@ -262,7 +262,7 @@ class ProviderRunner(BatchRunner):
     def _missing(part: Part) -> str:
         if part.errors:
             return "; ".join(part.errors)[:200]
-        return f"no answer in batch {part.batch_id} ({part.status})"
+        return f"no answer in batch {part.batch_id} ({part.outcome})"  # its status is "downloaded" by now
 
     async def _dead_letter(self, h: Held, part: Part, reason: str) -> None:
         times = f"{h.attempt} submission{'s' * (h.attempt != 1)}"
