@@ -26,7 +26,6 @@ Counters: ``uploads``, ``creates``, ``runs`` (custom_id -> times a line with it 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import sys
@@ -308,20 +307,10 @@ class FakeBatches:
 
     def _answer(self, line: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """One request line answered by the fake's chat handling (scripts and markers apply)."""
-        module = sys.modules[type(self.owner).__module__]
-        article_from_messages, messages_text = module.article_from_messages, module.messages_text
-
         owner = self.owner
         payload = line.get("body") or {}
-        messages = payload.get("messages") or []
-        article = article_from_messages(messages)
-        subject = article if article is not None else messages_text(messages)
-        key = hashlib.sha256(subject.encode()).hexdigest()
         seen = owner._seen("POST", "/v1/chat/completions")
-        seen.subject = key
-        if owner.keep_log:
-            with owner._lock:
-                owner._subjects.setdefault(key, subject)
+        article, subject, key = owner.subject_of(seen, payload.get("messages") or [])
         step = owner._next_step(subject, key, article)
         owner._fault(seen, step.kind)
         kind = step.kind

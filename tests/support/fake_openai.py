@@ -1055,6 +1055,18 @@ class FakeOpenAI:
         with self._lock:
             self._status[status] += 1
 
+    def subject_of(self, seen: Seen, messages: Any) -> tuple[str | None, str, str]:
+        """A chat request's article (None without boundary lines), its subject (the article or
+        the message text) and the subject's sha256, noted on ``seen`` and in the log."""
+        article = article_from_messages(messages)
+        subject = article if article is not None else messages_text(messages)
+        key = hashlib.sha256(subject.encode()).hexdigest()
+        seen.subject = key
+        if self.keep_log:
+            with self._lock:
+                self._subjects.setdefault(key, subject)
+        return article, subject, key
+
     def _next_step(self, subject: str, key: str, article: str | None) -> Step:
         with self._lock:
             for script in self._scripts.values():
@@ -1125,17 +1137,11 @@ class FakeOpenAI:
             self._fault(seen, "bad_request")
             return error_reply(400, "the body must be a JSON object with a 'messages' list")
         messages = payload["messages"]
-        article = article_from_messages(messages)
-        subject = article if article is not None else messages_text(messages)
-        key = hashlib.sha256(subject.encode()).hexdigest()
-        seen.subject = key
+        article, subject, key = self.subject_of(seen, messages)
         seen.mode = _mode_of(payload)
         seen.messages = len(messages)
         budget = payload.get("max_completion_tokens", payload.get("max_tokens"))
         seen.max_tokens = budget if isinstance(budget, int) else None
-        if self.keep_log:
-            with self._lock:
-                self._subjects.setdefault(key, subject)
         prompt_tokens = max(1, len(body) // 4)
 
         refused, limit_headers = self._gate(seen, headers, prompt_tokens)
