@@ -24,7 +24,6 @@ __all__ = [
     "InputError",
     "ModelResponseError",
     "SummarizerError",
-    "internal_error",
 ]
 
 
