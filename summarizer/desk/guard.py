@@ -9,7 +9,8 @@ In order:
    ``GET /`` (the page itself, which holds no data and asks for the token once).
 3. Body limit: a declared ``Content-Length`` over the limit is refused at once (413); a body
    that streams past it is cut off (``BodyTooLarge``, answered 413 by the app).
-4. Rate limit: ``POST /v1/briefs`` is limited per client address (a token bucket holding one
+4. Rate limit: ``POST /v1/briefs`` (and a brief's ``/retry`` and ``/regenerate``, which queue
+   work too) is limited per client address (a token bucket holding one
    minute's worth); over it, 429 with ``Retry-After``. Only accepted work counts: a submission
    answered other than 202 (served from the store, refused) gets its token back.
 """
@@ -36,6 +37,14 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 OPEN_PATHS = frozenset({"/", "/favicon.ico"})
 SUBMIT_PATH = "/v1/briefs"
+RERUN_ACTIONS = ("/retry", "/regenerate")  # POST /v1/briefs/{id}/retry, .../regenerate
+
+
+def queues_work(path: str) -> bool:
+    """Whether a POST to ``path`` queues a brief (and so counts against the rate limit)."""
+    return path == SUBMIT_PATH or (path.startswith(SUBMIT_PATH + "/") and path.endswith(RERUN_ACTIONS))
+
+
 MAX_CLIENTS = 10_000
 
 
@@ -165,7 +174,7 @@ class Guard:
                 message = f"request body: {int(length):,} bytes is over the {limit:,}-byte request limit"
                 await send_error(send, 413, "input", message + "; send a smaller article")
                 return
-            if path == SUBMIT_PATH:
+            if queues_work(path):
                 client = (scope.get("client") or ("?", 0))[0]
                 wait = self.limiter.take(str(client))
                 if wait > 0:

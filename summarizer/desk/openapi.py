@@ -46,7 +46,8 @@ def _errors(*codes: int) -> dict[str, Any]:
         401: "No token, or the wrong one (only when the desk was started with --token).",
         404: "No such brief.",
         403: "Refused by the desk's guard: a Host name it does not serve, or another site's Origin.",
-        409: "The brief is not done (yet, or it failed: the body says which), or it is running.",
+        409: "The brief is not done (yet, or it failed: the body says which), it is running, or "
+        "(retry) it is done.",
         413: "The article or the request body is over the limit.",
         415: "Unsupported content type or file type.",
         422: "Not a usable article (empty, binary, not UTF-8, malformed JSON, no 'text'): the CLI's message.",
@@ -69,6 +70,32 @@ def document(*, token_required: bool) -> dict[str, Any]:
     status = _json(refs["BriefStatus"], "The brief's status; when done, with its record.")
     location = {"Location": {"schema": {"type": "string"}, "description": "The brief's status URL."}}
     poll = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds before asking again."}}
+
+    wait = {
+        "name": "wait",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 0, "maximum": 60, "default": 0},
+        "description": "Seconds to wait for a change when If-None-Match is sent.",
+    }
+    if_none_match = {
+        "name": "If-None-Match",
+        "in": "header",
+        "schema": {"type": "string"},
+        "description": "The ETag of the status you have.",
+    }
+    etag = {"ETag": {"schema": {"type": "string"}, "description": "The desk's state this answer saw."}}
+
+    def rerun(summary: str, *, conflict: bool) -> dict[str, Any]:
+        codes = (404, 409, 429) if conflict else (404, 429)  # 409: retry of a brief that is done
+        responses = {
+            "202": {
+                **status,
+                "description": "Queued (or already queued or running).",
+                "headers": {**location, **poll},
+            },
+            **_errors(*auth, *codes),
+        }
+        return {"post": {"summary": summary, "parameters": [brief_id], **secured, "responses": responses}}
 
     def rendering(media: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -127,12 +154,23 @@ def document(*, token_required: bool) -> dict[str, Any]:
             },
         },
         "/v1/briefs/{brief_id}": {
-            "get": {"summary": "A brief's status, and its record when done.", "parameters": [brief_id],
-                    **secured, "responses": {"200": status, **_errors(*auth, 404)}},
+            "get": {"summary": "A brief's status, and its record when done.",
+                    "description": "A long poll: send the ETag of the last answer as If-None-Match, "
+                    "with wait=S; the answer comes at the desk's next change, or 304 after S seconds.",
+                    "parameters": [brief_id, wait, if_none_match], **secured,
+                    "responses": {"200": {**status, "headers": etag},
+                                  "304": {"description": "No change within wait seconds.", "headers": etag},
+                                  **_errors(*auth, 400, 404)}},
             "delete": {"summary": "Delete a brief and its article for good (not while it runs).",
                        "parameters": [brief_id], **secured,
                        "responses": {"204": {"description": "Deleted."}, **_errors(*auth, 404, 409)}},
         },
+        "/v1/briefs/{brief_id}/retry": rerun(
+            "Queue a failed brief again (a kept model answer is grounded again, no new call).",
+            conflict=True),
+        "/v1/briefs/{brief_id}/regenerate": rerun(
+            "Ask the model again for a done or failed brief (another seed at temperature 0.7; the "
+            "answer is grounded as every answer is). Costs a model call.", conflict=False),
         "/v1/briefs/{brief_id}.json": rendering("application/json", "The record (`--format json`).",
                                                 refs["EventSummary"]),
         "/v1/briefs/{brief_id}.md": rendering("text/markdown", "The Markdown brief.", {"type": "string"}),

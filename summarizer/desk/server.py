@@ -47,10 +47,12 @@ class ServeOptions:
 
 def concurrency_for(settings: Settings, wanted: int | None) -> tuple[int, str | None]:
     """Model calls at a time, and a note when the wish was cut."""
-    if settings.embedded:
-        if wanted is not None and wanted > 1:
-            return 1, "the embedded model answers one request at a time: --concurrency 1"
-        return 1, None
+    if settings.embedded:  # one brief per slot of the embedded server (--slots, default 1)
+        slots = settings.embedded_slots
+        if wanted is not None and wanted > slots:
+            note = f"the embedded model answers {slots} request(s) at a time (--slots): --concurrency {slots}"
+            return slots, note
+        return wanted or slots, None
     return (wanted or DEFAULT_CONCURRENCY), None
 
 
@@ -140,8 +142,13 @@ def serve(settings: Settings, options: ServeOptions) -> None:
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
+
+        def stop() -> None:
+            server.stop()
+            desk.closing()  # long polls answer now: uvicorn's graceful stop waits for open requests
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, server.stop)
+            loop.add_signal_handler(sig, stop)
         await desk.start()
         try:
             print(

@@ -330,6 +330,21 @@ class Store:
         assert row is not None
         return row
 
+    def requeue(self, bid: str, *, fresh: bool, at: float) -> Row | None:
+        """A finished brief (done or failed) ``queued`` again at the end of the queue; ``fresh``
+        forgets its kept answer, so the model is asked anew. None if it is not finished."""
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            seq = self._next_seq()
+            changed = self.db.execute(
+                "UPDATE briefs SET seq = ?, status = 'queued', submitted_at = ?, queued_at = ?,"
+                " started_at = NULL, finished_at = NULL, error = NULL, error_kind = NULL,"
+                " answer = CASE WHEN ? THEN NULL ELSE answer END"
+                " WHERE id = ? AND status IN ('done', 'failed')",
+                (seq, at, at, int(fresh), bid),
+            ).rowcount
+        return self.get(bid, conn=self.db) if changed else None
+
     def answer(self, bid: str, text_key: str) -> str | None:
         """The model's last answer for a brief (kept by ``keep_answer``), if it was given to
         this ``text_key``: the same text, prompt, schema and model (a desk restarted with

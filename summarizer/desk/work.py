@@ -6,11 +6,15 @@
 - Exactly once: a brief is keyed by its text like a batch article (``batch.item_key``) and by
   the story's metadata (``store.brief_key``). Submitting a key that is ``done`` is answered from
   the store (no model call); one that is ``queued`` or ``running`` joins it; one that ``failed``
-  is queued again (asking again is the desk's retry). The model's answer is kept as it arrives:
+  is queued again (asking again is the desk's retry; ``rerun`` does it by id, and with ``fresh``
+  regenerates a done brief: its kept answer forgotten, the model asked again at
+  ``REGENERATE_TEMPERATURE`` with a new seed). The model's answer is kept as it arrives:
   a restart, or the same text with a corrected dateline, URL, publisher or title, grounds it
   again without a model call.
 - Nothing lost: a brief is in the store before the API answers 202 and ``done`` in it before
   anyone is told; at start, work a crash left ``queued`` or ``running`` is queued again.
+- Watching: ``changes`` counts every change of any brief's state or place in the queue;
+  ``changed_since`` waits for the next one (the API's long poll), and returns at once on close.
 - The model client is made once: the embedded llama.cpp server is started in the background when
   the desk starts (kept warm for every brief) and stopped when it closes, or ``--base-url`` is used.
 
@@ -41,6 +45,7 @@ from summarizer.desk.store import Row, Store, StoreThreads, brief_id, brief_key
 from summarizer.errors import SummarizerError, internal_error
 from summarizer.llm import Endpoint
 from summarizer.llm.clients import keeper
+from summarizer.llm.forms import sampling
 from summarizer.settings import Settings
 from summarizer.transport import CallStats
 
@@ -56,6 +61,12 @@ class QueueFull(SummarizerError):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class AlreadyDone(SummarizerError):
+    """A retry of a brief that is done (regenerate asks the model again)."""
+
+    kind = "done"
 
 
 @dataclass
@@ -84,6 +95,7 @@ class _Timing:
         return sum(self.durations) / len(self.durations) if self.durations else 5.0
 
 
+REGENERATE_TEMPERATURE = 0.7  # a regenerated brief's sampling: another answer, grounded the same
 UNHEALTHY_AFTER = 3  # briefs in a row that failed reaching the model: /healthz says not ok
 ENDPOINT_KINDS = frozenset({"endpoint", "authentication"})
 
@@ -159,12 +171,17 @@ class Desk(DeskView):
         self._timing = _Timing()
         self.started = False
         self.model_calls = 0  # model requests sent by this process (tests and the load bench read it)
+        self.changes = 0  # changes of any brief's state or queue place (``changed_since``)
+        self._change = asyncio.Event()
+        self._closing = False
+        self._fresh: set[str] = set()  # queued by ``rerun(fresh=True)``: ask the model anew
 
     # -- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
         if self.started:
             return
+        self._closing = False
         self._wake = asyncio.Condition()
         self._submit_lock = asyncio.Lock()
         await self.threads.open(self.options.data_dir)
@@ -184,7 +201,8 @@ class Desk(DeskView):
 
     async def close(self) -> None:
         """Stop the workers (a running brief stays ``running`` and is re-queued on the next
-        start), then the model client, the embedded server and the store."""
+        start), then the model client, the embedded server and the store. Long polls return."""
+        self.closing()
         tasks = [*self._workers, *([self._warm] if self._warm else [])]
         for task in tasks:
             task.cancel()
@@ -208,6 +226,27 @@ class Desk(DeskView):
             yield self
         finally:
             await self.close()
+
+    # -- watching -------------------------------------------------------------------------
+
+    def closing(self) -> None:
+        """The desk is about to close: long polls answer now, not after their wait."""
+        self._closing = True
+        self._touch()
+
+    def _touch(self) -> None:
+        """A brief changed state or place in the queue: wake whoever waits for a change."""
+        self.changes += 1
+        self._change.set()
+        self._change = asyncio.Event()
+
+    async def changed_since(self, seen: int, timeout: float) -> None:
+        """Return once ``changes`` is past ``seen`` (at once if it already is, or the desk is
+        closing), or after ``timeout`` seconds."""
+        if self.changes != seen or self._closing:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._change.wait(), timeout)
 
     # -- queue ----------------------------------------------------------------------------
 
@@ -256,10 +295,36 @@ class Desk(DeskView):
                 self.store.enqueue, key, article, source=source, submitted_at=received_at or time.time(),
                 text_key=text_key,
             )  # fmt: skip
-            async with self._wake:
-                self._queue.append(row.id)
-                self._wake.notify()
+            await self._queue_up(row.id)
         return Submission(row, created=True, position=self.position(row.id))
+
+    async def _queue_up(self, bid: str) -> None:
+        assert self._wake is not None
+        async with self._wake:
+            self._queue.append(bid)
+            self._wake.notify()
+        self._touch()
+
+    async def rerun(self, bid: str, *, fresh: bool) -> Submission | None:
+        """Queue a finished brief again: a failed one (retry; a kept answer is grounded again),
+        or with ``fresh`` a done or failed one (regenerate: the model is asked anew, at
+        ``REGENERATE_TEMPERATURE``). A queued or running brief is left as it is; a done one
+        without ``fresh`` raises ``AlreadyDone``. None: no such brief."""
+        assert self._submit_lock is not None, "start the desk first"
+        async with self._submit_lock:
+            row = await self._read(self.store.get, bid)
+            if row is None:
+                return None
+            if row.status in {"queued", "running"}:
+                return Submission(row, created=False, position=self.position(bid))
+            if row.status == "done" and not fresh:
+                raise AlreadyDone(f"brief {bid} is done; regenerate it to ask the model again")
+            requeued = await self._db(self.store.requeue, bid, fresh=fresh, at=time.time())
+            assert requeued is not None  # finished, and only this lock's holder changes that
+            if fresh:
+                self._fresh.add(bid)
+            await self._queue_up(bid)
+        return Submission(requeued, created=True, position=self.position(bid))
 
     async def delete(self, bid: str) -> bool | None:
         """Delete a brief: True if deleted, False if there was none, None while it runs (its
@@ -270,7 +335,10 @@ class Desk(DeskView):
                 return None
             with contextlib.suppress(ValueError):
                 self._queue.remove(bid)
-            return await self._db(self.store.delete, bid)
+            self._fresh.discard(bid)
+            deleted = await self._db(self.store.delete, bid)
+            self._touch()
+            return deleted
 
     async def _retention(self) -> None:
         """Delete finished briefs older than the retention, at start and every hour."""
@@ -309,18 +377,24 @@ class Desk(DeskView):
         if article is None:  # pragma: no cover - a queued or running brief is never deleted
             return
         await self._db(self.store.start, bid, time.time())
+        self._touch()
         started = time.monotonic()
+        fresh = bid in self._fresh
+        regenerated = await self._regenerating(bid) if fresh else None
         stats = CallStats()
         wait = [0.0]
         token = model_wait.set(wait)
         kept = _Kept(self, bid, stats)
         keeping = keeper.set(kept)
+        sampled = sampling.set(regenerated)
         try:
             text_key = item_key(article.text, self.model)
             # An answer kept before a stop, or one for the same text under other metadata.
-            stored = await self._read(self.store.answer, bid, text_key) or await self._read(
-                self.store.same_text_answer, text_key
-            )
+            stored = None
+            if not fresh:
+                stored = await self._read(self.store.answer, bid, text_key) or await self._read(
+                    self.store.same_text_answer, text_key
+                )
             answered = _readable(stored)
             if answered is not None:
                 log.info("brief %s: grounding a kept answer (no model call)", bid)
@@ -337,6 +411,7 @@ class Desk(DeskView):
             await self._failed(bid, str(internal_error(exc)), "internal", wait[0], kept.uncounted())
             return
         finally:
+            sampling.reset(sampled)
             keeper.reset(keeping)
             model_wait.reset(token)
             self.model_calls += stats.requests
@@ -345,8 +420,16 @@ class Desk(DeskView):
             needs_review=record.needs_review, at=time.time(), model_s=round(wait[0], 4),
             extract_s=record.provenance.latency_s, model_calls=kept.uncounted(),
         )  # fmt: skip
+        self._fresh.discard(bid)
+        self._touch()
         self._timing.durations.append(time.monotonic() - started)
         self._outcomes.append(None)
+
+    async def _regenerating(self, bid: str) -> tuple[float, int]:
+        """A regenerated brief's sampling: a seed of its own for each run of it."""
+        row = await self._read(self.store.get, bid)
+        runs = row.runs if row is not None else 0
+        return REGENERATE_TEMPERATURE, (self.settings.seed or 0) + runs
 
     async def _failed(self, bid: str, message: str, kind: str, model_s: float, calls: int) -> None:
         log.warning("brief %s failed: %s", bid, message)
@@ -355,6 +438,8 @@ class Desk(DeskView):
             self.store.fail, bid, error=message, kind=kind, at=time.time(), model_s=round(model_s, 4),
             model_calls=calls,
         )  # fmt: skip
+        self._fresh.discard(bid)
+        self._touch()
 
 
 class _Kept:

@@ -10,6 +10,7 @@ import functools
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import httpx2
@@ -45,9 +46,15 @@ _FALLBACK: dict[StructuredOutput, StructuredOutput] = {
 }
 # A forced form the server refused: the form the one-line error suggests instead.
 _SUGGEST: dict[StructuredOutput, StructuredOutput] = {"grammar": "json_schema", "json_schema": "json_object"}
-# llguidance (llama.cpp's grammar engine for JSON schemas): no whitespace between tokens, so the
-# model cannot pretty-print; the answer parses the same.
-_COMPACT_JSON = {"whitespace_flexible": False, "item_separator": ",", "key_separator": ":"}
+# llguidance (llama.cpp's grammar engine for JSON schemas): JSON on one line, so the model cannot
+# spend tokens on indentation; the answer parses the same. The separators are Python's
+# json.dumps default (", " and ": "), the one-line form models have read most: with bare "," and
+# ":" the 1.5B model lost its way on the seed (one figure of six, a Chinese word, an event twice;
+# see CHANGELOG), with these it kept all six figures.
+_COMPACT_JSON = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
+# Sampling other than the run's for the requests made in this context: (temperature, seed). The
+# desk's "regenerate" sets it, so the model can answer differently from its first, greedy answer.
+sampling: ContextVar[tuple[float, int] | None] = ContextVar("summarizer_sampling", default=None)
 
 
 def compact_grammar(schema: dict[str, Any]) -> str:
@@ -222,10 +229,11 @@ class Call:
             "response_model": response_model,
             "max_retries": self.settings.max_reasks,
             "max_tokens": max_tokens,
-            "temperature": self.settings.temperature,
         }
-        if self.settings.seed is not None:
-            kw["seed"] = self.settings.seed
+        temperature, seed = sampling.get() or (self.settings.temperature, self.settings.seed)
+        kw["temperature"] = temperature
+        if seed is not None:
+            kw["seed"] = seed
         if schema is None and form in ("json_schema", "tools"):
             return kw  # instructor writes the model's own schema
         wire = schema if schema is not None else response_model.model_json_schema()

@@ -109,6 +109,7 @@ class EmbeddedServer:
         cache_dir: Path | None = None,
         prefix: str | None = None,
         state_dir: Path | None = None,
+        slots: int = 1,
     ) -> None:
         if importlib.util.find_spec("xllamacpp") is None:
             raise ConfigurationError("the embedded model needs xllamacpp: " + INSTALL_HINT)
@@ -121,6 +122,7 @@ class EmbeddedServer:
         self.context_window: int | None = context_window
         self.start_timeout = start_timeout
         self.threads = threads or default_threads()
+        self.slots = slots
         self.cache_dir = cache_dir
         self.prefix = prefix
         self.state_dir = state_dir
@@ -139,6 +141,7 @@ class EmbeddedServer:
             context_window=settings.context_window,
             start_timeout=settings.server_start_timeout,
             prefix=prefix,
+            slots=settings.embedded_slots,
         )
 
     @property
@@ -166,6 +169,7 @@ class EmbeddedServer:
             "--ctx", str(context_window),
             "--threads", str(self.threads),
             "--alias", self.model_name,
+            "--slots", str(self.slots),
             *states,
         ]  # fmt: skip
 

@@ -1,7 +1,7 @@
 """The embedded server's own process: llama.cpp's OpenAI-compatible server, run by xllamacpp.
 
     python -m summarizer.local.llama_server --model M.gguf --port P --ctx N --threads T --alias NAME \
-        [--state-dir DIR]
+        [--slots S] [--state-dir DIR]
 
 ``xllamacpp.Server`` loads the model and serves HTTP (``/v1/chat/completions``, ``/v1/models``,
 ``/health``, and with ``--state-dir`` the slot save/restore actions ``POST /slots/0?action=...``)
@@ -41,8 +41,13 @@ def build_params(args: argparse.Namespace) -> Any:
     params.model_alias = {args.alias}
     params.hostnames = ["127.0.0.1"]
     params.port = args.port
-    params.n_ctx = args.ctx
-    params.n_parallel = 1  # one slot: one request at a time keeps its KV cache warm
+    # One slot by default: one request at a time keeps its KV cache warm. With S slots llama.cpp
+    # decodes S answers in one batch (continuous batching): on a CPU one token of each costs
+    # little more than one token of one, so a batch's articles per hour rise. Each slot gets the
+    # whole window (a KV cache of ctx x S tokens, not shared), so no article is cut for it.
+    params.n_parallel = args.slots
+    params.kv_unified = False
+    params.n_ctx = args.ctx * args.slots
     params.cont_batching = True
     params.cache_prompt = True  # reuse the KV cache of the prefix shared with the last request
     params.cache_ram_mib = PROMPT_CACHE_MIB
@@ -72,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ctx", type=int, required=True, help="context window in tokens")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--alias", default="local-model", help="model name the server answers to")
+    parser.add_argument("--slots", type=int, default=1, help="answers decoded side by side")
     parser.add_argument("--state-dir", help="folder for saved prompt KV states (slot save/restore)")
     args = parser.parse_args(argv)
 

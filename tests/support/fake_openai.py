@@ -841,6 +841,7 @@ class Seen:
     mode: str | None = None  # "json_schema" | "json_object" | "tools" | "text"
     messages: int = 0  # how many messages the request carried (a re-ask carries more)
     max_tokens: int | None = None
+    sampling: tuple[Any, Any] = (None, None)  # the request's (temperature, seed)
     usage: tuple[int, int] | None = None  # (prompt_tokens, completion_tokens) of a 200 answer
     fault: str | None = None
     status: int | None = None  # None: no response was sent (reset, client gone)
@@ -1142,6 +1143,7 @@ class FakeOpenAI:
         seen.messages = len(messages)
         budget = payload.get("max_completion_tokens", payload.get("max_tokens"))
         seen.max_tokens = budget if isinstance(budget, int) else None
+        seen.sampling = (payload.get("temperature"), payload.get("seed"))
         prompt_tokens = max(1, len(body) // 4)
 
         refused, limit_headers = self._gate(seen, headers, prompt_tokens)

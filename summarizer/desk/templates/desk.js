@@ -7,6 +7,8 @@
   let token = null;
   try { token = localStorage.getItem(TOKEN_KEY); } catch (e) { token = null; }
   let watching = null, pollTimer = null, tickTimer = null, searchTimer = null;
+  let seen = null, asking = null;  // the ETag of the watched brief's last status; its long poll
+  const LONG_POLL_S = 25;
 
   class NeedsToken extends Error {}
 
@@ -31,7 +33,7 @@
     errorBox.textContent = message;
     errorBox.hidden = false;
   }
-  function clearError() { errorBox.hidden = true; errorBox.textContent = ""; }
+  function clearError() { errorBox.hidden = true; errorBox.textContent = ""; $("failed-actions").hidden = true; }
   function failed(err) {
     if (err instanceof NeedsToken) return;
     showError("cannot reach the desk (" + (err && err.message ? err.message : err) + "); is summarizer serve running?");
@@ -111,6 +113,7 @@
   function stopWatching() {
     clearTimeout(pollTimer); clearInterval(tickTimer);
     pollTimer = tickTimer = null;
+    if (asking) { asking.abort(); asking = null; }
   }
   function describe(status, elapsed) {
     const secs = Math.max(0, elapsed).toFixed(0) + " s";
@@ -126,6 +129,7 @@
     if (status.status === "failed") {
       progress.hidden = true;
       showError(status.error || "the brief failed");
+      $("failed-actions").hidden = false;
       return;
     }
     const seen = Date.now();
@@ -134,25 +138,34 @@
     tickTimer = setInterval(() => {
       progress.textContent = describe(status, status.elapsed_s + (Date.now() - seen) / 1000);
     }, 250);
-    pollTimer = setTimeout(() => openBrief(status.id), 700);
+    // A long poll: the desk answers at its next change (this brief's or the queue's), or 304.
+    pollTimer = setTimeout(() => openBrief(status.id, true), 100);
   }
-  async function openBrief(id) {
+  async function openBrief(id, waiting) {
+    if (!waiting) seen = null;  // a brief opened anew: its status now, not at the next change
+    if (asking) asking.abort();
+    const controller = asking = new AbortController();
     try {
-      const response = await api("/v1/briefs/" + encodeURIComponent(id));
+      const path = "/v1/briefs/" + encodeURIComponent(id) + (seen ? "?wait=" + LONG_POLL_S : "");
+      const response = await api(path, {signal: controller.signal, headers: seen ? {"If-None-Match": seen} : {}});
+      if (asking === controller) asking = null;
+      if (watching !== id) return;  // another brief was opened meanwhile
+      if (response.status === 304) { pollTimer = setTimeout(() => openBrief(id, true), 0); return; }
       if (!response.ok) { stopWatching(); progress.hidden = true; showError(await errorOf(response)); return; }
       const status = await response.json();
-      if (watching !== id) return;  // another brief was opened meanwhile
+      if (watching !== id) return;
+      seen = response.headers.get("ETag");
       clearError();
       follow(status);
       if (status.status === "done" || status.status === "failed") refreshList();
     } catch (err) {
-      if (err instanceof NeedsToken) return;
+      if (err instanceof NeedsToken || (err && err.name === "AbortError")) return;
       // The desk is restarting (or the network dropped): keep asking; the brief resumes there.
       failed(err);
       stopWatching();
       progress.textContent = "Reconnecting to the desk…";
       progress.hidden = false;
-      pollTimer = setTimeout(() => { if (watching === id) openBrief(id); }, 2000);
+      pollTimer = setTimeout(() => { if (watching === id) openBrief(id, true); }, 2000);
     }
   }
   async function showBrief(status, reach) {
@@ -197,6 +210,23 @@
     } catch (err) { failed(err); }
   }
   $("copy-md").addEventListener("click", copyMarkdown);
+
+  // -- retry and regenerate --------------------------------------------------------------
+  async function rerun(action) {
+    const id = watching;
+    if (!id) return;
+    clearError();
+    try {
+      const response = await api("/v1/briefs/" + encodeURIComponent(id) + "/" + action, {method: "POST"});
+      if (!response.ok) { showError(await errorOf(response)); return; }
+      view.hidden = true;
+      follow(await response.json());
+      refreshList();
+      progress.focus();
+    } catch (err) { failed(err); }
+  }
+  $("retry").addEventListener("click", () => rerun("retry"));
+  $("regenerate").addEventListener("click", () => rerun("regenerate"));
 
   // -- delete ----------------------------------------------------------------------------
   async function deleteBrief() {
