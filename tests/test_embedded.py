@@ -411,3 +411,13 @@ def test_slots_decode_answers_side_by_side_each_with_the_whole_window() -> None:
                     busy = {s["id"] for s in now}
                 time.sleep(0.05)
         assert busy == {0, 1} and first.result() and second.result()
+
+
+def test_slots_each_get_the_whole_window() -> None:
+    import argparse
+
+    from summarizer.local.llama_server import build_params
+
+    args = argparse.Namespace(model="m.gguf", alias="m", port=1, ctx=8192, threads=2, slots=3, state_dir=None)
+    params = build_params(args)
+    assert (params.n_parallel, params.n_ctx, params.kv_unified) == (3, 3 * 8192, False)

@@ -53,8 +53,8 @@ Slots = Annotated[
         "--slots",
         min=1,
         max=16,
-        help="Answers the embedded server decodes side by side (default 1; a batch gains "
-        "articles per hour from 2-4). [env: SUMMARIZER_EMBEDDED_SLOTS]",
+        help="Answers the embedded server decodes side by side (default 1; on 2 CPU cores 2 or 4 "
+        "gained nothing, see bench/embedded_slots.py). [env: SUMMARIZER_EMBEDDED_SLOTS]",
         show_default=False,
     ),
 ]

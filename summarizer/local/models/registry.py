@@ -156,7 +156,7 @@ REGISTRY: dict[str, KnownModel] = {
             size=491_400_064,
             sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
             license="Apache-2.0",
-            purpose="Qwen2.5-Coder-0.5B-Instruct Q4_K_M, same tokenizer; faster, measured weaker (README)",
+            purpose="Qwen2.5-Coder-0.5B-Instruct Q4_K_M; no faster per brief (it writes more), weaker 4W",
             source=_QWEN_HALF_B_PARTS,
             install=HALF_B_EXTRA,
         ),
