@@ -421,3 +421,25 @@ def test_slots_each_get_the_whole_window() -> None:
     args = argparse.Namespace(model="m.gguf", alias="m", port=1, ctx=8192, threads=2, slots=3, state_dir=None)
     params = build_params(args)
     assert (params.n_parallel, params.n_ctx, params.kv_unified) == (3, 3 * 8192, False)
+
+
+def test_a_multi_slot_server_leaves_the_saved_prompt_state_alone(tmp_path: Path) -> None:
+    """A one-slot state does not load into a two-slot server: it is neither used nor deleted."""
+    from summarizer.local.embedded import EmbeddedServer
+    from summarizer.prompts import system_message
+
+    states = tmp_path / "states"
+    with EmbeddedServer(model=SMALL, prefix=system_message(), state_dir=states) as one:
+        httpx2.post(
+            f"{one.base_url}/chat/completions",
+            json={"model": one.model_name, "max_tokens": 4,
+                  "messages": [{"role": "system", "content": system_message()},
+                               {"role": "user", "content": "Say yes."}]},
+            timeout=120,
+        )  # fmt: skip
+        one.answered()
+    saved = sorted(states.iterdir())
+    assert len(saved) == 1 and saved[0].suffix == ".kv"
+    with EmbeddedServer(model=SMALL, prefix=system_message(), state_dir=states, slots=2) as two:
+        assert two.prefix_state is None and "--state-dir" not in two.argv(Path("m"), 8192)
+    assert sorted(states.iterdir()) == saved  # still there for the next one-slot run

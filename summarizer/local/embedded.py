@@ -161,7 +161,7 @@ class EmbeddedServer:
     def argv(self, model_path: Path, context_window: int) -> list[str]:
         # The script is run by path with -P (Python 3.11+: no script directory on sys.path), so
         # the child imports neither the summarizer package nor its dependencies: a faster start.
-        states = ["--state-dir", str(self._state_folder())] if self.prefix is not None else []
+        states = ["--state-dir", str(self._state_folder())] if self._keeps_prefix else []
         return [
             sys.executable, "-P", str(SERVER_SCRIPT),
             "--model", str(model_path),
@@ -172,6 +172,14 @@ class EmbeddedServer:
             "--slots", str(self.slots),
             *states,
         ]  # fmt: skip
+
+    @property
+    def _keeps_prefix(self) -> bool:
+        """Whether the prompt prefix's KV state is restored and saved across runs: one slot only.
+        A state saved by a one-slot server does not load into a multi-slot one (measured: the
+        restore fails, and the failed file would be deleted), and a batch's own prompt cache
+        covers the prefix within its run."""
+        return self.prefix is not None and self.slots == 1
 
     def _state_folder(self) -> Path:
         return self.state_dir or (self.cache_dir or cache_dir()) / "prompt-states"
@@ -197,7 +205,8 @@ class EmbeddedServer:
         )
         try:
             self.context_window = self._wait_ready() or context_window
-            if self.prefix is not None:
+            if self._keeps_prefix:
+                assert self.prefix is not None
                 root = self.base_url.removesuffix("/v1")
                 self.prefix_state = PrefixState(self._state_folder(), root, self.model_path, self.prefix)
                 self.prefix_state.restore()
