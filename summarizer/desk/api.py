@@ -41,7 +41,7 @@ from starlette.routing import Route
 
 from summarizer.articles import article_from_mapping
 from summarizer.desk import openapi, page
-from summarizer.desk.bodies import BriefList, Health, status_json, status_of
+from summarizer.desk.bodies import MAX_WAIT_S, BriefList, Health, status_json, status_of
 from summarizer.desk.guard import BodyTooLarge, Guard, GuardOptions, error_body
 from summarizer.desk.intake import BODY_NAME, Intake, from_body, from_upload, media_type
 from summarizer.desk.work import AlreadyDone, Desk, QueueFull, Submission
@@ -60,7 +60,6 @@ SECURITY_HEADERS = {"x-content-type-options": "nosniff", "referrer-policy": "no-
 
 META_FIELDS = ("title", "url", "published_at", "publisher")  # form fields beside an uploaded file
 POLL_SECONDS = 2  # Retry-After on a 202: a brief's status changes at most this often for a reader
-MAX_WAIT_S = 60  # longest long poll (?wait=): under proxies' usual 60-120 s idle timeouts
 
 
 class RenderedPages:

@@ -13,6 +13,8 @@ from summarizer.desk.store import Row
 from summarizer.schema import EventSummary
 
 Status = Literal["queued", "running", "done", "failed"]
+MAX_WAIT_S = 60  # longest long poll (?wait=): under proxies' usual 60-120 s idle timeouts
+REGENERATE_TEMPERATURE = 0.7  # a regenerated brief's sampling: another answer, grounded the same
 
 
 class ArticleIn(BaseModel):

@@ -12,7 +12,15 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from summarizer.desk.bodies import ArticleIn, BriefList, BriefStatus, ErrorBody, Health
+from summarizer.desk.bodies import (
+    MAX_WAIT_S,
+    REGENERATE_TEMPERATURE,
+    ArticleIn,
+    BriefList,
+    BriefStatus,
+    ErrorBody,
+    Health,
+)
 from summarizer.schema import EventSummary
 
 REF = "#/components/schemas/{model}"
@@ -74,7 +82,7 @@ def document(*, token_required: bool) -> dict[str, Any]:
     wait = {
         "name": "wait",
         "in": "query",
-        "schema": {"type": "integer", "minimum": 0, "maximum": 60, "default": 0},
+        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_WAIT_S, "default": 0},
         "description": "Seconds to wait for a change when If-None-Match is sent.",
     }
     if_none_match = {
@@ -169,8 +177,9 @@ def document(*, token_required: bool) -> dict[str, Any]:
             "Queue a failed brief again (a kept model answer is grounded again, no new call).",
             conflict=True),
         "/v1/briefs/{brief_id}/regenerate": rerun(
-            "Ask the model again for a done or failed brief (another seed at temperature 0.7; the "
-            "answer is grounded as every answer is). Costs a model call.", conflict=False),
+            f"Ask the model again for a done or failed brief (another seed at temperature "
+            f"{REGENERATE_TEMPERATURE}; the answer is grounded as every answer is). Costs a model call.",
+            conflict=False),
         "/v1/briefs/{brief_id}.json": rendering("application/json", "The record (`--format json`).",
                                                 refs["EventSummary"]),
         "/v1/briefs/{brief_id}.md": rendering("text/markdown", "The Markdown brief.", {"type": "string"}),

@@ -40,6 +40,7 @@ from openai.types.chat import ChatCompletion
 
 from summarizer.articles import Article
 from summarizer.batch.keys import item_key
+from summarizer.desk.bodies import REGENERATE_TEMPERATURE
 from summarizer.desk.model import DeskModel, model_wait
 from summarizer.desk.store import Row, Store, StoreThreads, brief_id, brief_key
 from summarizer.errors import SummarizerError, internal_error
@@ -95,7 +96,6 @@ class _Timing:
         return sum(self.durations) / len(self.durations) if self.durations else 5.0
 
 
-REGENERATE_TEMPERATURE = 0.7  # a regenerated brief's sampling: another answer, grounded the same
 UNHEALTHY_AFTER = 3  # briefs in a row that failed reaching the model: /healthz says not ok
 ENDPOINT_KINDS = frozenset({"endpoint", "authentication"})
 

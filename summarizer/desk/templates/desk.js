@@ -7,7 +7,7 @@
   let token = null;
   try { token = localStorage.getItem(TOKEN_KEY); } catch (e) { token = null; }
   let watching = null, pollTimer = null, tickTimer = null, searchTimer = null;
-  let seen = null, asking = null;  // the ETag of the watched brief's last status; its long poll
+  let etag = null, asking = null;  // the ETag of the watched brief's last status; its long poll
   const LONG_POLL_S = 25;
 
   class NeedsToken extends Error {}
@@ -142,19 +142,19 @@
     pollTimer = setTimeout(() => openBrief(status.id, true), 100);
   }
   async function openBrief(id, waiting) {
-    if (!waiting) seen = null;  // a brief opened anew: its status now, not at the next change
+    if (!waiting) etag = null;  // a brief opened anew: its status now, not at the next change
     if (asking) asking.abort();
     const controller = asking = new AbortController();
     try {
-      const path = "/v1/briefs/" + encodeURIComponent(id) + (seen ? "?wait=" + LONG_POLL_S : "");
-      const response = await api(path, {signal: controller.signal, headers: seen ? {"If-None-Match": seen} : {}});
+      const path = "/v1/briefs/" + encodeURIComponent(id) + (etag ? "?wait=" + LONG_POLL_S : "");
+      const response = await api(path, {signal: controller.signal, headers: etag ? {"If-None-Match": etag} : {}});
       if (asking === controller) asking = null;
       if (watching !== id) return;  // another brief was opened meanwhile
       if (response.status === 304) { pollTimer = setTimeout(() => openBrief(id, true), 0); return; }
       if (!response.ok) { stopWatching(); progress.hidden = true; showError(await errorOf(response)); return; }
       const status = await response.json();
       if (watching !== id) return;
-      seen = response.headers.get("ETag");
+      etag = response.headers.get("ETag");
       clearError();
       follow(status);
       if (status.status === "done" || status.status === "failed") refreshList();
