@@ -380,6 +380,14 @@ def serve(
             "--max-per-client", min=1, help="Open connections from one address (behind a proxy: raise it)."
         ),
     ] = 64,
+    relay: Annotated[
+        bool,
+        typer.Option(
+            "--relay/--no-relay",
+            help="Make endpoint calls through a relay process that outlives the desk, so a crash "
+            "or kill -9 never pays twice for a call in flight (not used with the embedded model).",
+        ),
+    ] = True,
     **model: Any,
 ) -> None:
     """Serve the editor's desk: a web page and an HTTP API for briefs (OpenAPI at /openapi.json).
@@ -403,7 +411,7 @@ def serve(
             data_dir=data_dir or default_data_dir(), host=host, port=port, concurrency=concurrency,
             max_queue=max_queue, rate_per_minute=rate_limit, max_body=max_body, token=token or None,
             insecure=insecure, limits=ConnectionLimits(read_timeout, max_connections, max_per_client),
-            retention_days=retention,
+            retention_days=retention, relay=relay,
         )  # fmt: skip
         serve(settings, options)
 

@@ -1,16 +1,21 @@
 """The desk's one model: the engine (``summarizer.engine``: the embedded llama.cpp server,
 started in the background when the desk starts and kept warm, or ``--base-url``) shared by every
 brief. A model that cannot start fails every brief with the same message until a restart;
-``TimedTransport`` times each exchange with the endpoint for the brief's record."""
+``TimedTransport`` times each exchange with the endpoint for the brief's record. With a relay folder,
+calls to an endpoint go through the call relay (``relayed``), which outlives a ``kill -9``; the
+embedded server dies with the desk, so its calls are made directly."""
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import logging
 import time
+from pathlib import Path
 
 import httpx2
 
+from summarizer.desk.relayed import RelayHandle, RelayTransport
 from summarizer.engine import Engine
 from summarizer.errors import ConfigurationError
 from summarizer.llm import AsyncModelClient, Endpoint
@@ -46,25 +51,51 @@ class TimedTransport(httpx2.AsyncBaseTransport):
 
 
 class DeskModel(Engine):
-    """The desk's engine: each exchange timed for the brief's record (``TimedTransport``), a
-    model that cannot start logged once and named on every brief until a restart."""
+    """The desk's engine: each exchange timed for the brief's record (``TimedTransport``), through
+    the call relay when ``relay_dir`` is given and the model is an endpoint, a model that cannot
+    start logged once and named on every brief until a restart."""
 
     def __init__(
-        self, settings: Settings, concurrency: int, transport: httpx2.AsyncBaseTransport | None
+        self,
+        settings: Settings,
+        concurrency: int,
+        transport: httpx2.AsyncBaseTransport | None,
+        relay_dir: Path | None = None,
     ) -> None:
         super().__init__(
-            settings, concurrency=concurrency, transport=transport, wrap=TimedTransport,
+            settings, concurrency=concurrency, transport=transport, wrap=self._wrapped,
             notify=log.warning, hint="fix it and restart summarizer serve",
         )  # fmt: skip
+        self.relay = RelayHandle(relay_dir) if relay_dir is not None and not settings.embedded else None
+        self.relaying: RelayTransport | None = None
+
+    def _wrapped(self, inner: httpx2.AsyncBaseTransport) -> httpx2.AsyncBaseTransport:
+        if self.relay is not None:
+            self.relaying = RelayTransport(inner, self.relay)
+            inner = self.relaying
+        return TimedTransport(inner)
 
     async def start(self) -> AsyncModelClient:
         first = self.error is None
+        if self.relay is not None and not self.started:
+            await self.relay.found()
         try:
             return await super().start()
         except ConfigurationError as err:
             if first:
                 log.error("%s", err)
             raise
+
+    async def forget(self, keys: list[str]) -> None:
+        """The relay may drop these answers: they are in the store."""
+        if self.relaying is not None:
+            await self.relaying.forget(keys)
+
+    async def close(self) -> None:
+        await super().close()
+        if self.relay is not None:  # it finishes (and keeps) the calls still in flight, then exits
+            await asyncio.to_thread(self.relay.quit)
+        self.relaying = None
 
     @property
     def current_endpoint(self) -> Endpoint | None:

@@ -43,6 +43,7 @@ class ServeOptions:
     insecure: bool = False
     limits: ConnectionLimits = field(default_factory=ConnectionLimits)
     retention_days: float | None = None
+    relay: bool = True  # endpoint calls through the call relay (``desk.relay``)
 
 
 def concurrency_for(settings: Settings, wanted: int | None) -> tuple[int, str | None]:
@@ -120,7 +121,7 @@ def serve(settings: Settings, options: ServeOptions) -> None:
         print(f"summarizer: {note}", file=sys.stderr)
     desk = Desk(settings, DeskOptions(
         options.data_dir, concurrency=concurrency, max_queue=options.max_queue,
-        retention_days=options.retention_days,
+        retention_days=options.retention_days, relay=options.relay,
     ))  # fmt: skip
     guard = GuardOptions(
         token=options.token,

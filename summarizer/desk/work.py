@@ -42,6 +42,7 @@ from summarizer.articles import Article
 from summarizer.batch.keys import item_key
 from summarizer.desk.bodies import REGENERATE_TEMPERATURE
 from summarizer.desk.model import DeskModel, model_wait
+from summarizer.desk.relayed import relay_keys
 from summarizer.desk.store import Row, Store, StoreThreads, brief_id, brief_key
 from summarizer.errors import SummarizerError, internal_error
 from summarizer.llm import Endpoint
@@ -76,6 +77,7 @@ class DeskOptions:
     concurrency: int = 1
     max_queue: int = 100
     retention_days: float | None = None  # finished briefs older than this are deleted
+    relay: bool = False  # model calls through the call relay (``desk.relay``), which outlives a kill
 
 
 RETENTION_EVERY_S = 3600.0  # how often old briefs are looked for (and once at start)
@@ -167,7 +169,8 @@ class Desk(DeskView):
         self._submit_lock: asyncio.Lock | None = None
         self._workers: list[asyncio.Task[None]] = []
         self._warm: asyncio.Task[Any] | None = None
-        self.model_access = DeskModel(settings, options.concurrency, transport)
+        relay_dir = options.data_dir / "relay" if options.relay else None
+        self.model_access = DeskModel(settings, options.concurrency, transport, relay_dir)
         self._timing = _Timing()
         self.started = False
         self.model_calls = 0  # model requests sent by this process (tests and the load bench read it)
@@ -386,6 +389,7 @@ class Desk(DeskView):
         token = model_wait.set(wait)
         kept = _Kept(self, bid, stats)
         keeping = keeper.set(kept)
+        relaying = relay_keys.set(kept.relayed)
         sampled = sampling.set(regenerated)
         try:
             text_key = item_key(article.text, self.model)
@@ -413,6 +417,7 @@ class Desk(DeskView):
         finally:
             sampling.reset(sampled)
             keeper.reset(keeping)
+            relay_keys.reset(relaying)
             model_wait.reset(token)
             self.model_calls += stats.requests
         await self._db(
@@ -449,6 +454,7 @@ class _Kept:
     def __init__(self, desk: Desk, bid: str, stats: CallStats) -> None:
         self.desk, self.bid, self.stats = desk, bid, stats
         self.counted = 0  # calls of this run already in the store's model_calls
+        self.relayed: list[str] = []  # keys of answers the call relay keeps until they are stored
 
     def uncounted(self) -> int:
         return self.stats.requests - self.counted
@@ -460,6 +466,7 @@ class _Kept:
     async def received(self, response: Any) -> None:
         calls, self.counted = self.uncounted(), self.stats.requests
         await self.desk._db(self.desk.store.keep_answer, self.bid, response.model_dump_json(), calls)
+        await self.desk.model_access.forget(self.relayed)
 
 
 def _readable(stored: str | None) -> ChatCompletion | None:

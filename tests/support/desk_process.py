@@ -1,9 +1,13 @@
 """``summarizer serve`` in a child process, for tests that need a real socket (the browser) or a
 real crash (SIGKILL). Always stopped and reaped: ``with DeskProcess(...) as desk:`` or
-``stop()``/``kill()`` in a ``finally``."""
+``stop()`` in a ``finally``. A desk on an endpoint makes its calls through a call relay process
+(``summarizer.desk.relay``) that outlives a ``kill()`` on purpose; ``stop()`` waits for every relay
+seen to exit (the desk's stop asks it to) and kills any that has not."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import queue
 import re
@@ -11,7 +15,10 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
+
+from summarizer.desk.relayed import relay_alive
 
 ROOT = Path(__file__).resolve().parents[2]
 _URL = re.compile(r"summarizer: desk on (http://\S+/)")
@@ -26,6 +33,8 @@ class DeskProcess:
         ]  # fmt: skip
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
+        self.relay_state = data_dir / "relay" / "relay.json"
+        self.relays: set[int] = set()  # pids of the call relays seen
         self.stderr: list[str] = []
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._reader: threading.Thread | None = None
@@ -64,7 +73,8 @@ class DeskProcess:
         return int(self.url.rsplit(":", 1)[1])
 
     def kill(self) -> None:
-        """SIGKILL: no shutdown code runs (a crash)."""
+        """SIGKILL: no shutdown code runs (a crash); the call relay goes on."""
+        self._note_relay()
         if self.proc is not None:
             if self.proc.poll() is None:
                 self.proc.send_signal(signal.SIGKILL)
@@ -78,6 +88,7 @@ class DeskProcess:
         """SIGTERM (a graceful stop), SIGKILL if it does not end in time; always reaped."""
         if self.proc is None:
             return None
+        self._note_relay()  # before the stop, which asks the relay to exit (its state goes)
         try:
             if self.proc.poll() is None:
                 self.proc.send_signal(signal.SIGTERM)
@@ -86,7 +97,22 @@ class DeskProcess:
             pass
         finally:
             self.kill()
+            self.stop_relays()
         return self.proc.returncode
+
+    def _note_relay(self) -> None:
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            self.relays.add(int(json.loads(self.relay_state.read_text())["pid"]))
+
+    def stop_relays(self, wait_s: float = 10.0) -> bool:
+        """Every relay seen gone: True if each had exited by itself within ``wait_s``."""
+        deadline = time.monotonic() + wait_s
+        while any(relay_alive(pid) for pid in self.relays) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        left = [pid for pid in self.relays if relay_alive(pid)]
+        for pid in left:
+            os.kill(pid, signal.SIGKILL)
+        return not left
 
     def __enter__(self) -> DeskProcess:
         return self.start()

@@ -1,0 +1,184 @@
+"""The call relay (``summarizer.desk.relay``): each model call made once, across a desk's kill -9.
+
+The relay app is driven in-process through an ASGI transport against the fake OpenAI server; the
+relay process is started, found again and stopped for real; and one desk is killed with two
+calls in flight and restarted: the fake must have been asked twice, not four times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sqlite3
+import stat
+import time
+from pathlib import Path
+
+import httpx2
+
+from summarizer.desk.relay import Relay
+from summarizer.desk.relayed import RelayHandle, RelayTransport, relay_alive
+from summarizer.transport import CallStats, current_stats
+from tests.support.desk_process import DeskProcess
+from tests.support.fake_openai import FakeServer
+
+TOKEN = "relay-test-token"
+BODY = json.dumps(
+    {"model": "fake-model", "messages": [{"role": "user", "content": "Town7 opens a bridge."}]}
+).encode()
+
+
+def call_headers(fake: FakeServer, key: str, token: str = TOKEN) -> dict[str, str]:
+    return {
+        "x-relay-token": token,
+        "x-relay-key": key,
+        "x-relay-url": f"{fake.base_url}/chat/completions",
+        "authorization": "Bearer k",
+        "content-type": "application/json",
+    }
+
+
+async def with_relay(folder: Path, go: object) -> None:
+    relay = Relay(folder, TOKEN)
+    transport = httpx2.ASGITransport(app=relay)
+    try:
+        async with httpx2.AsyncClient(transport=transport, base_url="http://relay") as client:
+            await go(client, relay)  # type: ignore[operator]
+    finally:
+        await relay.close()
+
+
+def test_the_same_request_twice_is_one_call_and_its_answer_is_kept_until_forgotten(tmp_path: Path) -> None:
+    key = "a" * 64
+
+    async def go(client: httpx2.AsyncClient, relay: Relay) -> None:
+        first, second = await asyncio.gather(
+            client.post("/call", content=BODY, headers=call_headers(fake, key)),
+            client.post("/call", content=BODY, headers=call_headers(fake, key)),
+        )
+        assert first.status_code == second.status_code == 200
+        assert first.json() == second.json() and first.json()["object"] == "chat.completion"
+        assert sorted(r.headers.get("x-relay-replayed", "0") for r in (first, second)) == ["0", "1"]
+        kept = relay.spool.path(key)
+        assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+        # A desk restarted after a kill sends the same request: the kept answer, no call.
+        third = await client.post("/call", content=BODY, headers=call_headers(fake, key))
+        assert third.headers["x-relay-replayed"] == "1" and third.json() == first.json()
+        assert fake.requests == 1
+        forgotten = await client.delete(f"/call/{key}", headers={"x-relay-token": TOKEN})
+        assert forgotten.status_code == 204 and not kept.exists()
+        fourth = await client.post("/call", content=BODY, headers=call_headers(fake, key))
+        assert fourth.status_code == 200 and "x-relay-replayed" not in fourth.headers
+        assert fake.requests == 2
+
+    with FakeServer(latency=0.3) as fake:
+        asyncio.run(with_relay(tmp_path / "relay", go))
+
+
+def test_failures_are_passed_on_and_not_kept_and_strangers_are_refused(tmp_path: Path) -> None:
+    key = "b" * 64
+
+    async def go(client: httpx2.AsyncClient, relay: Relay) -> None:
+        fake.script("Town7", ["500"])
+        failed = await client.post("/call", content=BODY, headers=call_headers(fake, key))
+        assert failed.status_code == 500 and not relay.spool.path(key).exists()
+        again = await client.post("/call", content=BODY, headers=call_headers(fake, key))
+        assert again.status_code == 200 and fake.requests == 2  # a failure is not an answer
+        stranger = await client.post("/call", content=BODY, headers=call_headers(fake, key, token="guess"))
+        assert stranger.status_code == 403
+        unkeyed = await client.post("/call", content=BODY, headers=call_headers(fake, "../../etc"))
+        assert unkeyed.status_code == 400
+        gone = call_headers(fake, "c" * 64) | {"x-relay-url": "http://127.0.0.1:9/v1/chat/completions"}
+        unreachable = await client.post("/call", content=BODY, headers=gone)
+        assert unreachable.status_code == 502 and b"could not reach" in unreachable.content
+
+    with FakeServer() as fake:
+        asyncio.run(with_relay(tmp_path / "relay", go))
+
+
+def test_the_relay_process_is_found_again_and_exits_when_asked(tmp_path: Path) -> None:
+    handle = RelayHandle(tmp_path / "relay")
+    pids: set[int] = set()
+    try:
+        assert handle.ensure() and handle.pid is not None
+        pids.add(handle.pid)
+        assert stat.S_IMODE((tmp_path / "relay").stat().st_mode) == 0o700
+        assert stat.S_IMODE((tmp_path / "relay" / "relay.json").stat().st_mode) == 0o600
+        again = RelayHandle(tmp_path / "relay")
+        assert again.ensure() and again.pid == handle.pid  # one relay per folder
+        handle.quit()
+        deadline = time.monotonic() + 10
+        while relay_alive(handle.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not relay_alive(handle.pid)
+        assert not (tmp_path / "relay" / "relay.json").exists()
+    finally:
+        for pid in pids:
+            if relay_alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_without_a_relay_requests_go_straight_to_the_endpoint(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a folder")
+    handle = RelayHandle(tmp_path / "file" / "relay")  # cannot be made: no relay
+
+    async def go() -> tuple[int, int]:
+        assert not await handle.found()
+        stats = CallStats()
+        token = current_stats.set(stats)
+        transport = RelayTransport(httpx2.AsyncHTTPTransport(), handle)
+        try:
+            async with httpx2.AsyncClient(transport=transport) as client:
+                response = await client.post(
+                    f"{fake.base_url}/chat/completions", content=BODY, headers={"authorization": "Bearer k"}
+                )
+            return response.status_code, fake.requests
+        finally:
+            current_stats.reset(token)
+
+    with FakeServer() as fake:
+        assert asyncio.run(go()) == (200, 1)
+
+
+def test_sigkill_with_calls_in_flight_then_restart_pays_for_each_call_once(tmp_path: Path) -> None:
+    """Two briefs whose model calls are in flight when the desk is killed: the relay finishes
+    them; the restarted desk gets their answers from it. Without the relay the fake would be
+    asked four times."""
+    data = tmp_path / "data"
+    texts = [
+        f"Bridges for town {i}\n\nThe council of Town{i} approved {i + 2} bridges on Tuesday." for i in (1, 2)
+    ]
+    with FakeServer(latency=3.0) as fake:
+        desk = DeskProcess(fake.base_url, data, args=("--concurrency", "2", "--rate-limit", "0"))
+        try:
+            desk.start()
+            with httpx2.Client(base_url=desk.url, timeout=30) as client:
+                ids = [client.post("/v1/briefs", json={"text": t}).json()["id"] for t in texts]
+            deadline = time.monotonic() + 30
+            while fake.requests < 2:
+                assert time.monotonic() < deadline, "the calls never reached the fake"
+                time.sleep(0.02)
+            desk.kill()  # both calls are at the fake, answers not back yet
+            assert fake.requests == 2
+            desk.start()
+            with httpx2.Client(base_url=desk.url, timeout=30) as client:
+                deadline = time.monotonic() + 60
+                while True:
+                    states = [client.get(f"/v1/briefs/{bid}").json()["status"] for bid in ids]
+                    if all(s == "done" for s in states):
+                        break
+                    assert "failed" not in states and time.monotonic() < deadline, states
+                    time.sleep(0.05)
+        finally:
+            desk.stop()
+        assert desk.stop_relays(), "the relay did not exit after the desk's stop"
+        calls = fake.requests
+    assert calls == 2, f"{calls} model calls for 2 briefs: paid twice across the kill"
+    db = sqlite3.connect(data / "briefs.sqlite3")
+    counted = [r[0] for r in db.execute("SELECT model_calls FROM briefs")]
+    db.close()
+    # Each call counted once: before it was sent in the killed run; not again for its replay.
+    assert counted == [1, 1], counted
+    assert not list((data / "relay" / "calls").glob("*.json")), "answers in the store are forgotten"
