@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import httpx2
+import pytest
 
 from summarizer.desk.relay import Relay
 from summarizer.desk.relayed import RelayHandle, RelayTransport, relay_alive
@@ -142,10 +143,12 @@ def test_without_a_relay_requests_go_straight_to_the_endpoint(tmp_path: Path) ->
         assert asyncio.run(go()) == (200, 1)
 
 
-def test_sigkill_with_calls_in_flight_then_restart_pays_for_each_call_once(tmp_path: Path) -> None:
-    """Two briefs whose model calls are in flight when the desk is killed: the relay finishes
-    them; the restarted desk gets their answers from it. Without the relay the fake would be
-    asked four times."""
+@pytest.mark.parametrize("stop", ["kill -9", "SIGTERM"])
+def test_calls_in_flight_at_a_stop_are_paid_once_after_the_restart(tmp_path: Path, stop: str) -> None:
+    """Two briefs whose model calls are in flight when the desk is killed (or stopped: its
+    workers are cancelled): the relay finishes them; the restarted desk gets their answers
+    from it (the same relay, or after it exited, the next one from the kept files). Without the
+    relay the fake would be asked four times."""
     data = tmp_path / "data"
     texts = [
         f"Bridges for town {i}\n\nThe council of Town{i} approved {i + 2} bridges on Tuesday." for i in (1, 2)
@@ -160,7 +163,10 @@ def test_sigkill_with_calls_in_flight_then_restart_pays_for_each_call_once(tmp_p
             while fake.requests < 2:
                 assert time.monotonic() < deadline, "the calls never reached the fake"
                 time.sleep(0.02)
-            desk.kill()  # both calls are at the fake, answers not back yet
+            if stop == "kill -9":
+                desk.kill()  # both calls are at the fake, answers not back yet
+            else:
+                desk.stop()  # the relay keeps both answers, then exits
             assert fake.requests == 2
             desk.start()
             with httpx2.Client(base_url=desk.url, timeout=30) as client:
