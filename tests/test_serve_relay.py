@@ -99,6 +99,31 @@ def test_failures_are_passed_on_and_not_kept_and_strangers_are_refused(tmp_path:
         asyncio.run(with_relay(tmp_path / "relay", go))
 
 
+class Recording(httpx2.AsyncBaseTransport):
+    def __init__(self) -> None:
+        self.inner = httpx2.AsyncHTTPTransport()
+        self.sent: list[str] = []
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        self.sent.append(f"{request.method} {str(request.url).rstrip('/')}")
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def through_the_relay(handle: RelayHandle, fake: FakeServer) -> list[str]:
+    recording = Recording()
+    async with httpx2.AsyncClient(transport=RelayTransport(recording, handle)) as client:
+        answer = await client.post(
+            f"{fake.base_url}/chat/completions", content=BODY, headers={"authorization": "Bearer k"}
+        )
+        assert answer.status_code == 200 and answer.json()["object"] == "chat.completion"
+        listing = await client.get(f"{fake.base_url}/models", headers={"authorization": "Bearer k"})
+        assert listing.status_code == 200
+    return recording.sent
+
+
 def test_the_relay_process_is_found_again_and_exits_when_asked(tmp_path: Path) -> None:
     handle = RelayHandle(tmp_path / "relay")
     pids: set[int] = set()
@@ -109,6 +134,10 @@ def test_the_relay_process_is_found_again_and_exits_when_asked(tmp_path: Path) -
         assert stat.S_IMODE((tmp_path / "relay" / "relay.json").stat().st_mode) == 0o600
         again = RelayHandle(tmp_path / "relay")
         assert again.ensure() and again.pid == handle.pid  # one relay per folder
+        with FakeServer() as fake:
+            sent = asyncio.run(through_the_relay(handle, fake))
+        # The paid call went through the relay; a model listing went straight to the endpoint.
+        assert sent == [f"POST {handle.url}/call", f"GET {fake.base_url}/models"]
         handle.quit()
         deadline = time.monotonic() + 10
         while relay_alive(handle.pid) and time.monotonic() < deadline:

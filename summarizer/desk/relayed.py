@@ -1,9 +1,10 @@
 """The desk's side of the call relay (``summarizer.desk.relay``): find the relay of the data
 folder or start one, and send each model request through it.
 
-``RelayTransport`` sits where the desk's HTTP pool was: a request to the endpoint becomes a
-``POST /call`` to the relay, keyed by the sha256 of its method, URL and body, so the same request
-after a restart finds the call made before it. An answer the relay had already (``replayed``) is
+``RelayTransport`` sits where the desk's HTTP pool was: a chat completion request to the
+endpoint becomes a ``POST /call`` to the relay (other requests go straight to the endpoint),
+keyed by the sha256 of its method, URL and body, so the same request after a restart finds the
+call made before it. An answer the relay had already (``replayed``) is
 not a call made: it is taken off the brief's request count. The key of each answer is noted in
 ``relay_keys`` for the brief, whose keeper tells the relay to forget it once the answer is in the
 store. When no relay can be reached or started, requests go straight to the endpoint (logged
@@ -31,6 +32,7 @@ from summarizer.transport import current_stats
 log = logging.getLogger(__name__)
 
 _NOT_FORWARDED = (b"host", b"content-length")
+RELAYED_PATH = "/chat/completions"  # the calls that are paid for; anything else goes direct
 START_S = 20.0  # a relay that has not written its state by then is not coming
 
 # The keys of the relayed answers of the current brief, for its keeper (``forget``).
@@ -118,6 +120,8 @@ class RelayTransport(httpx2.AsyncBaseTransport):
         self._warned = False
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        if request.method != "POST" or not request.url.path.endswith(RELAYED_PATH):
+            return await self._inner.handle_async_request(request)  # not a paid call
         body = await request.aread()
         key = call_key(request, body)
         for _ in range(2):
