@@ -309,7 +309,10 @@ def kill_phase(fake_url: str, data: Path, n: int) -> None:
     check(all(s == "done" for s in final), "every accepted brief ended done")
     check(len(rows) == n and len({r[1] for r in rows}) == n, "none duplicated in the store")
     print(f"  extra model calls after the restart: {calls - n} (briefs running at the kill: {in_flight})")
-    check(calls == n, f"model calls {calls} == accepted {n}: none paid twice")
+    if "--no-relay" in DESK_ARGS:  # the baseline: calls in flight at the kill are made again
+        check(calls <= n + in_flight, f"model calls {calls} <= accepted {n} + in flight {in_flight}")
+    else:
+        check(calls == n, f"model calls {calls} == accepted {n}: none paid twice")
     check(desk.relays_stopped(), f"relay process(es) {sorted(desk.relays)} exited after the desk's stop")
 
 

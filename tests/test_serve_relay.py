@@ -8,6 +8,7 @@ calls in flight and restarted: the fake must have been asked twice, not four tim
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -94,6 +95,7 @@ def test_failures_are_passed_on_and_not_kept_and_strangers_are_refused(tmp_path:
         gone = call_headers(fake, "c" * 64) | {"x-relay-url": "http://127.0.0.1:9/v1/chat/completions"}
         unreachable = await client.post("/call", content=BODY, headers=gone)
         assert unreachable.status_code == 502 and b"could not reach" in unreachable.content
+        assert unreachable.headers["x-relay-error"] == "1"
 
     with FakeServer() as fake:
         asyncio.run(with_relay(tmp_path / "relay", go))
@@ -124,6 +126,11 @@ async def through_the_relay(handle: RelayHandle, fake: FakeServer) -> list[str]:
     return recording.sent
 
 
+# The relay listens on a Unix socket; the network stays blocked for anything else.
+RELAY_SOCKET = pytest.mark.block_network(allowed_hosts=["127.0.0.1", "localhost", r".*/relay\.sock$"])
+
+
+@RELAY_SOCKET
 def test_the_relay_process_is_found_again_and_exits_when_asked(tmp_path: Path) -> None:
     handle = RelayHandle(tmp_path / "relay")
     pids: set[int] = set()
@@ -132,12 +139,17 @@ def test_the_relay_process_is_found_again_and_exits_when_asked(tmp_path: Path) -
         pids.add(handle.pid)
         assert stat.S_IMODE((tmp_path / "relay").stat().st_mode) == 0o700
         assert stat.S_IMODE((tmp_path / "relay" / "relay.json").stat().st_mode) == 0o600
+        assert stat.S_IMODE((tmp_path / "relay" / "relay.sock").stat().st_mode) == 0o600
         again = RelayHandle(tmp_path / "relay")
-        assert again.ensure() and again.pid == handle.pid  # one relay per folder
+        started = again.ensure()
+        pids.add(again.pid or 0)
+        assert started and again.pid == handle.pid  # one relay per folder
         with FakeServer() as fake:
             sent = asyncio.run(through_the_relay(handle, fake))
-        # The paid call went through the relay; a model listing went straight to the endpoint.
-        assert sent == [f"POST {handle.url}/call", f"GET {fake.base_url}/models"]
+        # The paid call went through the relay (its answer is kept there, as no brief stored
+        # it); a model listing went straight to the endpoint.
+        assert sent == [f"GET {fake.base_url}/models"]
+        assert len(list((tmp_path / "relay" / "calls").glob("*.json"))) == 1
         handle.quit()
         deadline = time.monotonic() + 10
         while relay_alive(handle.pid) and time.monotonic() < deadline:
@@ -145,8 +157,10 @@ def test_the_relay_process_is_found_again_and_exits_when_asked(tmp_path: Path) -
         assert not relay_alive(handle.pid)
         assert not (tmp_path / "relay" / "relay.json").exists()
     finally:
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            pids.add(int(json.loads((tmp_path / "relay" / "relay.json").read_text())["pid"]))
         for pid in pids:
-            if relay_alive(pid):
+            if pid and relay_alive(pid):
                 os.kill(pid, signal.SIGKILL)
 
 
@@ -208,7 +222,7 @@ def test_calls_in_flight_at_a_stop_are_paid_once_after_the_restart(tmp_path: Pat
                     time.sleep(0.05)
         finally:
             desk.stop()
-        assert desk.stop_relays(), "the relay did not exit after the desk's stop"
+        assert desk.relays_exited, "the relay did not exit after the desk's stop"
         calls = fake.requests
     assert calls == 2, f"{calls} model calls for 2 briefs: paid twice across the kill"
     db = sqlite3.connect(data / "briefs.sqlite3")
@@ -217,3 +231,31 @@ def test_calls_in_flight_at_a_stop_are_paid_once_after_the_restart(tmp_path: Pat
     # Each call counted once: before it was sent in the killed run; not again for its replay.
     assert counted == [1, 1], counted
     assert not list((data / "relay" / "calls").glob("*.json")), "answers in the store are forgotten"
+
+
+@RELAY_SOCKET
+def test_a_sigterm_lets_the_relay_finish_and_keep_a_call_whose_desk_is_gone(tmp_path: Path) -> None:
+    """The desk killed mid-call, then the relay stopped by SIGTERM (a service manager stopping
+    the whole group): the call in flight is finished and kept for the restarted desk."""
+    handle = RelayHandle(tmp_path / "relay")
+    try:
+        assert handle.ensure() and handle.pid is not None
+        with FakeServer(latency=2.0) as fake:
+            headers = call_headers(fake, "d" * 64, token=handle.token)
+            transport = httpx2.HTTPTransport(uds=str(handle.socket))
+            with (
+                httpx2.Client(transport=transport, base_url="http://relay") as client,
+                contextlib.suppress(httpx2.TimeoutException),  # the desk gives up: gone
+            ):
+                client.post("/call", content=BODY, headers=headers, timeout=0.5)
+            os.kill(handle.pid, signal.SIGTERM)
+            deadline = time.monotonic() + 15
+            while relay_alive(handle.pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert not relay_alive(handle.pid), "the relay did not exit after SIGTERM"
+            assert fake.requests == 1
+        kept = tmp_path / "relay" / "calls" / f"{'d' * 64}.json"
+        assert kept.exists() and json.loads(kept.read_text())["status"] == 200
+    finally:
+        if relay_alive(handle.pid):
+            os.kill(handle.pid or 0, signal.SIGKILL)

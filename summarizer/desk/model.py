@@ -71,7 +71,7 @@ class DeskModel(Engine):
 
     def _wrapped(self, inner: httpx2.AsyncBaseTransport) -> httpx2.AsyncBaseTransport:
         if self.relay is not None:
-            self.relaying = RelayTransport(inner, self.relay)
+            self.relaying = RelayTransport(inner, self.relay, connections=self.concurrency + 4)
             inner = self.relaying
         return TimedTransport(inner)
 

@@ -9,18 +9,27 @@ running: a call is bought once.
 
     python -m summarizer.desk.relay --folder DATA_DIR/relay [--detach]
 
-- ``POST /call`` (headers ``x-relay-key``: sha256 of the request, ``x-relay-url``: where it goes;
-  the request's own headers and body): the spooled answer, else the call in flight for that key,
-  else a new call. Answered with the endpoint's status, ``content-type`` and body, and
-  ``x-relay-replayed: 1`` when this request did not start the call. Only 2xx answers are kept;
-  a call that could not be made answers 502 (the desk's transport retries).
+- ``POST /call`` (headers ``x-relay-key``: sha256 of the request, ``x-relay-url``: where it goes,
+  ``x-relay-timeout``: the desk's own limit for the call; the request's own headers and body):
+  the spooled answer, else the call in flight for that key, else a new call. Answered with the
+  endpoint's status, body and the headers a client acts on (``content-type``, ``retry-after``,
+  ``retry-after-ms``, ``x-request-id``), and ``x-relay-replayed: 1`` when this request did not
+  start the call. Only 2xx answers are kept; a call that could not be made answers 502 with
+  ``x-relay-error: 1`` (the desk's transport retries).
 - ``DELETE /call/<key>``: the desk stored the answer; the relay forgets it.
 - ``GET /health``; ``POST /quit``: exit once no call is in flight (a call that comes meanwhile,
   from a desk restarted at once, keeps the relay).
 
-Every request carries ``x-relay-token`` (``relay.json``, mode 0600, in a 0700 folder). The relay
-listens on loopback only, exits after ``IDLE_S`` with nothing in flight, and drops kept answers
-nobody came back for after ``KEEP_S``.
+The relay listens on a Unix socket, ``relay.sock``, in its folder (0700, the desk's user's, or
+the relay refuses to start), so no other user can reach it or stand in for it; each request
+also carries the token of ``relay.json`` (0600). One relay per folder (an exclusive lock on
+``relay.lock``: a second one exits at once). It exits after ``IDLE_S`` with nothing in flight,
+and drops kept answers nobody came back for after ``KEEP_S`` (looked for at start and every
+``EXPIRE_EVERY_S``).
+
+A SIGTERM (a service manager stopping the desk's whole process group) stops the relay the same
+way as ``/quit``: the calls in flight finish and their answers are kept for the restarted desk.
+In a container whose PID 1 is the desk, run an init (``docker run --init``) to reap the relay.
 """
 
 from __future__ import annotations
@@ -28,26 +37,33 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import fcntl
 import hmac
 import json
 import os
 import re
 import secrets
+import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx2
+import uvicorn
 
-STATE = "relay.json"  # {"pid", "port", "token"}, written once the relay listens
+STATE = "relay.json"  # {"pid", "token"}, written once the relay listens
+SOCKET = "relay.sock"
+LOCK = "relay.lock"
+PASSED_ON = ("content-type", "retry-after", "retry-after-ms", "x-request-id")
 IDLE_S = 600.0  # nothing in flight and no request for this long: exit
 KEEP_S = 24 * 3600.0  # a kept answer nobody came back for is dropped after this
-CALL_TIMEOUT_S = 900.0  # one model call, headers to last byte
+CALL_TIMEOUT_S = 900.0  # one model call's connect/read/write limits, unless the desk sends its own
+EXPIRE_EVERY_S = 600.0
 _KEY = re.compile(r"[0-9a-f]{64}")
 _HOP = {"host", "content-length", "connection", "keep-alive", "transfer-encoding", "te", "upgrade"}
 
@@ -58,18 +74,23 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 @dataclass(frozen=True)
 class Answer:
     status: int
-    content_type: str
+    headers: dict[str, str]  # those of PASSED_ON the endpoint sent
     body: bytes
+
+    @classmethod
+    def plain(cls, status: int, text: str, *, error: bool = False) -> Answer:
+        headers = {"content-type": "text/plain"} | ({"x-relay-error": "1"} if error else {})
+        return cls(status, headers, text.encode("utf-8"))
 
     def dump(self) -> bytes:
         return json.dumps(
-            {"status": self.status, "content_type": self.content_type, "body": self.body.decode("utf-8")}
+            {"status": self.status, "headers": self.headers, "body": self.body.decode("utf-8")}
         ).encode("utf-8")
 
     @classmethod
     def load(cls, raw: bytes) -> Answer:
         data = json.loads(raw)
-        return cls(int(data["status"]), str(data["content_type"]), str(data["body"]).encode("utf-8"))
+        return cls(int(data["status"]), dict(data["headers"]), str(data["body"]).encode("utf-8"))
 
 
 class Spool:
@@ -125,10 +146,17 @@ class Relay:
         self._http = httpx2.AsyncClient(
             transport=httpx2.AsyncHTTPTransport(), timeout=CALL_TIMEOUT_S, follow_redirects=False
         )
+        self._expired = time.monotonic()
 
     @property
     def idle(self) -> bool:
         return not self._calls and time.monotonic() - self._last > self.idle_s
+
+    def tend(self) -> None:
+        """Drop the answers nobody came back for, every ``EXPIRE_EVERY_S``."""
+        if time.monotonic() - self._expired > EXPIRE_EVERY_S:
+            self._expired = time.monotonic()
+            self.spool.expire(KEEP_S)
 
     async def close(self) -> None:
         if self._calls:
@@ -141,27 +169,28 @@ class Relay:
         self._last = time.monotonic()
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         if not hmac.compare_digest(headers.get("x-relay-token", ""), self.token):
-            await _reply(send, Answer(403, "text/plain", b"wrong relay token"))
+            await _reply(send, Answer.plain(403, "wrong relay token"))
             return
         method, path = scope["method"], scope["path"]
         if method == "POST" and path == "/call":
             await self._call(headers, await _body(receive), send)
         elif method == "DELETE" and path.startswith("/call/") and _KEY.fullmatch(key := path[6:]):
             self.spool.forget(key)
-            await _reply(send, Answer(204, "text/plain", b""))
+            await _reply(send, Answer(204, {}, b""))
         elif method == "GET" and path == "/health":
-            await _reply(send, Answer(200, "application/json", json.dumps({"pid": os.getpid()}).encode()))
+            health = json.dumps({"pid": os.getpid()}).encode()
+            await _reply(send, Answer(200, {"content-type": "application/json"}, health))
         elif method == "POST" and path == "/quit":
             self.quitting.set()
-            await _reply(send, Answer(202, "text/plain", b"exiting once no call is in flight"))
+            await _reply(send, Answer.plain(202, "exiting once no call is in flight"))
         else:
-            await _reply(send, Answer(404, "text/plain", b"no such relay route"))
+            await _reply(send, Answer.plain(404, "no such relay route"))
         self._last = time.monotonic()
 
     async def _call(self, headers: dict[str, str], body: bytes, send: Send) -> None:
         key, url = headers.get("x-relay-key", ""), headers.get("x-relay-url", "")
         if not _KEY.fullmatch(key) or not url.startswith(("http://", "https://")):
-            await _reply(send, Answer(400, "text/plain", b"x-relay-key and x-relay-url are required"))
+            await _reply(send, Answer.plain(400, "x-relay-key and x-relay-url are required"))
             return
         if (kept := self.spool.get(key)) is not None:
             await _reply(send, kept, replayed=True)
@@ -171,24 +200,33 @@ class Relay:
         replayed = task is not None
         if task is None:
             forward = {k: v for k, v in headers.items() if k not in _HOP and not k.startswith("x-relay-")}
-            task = asyncio.create_task(self._make(key, url, forward, body))
+            limit = _seconds(headers.get("x-relay-timeout"))
+            task = asyncio.create_task(self._make(key, url, forward, body, limit))
             self._calls[key] = task
             task.add_done_callback(lambda _: self._calls.pop(key, None))
         # Shielded: the desk going away (a kill) does not cancel the call; its answer is kept.
         await _reply(send, await asyncio.shield(task), replayed=replayed)
 
-    async def _make(self, key: str, url: str, headers: dict[str, str], body: bytes) -> Answer:
+    async def _make(self, key: str, url: str, headers: dict[str, str], body: bytes, limit: float) -> Answer:
         try:
-            response = await self._http.post(url, headers=headers, content=body)
+            response = await self._http.post(url, headers=headers, content=body, timeout=limit)
         except httpx2.HTTPError as exc:
-            return Answer(502, "text/plain", f"the relay could not reach {url}: {exc!r}".encode())
-        answer = Answer(response.status_code, response.headers.get("content-type", ""), response.content)
+            return Answer.plain(502, f"the relay could not reach {url}: {exc!r}", error=True)
+        passed = {k: v for k in PASSED_ON if (v := response.headers.get(k)) is not None}
+        answer = Answer(response.status_code, passed, response.content)
         if 200 <= answer.status < 300:
             try:
                 await asyncio.to_thread(self.spool.put, key, answer)
             except (OSError, UnicodeDecodeError) as exc:  # not kept: still delivered
                 print(f"summarizer relay: could not keep an answer: {exc}", file=sys.stderr)
         return answer
+
+
+def _seconds(value: str | None) -> float:
+    try:
+        return max(1.0, float(value)) if value else CALL_TIMEOUT_S
+    except ValueError:
+        return CALL_TIMEOUT_S
 
 
 async def _body(receive: Receive) -> bytes:
@@ -201,7 +239,7 @@ async def _body(receive: Receive) -> bytes:
 
 
 async def _reply(send: Send, answer: Answer, *, replayed: bool = False) -> None:
-    headers = [(b"content-type", answer.content_type.encode("latin-1") or b"application/octet-stream")]
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in answer.headers.items()]
     if replayed:
         headers.append((b"x-relay-replayed", b"1"))
     with contextlib.suppress(OSError, RuntimeError):  # the desk went away: the answer is kept
@@ -209,41 +247,82 @@ async def _reply(send: Send, answer: Answer, *, replayed: bool = False) -> None:
         await send({"type": "http.response.body", "body": answer.body})
 
 
-def write_state(folder: Path, port: int, token: str) -> None:
+def own_folder(folder: Path) -> None:
+    """``folder`` made (0700) or checked: this user's, and nobody else's to enter."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = folder.stat()
+    if st.st_uid != os.getuid():
+        raise PermissionError(f"{folder} belongs to another user; the relay will not use it")
+    if st.st_mode & 0o077:
+        folder.chmod(0o700)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server without its signal handlers: they would end the process on SIGTERM
+    (re-raising it once the server stops) before the calls in flight are finished and kept."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def write_state(folder: Path, token: str) -> None:
     path = folder / STATE
     tmp = folder / f".{STATE}.{os.getpid()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
-        json.dump({"pid": os.getpid(), "port": port, "token": token}, fh)
+        json.dump({"pid": os.getpid(), "token": token}, fh)
     os.replace(tmp, path)
 
 
-async def serve(folder: Path, idle_s: float = IDLE_S) -> None:
-    import uvicorn
+def _only_one(folder: Path) -> int | None:
+    """The folder's relay lock, held for this process's life; None: another relay holds it."""
+    fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
 
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+async def serve(folder: Path, idle_s: float = IDLE_S) -> None:
+    own_folder(folder)
+    lock = _only_one(folder)
+    if lock is None:
+        return  # the folder's relay is running: it is the one the desk finds
     relay = Relay(folder, secrets.token_urlsafe(24), idle_s=idle_s)
     relay.spool.expire(KEEP_S)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
+    path = folder / SOCKET
+    path.unlink(missing_ok=True)  # a dead relay's
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(str(path))
+    path.chmod(0o600)
     sock.listen(128)
     config = uvicorn.Config(relay, lifespan="off", log_level="warning", access_log=False, server_header=False)
-    server = uvicorn.Server(config)
+    server = _Server(config)
+    signalled = asyncio.Event()  # SIGTERM or SIGINT: finish the calls in flight, keep them, exit
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, signalled.set)
     serving = asyncio.create_task(server.serve(sockets=[sock]))
-    write_state(folder, sock.getsockname()[1], relay.token)
+    write_state(folder, relay.token)
     try:
         while not serving.done():
-            if relay.idle or (relay.quitting.is_set() and not relay._calls):
+            if relay.idle or ((relay.quitting.is_set() or signalled.is_set()) and not relay._calls):
                 break
+            relay.tend()
             await asyncio.sleep(0.2)
     finally:
-        with contextlib.suppress(OSError):  # the next relay writes its own
+        with contextlib.suppress(OSError, ValueError, KeyError):  # the next relay writes its own
             if json.loads((folder / STATE).read_text())["pid"] == os.getpid():
                 (folder / STATE).unlink()
         server.should_exit = True
         await serving
         await relay.close()
         sock.close()
+        path.unlink(missing_ok=True)
+        os.close(lock)  # the next relay may start
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -257,7 +336,7 @@ def main(argv: list[str] | None = None) -> None:
         # and in a session of its own, so a signal to the desk's process group spares it.
         argv = [sys.executable, "-m", "summarizer.desk.relay", "--folder", str(args.folder)]
         argv += ["--idle", str(args.idle)]
-        args.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        own_folder(args.folder)
         fd = os.open(args.folder / "relay.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         with os.fdopen(fd, "ab") as log:
             subprocess.Popen(

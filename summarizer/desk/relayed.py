@@ -26,7 +26,7 @@ from pathlib import Path
 
 import httpx2
 
-from summarizer.desk.relay import STATE
+from summarizer.desk.relay import SOCKET, STATE
 from summarizer.transport import current_stats
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 _NOT_FORWARDED = (b"host", b"content-length")
 RELAYED_PATH = "/chat/completions"  # the calls that are paid for; anything else goes direct
 START_S = 20.0  # a relay that has not written its state by then is not coming
+RETRY_S = 60.0  # after no relay could be found or started, calls go direct this long
+RELAY_URL = "http://relay"  # over the Unix socket
+SOCKET_PATH_MAX = 107  # sun_path, less its terminating NUL
+FORGET_TIMEOUT = {"connect": 5.0, "read": 5.0, "write": 5.0, "pool": 5.0}
 
 # The keys of the relayed answers of the current brief, for its keeper (``forget``).
 relay_keys: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
@@ -42,69 +46,104 @@ relay_keys: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
 
 
 class RelayHandle:
-    """The relay of one folder: its address and token, found or started on demand."""
+    """The relay of one folder: its socket and token, found or started on demand."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.url: str | None = None
+        self.socket = folder / SOCKET
+        self.url: str | None = None  # set while a relay is known to answer
         self.token = ""
         self.pid: int | None = None
         self._lock = asyncio.Lock()
+        self._tried = -RETRY_S  # monotonic time of the last search that found none
+        self._found_at = -1.0
 
-    def _read(self) -> bool:
+    def _state(self) -> bool:
         try:
             state = json.loads((self.folder / STATE).read_text())
-            self.url = f"http://127.0.0.1:{int(state['port'])}"
             self.token, self.pid = str(state["token"]), int(state["pid"])
         except (OSError, ValueError, KeyError, TypeError):
+            self.pid = None
             return False
+        return True
+
+    def _answers(self) -> bool:
         try:
-            r = httpx2.get(f"{self.url}/health", headers={"x-relay-token": self.token}, timeout=2.0)
+            with httpx2.Client(transport=httpx2.HTTPTransport(uds=str(self.socket))) as client:
+                r = client.get(f"{RELAY_URL}/health", headers={"x-relay-token": self.token}, timeout=2.0)
             return r.status_code == 200
         except httpx2.HTTPError:
             return False
 
     def ensure(self) -> bool:
-        """The folder's relay answering (started if need be); False if none could be."""
-        if self._read():
-            return True
-        try:
-            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            (self.folder / STATE).unlink(missing_ok=True)
-            subprocess.run(  # returns once the relay is started, detached
-                [sys.executable, "-m", "summarizer.desk.relay", "--folder", str(self.folder), "--detach"],
-                check=True, timeout=60, stdin=subprocess.DEVNULL,
-            )  # fmt: skip
-        except (OSError, subprocess.SubprocessError) as exc:
-            log.warning("the call relay could not be started in %s: %s", self.folder, exc)
+        """The folder's relay answering (started if need be); False if none could be. A relay
+        that runs but is slow to answer (a busy machine) is waited for, never doubled: a second
+        one would not see the first one's calls in flight (and exits at once: ``relay.lock``)."""
+        if len(str(self.socket)) > SOCKET_PATH_MAX:
+            log.warning(
+                "no call relay: %s is too long a path for a socket; use a shorter --data-dir", self.socket
+            )
             return False
-        deadline = time.monotonic() + START_S
+        deadline, started = time.monotonic() + START_S, None
         while time.monotonic() < deadline:
-            if self._read():
+            if self._state() and self._answers():
+                self.url = RELAY_URL
                 return True
+            if not relay_alive(self.pid) and (started is None or time.monotonic() - started > 2.0):
+                started = time.monotonic()  # none, or one that was stopping: start one
+                try:
+                    self._start()
+                except (OSError, subprocess.SubprocessError) as exc:
+                    log.warning("the call relay could not be started in %s: %s", self.folder, exc)
+                    return False
             time.sleep(0.05)
         return False
 
-    async def found(self) -> bool:
-        """The relay found or started, once however many tasks ask at the same time."""
-        return await self.restart(None)
+    def _start(self) -> None:
+        """A relay for the folder, started detached (this returns at once)."""
+        argv = [sys.executable, "-m", "summarizer.desk.relay", "--folder", str(self.folder), "--detach"]
+        subprocess.run(argv, check=True, timeout=60, stdin=subprocess.DEVNULL)
 
-    async def restart(self, stale: str | None) -> bool:
-        """Find or start a relay again, once for all requests that saw ``stale`` fail."""
+    async def found(self) -> bool:
+        """The relay found or started, once however many tasks ask at the same time (they wait
+        for the one search); after a search that failed, looked for again at most every
+        ``RETRY_S`` (calls go straight to the endpoint meanwhile)."""
+        if self.url is not None:
+            return True
         async with self._lock:
-            if self.url != stale and self.url is not None:
-                return True  # found or started meanwhile
-            ok = await asyncio.to_thread(self.ensure)
-            if not ok:
-                self.url = None
-            return ok
+            if self.url is not None:
+                return True
+            if time.monotonic() - self._tried < RETRY_S:
+                return False  # the last search failed a moment ago
+            return await self._search()
+
+    async def restart(self) -> bool:
+        """After a request could not reach the relay: find or start one now, once for all the
+        requests that failed at the same time."""
+        failed_at = time.monotonic()
+        async with self._lock:
+            if self.url is not None and self._found_at > failed_at:
+                return True  # found again meanwhile
+            return await self._search()
+
+    async def _search(self) -> bool:
+        self.url = None
+        ok = await asyncio.to_thread(self.ensure)
+        if ok:
+            self._found_at = time.monotonic()
+        else:
+            self._tried = time.monotonic()
+        return ok
 
     def quit(self) -> None:
         """Ask the relay to stop once its calls in flight are done (their answers stay kept)."""
         if self.url is None:
             return
-        with contextlib.suppress(httpx2.HTTPError):
-            httpx2.post(f"{self.url}/quit", headers={"x-relay-token": self.token}, timeout=5.0)
+        with (
+            contextlib.suppress(httpx2.HTTPError),
+            httpx2.Client(transport=httpx2.HTTPTransport(uds=str(self.socket))) as client,
+        ):
+            client.post(f"{RELAY_URL}/quit", headers={"x-relay-token": self.token}, timeout=5.0)
 
 
 def call_key(request: httpx2.Request, body: bytes) -> str:
@@ -114,9 +153,11 @@ def call_key(request: httpx2.Request, body: bytes) -> str:
 class RelayTransport(httpx2.AsyncBaseTransport):
     """Model requests through the folder's relay; the endpoint directly if there is none."""
 
-    def __init__(self, inner: httpx2.AsyncBaseTransport, relay: RelayHandle) -> None:
+    def __init__(self, inner: httpx2.AsyncBaseTransport, relay: RelayHandle, connections: int = 100) -> None:
         self._inner = inner
         self.relay = relay
+        limits = httpx2.Limits(max_connections=connections, max_keepalive_connections=connections)
+        self._relay = httpx2.AsyncHTTPTransport(uds=str(relay.socket), limits=limits)
         self._warned = False
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
@@ -124,9 +165,9 @@ class RelayTransport(httpx2.AsyncBaseTransport):
             return await self._inner.handle_async_request(request)  # not a paid call
         body = await request.aread()
         key = call_key(request, body)
+        timeout = request.extensions.get("timeout", {}).get("read")
         for _ in range(2):
-            url = self.relay.url
-            if url is None:
+            if self.relay.url is None and not await self.relay.found():
                 break
             headers = [(k, v) for k, v in request.headers.raw if k.lower() not in _NOT_FORWARDED]
             headers += [
@@ -134,13 +175,15 @@ class RelayTransport(httpx2.AsyncBaseTransport):
                 (b"x-relay-key", key.encode()),
                 (b"x-relay-url", str(request.url).encode()),
             ]
+            if timeout:
+                headers.append((b"x-relay-timeout", str(timeout).encode()))
             relayed = httpx2.Request(
-                "POST", f"{url}/call", headers=headers, content=body, extensions=request.extensions
+                "POST", f"{RELAY_URL}/call", headers=headers, content=body, extensions=request.extensions
             )
             try:
-                response = await self._inner.handle_async_request(relayed)
+                response = await self._relay.handle_async_request(relayed)
             except httpx2.ConnectError:
-                if await self.relay.restart(url):
+                if await self.relay.restart():
                     continue  # the relay had gone (idle, or killed): a new one, same key
                 break
             if response.headers.get("x-relay-replayed") == "1" and (stats := current_stats.get()):
@@ -150,33 +193,36 @@ class RelayTransport(httpx2.AsyncBaseTransport):
             return response
         if not self._warned:
             self._warned = True
-            log.warning("the call relay could not be started: model calls go straight to the endpoint")
+            log.warning("no call relay: model calls go straight to the endpoint until one starts")
         return await self._inner.handle_async_request(request)
 
     async def forget(self, keys: list[str]) -> None:
         """The answers of ``keys`` are in the store: the relay drops them."""
-        url = self.relay.url
-        while keys and url is not None:
+        while keys and self.relay.url is not None:
             key = keys.pop()
             request = httpx2.Request(
-                "DELETE", f"{url}/call/{key}", headers={"x-relay-token": self.relay.token}
-            )
+                "DELETE", f"{RELAY_URL}/call/{key}", headers={"x-relay-token": self.relay.token},
+                extensions={"timeout": FORGET_TIMEOUT},
+            )  # fmt: skip
             try:
-                response = await self._inner.handle_async_request(request)
+                response = await self._relay.handle_async_request(request)
                 await response.aclose()
             except httpx2.HTTPError:
                 return  # dropped after KEEP_S anyway
 
     async def aclose(self) -> None:
+        await self._relay.aclose()
         await self._inner.aclose()
 
 
 def relay_alive(pid: int | None) -> bool:
-    """Whether the relay process ``pid`` still runs (tests and the bench reap it)."""
+    """Whether ``pid`` is a call relay still running: not gone, not a zombie, and a relay (a pid
+    in an old state file may have been given to another process since)."""
     if pid is None:
         return False
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
+    return stat.rsplit(")", 1)[1].split()[0] != "Z" and b"summarizer.desk.relay" in cmdline

@@ -35,6 +35,7 @@ class DeskProcess:
         self.url = ""
         self.relay_state = data_dir / "relay" / "relay.json"
         self.relays: set[int] = set()  # pids of the call relays seen
+        self.relays_exited: bool | None = None  # at the last stop: each relay exited when asked
         self.stderr: list[str] = []
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._reader: threading.Thread | None = None
@@ -97,15 +98,17 @@ class DeskProcess:
             pass
         finally:
             self.kill()
-            self.stop_relays()
+            self.relays_exited = self.stop_relays()
         return self.proc.returncode
 
     def _note_relay(self) -> None:
         with contextlib.suppress(OSError, ValueError, KeyError):
             self.relays.add(int(json.loads(self.relay_state.read_text())["pid"]))
 
-    def stop_relays(self, wait_s: float = 10.0) -> bool:
-        """Every relay seen gone: True if each had exited by itself within ``wait_s``."""
+    def stop_relays(self, wait_s: float = 30.0) -> bool:
+        """Every relay seen gone: True if each had exited by itself within ``wait_s`` (a relay
+        finishes its calls in flight first); any left is killed (``relay_alive`` checks that the
+        pid is still a relay's)."""
         deadline = time.monotonic() + wait_s
         while any(relay_alive(pid) for pid in self.relays) and time.monotonic() < deadline:
             time.sleep(0.05)
