@@ -982,14 +982,7 @@ def test_sigkill_with_work_queued_then_restart_finishes_every_brief_once(tmp_pat
             assert sum(at_kill.values()) == n and at_kill.get("queued", 0) > 0, at_kill
             in_flight = at_kill.get("running", 0)
             desk.start()
-            with httpx2.Client(base_url=desk.url, timeout=30) as client:
-                deadline = time.monotonic() + 120
-                while True:
-                    states = [client.get(f"/v1/briefs/{bid}").json()["status"] for bid in ids]
-                    if all(s == "done" for s in states):
-                        break
-                    assert "failed" not in states and time.monotonic() < deadline, states
-                    time.sleep(0.05)
+            desk.wait_done(ids, timeout=120)
         finally:
             desk.stop()
         calls = fake.requests

@@ -212,14 +212,7 @@ def test_calls_in_flight_at_a_stop_are_paid_once_after_the_restart(tmp_path: Pat
                 desk.stop()  # the relay keeps both answers, then exits
             assert fake.requests == 2
             desk.start()
-            with httpx2.Client(base_url=desk.url, timeout=30) as client:
-                deadline = time.monotonic() + 60
-                while True:
-                    states = [client.get(f"/v1/briefs/{bid}").json()["status"] for bid in ids]
-                    if all(s == "done" for s in states):
-                        break
-                    assert "failed" not in states and time.monotonic() < deadline, states
-                    time.sleep(0.05)
+            desk.wait_done(ids, timeout=60)
         finally:
             desk.stop()
         assert desk.relays_exited, "the relay did not exit after the desk's stop"

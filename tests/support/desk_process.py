@@ -18,6 +18,8 @@ import threading
 import time
 from pathlib import Path
 
+import httpx2
+
 from summarizer.desk.relayed import relay_alive
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,6 +102,17 @@ class DeskProcess:
             self.kill()
             self.relays_exited = self.stop_relays()
         return self.proc.returncode
+
+    def wait_done(self, ids: list[str], timeout: float) -> None:
+        """Until every brief of ``ids`` is done; fails at once on a failed one, or at ``timeout``."""
+        with httpx2.Client(base_url=self.url, timeout=30) as client:
+            deadline = time.monotonic() + timeout
+            while True:
+                states = [client.get(f"/v1/briefs/{bid}").json()["status"] for bid in ids]
+                if all(s == "done" for s in states):
+                    return
+                assert "failed" not in states and time.monotonic() < deadline, states
+                time.sleep(0.05)
 
     def _note_relay(self) -> None:
         with contextlib.suppress(OSError, ValueError, KeyError):
