@@ -82,7 +82,19 @@ def normalize(text: str) -> Normalized:
 
 def fold(text: str) -> str:
     """The comparison form of a piece of text (composed first, so "e" + accent equals "é")."""
+    if len(text) <= _SHORT:
+        return _fold_short(text)
     return normalize(unicodedata.normalize("NFC", text)).text
+
+
+# Words and short phrases are folded again and again (every name of every answer against every
+# cited sentence): those are cached apart from ``normalize``'s few whole texts.
+_SHORT = 40
+
+
+@lru_cache(maxsize=1 << 16)
+def _fold_short(text: str) -> str:
+    return normalize.__wrapped__(unicodedata.normalize("NFC", text)).text
 
 
 def _strip_item(item: str) -> str:

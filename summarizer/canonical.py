@@ -56,6 +56,7 @@ _SHAPING = frozenset(
 _PLAIN = re.compile(r"[\x09\x0a\x20-\x7e]*")
 
 
+@lru_cache(maxsize=4096)
 def _script(ch: str) -> str:
     return str(categories.alias(ch)) if ch.isalpha() else "COMMON"
 
@@ -91,6 +92,7 @@ def _look_alike(ch: str, script: str) -> str:
     return ch
 
 
+@lru_cache(maxsize=1 << 16)  # the words of an archive recur: each is looked at once
 def _fold_word(word: str) -> str:
     scripts = Counter(_script(ch) for ch in word if ch.isalpha())
     scripts.pop("COMMON", None)

@@ -75,6 +75,11 @@ def looks_ahead(text: str, start: int, end: int, lo: int, hi: int) -> bool:
 _WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 _WEEKDAY_ONLY = re.compile(rf"(?:(?i:on)\s+)?({_DAY}){_PART}?")
 _PERIOD_FORMAT = {"day": "%Y-%m-%d", "week": "%Y-%m-%d", "month": "%Y-%m", "year": "%Y"}
+# Time words no language of dateparser reads ("later this week"): it tries every one of its
+# ~200 locales for them, 10 ms each time (1.6 s the first time in a process, compiling them),
+# and which locale reads a text does not depend on the dateline. Asked once per process.
+_UNREAD: set[str] = set()
+_UNREAD_MAX = 4096
 
 
 def resolve_date(text: str, published_at: str | None, *, future: bool = False) -> str | None:
@@ -97,6 +102,8 @@ def resolve_date(text: str, published_at: str | None, *, future: bool = False) -
         ahead = (_WEEKDAYS.index(day.group(1).lower()) - base.weekday()) % 7
         shift = ahead if future else -((7 - ahead) % 7)
         return (base + timedelta(days=shift)).strftime("%Y-%m-%d")
+    if text in _UNREAD:
+        return None
     from dateparser.date import DateDataParser  # imported only when there is a date to read
 
     settings = {
@@ -109,6 +116,8 @@ def resolve_date(text: str, published_at: str | None, *, future: bool = False) -
     except (ValueError, TypeError, OverflowError):
         return None
     if data.date_obj is None:
+        if data.locale is None and len(_UNREAD) < _UNREAD_MAX:
+            _UNREAD.add(text)
         return None
     return str(data.date_obj.strftime(_PERIOD_FORMAT.get(data.period or "day", "%Y-%m-%d")))
 

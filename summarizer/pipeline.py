@@ -36,7 +36,7 @@ from summarizer.schema import (
     Usage,
 )
 from summarizer.settings import Settings
-from summarizer.tokens import ESTIMATE, TokenCounter, counter_for, cut_to_fit
+from summarizer.tokens import ESTIMATE, TokenCounter, counter_for, cut_to_fit, most_tokens
 from summarizer.transport import CallStats
 from summarizer.units import Units, analyse
 
@@ -63,7 +63,7 @@ def fit_article(
     answers = settings.max_output_tokens * (settings.max_reasks + 1)
     overhead = _prompt_overhead(counter) + settings.max_reasks * REASK_MESSAGE_TOKENS
     room = context_window - answers - overhead
-    if counter.count(article.text) <= room:
+    if most_tokens(article.text) <= room or counter.count(article.text) <= room:
         return article, False
     if room < 200:
         from summarizer.errors import ConfigurationError

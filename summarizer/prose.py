@@ -119,15 +119,16 @@ _ACRONYM_SKIP = frozenset(["of", "the", "and", "for", "on", "de", "la"])
 _NAME_RUN = re.compile(r"[A-Z][\w'\u2019-]*(?:\s+(?:(?:of|the|and|for|on|de|la)\s+)*[A-Z][\w'\u2019-]*)+")
 
 
-def _acronyms(text: str) -> set[str]:
+@lru_cache(maxsize=1024)  # cited sentences: each is checked against every name of an answer
+def _acronyms(text: str) -> frozenset[str]:
     """The initials of each run of capitalised words: "United Nations" -> "un"."""
     out = set()
     for m in _NAME_RUN.finditer(text):
-        words = [w for w in m.group(0).split() if fold(w) not in _ACRONYM_SKIP]
+        words = [w for w in m.group(0).split() if _folded(w) not in _ACRONYM_SKIP]
         for k in range(len(words)):
             for j in range(k + 2, len(words) + 1):
                 out.add(fold("".join(w[0] for w in words[k:j])))
-    return out
+    return frozenset(out)
 
 
 @lru_cache(maxsize=_WORDS)
@@ -155,7 +156,8 @@ def _chimeras(prose: str, text: str) -> list[str]:
     return out
 
 
-def _name_runs(text: str) -> list[list[tuple[str, str]]]:
+@lru_cache(maxsize=1024)  # cited sentences, as ``_acronyms``
+def _name_runs(text: str) -> tuple[tuple[tuple[str, str], ...], ...]:
     """Runs of capitalised words next to each other, none a little word, by (stem, word):
     [("presid", "President"), ("volod", "Volodymyr"), ...]. Names may be dictionary words
     ("Angela Merkel", "Emmanuel Macron", "Theresa May"); a pair of common words makes no
@@ -164,7 +166,7 @@ def _name_runs(text: str) -> list[list[tuple[str, str]]]:
     last = None
     for m in _WORD.finditer(text):
         w = m.group(0)
-        if not w[:1].isupper() or fold(w) in _STOP:
+        if not w[:1].isupper() or _folded(w) in _STOP:
             last = None
             continue
         if last is not None and text[last.end() : m.start()] == " ":
@@ -172,7 +174,7 @@ def _name_runs(text: str) -> list[list[tuple[str, str]]]:
         else:
             runs.append([(stem(w), w)])
         last = m
-    return [r for r in runs if len(r) > 1]
+    return tuple(tuple(r) for r in runs if len(r) > 1)
 
 
 def unsupported_numbers(prose: str, cited: str) -> list[float]:

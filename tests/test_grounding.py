@@ -453,6 +453,29 @@ def test_relative_dates_resolve_against_the_dateline(words: str, future: bool, e
     assert resolve_date(words, None) is None
 
 
+def test_time_words_no_language_reads_are_tried_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """dateparser tries each of its ~200 locales for words none of them reads: once a process,
+    under any dateline; words it reads are read again under each dateline."""
+    from dateparser.date import DateDataParser
+
+    from summarizer import dates
+
+    monkeypatch.setattr(dates, "_UNREAD", set())
+    read: list[str] = []
+    real = DateDataParser.get_date_data
+
+    def counted(self: Any, text: str, *args: Any, **kwargs: Any) -> Any:
+        read.append(text)
+        return real(self, text, *args, **kwargs)
+
+    monkeypatch.setattr(DateDataParser, "get_date_data", counted)
+    assert resolve_date("later this week", "2016-11-08") is None
+    assert resolve_date("later this week", "2020-01-02") is None
+    assert resolve_date("last week", "2016-11-08") == "2016-11-01"
+    assert resolve_date("last week", "2020-01-09") == "2020-01-02"
+    assert read == ["later this week", "last week", "last week"]
+
+
 # --------------------------------------------------------------------------- properties
 
 TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=300)

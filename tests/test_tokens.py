@@ -260,6 +260,44 @@ def test_prepare_fits_with_the_endpoint_counter() -> None:
     assert counter.count(prep.article.text) <= 8192 - 1024 * 3
 
 
+def test_no_counter_counts_more_than_most_tokens() -> None:
+    """The bound ``fit_article`` uses to skip counting a text that fits anyway: every sample
+    (twelve scripts) by every real tokenizer measured and by the estimate, and the estimate's
+    dearest characters alone, in runs and side by side."""
+    from summarizer.tokens import most_tokens
+
+    dear = ["é", "ø", "€", "…", "→", "한", "漢", "ж", "\u0301", "🙂", "$", "7", ".", "  ", "\t\n", "a"]
+    pairs = [a + b for a in dear for b in dear]
+    texts = [
+        *SAMPLES.values(),
+        *dear,
+        *(c * 9 for c in dear),
+        *pairs,
+        *(p * 7 for p in pairs),
+        " ".join(dear),
+    ]
+    for text in texts:
+        assert ESTIMATE.count(text) <= most_tokens(text), repr(text[:20])
+    for name, counts in COUNTS.items():
+        for sample, n in counts.items():
+            assert n <= most_tokens(SAMPLES[sample]), (name, sample)
+
+
+def test_a_short_article_fits_without_counting_and_a_long_one_is_counted() -> None:
+    from summarizer.llm import Endpoint
+    from summarizer.pipeline import prepare
+    from summarizer.settings import Settings
+
+    counter = Words()
+    endpoint = Endpoint(base_url="http://127.0.0.1:9/v1", api_key="k", model="m", structured_output="json_schema",
+                        backend="127.0.0.1", context_window=16_000, tokens=counter)  # fmt: skip
+    short = Article(id="a", text="A short story.\n\nIt fits in any window.")
+    assert not prepare(short, Settings(), endpoint).truncated and counter.calls == 1  # the prompt only
+    # 10,000 words in 66 kB: under the room in words, over it by the bound: counted, and whole
+    long = Article(id="b", text="\n\n".join(f"Paragraph {i} says something new." for i in range(2000)))
+    assert not prepare(long, Settings(), endpoint).truncated and counter.calls == 2
+
+
 # -- batch: rate gate and dry run -------------------------------------------------------------------
 
 
