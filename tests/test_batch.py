@@ -102,6 +102,31 @@ def test_folder_with_bad_files_succeeds_for_the_rest(fake: FakeServer, tmp_path:
     assert all(f["error_class"] == "InputError" and f["attempts"] == 0 for f in failures.values())
 
 
+def test_a_worker_asks_for_its_next_article_while_its_line_is_written(
+    fake: FakeServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One worker: the first line's write is held until the second article's request has
+    reached the model (it used to wait for the disk first); every line lands, counted once."""
+    from summarizer.ledger import Ledger
+
+    arch = tmp_path / "arch"
+    write_archive(arch, 3)
+    real_write, seen_by_first_write = Ledger._write, []
+
+    def held(self: Ledger, items: list[Any]) -> Any:
+        if not seen_by_first_write:
+            deadline = time.monotonic() + 10
+            while fake.requests < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            seen_by_first_write.append(fake.requests)
+        return real_write(self, items)
+
+    monkeypatch.setattr(Ledger, "_write", held)
+    tally = run_batch(fake, [str(arch)], tmp_path / "out.jsonl", concurrency=1)
+    assert seen_by_first_write == [2]
+    assert tally.succeeded == 3 and finished(tmp_path / "out.jsonl") == 3 and fake.requests == 3
+
+
 def test_rerun_makes_zero_model_calls_and_counts_everything(fake: FakeServer, tmp_path: Path) -> None:
     write_archive(tmp_path / "a", 6)
     (tmp_path / "a" / "bad.txt").write_bytes(b"")

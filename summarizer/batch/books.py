@@ -45,6 +45,13 @@ def failure_line(key: str, name: str, article_id: str | None, err: SummarizerErr
     )
 
 
+async def landed(fut: asyncio.Future[None]) -> None:
+    """Wait for a submitted line to be on disk (a failed write stops the run by itself); the
+    write goes on if the waiter is cancelled."""
+    with contextlib.suppress(OSError):
+        await asyncio.shield(fut)
+
+
 class Books:
     """Tally, ledger and the keys in flight of one run; the stop signal every part watches."""
 
@@ -71,8 +78,14 @@ class Books:
     async def _append(
         self, line: bytes, *, failed: bool = False, then: Callable[[], None] | None = None
     ) -> None:
-        """Write a ledger line; ``then`` runs once it is on disk, even if this task is cancelled
-        meanwhile (so the tally always matches the files). A disk error stops the run."""
+        """Write a ledger line and wait until it is on disk (see ``_queue_line``)."""
+        await landed(self._queue_line(line, failed=failed, then=then))
+
+    def _queue_line(
+        self, line: bytes, *, failed: bool = False, then: Callable[[], None] | None = None
+    ) -> asyncio.Future[None]:
+        """Queue a ledger line; ``then`` runs once it is on disk, even if no one waits for it
+        (so the tally always matches the files). A disk error stops the run."""
         fut = self.ledger.submit(line, failed=failed)
 
         def written(f: asyncio.Future[None]) -> None:
@@ -92,8 +105,7 @@ class Books:
             )
 
         fut.add_done_callback(written)
-        with contextlib.suppress(OSError):
-            await asyncio.shield(fut)
+        return fut
 
     def _account(self, stats: CallStats, usage: dict[str, int]) -> None:
         self.tally.model_calls += stats.requests
