@@ -38,7 +38,9 @@ def child(project: Path, folder: Path) -> dict[str, Any]:
     from tests.support.fake_openai import answer_for
 
     articles = [item.load() for item in iter_inputs([str(folder)], max_bytes=10**7)]
-    settings = Settings(base_url="http://127.0.0.1:9/v1", model="m", api_key="k", structured_output="json_schema")
+    settings = Settings(
+        base_url="http://127.0.0.1:9/v1", model="m", api_key="k", structured_output="json_schema"
+    )
     endpoint = resolve_endpoint(settings, None)
     cold = time.process_time()
     stages: dict[str, list[float]] = {"prepare": [], "resolve": []}
@@ -69,7 +71,9 @@ def run(project: Path, folder: Path) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("folder", type=Path, nargs="?", help="articles (.json .txt .html .jsonl)")
     parser.add_argument("--baseline", type=Path, help="another checkout of the project to compare with")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
@@ -83,7 +87,7 @@ def main() -> None:
     if args.baseline:
         results["baseline"] = run(args.baseline.resolve(), args.folder.resolve())
     this = results["this"]
-    print(f"{this['warm_up_articles']} articles warm up, {this['measured']} measured; process CPU, ms per article")
+    print(f"{this['warm_up_articles']} articles warm up, {this['measured']} measured; CPU ms per article")
     print(f"{'':24}" + "".join(f"{name:>12}" for name in results) + ("       ratio" if args.baseline else ""))
     rows: list[tuple[str, list[float]]] = []
     for stage in ("prepare", "resolve"):
