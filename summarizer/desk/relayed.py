@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 _NOT_FORWARDED = (b"host", b"content-length")
 RELAYED_PATH = "/chat/completions"  # the calls that are paid for; anything else goes direct
 START_S = 20.0  # a relay that has not written its state by then is not coming
+# A relay process that runs but does not answer yet (a busy machine, or one finishing the calls
+# of a killed desk) is waited for this long: going direct meanwhile would pay again for calls
+# it has in flight.
+ALIVE_WAIT_S = 120.0
 RETRY_S = 60.0  # after no relay could be found or started, calls go direct this long
 RELAY_URL = "http://relay"  # over the Unix socket
 SOCKET_PATH_MAX = 107  # sun_path, less its terminating NUL
@@ -84,20 +88,22 @@ class RelayHandle:
                 "no call relay: %s is too long a path for a socket; use a shorter --data-dir", self.socket
             )
             return False
-        deadline, started = time.monotonic() + START_S, None
-        while time.monotonic() < deadline:
+        began, started = time.monotonic(), None
+        while True:
             if self._state() and self._answers():
                 self.url = RELAY_URL
                 return True
-            if not relay_alive(self.pid) and (started is None or time.monotonic() - started > 2.0):
-                started = time.monotonic()  # none, or one that was stopping: start one
+            alive, now = relay_alive(self.pid), time.monotonic()
+            if now - began > (ALIVE_WAIT_S if alive else START_S):
+                return False
+            if not alive and (started is None or now - started > 2.0):
+                started = now  # none, or one that was stopping: start one
                 try:
                     self._start()
                 except (OSError, subprocess.SubprocessError) as exc:
                     log.warning("the call relay could not be started in %s: %s", self.folder, exc)
                     return False
             time.sleep(0.05)
-        return False
 
     def _start(self) -> None:
         """A relay for the folder, started detached (this returns at once)."""
