@@ -34,7 +34,7 @@ REQUIRED = ("figures", "quotes")
 # Array fields whose per-article items are the article's own picks: their schema is the item
 # type and the bounds, without the static field's description (the prompt's field guide has it).
 _PICKS = ("figures", "events", "claims")
-_DEF_PICKS = {"EventPick": "sentence", "ClaimPick": "sentence", "FigurePick": "number"}
+_DEF_PICKS = {"EventPick": "sentence", "ClaimPick": "sentence"}
 
 
 @functools.cache
@@ -68,7 +68,7 @@ def answer_schema(units: Units) -> dict[str, Any]:
     _choice(defs["EventPick"]["properties"]["sentence"], sids)
     _choice(defs["ClaimPick"]["properties"]["sentence"], sids)
     if units.numbers:
-        _choice(defs["FigurePick"]["properties"]["number"], tuple(n.id for n in units.numbers))
+        _choice(props["figures"]["items"], tuple(n.id for n in units.numbers))
     else:
         props["figures"]["maxItems"] = 0
     speakers: dict[str, Any] = {}
@@ -100,9 +100,9 @@ def closed_choice_problems(answer: PointerDraft, units: Units) -> list[str]:
         if sid not in sids
     ]
     out += [
-        f"figures[{k}].number: {p.number!r} is not a number id of the article"
-        for k, p in enumerate(answer.figures)
-        if p.number not in nids
+        f"figures[{k}]: {nid!r} is not a number id of the article"
+        for k, nid in enumerate(answer.figures)
+        if nid not in nids
     ]
     given = quote_choices(answer)
     for q in units.quotations:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 SCHEMA_VERSION = "2.2"
 
@@ -125,13 +125,6 @@ class EventPick(_Strict):
     )
 
 
-class FigurePick(_Strict):
-    number: NumberId = Field(description="Id of a number from the numbers list, e.g. 'N2'.")
-    counts: str = Field(
-        max_length=50, description="What the number counts, in 2 to 6 words, e.g. 'people evacuated'."
-    )
-
-
 class ClaimPick(_Strict):
     statement: str = Field(
         max_length=120, description="The claim in one short sentence, in that sentence's words."
@@ -149,6 +142,9 @@ class SourcePick(_Strict):
     kind: SourceKind
 
 
+_V4_FIGURE = {"number", "counts"}  # a figure as prompts up to summarize-v4 asked for it
+
+
 class PointerDraft(_Strict):
     """What the model returns (schema v2). Every id and name is checked by our code afterwards."""
 
@@ -157,8 +153,10 @@ class PointerDraft(_Strict):
     )
     brief: str = Field(max_length=240, description="Two short sentences summarising the article.")
     topics: list[Topic] = Field(min_length=1, max_length=3, description="1 to 3 IPTC Media Topics.")
-    figures: list[FigurePick] = Field(
-        default_factory=list, max_length=6, description="The key numbers: ids from the numbers list."
+    figures: list[NumberId] = Field(
+        default_factory=list,
+        max_length=6,
+        description="The key numbers: their ids from the numbers list, e.g. 'N2'.",
     )
     quotes: dict[str, str] = Field(
         default_factory=dict,
@@ -172,6 +170,15 @@ class PointerDraft(_Strict):
         default_factory=list, max_length=3, description="Statements the article attributes to someone."
     )
     sources: list[SourcePick] = Field(default_factory=list, max_length=4)
+
+    @field_validator("figures", mode="before")
+    @classmethod
+    def _figure_ids(cls, value: Any) -> Any:
+        # Answers to prompts up to summarize-v4 (stored in records and ledgers) wrote each figure
+        # as {"number": id, "counts": words}; what a number counts is now read by our code.
+        if isinstance(value, list):
+            return [v.get("number") if isinstance(v, dict) and set(v) == _V4_FIGURE else v for v in value]
+        return value
 
     @model_validator(mode="after")
     def _checked(self, info: ValidationInfo) -> PointerDraft:

@@ -120,10 +120,7 @@ def flood_answer() -> dict[str, Any]:
                 "S8", "Tom Baker said the warnings came far too late", actors=["Tom Baker", "Boris Invented"]
             ),
         ],
-        "figures": [
-            {"number": "N1", "counts": "people killed"},
-            {"number": "N2", "counts": "people evacuated"},
-        ],
+        "figures": ["N1", "N2"],
         "quotes": {"Q1": "Anna Stone", "Q2": "Tom Baker"},
         "claims": [
             # "could not immediately verify" in the paragraph: grounding makes it unverified
@@ -584,7 +581,7 @@ def test_non_ascii_spans_stay_on_the_right_characters() -> None:
                     "category": "politics", "modality": "reported", "where": "Харкові",
                     "actors": ["Олена Коваленко"]}],
         "quotes": {"Q1": "Олена Коваленко"},
-        "figures": [{"number": "N1", "counts": "people left"}],
+        "figures": ["N1"],
     }  # fmt: skip
     record = make_record(UNICODE, answer)
     assert record.rejected == []

@@ -145,16 +145,16 @@ def test_a_brief_that_holds_is_kept_and_flags_nothing() -> None:
 # --------------------------------------------------------------------------- figures and claims
 
 
-def test_what_a_figure_counts_comes_from_the_numbers_own_clause() -> None:
+def test_what_a_figure_counts_is_the_numbers_own_words_whatever_the_answer_says() -> None:
+    # Up to prompt v4 the model wrote it and a crafted "Chilean sailors rescued" had to be caught;
+    # an answer now only points at the number, and what it counts is read after the number.
     text = normalize_text("The army said 212 Peruvian sailors were rescued, and Chilean boats helped.")
     units = analyse(text)
     number = units.numbers[0].id
-    for counts, kept in (("Chilean sailors rescued", False), ("Peruvian sailors rescued", True)):
-        answer = draft(
-            units, "disaster, accident and emergency incident", figures=[{"number": number, "counts": counts}]
-        )
-        result = resolve(answer, units)
-        assert bool(result.draft.key_figures) is kept, counts
+    for figure in ({"number": number, "counts": "Chilean sailors rescued"}, number):
+        answer = draft(units, "disaster, accident and emergency incident", figures=[figure])
+        [kept] = resolve(answer, units).draft.key_figures
+        assert (kept.text, kept.counts) == ("212", "Peruvian sailors rescued")
 
 
 CLAIMS_TEXT = (

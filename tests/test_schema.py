@@ -99,7 +99,7 @@ def test_the_answer_is_held_to_every_choice_of_this_article() -> None:
     good = {
         **MINIMAL,
         "events": [{**MINIMAL["events"][0], "sentence": "S2"}],
-        "figures": [{"number": n.id, "counts": "kilometres of track"}],
+        "figures": [n.id],
         "quotes": {q.id: "Anna Meier"},
     }
     answer = validate_answer(good, units)
@@ -109,7 +109,7 @@ def test_the_answer_is_held_to_every_choice_of_this_article() -> None:
         ({"events": [{**MINIMAL["events"][0], "sentence": "S9"}]}, "events[0].sentence: 'S9'"),
         ({"claims": [{"statement": "x", "sentence": "S99", "claimant": "x", "status": "claimed"}]},
          "claims[0].sentence: 'S99'"),
-        ({"figures": [{"number": "N7", "counts": "x"}]}, "figures[0].number: 'N7'"),
+        ({"figures": ["N7"]}, "figures[0]: 'N7'"),
         ({"quotes": {q.id: "Somebody Else"}}, f"quotes.{q.id}: 'Somebody Else' is not one of"),
         ({"quotes": {}}, f"quotes.{q.id}: required"),  # every quotation asked must be answered
     ]  # fmt: skip
@@ -127,6 +127,19 @@ def test_the_answer_is_held_to_every_choice_of_this_article() -> None:
     for strict in (True, False):
         with pytest.raises(GroundingError, match="does not offer"):
             GroundingCheck(units, strict=strict)(PointerDraft.model_validate({**good, **bad[0][0]}))
+
+
+def test_answers_stored_under_prompt_v4_still_validate_with_their_figures_as_ids() -> None:
+    # Records and ledgers keep the model's answer; up to summarize-v4 a figure was an object
+    # with the model's own words for what it counts. Regrading them reads the ids only.
+    units = analyse(ARTICLE)
+    n = units.numbers[0]
+    base = {**MINIMAL, "events": [{**MINIMAL["events"][0], "sentence": "S2"}],
+            "quotes": {q.id: "unnamed" for q in units.quotations if q.asked}}  # fmt: skip
+    old = validate_answer({**base, "figures": [{"number": n.id, "counts": "anything at all"}]}, units)
+    assert old.figures == [n.id] == validate_answer({**base, "figures": [n.id]}, units).figures
+    with pytest.raises(ValidationError):  # any other object is no figure
+        PointerDraft.model_validate({**base, "figures": [{"number": n.id, "counts": "x", "value": 14}]})
 
 
 def test_a_quotation_the_article_attributes_outright_is_not_asked() -> None:
@@ -160,7 +173,7 @@ def test_an_article_without_quotations_or_numbers_takes_none() -> None:
     ignored = resolve(validate_answer({**empty, "quotes": {"Q1": "Anna"}}, units), units)
     assert ignored.draft.quotes == [] and not [r for r in ignored.rejected if r.field.startswith("quotes")]
     with pytest.raises(ValueError, match="not a number id"):
-        validate_answer({**empty, "figures": [{"number": "N1", "counts": "x"}]}, units)
+        validate_answer({**empty, "figures": ["N1"]}, units)
     with pytest.raises(ValidationError):
         validate_answer({**empty, "figures": None}, units)
     with pytest.raises(ValueError, match="figures: required"):  # figures and quotes are required

@@ -23,19 +23,40 @@ from summarizer.units import Sentence
 DEMONYM = re.compile(r"(?:ian|ean|ese|ish)s?$|\b(?:American|African|Mexican)s?$")
 
 
+RELATIVE_TIME = "a relative time where the cited sentence gives a date or time"
+# Where a relative time phrase ends: a clause break, or a word that starts another clause.
+_TIME_PHRASE_END = re.compile(r"\s*[,;:(\u2014]|\s+(?:because|and|but|so|as|when|while|which|who|that)\b")
+# Words a phrase cut short may end on: "within minutes because they were in the".
+_DANGLING = frozenset(["the", "a", "an", "of", "in", "on", "at", "to", "for", "by", "with", "from"])
+
+
 class Labels(Findings):
     """When and where of an event."""
 
-    def when(self, path: str, kept: str, words: str | None, s: Sentence) -> When | None:
+    def when(
+        self, path: str, kept: str, words: str | None, s: Sentence, *, dated_here: bool = False
+    ) -> When | None:
+        """The model's time words for the event cited at ``s``, as the article writes them; a
+        relative time ("within minutes", "for more than 85 hours") loses to a date or clock time
+        of the cited sentence itself (``dated_here``): an editor can place the one, not the
+        other. A date of another sentence may be another event's."""
         if not words:
             return None
         where = self.phrase(words, s.start, s.end) or self.phrase(words, *self.around(s))
         if where is None:
             self.reject(f"{path}.when", words, "time words not in the cited sentence")
             return None
+        # A longer stretch ends with its time words: a date or clock time as the article's
+        # finder reads it ("in March last year, police said" -> "in March last year"), else a
+        # relative time at its clause's end ("after the third debate, we felt so good").
+        timed = find_time_words(self.text, *where) or find_clock_words(self.text, *where)
+        where = (where[0], timed[1]) if timed else self.clause_of(*where)
         written = self.text[slice(*where)]
         if written.isupper() and not any(ch.isdigit() for ch in written):  # "USA TODAY": a paper
             self.reject(f"{path}.when", words, "written in capitals there: a name, not a time")
+            return None
+        if timed is None and dated_here:
+            self.reject(f"{path}.when", words, RELATIVE_TIME)
             return None
         own = find_time_words(self.text, s.start, s.end)
         if not s.start <= where[0] < s.end and own is not None and not self.quoted(own[0]):
@@ -45,6 +66,21 @@ class Labels(Findings):
         self.keep(f"{kept}.when.text", *where)
         written = self.written(words, where)
         return When(text=written, date=resolve_date(written, self.published_at, future=self.ahead(*where)))
+
+    def has_time_words(self, s: Sentence) -> bool:
+        """Whether ``s`` has calendar or clock time words outside a quotation (what
+        ``sentence_when`` would take)."""
+        found = find_time_words(self.text, s.start, s.end)
+        return found is not None and not self.quoted(found[0])
+
+    def clause_of(self, start: int, end: int) -> tuple[int, int]:
+        """``start:end`` up to its first clause break, without a dangling little word."""
+        if m := _TIME_PHRASE_END.search(self.text, start, end):
+            end = max(start + 1, m.start())
+        words = list(re.finditer(r"\S+", self.text[start:end]))
+        while len(words) > 1 and fold(words[-1][0]) in _DANGLING:
+            words.pop()
+        return start, start + words[-1].end() if words else end
 
     def nearby(self, s: Sentence, *, lead: bool) -> list[Sentence]:
         """Where an event's own time and place words are looked for when the model gave none

@@ -456,6 +456,13 @@ class _Schema:
         return {"integer": 0, "number": 0, "boolean": False, "null": None}.get(str(kind), "")
 
 
+def _counts_something(sentence: str, number: str) -> bool:
+    """Whether a word right after ``number`` in ``sentence`` says what it counts."""
+    at = sentence.find(number)
+    word = re.match(r"[ -]?([^\W\d_][\w'\u2019-]*)", sentence[at + len(number) :]) if at >= 0 else None
+    return word is not None and word[1].lower() not in _NOT_COUNTED
+
+
 def _allowed(values: list[str], choices: tuple[Any, ...] | None) -> list[str]:
     return values if choices is None else [v for v in values if v in choices]
 
@@ -463,6 +470,31 @@ def _allowed(values: list[str], choices: tuple[Any, ...] | None) -> list[str]:
 # --------------------------------------------------------------------------- generated answers
 
 _WORD = re.compile(r"[^\W\d_][\w'\u2019-]*")
+_NOT_COUNTED = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "as",
+        "at",
+        "by",
+        "for",
+        "from",
+        "in",
+        "into",
+        "of",
+        "on",
+        "or",
+        "since",
+        "than",
+        "that",
+        "the",
+        "to",
+        "was",
+        "were",
+        "with",
+    ]
+)
 _QUOTE_MARKS = re.compile(r"[\"\u201c\u201d\u00ab\u00bb\u201e]")
 _WEEKDAY = re.compile(
     r"\b(?:on |last |this |next )?(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)\b"
@@ -590,20 +622,6 @@ def _topics(text: str) -> list[str]:
     return [topic for score, topic in scored[:2] if score > 0]
 
 
-def _counts(sentence: str, number: str, max_chars: int) -> str:
-    """A few words of the number's clause right after it (else before it): what it counts,
-    roughly, as grounding wants them: from the number's own clause."""
-    at = sentence.find(number)
-    after = _WORD.findall(re.split(r"[,;:.!?]", sentence[at + len(number) :])[0]) if at >= 0 else []
-    before = _WORD.findall(re.split(r"[,;:.!?]", sentence[:at])[-1]) if at >= 0 else []
-    words = after[:4] or before[-3:] or ["amount"]
-    counts = " ".join(words)
-    while len(counts) > max_chars:
-        words = words[:-1]
-        counts = " ".join(words)
-    return counts or "amount"
-
-
 @dataclass(frozen=True)
 class _Answers:
     good: str
@@ -689,15 +707,13 @@ def _build(offer: Offer, schema: _Schema) -> dict[str, Any]:
         event = {"sentence": str(ids[0]), "what": headline, "category": category, "event_type": None,
                  "modality": modality, "when": None, "where": None, "actors": []}  # fmt: skip
 
-    figures: list[dict[str, Any]] = []
+    # Figures are number ids (prompt v5: our code reads what each counts): the first offered
+    # that a word of its sentence says what it counts, as a careful model picks them.
     number_ids = _allowed(
-        [nid for nid, sid, _ in offer.numbers if sid in by_id], schema.choices("figures", "[]", "number")
+        [nid for nid, sid, text in offer.numbers if sid in by_id and _counts_something(by_id[sid], text)],
+        schema.choices("figures", "[]"),
     )
-    numbers = {nid: (sid, text) for nid, sid, text in offer.numbers}
-    if number_ids and schema.max_items("figures", default=6) > 0:
-        sid, text = numbers[number_ids[0]]
-        counts_chars = schema.max_length("figures", "[]", "counts", default=50)
-        figures.append({"number": number_ids[0], "counts": _counts(by_id[sid], text, counts_chars)})
+    figures = number_ids[:1] if schema.max_items("figures", default=6) > 0 else []
 
     quotes: dict[str, str] = {}
     speaker_ids = schema.properties("quotes")

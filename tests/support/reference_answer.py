@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, create_model
 
-from summarizer.schema import ClaimPick, EventPick, FigurePick, PointerDraft
+from summarizer.schema import ClaimPick, EventPick, PointerDraft
 from summarizer.units import Units
 
 
@@ -40,12 +40,9 @@ def answer_model(units: Units) -> type[PointerDraft]:
         "claims": (list[claim], Field(default_factory=list, max_length=3)),
     }
     if units.numbers:
-        nids = tuple(n.id for n in units.numbers)
-        number = (_enum(nids), Field(description=FigurePick.model_fields["number"].description))
-        figure = create_model("FigurePick", __base__=FigurePick, number=number)
-        fields["figures"] = (list[figure], Field(max_length=6))
+        fields["figures"] = (list[_enum(tuple(n.id for n in units.numbers))], Field(max_length=6))
     else:
-        fields["figures"] = (list[FigurePick], Field(max_length=0))
+        fields["figures"] = (list[str], Field(max_length=0))
     asked = [q for q in units.quotations if q.asked]
     if asked:
         speakers: dict[str, Any] = {q.id: (_enum(q.candidates), ...) for q in asked}
