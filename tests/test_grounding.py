@@ -258,6 +258,10 @@ def test_what_a_figure_counts_is_read_from_the_words_after_it() -> None:
         ("Crews found at least eight soldiers lying in the road.", "at least eight", "soldiers"),
         ("The council approved 120 housing units.", "120", "housing units"),
         ("The city will build 2 new bridges.", "2", "new bridges"),
+        ("Two US soldiers were killed.", "Two", "US soldiers killed"),
+        ("Officials said 5 victims were children.", "5", "victims"),
+        ("Police seized 3 Chinese fishing boats.", "3", "Chinese fishing boats"),
+        ("Doctors treated 5 COVID-19 patients.", "5", None),
         ("He won 52 of them.", "52", None),  # nothing said: the figure is rejected
         ("The donors gave $100 million or more.", "$100 million", None),
     ],
@@ -844,6 +848,8 @@ def test_the_cited_sentences_own_time_words_beat_the_models_from_the_sentence_be
          "in March last year"),
         ("The bridge reopened on Friday at 5pm and traffic returned.", "on Friday at 5pm and traffic",
          "on Friday at 5pm"),
+        ("Later that day the crowd left.", "Later that day", "Later that day"),
+        ("Crews stayed for as long as a week.", "for as long as a week", "for as long as a week"),
     ],
 )  # fmt: skip
 def test_an_events_time_words_end_where_the_time_does(sentence: str, when: str, kept: str) -> None:

@@ -70,7 +70,7 @@ def _same_figure(kept: KeyFigure, text: str, counts: str, source: str) -> bool:
 NOTHING_COUNTED = "says nothing about what the number counts"
 
 # A word of what a number counts (letters, apostrophes, hyphens), on the number's line.
-_WORD = re.compile(r"[^\S\n]*([^\W\d_][\w'\u2019-]*)")
+_WORD = re.compile(r"[^\S\n]*([^\W\d_]\w*(?:['\u2019-]\w+)*)")
 # Words between a number and what it counts: "tens of thousands of people", "650,000 such emails".
 _BETWEEN = frozenset(["of", "such", "more", "other", "additional", "extra", "further"])
 # Time words end what a number counts: "six laps later", "a chute last week".
@@ -79,8 +79,9 @@ _WHEN = frozenset(
 )
 # "6,266 people were evacuated": a passive after the counted words says what befell them.
 _PASSIVE = re.compile(
-    r"\s+(?:was|were|are|is|have been|has been|had been|being)\s+(?:(?:also|all|later|then|now|still|"
-    r"\w+ly)\s+)?(?P<done>[^\W\d_]+(?:ed|en)|hurt|held|shot|hit|left|found|lost|put|sent|"
+    r"[^\S\n]+(?:was|were|are|is|have been|has been|had been|being)[^\S\n]+(?:(?:also|all|later|then|now|"
+    r"still|\w+ly)[^\S\n]+)?(?!(?:often|even|then|open|seven|eleven|\w*teen|women|men|children|citizens|"
+    r"kitchen|garden|golden|wooden)\b)(?P<done>[^\W\d_]+(?:ed|en)|hurt|held|shot|hit|left|found|lost|put|sent|"
     r"caught|struck|kept|brought|seen|sold|built|made|fled)\b",
     re.IGNORECASE,
 )
@@ -104,13 +105,18 @@ def counted_words(text: str, start: int, end: int) -> str | None:
         if not words and fold(word) in _BETWEEN:
             at = m.end()
             continue
-        if fold(word) in _LITTLE or fold(word) in _WHEN or not (content_words(word) or fold(word) == "new"):
+        acronym = len(word) >= 2 and word.isupper()  # "Two US soldiers", "5 UN peacekeepers"
+        if (
+            fold(word) in _LITTLE
+            or fold(word) in _WHEN
+            or not (content_words(word) or acronym or word == "new")
+        ):
             break
-        if words and word.lower().endswith("ing"):  # "eight soldiers lying dead": a clause begins
-            break
+        if words and word.endswith("ing") and words[-1].islower():  # "soldiers lying dead": a clause
+            break  # ("3 Chinese fishing boats" goes on)
         words.append(word)
         at = m.end()
-    if not any(content_words(w) for w in words):  # "2 new." says nothing
+    if not any(content_words(w) or w.isupper() for w in words):  # "2 new." says nothing
         return None
     if passive := _PASSIVE.match(text, at, end):
         words.append(passive["done"])
@@ -159,7 +165,10 @@ class Figures(Findings):
     def _next_number(self, at: int, end: int) -> int:
         """Where the next number after ``at`` starts, if before ``end``: what one number counts
         does not run into the next ("for three days Five-year-old Zhao", a lost full stop)."""
-        return min([n.span.start for n in self.u.numbers if at <= n.span.start < end], default=end)
+        stop = min([n.span.start for n in self.u.numbers if at <= n.span.start < end], default=end)
+        while stop > at and stop < end and not self.text[stop - 1].isspace():
+            stop -= 1  # a number inside a word ("COVID-19", "F-16") ends what counts before the word
+        return stop
 
     def _range_end(self, end: int) -> int:
         """Where a range the number opens ends ("four to five points": what "four" counts

@@ -25,7 +25,7 @@ DEMONYM = re.compile(r"(?:ian|ean|ese|ish)s?$|\b(?:American|African|Mexican)s?$"
 
 RELATIVE_TIME = "a relative time where the cited sentence gives a date or time"
 # Where a relative time phrase ends: a clause break, or a word that starts another clause.
-_TIME_PHRASE_END = re.compile(r"\s*[,;:(\u2014]|\s+(?:because|and|but|so|as|when|while|which|who|that)\b")
+_TIME_PHRASE_END = re.compile(r"\s*[,;:(\u2014]|\s+(?:because|and|but|so|when|while|which|who)\b")
 # Words a phrase cut short may end on: "within minutes because they were in the".
 _DANGLING = frozenset(["the", "a", "an", "of", "in", "on", "at", "to", "for", "by", "with", "from"])
 
@@ -74,13 +74,17 @@ class Labels(Findings):
         return found is not None and not self.quoted(found[0])
 
     def clause_of(self, start: int, end: int) -> tuple[int, int]:
-        """``start:end`` up to its first clause break, without a dangling little word."""
-        if m := _TIME_PHRASE_END.search(self.text, start, end):
-            end = max(start + 1, m.start())
-        words = list(re.finditer(r"\S+", self.text[start:end]))
-        while len(words) > 1 and fold(words[-1][0]) in _DANGLING:
+        """``start:end`` up to its first clause break, without a dangling little word; the whole
+        stretch when the cut would leave no word of substance."""
+        cut = end
+        if (m := _TIME_PHRASE_END.search(self.text, start, end)) and m.start() > start:
+            cut = m.start()
+        words = list(re.finditer(r"\S+", self.text[start:cut]))
+        while words and fold(words[-1][0]) in _DANGLING:
             words.pop()
-        return start, start + words[-1].end() if words else end
+        if not words or not any(w[0][:1].isalnum() for w in words):
+            return start, end
+        return start, start + words[-1].end()
 
     def nearby(self, s: Sentence, *, lead: bool) -> list[Sentence]:
         """Where an event's own time and place words are looked for when the model gave none

@@ -458,8 +458,8 @@ class _Schema:
 
 def _counts_something(sentence: str, number: str) -> bool:
     """Whether a word right after ``number`` in ``sentence`` says what it counts."""
-    at = sentence.find(number)
-    word = re.match(r"[ -]?([^\W\d_][\w'\u2019-]*)", sentence[at + len(number) :]) if at >= 0 else None
+    found = re.search(rf"(?<!\w){re.escape(number)}(?!\w)", sentence)  # "5", not the 5 of "15"
+    word = re.match(r"[ -]?([^\W\d_][\w'\u2019-]*)", sentence[found.end() :]) if found else None
     return word is not None and word[1].lower() not in _NOT_COUNTED
 
 
