@@ -145,7 +145,7 @@ class Events(Labels):
         when_words, where_words = _given(e.when), _given(e.where)
         near = self.nearby(s, lead=first)
         when = (
-            self.when(path, kept, when_words, s, dated_here=self.has_time_words(s))
+            self.when(path, kept, when_words, s)
             or next((w for o in near if (w := self.sentence_when(kept, o))), None)
             or next((w for o in near if (w := self.sentence_when(kept, o, clock=True))), None)
             or (self.dated(kept) if first else None)

@@ -33,12 +33,10 @@ _DANGLING = frozenset(["the", "a", "an", "of", "in", "on", "at", "to", "for", "b
 class Labels(Findings):
     """When and where of an event."""
 
-    def when(
-        self, path: str, kept: str, words: str | None, s: Sentence, *, dated_here: bool = False
-    ) -> When | None:
+    def when(self, path: str, kept: str, words: str | None, s: Sentence) -> When | None:
         """The model's time words for the event cited at ``s``, as the article writes them; a
         relative time ("within minutes", "for more than 85 hours") loses to a date or clock time
-        of the cited sentence itself (``dated_here``): an editor can place the one, not the
+        of the cited sentence itself: an editor can place the one, not the
         other. A date of another sentence may be another event's."""
         if not words:
             return None
@@ -55,11 +53,10 @@ class Labels(Findings):
         if written.isupper() and not any(ch.isdigit() for ch in written):  # "USA TODAY": a paper
             self.reject(f"{path}.when", words, "written in capitals there: a name, not a time")
             return None
-        if timed is None and dated_here:
+        if timed is None and self.own_time_words(s) is not None:
             self.reject(f"{path}.when", words, RELATIVE_TIME)
             return None
-        own = find_time_words(self.text, s.start, s.end)
-        if not s.start <= where[0] < s.end and own is not None and not self.quoted(own[0]):
+        if not s.start <= where[0] < s.end and self.own_time_words(s) is not None:
             # the dev set's "after the third debate", from the sentence before "on Saturday"
             self.reject(f"{path}.when", words, "another sentence's time words; the cited one has its own")
             return None
@@ -67,11 +64,11 @@ class Labels(Findings):
         written = self.written(words, where)
         return When(text=written, date=resolve_date(written, self.published_at, future=self.ahead(*where)))
 
-    def has_time_words(self, s: Sentence) -> bool:
-        """Whether ``s`` has calendar or clock time words outside a quotation (what
-        ``sentence_when`` would take)."""
-        found = find_time_words(self.text, s.start, s.end)
-        return found is not None and not self.quoted(found[0])
+    def own_time_words(self, s: Sentence, *, clock: bool = False) -> tuple[int, int] | None:
+        """The span of ``s``'s first calendar time words (with ``clock``, its match clock), unless
+        they stand inside a quotation ("Nobody should go near the pier until Friday," she said)."""
+        found = (find_clock_words if clock else find_time_words)(self.text, s.start, s.end)
+        return None if found is None or self.quoted(found[0]) else found
 
     def clause_of(self, start: int, end: int) -> tuple[int, int]:
         """``start:end`` up to its first clause break, without a dangling little word; the whole
@@ -121,9 +118,9 @@ class Labels(Findings):
     def sentence_when(self, kept: str, s: Sentence, *, clock: bool = False) -> When | None:
         """The sentence's first calendar time words ("on Sunday"), or with ``clock`` its match
         clock ("on lap 20"): a date anywhere near beats a lap in the cited sentence."""
-        found = (find_clock_words if clock else find_time_words)(self.text, s.start, s.end)
-        if found is None or self.quoted(found[0]):
-            return None  # "Nobody should go near the pier until Friday," she said: not its when
+        found = self.own_time_words(s, clock=clock)
+        if found is None:
+            return None
         self.keep(f"{kept}.when.text", *found)
         words = self.text[slice(*found)]
         return When(text=words, date=resolve_date(words, self.published_at, future=self.ahead(*found)))
