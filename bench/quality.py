@@ -484,6 +484,7 @@ def score_product(record: dict[str, Any], text: str) -> tuple[dict[str, Any], di
         "events": len(_list(summary.get("events"))),
         "rejected": dict(rejected),
         "needs_review": bool(record.get("needs_review")),
+        "empty_brief": not _str(summary.get("brief")).strip(),
         "verbatim_checked": checked,
         "not_verbatim": len(bad),
         "not_verbatim_fields": bad,
@@ -641,6 +642,9 @@ def totals(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     t["rejected"] = sum(rejected.values()) if product_like else None
     t["rejected_by_reason"] = dict(rejected.most_common()) if product_like else None
     t["needs_review"] = sum(1 for r in rows if r.get("needs_review")) if product_like else None
+    # results saved before this row was counted have no such key: "–", not 0
+    counted = product_like and any("empty_brief" in r for r in rows)
+    t["empty_brief"] = sum(1 for r in rows if r.get("empty_brief")) if counted else None
     t["truncated"] = sum(1 for r in rows if r.get("truncated"))
     t["seconds"] = round(sum(float(r.get("seconds") or 0) for r in rows), 1)
     t["median_seconds"] = statistics.median([float(r.get("seconds") or 0) for r in rows]) if rows else None
@@ -702,6 +706,7 @@ def total_lines(t: dict[str, Any]) -> list[tuple[str, str]]:
         ("events kept", _num(t["events"])),
         ("rejected items", _num(t["rejected"])),
         ("needs review", _num(t["needs_review"])),
+        ("brief line left empty", _num(t.get("empty_brief"))),
         ("articles truncated", _num(t.get("truncated"))),
         ("not verbatim (items checked)", f"{t['not_verbatim']} ({t['verbatim_checked']})"),
         ("prompt / completion tokens", f"{t['prompt_tokens']} / {t['completion_tokens']}"),

@@ -18,6 +18,7 @@ from contextvars import ContextVar
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 SCHEMA_VERSION = "2.2"
 
@@ -114,9 +115,10 @@ class EventPick(_Strict):
         description="reported = happened now; historical = background; future = planned; "
         "hypothetical = might happen; negated = said not to have happened."
     )
-    when: str | None = Field(
-        default=None, max_length=40, description="Time words copied from that sentence, or null."
-    )
+    # Up to summarize-v5 the model wrote an event's time words; from v6 our code reads them from
+    # the cited sentence and its paragraph (``grounding.labels``), which did as well on the dev
+    # set. Kept for stored answers; out of the answer schema and the prompt's field guide.
+    when: SkipJsonSchema[str | None] = Field(default=None, max_length=40)
     where: str | None = Field(
         default=None, max_length=40, description="Place name copied from that sentence, or null."
     )
@@ -163,8 +165,10 @@ class PointerDraft(_Strict):
         description="For every quotation id (Q1, Q2, ...): who said it, one of the names offered "
         "for it, or 'unnamed'.",
     )
+    # Answers up to summarize-v5 wrote up to 3 events; the answer schema asks for at most
+    # ``answer.MAX_EVENTS`` (a third event rarely held to its sentence).
     events: list[EventPick] = Field(
-        min_length=1, max_length=3, description="The main things that happened: 1 to 3 events."
+        min_length=1, max_length=3, description="The main things that happened: 1 or 2 events."
     )
     claims: list[ClaimPick] = Field(
         default_factory=list, max_length=3, description="Statements the article attributes to someone."

@@ -56,7 +56,7 @@ def _figures(record: EventSummary) -> dict[str, float | None]:
 def test_brief_of_the_seed(model_settings: Any, seed_path: Path) -> None:
     record = _brief(seed_path, model_settings)
     assert record.article.sha256 == load_article(seed_path).sha256
-    assert record.provenance.prompt_version == "summarize-v5"
+    assert record.provenance.prompt_version == "summarize-v6"
     assert record.provenance.schema_version == "2.2"
     assert record.provenance.attempts == 1
     assert 0 < record.provenance.usage.completion_tokens <= 600

@@ -941,6 +941,55 @@ def test_the_brief_does_not_restate_a_rejected_event() -> None:
     ]
 
 
+def test_when_no_sentence_of_the_brief_holds_the_lead_stands_in_not_an_empty_line() -> None:
+    """The seed's brief and five of the dev set's restated only rejected events, and the brief
+    line was left empty: the article's lead stands in, in its own words (a note, no review),
+    and never the same sentence the headline already shows."""
+    text = normalize_text(
+        "Floodwater cut off three villages in the Sava valley on Tuesday, the regional office said.\n\n"
+        "Rescue teams reached Brod by boat and carried 40 residents to a school gym.\n\n"
+        "The river is expected to fall by the weekend."
+    )
+    units = analyse(text)
+    e = event(units, "Rescue teams reached Brod", "Rescue teams reached Sarajevo by helicopter")
+    brief = "Rescue teams reached Sarajevo by helicopter."
+    topic = "disaster, accident and emergency incident"
+    headline = "Floodwater cuts off three villages in the Sava valley"
+    result = resolve(pointer_draft(units, [e], topic, brief=brief, headline=headline), units)
+    assert result.draft.headline == headline
+    assert result.draft.brief == (
+        "Floodwater cut off three villages in the Sava valley on Tuesday, the regional office said."
+    )
+    assert not result.needs_review or all("brief" not in r for r in result.review)
+    assert any("S1 of the article's opening stands in" in n for n in result.notes)
+
+    # a headline naming a city the article never does is rejected: the lead stands in for it
+    result = resolve(
+        pointer_draft(units, [e], topic, brief=brief, headline="Sarajevo helicopters land"), units
+    )
+    assert result.draft.headline.startswith("Floodwater cut off three villages")
+    assert result.draft.brief == "Rescue teams reached Brod by boat and carried 40 residents to a school gym."
+
+
+def test_a_brief_standing_in_skips_sign_up_lines_and_captions_for_the_sentence_of_the_headline() -> None:
+    """Scraped pages open with residue of eight words and more: the opening sentence sharing most
+    of the headline's words stands in, not the first."""
+    text = normalize_text(
+        "Get the morning briefing straight to your inbox every day!\n\n"
+        "A crane lifts a container at the port of Koper, Slovenia, in a file photo taken last year.\n\n"
+        "Dock workers at Koper walked out on Monday over a new shift rota, halting container traffic.\n\n"
+        "The port authority said talks would resume on Wednesday."
+    )
+    units = analyse(text)
+    e = event(units, "Dock workers at Koper", "Dock workers at Koper walked out on Monday")
+    draft = pointer_draft(
+        units, [e], "labour", headline="Koper dock workers walk out, halting container traffic",
+        brief="Dock workers at Rijeka walked out too.",  # a port the article never names
+    )  # fmt: skip
+    result = resolve(draft, units)
+    assert result.draft.brief.startswith("Dock workers at Koper walked out on Monday over a new shift rota")
+
+
 def test_a_time_word_the_article_writes_in_capitals_is_a_name() -> None:
     """The dev set's USA Today articles kept when = "TODAY" (the model's words, found in the
     page's "USA TODAY" credit) for events of a Sunday and a Wednesday."""

@@ -11,7 +11,7 @@ from summarizer.units import analyse
 def test_prompt_carries_version_and_article_inside_one_data_block() -> None:
     article = Article(id="a", text="Body text.\n\nSecond paragraph.", title="Body text.")
     p = render_prompt(article)
-    assert p.version == prompt_version() == "summarize-v5"
+    assert p.version == prompt_version() == "summarize-v6"
     system, user = (m["content"] for m in p.messages)
     assert "DATA, not instructions" in system
     token = boundary_for(article.text)

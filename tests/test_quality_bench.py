@@ -158,6 +158,7 @@ def test_totals_of_a_product_record() -> None:
     assert answers["what"] == ["Mayor promises bridge", "Mayor promises bridge"]
     assert row["rejected"] == {"not found": 2, "other": 1}
     assert row["not_verbatim"] == 0
+    assert row["empty_brief"]  # the record has no brief line
     row = {"id": "x", **row, "seconds": 2.0, "w4": q.score_4w(answers, {"where": ["in Lagos"]})}
     t = q.totals([row, {"id": "y", "error": "boom", "quotations": 2, "seconds": 4.0, "rejected": {}}])
     assert (t["articles"], t["errors"], t["quotations"]) == (2, 1, 6)
@@ -166,6 +167,9 @@ def test_totals_of_a_product_record() -> None:
     assert t["w4"]["where"]["coverage"] == 1.0
     assert t["w4_macro_coverage"] == 1.0
     assert t["rejected_by_reason"] == {"not found": 2, "other": 1}
+    assert t["empty_brief"] == 1
+    saved_before = {k: v for k, v in row.items() if k != "empty_brief"}  # results from older runs
+    assert q.totals([saved_before])["empty_brief"] is None
 
 
 def test_regrade_grounds_a_kept_answer_again_without_a_model(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from summarizer.grounding.findings import field_cap, whole
 from summarizer.grounding.labels import DEMONYM, Labels
 from summarizer.prose import content_stems, content_words, stem
 from summarizer.schema import Event, EventPick, PointerDraft, Where
-from summarizer.speakers import OPENING_MARKS, REPORTS, UNNAMED
+from summarizer.speakers import REPORTS, UNNAMED
 from summarizer.units import Sentence
 
 _NOTHING = frozenset({"null", "none", "n/a", "na", "unknown", "not stated", "-"})
@@ -21,19 +21,10 @@ def _given(words: str | None) -> str | None:
     return None if words is None or words.strip().lower() in _NOTHING else words
 
 
-MIN_LEAD_WORDS = 8
-
-
 # Picture agencies whose credits sit in scraped paragraphs ("Photo: Alamy"): never an event's actor.
 _PICTURE_CREDIT = re.compile(
     r"(?i:alamy|getty(?: images)?|shutterstock|rex(?: features)?|swns)(?: (?i:images|photos?))?"
 )
-
-
-_SENTENCE_ENDS = (".", "!", "?", '"', "\u201d", "\u2019", ")", "\u3002", "\uff01", "\uff1f")  # 。！？
-
-
-_OPENING_MARKS = frozenset(OPENING_MARKS + "'")  # and a single quote
 
 
 # The words that make a news outlet the event's reporter: "according to X", "X reported",
@@ -82,21 +73,6 @@ class Events(Labels):
             e = answer.events[0].model_copy(update=neutral)
             out.append(self.event("events[0]", "events[0]", e, what, lead, first=True))
         return out
-
-    def lead(self) -> Sentence | None:
-        """The article's first sentence of eight words or more among its first five citable
-        ones that ends as a sentence (not a headline line, not the title) and is not someone's
-        quotation (scraped pages open with residue)."""
-        return next((s for s in self.u.citable[:5] if self.reports(s, MIN_LEAD_WORDS)), None)
-
-    def reports(self, s: Sentence, min_words: int = 1) -> bool:
-        """``s`` can stand as an event by itself: it ends as a sentence, is not the title line
-        and is not someone's quotation."""
-        sentence = self.text[s.start : s.end].rstrip()
-        words = sentence.split()
-        quoted = self.quoted(s.start) or words[0][:1] in _OPENING_MARKS
-        headline = not sentence.endswith(_SENTENCE_ENDS) or fold(sentence) == fold(self.title)
-        return len(words) >= min_words and not headline and not quoted
 
     def worded(self, events: list[EventPick]) -> list[tuple[int, EventPick, str, Sentence]]:
         """Each event with its wording and the sentence that supports it. Wording that fails

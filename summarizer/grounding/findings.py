@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from summarizer.alignment import align, fold
 from summarizer.prose import MIN_SHARE_ELSEWHERE, check_prose, content_stems
 from summarizer.schema import Grounded, GroundingStats, Rejected, Span, Summary
+from summarizer.speakers import OPENING_MARKS
 from summarizer.units import Sentence, Units
 
 
@@ -74,6 +75,15 @@ def whole(prose: str, cap: int | None, *, sentences: bool = False) -> str:
     while words and fold(words[-1].strip(",;:")) in _BROKEN_END:
         words.pop()
     return " ".join(words).rstrip(",;:") + "\u2026" if words else prose
+
+
+MIN_LEAD_WORDS = 8
+
+
+_SENTENCE_ENDS = (".", "!", "?", '"', "\u201d", "\u2019", ")", "\u3002", "\uff01", "\uff1f")  # 。！？
+
+
+_OPENING_MARKS = frozenset(OPENING_MARKS + "'")  # and a single quote
 
 
 class Findings:
@@ -177,3 +187,21 @@ class Findings:
         casing stands when only that differs ("Riverton" for a "RIVERTON —" dateline)."""
         written = self.text[span[0] : span[1]]
         return words.strip() if words.strip().casefold() == written.casefold() else written
+
+    def lead(self) -> Sentence | None:
+        """The article's first sentence of eight words or more among its first five citable
+        ones that ends as a sentence (not a headline line, not the title) and is not someone's
+        quotation (scraped pages open with residue)."""
+        return next((s for s in self.u.citable[:5] if self.reports(s, MIN_LEAD_WORDS)), None)
+
+    def reports(self, s: Sentence, min_words: int = 1) -> bool:
+        """``s`` can stand as an event by itself: it ends as a sentence, is not the title line
+        and is not someone's quotation."""
+        sentence = self.text[s.start : s.end].rstrip()
+        words = sentence.split()
+        quoted = self.quoted(s.start) or words[0][:1] in _OPENING_MARKS
+        headline = not sentence.endswith(_SENTENCE_ENDS) or fold(sentence) == fold(self.title)
+        return len(words) >= min_words and not headline and not quoted
+
+    def quoted(self, pos: int) -> bool:
+        return any(q.start <= pos < q.end for q in self.u.quotations)

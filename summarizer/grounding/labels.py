@@ -112,9 +112,6 @@ class Labels(Findings):
         lo, hi = (s.start, s.end) if s is not None else (start, end)
         return looks_ahead(self.text, start, end, lo, hi)
 
-    def quoted(self, pos: int) -> bool:
-        return any(q.start <= pos < q.end for q in self.u.quotations)
-
     def sentence_when(self, kept: str, s: Sentence, *, clock: bool = False) -> When | None:
         """The sentence's first calendar time words ("on Sunday"), or with ``clock`` its match
         clock ("on lap 20"): a date anywhere near beats a lap in the cited sentence."""

@@ -706,6 +706,9 @@ def _build(offer: Offer, schema: _Schema) -> dict[str, Any]:
         ids = schema.choices("events", "[]", "sentence") or tuple(by_id) or ("S1",)
         event = {"sentence": str(ids[0]), "what": headline, "category": category, "event_type": None,
                  "modality": modality, "when": None, "where": None, "actors": []}  # fmt: skip
+    event_fields = schema.properties("events", "[]")
+    if event_fields is not None:  # only what the schema asks for (prompt v6 asks no `when`)
+        event = {k: v for k, v in event.items() if k in event_fields}
 
     # Figures are number ids (prompt v5: our code reads what each counts): the first offered
     # that a word of its sentence says what it counts, as a careful model picks them.

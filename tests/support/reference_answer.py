@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, create_model
 
+from summarizer.answer import MAX_EVENTS
 from summarizer.schema import ClaimPick, EventPick, PointerDraft
 from summarizer.units import Units
 
@@ -36,7 +37,7 @@ def answer_model(units: Units) -> type[PointerDraft]:
         sentence=(ids, Field(description=ClaimPick.model_fields["sentence"].description)),
     )
     fields: dict[str, Any] = {
-        "events": (list[event], Field(min_length=1, max_length=3)),
+        "events": (list[event], Field(min_length=1, max_length=MAX_EVENTS)),
         "claims": (list[claim], Field(default_factory=list, max_length=3)),
     }
     if units.numbers:
