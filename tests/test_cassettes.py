@@ -79,8 +79,13 @@ def test_brief_of_the_seed(model_settings: Any, seed_path: Path) -> None:
     assert not {q.speaker for q in quotes} & {"Martin Griffiths", "Antonio Guterres", "Kyrylo Tymoshenko"}
     figures = _figures(record)
     assert figures["6,266"] == 6266 and figures["86"] == 86
-    # only an actor and a place were dropped: nothing shown needs checking
-    assert record.rejected and not record.needs_review and record.review == []
+    # The model's brief has every place of the article reclaimed, Mariupol (besieged) too: no
+    # sentence naming Mariupol says so, and the lead, which says what was retaken, stands in.
+    assert record.summary.brief.startswith("JAKARTA - One by one the areas around the capital Kyiv")
+    assert ("brief", "names the article never writes of this: Dmytrivka, Mariupol") in [
+        (r.field, r.reason) for r in record.rejected
+    ]
+    assert record.review == ["a sentence of the brief is the article's (S2): the model's did not hold"]
     assert [e.sentence for e in record.summary.events]  # at least one event survived
     md = to_markdown(record)
     assert md.startswith("# ") and "Leonid Vereshchagin" in md and "6,266" in md
@@ -110,7 +115,9 @@ def test_brief_of_a_messy_html_page(model_settings: Any) -> None:
     assert [q.speaker for q in record.summary.quotes][:2] == ["Dragana Petrović", "Vladimir Milošević"]
     figures = _figures(record)
     assert figures.get("at least 23") == 23 and figures.get("About 1,800") == 1800
-    assert len(record.summary.events) >= 2
+    # prompt v6 asks for one or two events; on this page the model gives one, the lead's
+    [lead] = record.summary.events[:1]
+    assert lead.evidence.startswith("\u0106UPRIJA, Serbia - Floodwater cut off at least 23 villages")
 
 
 def test_cassettes_hold_no_secrets() -> None:

@@ -181,6 +181,20 @@ def test_an_article_without_quotations_or_numbers_takes_none() -> None:
     assert schema["required"] == ["headline", "brief", "topics", "figures", "quotes", "events"]
 
 
+def test_the_answer_asks_no_time_words_and_two_events_yet_stored_answers_of_v5_still_validate() -> None:
+    """Prompt v6: our code reads an event's time words, and a third event rarely held; answers
+    up to summarize-v5 (in records and ledgers) wrote up to three events, each with `when`."""
+    units = analyse(ARTICLE)
+    schema = answer_schema(units)
+    event = schema["$defs"]["EventPick"]["properties"]
+    assert "when" not in event and "where" in event
+    assert schema["properties"]["events"]["maxItems"] == 2
+    old = {**MINIMAL, "quotes": {}, "figures": []}
+    old["events"] = [{**old["events"][0], "when": "on Friday"}] * 3
+    stored = PointerDraft.model_validate(old)
+    assert [e.when for e in stored.events] == ["on Friday"] * 3
+
+
 @pytest.mark.parametrize(
     "text",
     [

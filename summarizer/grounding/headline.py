@@ -13,9 +13,12 @@ from summarizer.prose import (
     content_stems,
     content_words,
     meaning_problem,
+    names_in,
     share_problem,
+    stem,
     unsupported_names,
     unsupported_numbers,
+    word_stems,
 )
 from summarizer.schema import PointerDraft
 from summarizer.units import Sentence
@@ -27,6 +30,9 @@ MIN_SHARE_PROSE = 0.5  # of a headline's or brief sentence's words, in its three
 
 
 BRIEF_SENTENCE = 160  # an article sentence standing in for one of the brief's, at most
+
+
+MIN_BOUND_WORDS = 1  # content words a sentence naming a name of prose shares with the rest of it
 
 
 OPENING = 10  # citable sentences where a brief standing in for the model's is looked for
@@ -95,8 +101,8 @@ class Headline(Findings):
     def lead_brief(self, headline: str) -> str:
         """When no sentence of the model's brief holds (each restated a rejected event, or the
         grammar broke the only one off): the sentence of the article's opening that shares most
-        words with the headline, the first such on a tie, in the article's own words, so nothing
-        in it is the editor's to check. News writing puts the story in its lead; scraped pages
+        words with the headline, the first such on a tie, with a review line like every stand-in
+        (the summary is not the model's). News writing puts the story in its lead; scraped pages
         open with sign-up lines and photo captions, which share few of the headline's words. A
         brief line left empty told the editor nothing (the seed's, five of the dev set's 32)."""
         words = content_stems(headline)
@@ -108,7 +114,7 @@ class Headline(Findings):
         if not opening:
             return ""
         best = max(opening, key=lambda s: (len(words & content_stems(self.text[s.start : s.end])), -s.start))
-        self.notes.append(f"no sentence of the brief held; {best.id} of the article's opening stands in")
+        self.review.append(f"the brief is the article's {best.id}: no sentence of the model's held")
         return trimmed(self.text[best.start : best.end], field_cap(PointerDraft, "brief") or BRIEF_SENTENCE)
 
     def said(self, name: str, prose: str, title: str | None) -> str:
@@ -125,9 +131,14 @@ class Headline(Findings):
             meaning = meaning_problem(sentence, cited)
             if meaning == HEDGED and self.asserted_elsewhere(sentence, cited):
                 meaning = None
+            # Each name must stand in a sentence that says something else of this one: every
+            # name the article's, yet a town added to a list it does not belong to.
+            far = self.unbound_names(sentence, title)
             why = (
                 f"numbers the article does not give for this: {', '.join(unbound[:3])}"
                 if unbound
+                else f"names the article never writes of this: {', '.join(far[:3])}"
+                if far
                 else meaning or share_problem(sentence, cited, MIN_SHARE_PROSE, f"{title or ''} {visible}")
             )
             if why is None:
@@ -141,6 +152,30 @@ class Headline(Findings):
                     f"a sentence of the brief is the article's ({support[0].id}): the model's did not hold"
                 )
         return " ".join(kept)
+
+    def unbound_names(self, prose: str, title: str | None) -> list[str]:
+        """Names of ``prose`` that no sentence naming them says anything else of ``prose``
+        about: none shares one of its other content words (a name of the title is the
+        title's). "Engineers reopened bridges at Osijek, Vukovar and Slavonski Brod", where the
+        only sentence naming Slavonski Brod says it is still flooded; the seed's brief had
+        Mariupol, besieged in every sentence naming it, among the places reclaimed. A name that
+        no sentence writes as such (an acronym, a demonym) is the whole-article check's."""
+        names = names_in(prose)
+        own = content_stems(" ".join(names))
+        words = content_stems(prose) - own
+        held = word_stems(title or "")
+        out = []
+        for name in names:
+            key = stem(name)
+            naming = [t for t in self.sentence_texts() if key in word_stems(t)]
+            if key in held or not naming:
+                continue
+            if not any(len(words & content_stems(t)) >= MIN_BOUND_WORDS for t in naming):
+                out.append(name)
+        return out
+
+    def sentence_texts(self) -> list[str]:
+        return [self.text[o.start : o.end] for o in self.u.citable]
 
     def asserted_elsewhere(self, prose: str, cited: str) -> bool:
         """Each clause of ``prose`` that the supporting sentences only hedge is stated as done
