@@ -19,6 +19,7 @@ from summarizer.articles import load_article, normalize_text
 from summarizer.dates import resolve_date
 from summarizer.grounding import GroundingCheck, GroundingError, GroundingResult, resolve, whole
 from summarizer.grounding.figures import NOTHING_COUNTED
+from summarizer.grounding.headline import trimmed
 from summarizer.grounding.labels import RELATIVE_TIME
 from summarizer.numbers import find_numbers, numbers_in
 from summarizer.schema import PointerDraft, When
@@ -1011,6 +1012,21 @@ def test_a_brief_name_must_be_in_a_sentence_that_says_something_of_the_brief_sen
     true = "Engineers reopened bridges at Osijek and Vukovar and a ferry crossing near Ilok."
     result = resolve(pointer_draft(units, [e], topic, brief=true, headline="Bridges reopen"), units)
     assert result.draft.brief == true and not [r for r in result.rejected if r.field == "brief"]
+
+
+@pytest.mark.parametrize(
+    ("sentence", "shown"),
+    [
+        ("(Photo: AFP) Fishermen in Tema hauled their boats ashore before the storm.", "Fishermen in Tema"),
+        ("(Kwame Mensah/Reuters) Fishermen in Tema hauled their boats ashore.", "Fishermen in Tema"),
+        ("(Photos: Ghana News Agency) \u201cWe lost everything,\u201d a fisherman said.", "\u201cWe lost"),
+        # not a credit: a sentence that opens with its own parenthesis stays whole
+        ("(Updated) Fishermen in Tema hauled their boats ashore before the storm.", "(Updated) Fishermen"),
+        ("(and/or) x", "(and/or) x"),  # what would be left is too short to stand alone
+    ],
+)
+def test_a_sentence_standing_in_drops_the_picture_credit_it_opens_with(sentence: str, shown: str) -> None:
+    assert trimmed(sentence, 240).startswith(shown)
 
 
 def test_a_time_word_the_article_writes_in_capitals_is_a_name() -> None:

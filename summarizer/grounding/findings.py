@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel
 
 from summarizer.alignment import align, fold
-from summarizer.prose import MIN_SHARE_ELSEWHERE, check_prose, content_stems
+from summarizer.prose import MIN_SHARE_ELSEWHERE, check_prose, content_stems, word_stems
 from summarizer.schema import Grounded, GroundingStats, Rejected, Span, Summary
 from summarizer.speakers import OPENING_MARKS
 from summarizer.units import Sentence, Units
@@ -109,6 +109,7 @@ class Findings:
         self.notes: list[str] = []
         self.review: list[str] = []  # what the brief will show that an editor must check
         self.stood_in: set[str] = set()  # sentences shown in the brief in place of the model's
+        self._sentence_stems: list[tuple[str, frozenset[str]]] | None = None
 
     def reject(self, path: str, value: str, reason: str) -> None:
         self.rejected.append(Rejected(field=path, value=value, reason=reason))
@@ -205,3 +206,10 @@ class Findings:
 
     def quoted(self, pos: int) -> bool:
         return any(q.start <= pos < q.end for q in self.u.quotations)
+
+    def sentence_stems(self) -> list[tuple[str, frozenset[str]]]:
+        """Each citable sentence with the stems of all its words, computed once per answer."""
+        if self._sentence_stems is None:
+            texts = [self.text[o.start : o.end] for o in self.u.citable]
+            self._sentence_stems = [(t, word_stems(t)) for t in texts]
+        return self._sentence_stems

@@ -41,9 +41,20 @@ OPENING = 10  # citable sentences where a brief standing in for the model's is l
 _PROSE_CLAUSES = re.compile(r"[,;:]\s|\s(?:as|and|while|after|before)\s")
 
 
+# A picture credit a scraped page leaves at the start of the sentence after its caption:
+# "(Photo: AP) At least seven people ...", "(Darren Staples/Reuters) There are few ...".
+_CREDIT_FIRST = re.compile(
+    r"\((?:(?i:photo|picture|image|video|credit)s?\s*:[^()\n]{1,80}|[^()/\n]{2,60}/[^()/\n]{2,60})\)\s+"
+    r"(?=[\"\u201c'\u2018]?[A-Z])"
+)
+
+
 def trimmed(text: str, cap: int) -> str:
-    """An article sentence shown in the model's place, cut at a word to ``cap`` characters."""
+    """An article sentence shown in the model's place, without a picture credit it opens with,
+    cut at a word to ``cap`` characters."""
     text = text.strip()
+    if (m := _CREDIT_FIRST.match(text)) and len(text) - m.end() >= 20:
+        text = text[m.end() :]
     if len(text) <= cap:
         return text
     return whole(text[: text.rfind(" ", 0, cap - 1)], None).rstrip(",;: \u2026") + "\u2026"
@@ -161,21 +172,19 @@ class Headline(Findings):
         Mariupol, besieged in every sentence naming it, among the places reclaimed. A name that
         no sentence writes as such (an acronym, a demonym) is the whole-article check's."""
         names = names_in(prose)
-        own = content_stems(" ".join(names))
-        words = content_stems(prose) - own
+        if not names:
+            return []
+        words = content_stems(prose) - content_stems(" ".join(names))
         held = word_stems(title or "")
         out = []
         for name in names:
             key = stem(name)
-            naming = [t for t in self.sentence_texts() if key in word_stems(t)]
+            naming = [t for t, stems in self.sentence_stems() if key in stems]
             if key in held or not naming:
                 continue
             if not any(len(words & content_stems(t)) >= MIN_BOUND_WORDS for t in naming):
                 out.append(name)
         return out
-
-    def sentence_texts(self) -> list[str]:
-        return [self.text[o.start : o.end] for o in self.u.citable]
 
     def asserted_elsewhere(self, prose: str, cited: str) -> bool:
         """Each clause of ``prose`` that the supporting sentences only hedge is stated as done
