@@ -75,7 +75,7 @@ def names_in(prose: str) -> list[str]:
     a headline written in Title Case, a common word)."""
     out: list[str] = []
     words = list(_WORD.finditer(prose))
-    common = [m.group(0) for m in words if len(m.group(0)) > 3 and _common(m.group(0))]
+    common = [m.group(0) for m in words if len(m.group(0)) > 3 and common_word(m.group(0))]
     title_case = len(common) >= 3 and sum(w[:1].isupper() for w in common) >= 0.75 * len(common)
     for k, m in enumerate(words):
         w = m.group(0)
@@ -89,8 +89,8 @@ def names_in(prose: str) -> list[str]:
         # ... unless it is no common word ("Putin ordered ...": a name all the same); a common
         # word is not one before a name either ("One Russian missile", "Police Scotland")
         if sentence_start:
-            goes_on = not _common(w)
-        if title_case and _common(w):
+            goes_on = not common_word(w)
+        if title_case and common_word(w):
             continue  # "FBI Announces Clinton's Charges Remain Unchanged": a headline's style
         if w[:1].isupper() and fold(w) not in _STOP and (not sentence_start or goes_on):
             out.append(w)
@@ -126,7 +126,7 @@ def _acronyms(text: str) -> frozenset[str]:
 
 
 @lru_cache(maxsize=_WORDS)
-def _common(word: str) -> bool:
+def common_word(word: str) -> bool:
     """A word of the language's dictionary that is not a proper name there ("deadly", "one",
     "police"; not "Putin", "Kyiv", "Vladimir")."""
     w = fold(word).removesuffix("'s").removesuffix("\u2019s")

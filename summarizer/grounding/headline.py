@@ -10,6 +10,7 @@ from summarizer.grounding.findings import MIN_LEAD_WORDS, Findings, field_cap, w
 from summarizer.meaning import unasserted, unbound_numbers
 from summarizer.prose import (
     HEDGED,
+    common_word,
     content_stems,
     content_words,
     meaning_problem,
@@ -38,6 +39,9 @@ MIN_BOUND_WORDS = 1  # content words a sentence naming a name of prose shares wi
 OPENING = 10  # citable sentences where a brief standing in for the model's is looked for
 
 
+_PROSE_WORD = re.compile(r"[^\W\d_][\w'\u2019-]*")
+
+
 _PROSE_CLAUSES = re.compile(r"[,;:]\s|\s(?:as|and|while|after|before)\s")
 
 
@@ -45,8 +49,26 @@ _PROSE_CLAUSES = re.compile(r"[,;:]\s|\s(?:as|and|while|after|before)\s")
 # "(Photo: AP) At least seven people ...", "(Darren Staples/Reuters) There are few ...".
 _CREDIT_FIRST = re.compile(
     r"\((?:(?i:photo|picture|image|video|credit)s?\s*:[^()\n]{1,80}|[^()/\n]{2,60}/[^()/\n]{2,60})\)\s+"
-    r"(?=[\"\u201c'\u2018]?[A-Z])"
+    r"(?=[\"\u201c'\u2018]?\w)"
 )
+
+
+def _capital_runs(prose: str) -> list[list[str]]:
+    """Runs of capitalised words next to each other: "at Osijek, Vukovar and Slavonski Brod" ->
+    [["Osijek"], ["Vukovar"], ["Slavonski", "Brod"]]."""
+    runs: list[list[str]] = []
+    last = -1
+    for m in _PROSE_WORD.finditer(prose):
+        w = m.group(0)
+        if not w[:1].isupper():
+            last = -1
+            continue
+        if last >= 0 and prose[last : m.start()] == " ":
+            runs[-1].append(w)
+        else:
+            runs.append([w])
+        last = m.end()
+    return runs
 
 
 def trimmed(text: str, cap: int) -> str:
@@ -54,7 +76,9 @@ def trimmed(text: str, cap: int) -> str:
     cut at a word to ``cap`` characters."""
     text = text.strip()
     if (m := _CREDIT_FIRST.match(text)) and len(text) - m.end() >= 20:
-        text = text[m.end() :]
+        first = text[m.end() :].lstrip("\"\u201c'\u2018")[:1]
+        if first.isupper() or first.isdigit():  # "Łódź residents", "12 people died"
+            text = text[m.end() :]
     if len(text) <= cap:
         return text
     return whole(text[: text.rfind(" ", 0, cap - 1)], None).rstrip(",;: \u2026") + "\u2026"
@@ -117,11 +141,8 @@ class Headline(Findings):
         open with sign-up lines and photo captions, which share few of the headline's words. A
         brief line left empty told the editor nothing (the seed's, five of the dev set's 32)."""
         words = content_stems(headline)
-        opening = [
-            s
-            for s in self.u.citable[:OPENING]
-            if self.reports(s, MIN_LEAD_WORDS) and fold(self.text[s.start : s.end]) != fold(headline)
-        ]
+        first = self.u.citable[:OPENING]
+        opening = [s for s in first if self.reports(s, MIN_LEAD_WORDS) and not self.shows(s, headline)]
         if not opening:
             return ""
         best = max(opening, key=lambda s: (len(words & content_stems(self.text[s.start : s.end])), -s.start))
@@ -166,22 +187,25 @@ class Headline(Findings):
 
     def unbound_names(self, prose: str, title: str | None) -> list[str]:
         """Names of ``prose`` that no sentence naming them says anything else of ``prose``
-        about: none shares one of its other content words (a name of the title is the
-        title's). "Engineers reopened bridges at Osijek, Vukovar and Slavonski Brod", where the
-        only sentence naming Slavonski Brod says it is still flooded; the seed's brief had
-        Mariupol, besieged in every sentence naming it, among the places reclaimed. A name that
-        no sentence writes as such (an acronym, a demonym) is the whole-article check's."""
-        names = names_in(prose)
-        if not names:
-            return []
-        words = content_stems(prose) - content_stems(" ".join(names))
+        about: none shares one of its content words outside the name's own run of capitalised
+        words (a name of the title is the title's). "Engineers reopened bridges at Osijek,
+        Vukovar and Slavonski Brod", where the only sentence naming Slavonski Brod says it is
+        still flooded; the seed's brief had Mariupol, besieged in every sentence naming it,
+        among the places reclaimed. Other names count ("Biden meets Zelensky in Warsaw" holds
+        by "Biden met Zelensky in Warsaw"). Dictionary words ("US" beside "us", "President",
+        "Chinese" beside "China") and names no sentence writes as such are left to the
+        whole-article check."""
         held = word_stems(title or "")
         out = []
-        for name in names:
+        for name in names_in(prose):
             key = stem(name)
-            naming = [t for t, stems in self.sentence_stems() if key in stems]
-            if key in held or not naming:
+            if key in held or common_word(name):
                 continue
+            naming = [t for t, stems in self.sentence_stems() if key in stems]
+            if not naming:
+                continue
+            own = next((r for r in _capital_runs(prose) if name in r), [name])
+            words = content_stems(prose) - {stem(w) for w in own}
             if not any(len(words & content_stems(t)) >= MIN_BOUND_WORDS for t in naming):
                 out.append(name)
         return out
@@ -234,6 +258,12 @@ class Headline(Findings):
             else:
                 kept.append(sentence)
         return " ".join(kept)
+
+    def shows(self, s: Sentence, headline: str) -> bool:
+        """The headline is ``s``, whole or as it stands in for one (credit dropped, cut)."""
+        text = self.text[s.start : s.end]
+        cap = field_cap(PointerDraft, "headline") or 110
+        return fold(headline) in (fold(text), fold(trimmed(text, cap)))
 
     def first_sentence(self) -> str:
         s = next(iter(self.u.citable), None)
