@@ -8,8 +8,10 @@ the names offered for it or "unnamed". Sent as a JSON Schema (``json_schema`` st
 output), llama.cpp and OpenAI turn it into a grammar, so an answer cannot name an id that does
 not exist or a speaker the article does not name near the quotation. An endpoint that does not
 constrain decoding is held to the same choices by ``closed_choice_problems``: an answer outside
-them is asked again, as a schema error would be. The field guide in the prompt comes from the
-static ``PointerDraft``, so the instructions stay a stable prefix.
+them is asked again, as a schema error would be. The number of events is not such a choice: the
+schema asks for at most ``MAX_EVENTS``, and a third event from such an endpoint is kept, as in
+answers stored up to summarize-v5 (a re-ask would pay for a whole answer). The field guide in
+the prompt comes from the static ``PointerDraft``, so the instructions stay a stable prefix.
 
 The schema is data written on a template computed once, not a pydantic model per article:
 building and wiring four models for each article cost about 4.5 ms of client CPU, most of what
