@@ -11,9 +11,6 @@ module holds the patterns that catch those, each written for the pattern, not an
   support the prose stating it as done (``unasserted``);
 - **opposites**: the prose uses a word whose opposite the cited clause uses and it does not
   ("advancing" on "withdrawing", "survived" on "killed"), compared by lemma (``opposite``);
-- **reasons**: a reason the prose gives ("over pay cuts", "due to fog", "in protest at") must
-  share a content word with the cited text; a small model supplies one where the article gives
-  none or another (``invented_cause``);
 - **quantities**: each number of the prose is bound to what it counts: the words right after it
   must be in the clause of the cited text that holds the same number; a year ("since 2014") does
   not count anything ("2014 civilians"); "a million" is a number (``unbound_numbers``).
@@ -187,30 +184,6 @@ def unasserted(prose: str, cited: str) -> str | None:
             continue  # what is hedged is the scope's first word ("plans to attack"), not a subject
         if len(shared) >= 2 or (len(words) <= 4 and len(words & lemmas(cited)) >= 2):
             return kind  # a short headline: "Missile reached target" on "...did not hit the target"
-    return None
-
-
-# A reason the prose gives for what happened: "walked out over pay cuts", "closed because of
-# the storm", "resigned in protest at the cuts". A small model fills one in where the article
-# gives none, or another ("over a new shift rota"); the words of the cited text share the rest.
-_CAUSE = re.compile(
-    r"\b(?:because\s+of|because|due\s+to|owing\s+to|over|in\s+protest\s+(?:at|against|over)|"
-    r"as\s+a\s+result\s+of|caused\s+by|blamed\s+on|in\s+response\s+to)\s+(?P<why>[^,;:.!?()\n]+)",
-    re.IGNORECASE,
-)
-_CAUSE_WORDS = 4  # content words of a reason looked at
-
-
-def invented_cause(prose: str, cited: str) -> str | None:
-    """The words of a reason the prose gives ("over pay cuts") none of whose content words the
-    cited text uses, by lemma or first five letters; None when every reason it gives is the
-    cited text's, in part."""
-    theirs = lemmas(cited)
-    starts = {fold(w)[:5] for w in _WORD.findall(cited)}  # "flooding" ~ "flooded"
-    for m in _CAUSE.finditer(prose):
-        words = [w for w in _WORD.findall(m.group("why")) if fold(w) not in _LITTLE][:_CAUSE_WORDS]
-        if words and not any(lemma(w) in theirs or fold(w)[:5] in starts for w in words):
-            return m.group(0).strip()
     return None
 
 

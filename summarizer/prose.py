@@ -17,7 +17,7 @@ from functools import lru_cache
 import simplemma
 
 from summarizer.alignment import fold
-from summarizer.meaning import invented_cause, opposite, unasserted, unbound_numbers
+from summarizer.meaning import opposite, unasserted, unbound_numbers
 from summarizer.numbers import numbers_in
 
 _WORD = re.compile(r"[^\W\d_](?:[\w'\u2019-]*\w)?")
@@ -219,9 +219,6 @@ def meaning_problem(prose: str, cited: str, *, denial: bool = False) -> str | No
     turned = opposite(prose, cited)
     if turned:
         return f"says the opposite of the cited text: {turned[0]!r} where it says {turned[1]!r}"
-    cause = invented_cause(prose, cited)
-    if cause:
-        return f"a reason the cited text does not give: {cause!r}"
     return None
 
 

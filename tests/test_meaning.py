@@ -49,19 +49,6 @@ FABRICATIONS = [
     ("Hundreds of thousands were evacuated", "Hundreds of thousands of people remain trapped in the valley."),
     ("212 Chilean sailors rescued", "The navy said 212 Peruvian sailors were rescued by Chilean boats."),
     ("45 killed in the blast", "Doctors treated 45 wounded after the blast at the market."),
-    # reasons: one the cited text does not give
-    (
-        "Dock workers at Koper walked out over pay cuts",
-        "Dock workers at Koper walked out on Monday over a new shift rota, halting container traffic.",
-    ),
-    (
-        "Flights were cancelled due to fog",
-        "All flights from the island were cancelled on Tuesday, the airline said.",
-    ),
-    (
-        "The mayor resigned in protest at the budget cuts",
-        "The mayor resigned on Friday after a vote on the new stadium.",
-    ),
     # people
     ("Obama signed the decree", "The president signed the decree on Tuesday."),
     ("Merkel visits the flooded region", "The chancellor visited the flooded region on Sunday."),
@@ -90,14 +77,6 @@ TRUE_WORDINGS = [
     ("Talks between Russia and Ukraine resumed", "Talks between Russia and Ukraine resumed in Istanbul."),
     ("Storm could flood the coastal towns", "Forecasters said the storm could flood the coastal towns."),
     ("Emmanuel Macron met the delegation", "Angela Merkel and Emmanuel Macron met the delegation in Paris."),
-    # reasons the cited text gives, in part or in other forms; "over" of a number or a place
-    ("Dock workers walked out over the new rota", "Dock workers walked out on Monday over a new shift rota."),
-    (
-        "The school closed because of flooding",
-        "The school closed on Monday after the river flooded its yard.",
-    ),
-    ("Over 100 dock workers walked out on Monday", "More than 100 dock workers walked out on Monday."),
-    ("Drones flew over Kyiv overnight", "Drones flew over Kyiv overnight, the air force said."),
 ]
 
 
