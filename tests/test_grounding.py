@@ -1059,6 +1059,16 @@ def test_a_sentence_standing_in_drops_the_picture_credit_it_opens_with(sentence:
             "Biden met Zelensky in Warsaw on Saturday, the White House said.",
             "Biden meets Zelensky in Warsaw.",
         ),
+        # a possessive ends a name's run; a hyphenated word names its parts (found by a stress test)
+        (
+            "Benfica beat Porto 3-1 on Sunday.\n\nCoach Roger Schmidt said Benfica deserved the win.",
+            "Roger Schmidt's Benfica beat Porto on Sunday.",
+        ),
+        (
+            "Ministers backed an EU-wide tax on air travel on Monday.\n\n"
+            "The EU summit in Brussels ends on Friday.",
+            "Ministers backed an EU tax on air travel.",
+        ),
     ],
 )
 def test_a_true_sentence_keeps_its_names(article: str, prose: str) -> None:

@@ -211,5 +211,6 @@ class Findings:
         """Each citable sentence with the stems of all its words, computed once per answer."""
         if self._sentence_stems is None:
             texts = [self.text[o.start : o.end] for o in self.u.citable]
-            self._sentence_stems = [(t, word_stems(t)) for t in texts]
+            # the parts of a hyphenated word too: "EU-wide" names the EU
+            self._sentence_stems = [(t, word_stems(t) | word_stems(t.replace("-", " "))) for t in texts]
         return self._sentence_stems

@@ -53,21 +53,52 @@ _CREDIT_FIRST = re.compile(
 )
 
 
+# Little words inside a name's run: "Tarcísio de Freitas", "Ursula von der Leyen".
+_NAME_PARTICLES = frozenset(
+    [
+        "de",
+        "da",
+        "do",
+        "dos",
+        "das",
+        "del",
+        "della",
+        "di",
+        "van",
+        "von",
+        "der",
+        "den",
+        "du",
+        "la",
+        "le",
+        "bin",
+        "ibn",
+        "al",
+        "el",
+        "y",
+    ]
+)
+
+
 def _capital_runs(prose: str) -> list[list[str]]:
-    """Runs of capitalised words next to each other: "at Osijek, Vukovar and Slavonski Brod" ->
-    [["Osijek"], ["Vukovar"], ["Slavonski", "Brod"]]."""
+    """Runs of capitalised words next to each other, across a name's particles and ended by a
+    possessive: "at Osijek, Vukovar and Slavonski Brod" -> [["Osijek"], ["Vukovar"],
+    ["Slavonski", "Brod"]]; "Roger Schmidt's Benfica" -> [["Roger", "Schmidt's"], ["Benfica"]]."""
     runs: list[list[str]] = []
-    last = -1
+    last, joined = -1, False
     for m in _PROSE_WORD.finditer(prose):
         w = m.group(0)
         if not w[:1].isupper():
+            if w in _NAME_PARTICLES and last >= 0 and prose[last : m.start()] == " ":
+                last = m.end()  # the run goes on across "de"
+                continue
             last = -1
             continue
-        if last >= 0 and prose[last : m.start()] == " ":
+        if joined and last >= 0 and prose[last : m.start()] == " ":
             runs[-1].append(w)
         else:
             runs.append([w])
-        last = m.end()
+        last, joined = m.end(), not w.endswith(("'s", "\u2019s"))
     return runs
 
 
