@@ -1059,6 +1059,8 @@ def test_a_sentence_standing_in_drops_the_picture_credit_it_opens_with(sentence:
             "Biden met Zelensky in Warsaw on Saturday, the White House said.",
             "Biden meets Zelensky in Warsaw.",
         ),
+        # prose that is only a name says nothing of it to check (found by the fake's property test)
+        ("JAKARTA - Areas around Kyiv have been recaptured, officials said.", "JAKARTA."),
         # a possessive ends a name's run; a hyphenated word names its parts (found by a stress test)
         (
             "Benfica beat Porto 3-1 on Sunday.\n\nCoach Roger Schmidt said Benfica deserved the win.",

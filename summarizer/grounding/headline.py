@@ -237,6 +237,8 @@ class Headline(Findings):
                 continue
             own = next((r for r in _capital_runs(prose) if name in r), [name])
             words = content_stems(prose) - {stem(w) for w in own}
+            if not words:
+                continue  # the prose says nothing of the name but the name ("JAKARTA")
             if not any(len(words & content_stems(t)) >= MIN_BOUND_WORDS for t in naming):
                 out.append(name)
         return out
