@@ -1100,6 +1100,19 @@ def test_a_brief_standing_in_is_never_the_sentence_the_headline_already_shows() 
     assert not result.draft.brief.startswith("Heavy rain flooded")
 
 
+def test_an_event_standing_in_drops_the_picture_credit_its_sentence_opens_with() -> None:
+    text = normalize_text(
+        "(Photo: AFP) Fishermen in Tema hauled their boats ashore on Monday before the storm reached the coast.\n\n"
+        "The port authority closed the harbour until Wednesday."
+    )
+    units = analyse(text)
+    e = event(units, "Fishermen in Tema", "Fishermen in Tema hauled 300 boats ashore")  # a number it lacks
+    result = resolve(pointer_draft(units, [e], "weather"), units)
+    [kept] = result.draft.events
+    assert kept.what.startswith("Fishermen in Tema hauled their boats ashore on Monday")
+    assert kept.evidence.startswith("(Photo: AFP) Fishermen")  # the evidence is the sentence as written
+
+
 def test_a_time_word_the_article_writes_in_capitals_is_a_name() -> None:
     """The dev set's USA Today articles kept when = "TODAY" (the model's words, found in the
     page's "USA TODAY" credit) for events of a Sunday and a Wednesday."""

@@ -3,6 +3,7 @@ an editor must check) and the helpers that find a cited sentence, its support an
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel
@@ -51,6 +52,23 @@ _BROKEN_END = frozenset(
 
 
 _BROKEN_END |= frozenset(["which", "via", "their", "its", "his", "her", "as", "than"])
+
+
+# A picture credit a scraped page leaves at the start of the sentence after its caption:
+# "(Photo: AP) At least seven people ...", "(Darren Staples/Reuters) There are few ...".
+_CREDIT_FIRST = re.compile(
+    r"\((?:(?i:photo|picture|image|video|credit)s?\s*:[^()\n]{1,80}|[^()/\n]{2,60}/[^()/\n]{2,60})\)\s+"
+    r"(?=[\"\u201c'\u2018]?\w)"
+)
+
+
+def without_credit(text: str) -> str:
+    """``text`` without a picture credit it opens with, when a sentence follows it."""
+    if (m := _CREDIT_FIRST.match(text)) and len(text) - m.end() >= 20:
+        first = text[m.end() :].lstrip("\"\u201c'\u2018")[:1]
+        if first.isupper() or first.isdigit():  # "Łódź residents", "12 people died"
+            return text[m.end() :]
+    return text
 
 
 def whole(prose: str, cap: int | None, *, sentences: bool = False) -> str:

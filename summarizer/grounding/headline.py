@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from summarizer.alignment import fold
-from summarizer.grounding.findings import MIN_LEAD_WORDS, Findings, field_cap, whole
+from summarizer.grounding.findings import MIN_LEAD_WORDS, Findings, field_cap, whole, without_credit
 from summarizer.meaning import unasserted, unbound_numbers
 from summarizer.prose import (
     HEDGED,
@@ -43,14 +43,6 @@ _PROSE_WORD = re.compile(r"[^\W\d_][\w'\u2019-]*")
 
 
 _PROSE_CLAUSES = re.compile(r"[,;:]\s|\s(?:as|and|while|after|before)\s")
-
-
-# A picture credit a scraped page leaves at the start of the sentence after its caption:
-# "(Photo: AP) At least seven people ...", "(Darren Staples/Reuters) There are few ...".
-_CREDIT_FIRST = re.compile(
-    r"\((?:(?i:photo|picture|image|video|credit)s?\s*:[^()\n]{1,80}|[^()/\n]{2,60}/[^()/\n]{2,60})\)\s+"
-    r"(?=[\"\u201c'\u2018]?\w)"
-)
 
 
 # Little words inside a name's run: "Tarcísio de Freitas", "Ursula von der Leyen".
@@ -105,11 +97,7 @@ def _capital_runs(prose: str) -> list[list[str]]:
 def trimmed(text: str, cap: int) -> str:
     """An article sentence shown in the model's place, without a picture credit it opens with,
     cut at a word to ``cap`` characters."""
-    text = text.strip()
-    if (m := _CREDIT_FIRST.match(text)) and len(text) - m.end() >= 20:
-        first = text[m.end() :].lstrip("\"\u201c'\u2018")[:1]
-        if first.isupper() or first.isdigit():  # "Łódź residents", "12 people died"
-            text = text[m.end() :]
+    text = without_credit(text.strip())
     if len(text) <= cap:
         return text
     return whole(text[: text.rfind(" ", 0, cap - 1)], None).rstrip(",;: \u2026") + "\u2026"
