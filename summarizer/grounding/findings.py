@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from pydantic import BaseModel
 
@@ -127,7 +128,6 @@ class Findings:
         self.notes: list[str] = []
         self.review: list[str] = []  # what the brief will show that an editor must check
         self.stood_in: set[str] = set()  # sentences shown in the brief in place of the model's
-        self._sentence_stems: list[tuple[str, frozenset[str]]] | None = None
 
     def reject(self, path: str, value: str, reason: str) -> None:
         self.rejected.append(Rejected(field=path, value=value, reason=reason))
@@ -225,10 +225,9 @@ class Findings:
     def quoted(self, pos: int) -> bool:
         return any(q.start <= pos < q.end for q in self.u.quotations)
 
+    @cached_property
     def sentence_stems(self) -> list[tuple[str, frozenset[str]]]:
-        """Each citable sentence with the stems of all its words, computed once per answer."""
-        if self._sentence_stems is None:
-            texts = [self.text[o.start : o.end] for o in self.u.citable]
-            # the parts of a hyphenated word too: "EU-wide" names the EU
-            self._sentence_stems = [(t, word_stems(t) | word_stems(t.replace("-", " "))) for t in texts]
-        return self._sentence_stems
+        """Each citable sentence with the stems of all its words (and of a hyphenated word's
+        parts: "EU-wide" names the EU), computed once per answer."""
+        texts = [self.text[o.start : o.end] for o in self.u.citable]
+        return [(t, word_stems(t) | word_stems(t.replace("-", " "))) for t in texts]

@@ -36,6 +36,9 @@ BRIEF_SENTENCE = 160  # an article sentence standing in for one of the brief's, 
 MIN_BOUND_WORDS = 1  # content words a sentence naming a name of prose shares with the rest of it
 
 
+HEADLINE_CAP = field_cap(PointerDraft, "headline") or 110  # a sentence standing in for a headline
+
+
 OPENING = 10  # citable sentences where a brief standing in for the model's is looked for
 
 
@@ -215,16 +218,17 @@ class Headline(Findings):
         "Chinese" beside "China") and names no sentence writes as such are left to the
         whole-article check."""
         held = word_stems(title or "")
+        runs, said = _capital_runs(prose), content_stems(prose)
         out = []
         for name in names_in(prose):
             key = stem(name)
             if key in held or common_word(name):
                 continue
-            naming = [t for t, stems in self.sentence_stems() if key in stems]
+            naming = [t for t, stems in self.sentence_stems if key in stems]
             if not naming:
                 continue
-            own = next((r for r in _capital_runs(prose) if name in r), [name])
-            words = content_stems(prose) - {stem(w) for w in own}
+            own = next((r for r in runs if name in r), [name])
+            words = said - {stem(w) for w in own}
             if not words:
                 continue  # the prose says nothing of the name but the name ("JAKARTA")
             if not any(len(words & content_stems(t)) >= MIN_BOUND_WORDS for t in naming):
@@ -283,9 +287,8 @@ class Headline(Findings):
     def shows(self, s: Sentence, headline: str) -> bool:
         """The headline is ``s``, whole or as it stands in for one (credit dropped, cut)."""
         text = self.text[s.start : s.end]
-        cap = field_cap(PointerDraft, "headline") or 110
-        return fold(headline) in (fold(text), fold(trimmed(text, cap)))
+        return fold(headline) in (fold(text), fold(trimmed(text, HEADLINE_CAP)))
 
     def first_sentence(self) -> str:
         s = next(iter(self.u.citable), None)
-        return trimmed(self.text[s.start : s.end], field_cap(PointerDraft, "headline") or 110) if s else ""
+        return trimmed(self.text[s.start : s.end], HEADLINE_CAP) if s else ""
