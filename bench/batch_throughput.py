@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+PROCESSES = 2  # ``--processes`` for the run in worker processes: one per core of the machine kind
 sys.path.insert(0, str(ROOT))
 
 PARAGRAPHS = [
@@ -150,11 +151,62 @@ async def sequential(url: str, articles: list[dict[str, str]]) -> None:
 def ours(url: str, source: Path, out: Path, concurrency: int, rpm: float | None = None) -> Any:
     from summarizer.batch import BatchOptions, BatchRunner
     from summarizer.inputs import iter_inputs
+
+    runner = BatchRunner(fake_settings(url), out, BatchOptions(concurrency=concurrency, rpm=rpm))
+    return asyncio.run(runner.run(iter_inputs([str(source)], max_bytes=10**6)))
+
+
+def fake_settings(url: str) -> Any:
     from summarizer.settings import Settings
 
-    settings = Settings(base_url=url, model="fake-model", api_key="k", structured_output="json_schema")
-    runner = BatchRunner(settings, out, BatchOptions(concurrency=concurrency, rpm=rpm))
-    return asyncio.run(runner.run(iter_inputs([str(source)], max_bytes=10**6)))
+    return Settings(base_url=url, model="fake-model", api_key="k", structured_output="json_schema")
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a live process (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def in_processes(url: str, source: Path, out: Path, concurrency: int, n: int) -> dict[str, float]:
+    """``--processes PROCESSES``: the whole run (fresh workers: imports, first-use tables and the
+    SDK's lazy modules included), and its steady state, from a quarter of the articles done to
+    all but the last few: rate, and CPU per article of the parent and its workers together."""
+    from summarizer.batch import BatchOptions
+    from summarizer.batch.processes import ProcessRunner
+    from summarizer.inputs import iter_inputs
+
+    runner = ProcessRunner(
+        fake_settings(url), out, BatchOptions(concurrency=concurrency), processes=PROCESSES
+    )
+    marks: list[tuple[float, int, float]] = []
+
+    def mark() -> None:
+        workers = sum(process_cpu_seconds(w.proc.pid) for w in runner.workers)
+        marks.append((time.perf_counter(), runner.tally.succeeded, cpu_seconds() + workers))
+
+    async def run() -> Any:
+        task = asyncio.ensure_future(runner.run(iter_inputs([str(source)], max_bytes=10**6)))
+        for at in (n // 4, n - max(n // 50, 1)):
+            while not task.done() and runner.tally.succeeded < at:
+                await asyncio.sleep(0.005)
+            if not task.done():
+                mark()
+        return await task
+
+    kids, c0, t0 = children_cpu_seconds(), cpu_seconds(), time.perf_counter()
+    tally = asyncio.run(run())
+    wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0 + children_cpu_seconds() - kids
+    assert tally.succeeded == n, tally.line()
+    assert len(marks) == 2, "the run ended before its steady state was measured"
+    (t1, d1, cpu1), (t2, d2, cpu2) = marks
+    return {"rate": n / wall, "cpu": cpu / n, "steady_rate": (d2 - d1) / (t2 - t1),
+            "steady_cpu": (cpu2 - cpu1) / (d2 - d1)}  # fmt: skip
+
+
+def children_cpu_seconds() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def timed(fn: Any, *args: Any) -> tuple[float, float, Any]:
@@ -170,11 +222,12 @@ def batch_api(url: str, source: Path, out: Path, concurrency: int) -> Any:
     from summarizer.batch import BatchOptions
     from summarizer.batch.provider import ProviderOptions, ProviderRunner
     from summarizer.inputs import iter_inputs
-    from summarizer.settings import Settings
 
-    settings = Settings(base_url=url, model="fake-model", api_key="k", structured_output="json_schema")
     runner = ProviderRunner(
-        settings, out, BatchOptions(concurrency=concurrency), provider=ProviderOptions(poll_seconds=0.5)
+        fake_settings(url),
+        out,
+        BatchOptions(concurrency=concurrency),
+        provider=ProviderOptions(poll_seconds=0.5),
     )
     tally = asyncio.run(runner.run(iter_inputs([str(source)], max_bytes=10**6)))
     tally.files = len(runner.state.parts)  # type: ignore[attr-defined]
@@ -223,7 +276,6 @@ def main() -> None:
     # dateparser, first-name tables), so the CPU per article printed is the steady state.
     warm_up = [article(i) for i in range(10**6, 10**6 + 64)]
     warm_source = write_jsonl(tmp / "warm.jsonl", 64, start=10**6)
-    cpu_per_article = {}
     for conc in (16, 64):
         # 7.5 s at the ideal rate at 16; at 64 the client is CPU-bound far below ideal, so 1,600
         # articles (~20 s a contender) measure the rate as well as 3,200 did in twice the time
@@ -238,16 +290,24 @@ def main() -> None:
             ours(url, warm_source, tmp / f"warm{conc}.jsonl", conc)
             wall_ours, cpu_ours, tally = timed(ours, url, source, tmp / f"out{conc}.jsonl", conc)
         assert tally.succeeded == n, tally.line()
-        r_naive, r_ours = n / wall_naive, n / wall_ours
-        cpu_per_article[conc] = (cpu_ours / n * 1000, cpu_naive / n * 1000)
+        with fake_server(latency) as url:
+            procs = in_processes(url, source, tmp / f"procs{conc}.jsonl", conc, n)
+        r_naive, r_ours, r_procs = n / wall_naive, n / wall_ours, procs["steady_rate"]
         rows += [
             (f"concurrency {conc}: ideal", f"{ideal:.0f} articles/s"),
             (f"concurrency {conc}: naive gather", f"{r_naive:.1f}/s = {r_naive / ideal:.2f} of ideal"),
             (f"concurrency {conc}: ours", f"{r_ours:.1f}/s = {r_ours / ideal:.2f} of ideal"),
             (f"concurrency {conc}: ours / naive", f"{r_ours / r_naive:.2f}x"),
             (
+                f"concurrency {conc}: ours, {PROCESSES} processes",
+                f"{r_procs:.1f}/s = {r_procs / ideal:.2f} of ideal, {r_procs / r_naive:.2f}x naive (steady); "
+                f"whole run {procs['rate']:.1f}/s",
+            ),
+            (
                 f"concurrency {conc}: client CPU per article",
-                f"ours {cpu_ours / n * 1000:.2f} ms, naive {cpu_naive / n * 1000:.2f} ms",
+                f"ours {cpu_ours / n * 1000:.2f} ms, naive {cpu_naive / n * 1000:.2f} ms, "
+                f"{PROCESSES} processes {procs['steady_cpu'] * 1000:.2f} ms (parent and workers, steady; "
+                f"whole run {procs['cpu'] * 1000:.2f} ms)",
             ),
         ]
     n_seq = max(5, int(20 * scale))

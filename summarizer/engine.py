@@ -48,8 +48,10 @@ class Engine:
         wrap: Wrap | None = None,
         notify: Callable[[str], None] | None = None,
         hint: str | None = None,
+        calls: int | None = None,
     ) -> None:
         self.settings = settings
+        self.calls = calls  # most model requests awaiting their answer at once; None: no limit
         self._hint = hint  # what to do when the model cannot start, after the reason
         self.concurrency = concurrency
         self.rpm, self.tpm = rpm, tpm
@@ -98,6 +100,7 @@ class Engine:
                 endpoint, self.settings, transport=self._wrap(inner) if self._wrap else inner,
                 throttle=self.throttle, gate=RateGate(self.rpm, self.tpm, endpoint.tokens.count),
                 max_connections=connections, notify=self._notify,
+                calls=asyncio.Semaphore(self.calls) if self.calls else None,
             )  # fmt: skip
             return self._client
 

@@ -204,7 +204,9 @@ Gate = Callable[[httpx2.Request], Awaitable[None]]
 
 class AsyncRetryingTransport(httpx2.AsyncBaseTransport):
     """Async twin, plus what a batch runner shares between requests: a ``Throttle`` that one
-    429 sets for everyone, and a ``gate`` (client-side rate limits) every request passes."""
+    429 sets for everyone, a ``gate`` (client-side rate limits) every request passes, and
+    ``calls``, the most requests awaiting their answer at once (``--concurrency``: the articles
+    around them are prepared and checked meanwhile)."""
 
     def __init__(
         self,
@@ -212,11 +214,13 @@ class AsyncRetryingTransport(httpx2.AsyncBaseTransport):
         policy: RetryPolicy,
         throttle: Throttle | None = None,
         gate: Gate | None = None,
+        calls: asyncio.Semaphore | None = None,
     ) -> None:
         self._inner = inner
         self._policy = policy
         self._throttle = throttle
         self._gate = gate
+        self._calls = calls
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         async def send() -> httpx2.Response:
@@ -225,8 +229,13 @@ class AsyncRetryingTransport(httpx2.AsyncBaseTransport):
                     await asyncio.sleep(delay)
             if self._gate is not None:
                 await self._gate(request)
-            _count(request)
-            response = _note(await self._inner.handle_async_request(request))
+            if self._calls is None:
+                _count(request)
+                response = _note(await self._inner.handle_async_request(request))
+            else:
+                async with self._calls:
+                    _count(request)
+                    response = _note(await self._inner.handle_async_request(request))
             if _retryable_status(response.status_code):
                 await response.aread()
             return response

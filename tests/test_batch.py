@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+import httpx2
 import pytest
 
 from summarizer.batch import BatchOptions, BatchRunner, in_shard, item_key, parse_shard
@@ -125,6 +126,59 @@ def test_a_worker_asks_for_its_next_article_while_its_line_is_written(
     tally = run_batch(fake, [str(arch)], tmp_path / "out.jsonl", concurrency=1)
     assert seen_by_first_write == [2]
     assert tally.succeeded == 3 and finished(tmp_path / "out.jsonl") == 3 and fake.requests == 3
+
+
+class CountingTransport(httpx2.AsyncBaseTransport):
+    """Passes every request on to the fake server, counting those awaiting their answer."""
+
+    def __init__(self) -> None:
+        self.inner = httpx2.AsyncHTTPTransport()
+        self.waiting = self.most = 0
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        self.waiting += 1
+        self.most = max(self.most, self.waiting)
+        try:
+            return await self.inner.handle_async_request(request)
+        finally:
+            self.waiting -= 1
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def test_requests_in_flight_stay_at_concurrency_while_the_next_articles_are_prepared(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--concurrency`` bounds the requests awaiting the model; the runner holds a few more
+    articles, prepared while those requests wait and grounded after (it used to hold exactly
+    ``concurrency``, so an article was prepared only once a request had come back)."""
+    import summarizer.engine
+    from summarizer.batch.books import articles_in_flight
+
+    arch = tmp_path / "arch"
+    write_archive(arch, 12)
+    counting, in_hand, counts = CountingTransport(), [0], []
+    real_prepare, real_build = summarizer.engine.prepare, summarizer.engine.build_record
+
+    def prepare(*args: Any, **kwargs: Any) -> Any:
+        in_hand[0] += 1
+        counts.append(in_hand[0])
+        return real_prepare(*args, **kwargs)
+
+    def build_record(*args: Any, **kwargs: Any) -> Any:
+        in_hand[0] -= 1
+        return real_build(*args, **kwargs)
+
+    monkeypatch.setattr(summarizer.engine, "prepare", prepare)
+    monkeypatch.setattr(summarizer.engine, "build_record", build_record)
+    with FakeServer(latency=0.2) as fake:
+        runner = BatchRunner(settings_for(fake), tmp_path / "out.jsonl", BatchOptions(concurrency=3),
+                             transport=counting)  # fmt: skip
+        tally = asyncio.run(runner.run(iter_inputs([str(arch)], max_bytes=10**6)))
+        assert tally.succeeded == 12 and fake.requests == 12
+    assert counting.most == 3  # never more requests out than --concurrency
+    assert len(counts) == 12 and max(counts) == articles_in_flight(3) == 5
 
 
 def test_rerun_makes_zero_model_calls_and_counts_everything(fake: FakeServer, tmp_path: Path) -> None:
@@ -280,7 +334,9 @@ def test_bad_key_stops_the_whole_run(fake: FakeServer, tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
     with pytest.raises(AuthenticationError, match="API key"):
         run_batch(fake, [str(tmp_path / "a")], out, concurrency=1)
-    assert fake.requests == 1 and not lines(failed_path_for(out))
+    # The first 401, and at most the request that took its slot as it came back (the runner
+    # holds an article or two more than --concurrency) before the stop reached the runner.
+    assert 1 <= fake.requests <= 2 and not lines(failed_path_for(out))
 
 
 def test_retry_failed_reruns_only_failures(fake: FakeServer, tmp_path: Path) -> None:
@@ -503,7 +559,9 @@ def test_a_torn_line_joined_to_the_next_record_counts_as_not_done(tmp_path: Path
 def test_a_refused_forced_form_stops_the_batch_and_a_rerun_in_auto_does_the_work(tmp_path: Path) -> None:
     """A server that refuses the form the user forced is a configuration problem, like a bad key:
     the run stops (exit 2), nothing is dead-lettered, so the rerun in auto mode does every article."""
-    arch, out, n = tmp_path / "a", tmp_path / "out.jsonl", 5
+    from summarizer.batch.books import articles_in_flight
+
+    arch, out, n = tmp_path / "a", tmp_path / "out.jsonl", 10
     write_archive(arch, n)
     with FakeServer(latency=0.005, reject_modes={"json_schema"}) as fake:
         runner = BatchRunner(settings_for(fake), out, BatchOptions(concurrency=4))  # json_schema forced
@@ -514,7 +572,8 @@ def test_a_refused_forced_form_stops_the_batch_and_a_rerun_in_auto_does_the_work
         tally = run_batch(fake, [str(arch)], out, concurrency=4, settings={"structured_output": "auto"})
         rerun = [s.mode for s in fake.log[refused:]]
     assert caught.value.exit_code == 2
-    assert 1 <= refused <= 4  # only what was already in flight when the first refusal came back
+    # Only the articles in hand (four requests out, two more prepared) when the first refusal came back.
+    assert 1 <= refused <= articles_in_flight(4) == 6
     assert (runner.tally.succeeded, runner.tally.failed, runner.tally.pending) == (0, 0, n)
     # The rerun: one refused request for all four workers, then one request per article.
     assert rerun == ["json_schema"] + ["json_object"] * n

@@ -6,18 +6,20 @@
   asked (``retry_failed``).
 - Nothing lost: an article counts as done only after its line is fsynced (``ledger.Ledger``);
   bad files become failure lines with the reason; ``inputs = succeeded + failed + pending``.
-- Polite: ``concurrency`` articles in flight; client-side requests/min and tokens/min limits
+- Polite: ``concurrency`` model requests in flight (``books.articles_in_flight``: a few more
+  articles prepared and checked around them); client-side requests/min and tokens/min limits
   every HTTP request passes (re-asks and retries included); a 429 pauses the whole runner.
 
 Every runner drives the same ledger and tally; the model is the engine (``summarizer.engine``,
 behind the ``executor.Executor`` seam). How answers arrive differs: requests as they go
 (``runner.BatchRunner``), a provider's Batch API (``provider.ProviderRunner``), files for
-``vllm run-batch`` (``exchange``), or a Ray cluster (``ray_engine``, an optional extra).
+``vllm run-batch`` (``exchange``), in worker processes on this machine (``processes``), or a
+Ray cluster (``ray_engine``, an optional extra).
 
 Modules, bottom up: ``keys`` (ledger keys, shards), ``books`` (tally, ledger lines, options),
 ``request_lines`` (Batch API lines), ``executor`` (the seam), ``intake`` (inputs to the queue),
 ``provider_state`` (a Batch API run's parts on disk), ``estimate`` (``--dry-run``), ``runner``,
-then ``provider`` and ``exchange``.
+then ``provider``, ``exchange``, ``processes`` and ``ray_engine``.
 """
 
 from __future__ import annotations

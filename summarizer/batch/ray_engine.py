@@ -5,7 +5,7 @@ The driver (this process) reads the inputs and keeps the books exactly as the lo
 (``Intake``: keys, shards, what is done, duplicate texts, bad inputs; the ledger: one writer,
 fsynced lines). New articles go to Ray Data in windows: ``from_items`` ->
 ``map_batches(Summarize, concurrency=actors)``: an actor pool, each actor one engine (one
-client, ``--concurrency`` articles in flight, its share of ``--rpm``/``--tpm``, 429s paused for
+client, ``--concurrency`` requests in flight, its share of ``--rpm``/``--tpm``, 429s paused for
 their ``Retry-After``). Each actor returns an article's ``Outcome`` (``outcome.attempt``, the
 same decision as the local runner's); the driver writes each line as it arrives. A killed job
 loses only what was in flight: the rerun skips every key already in the ledger.
@@ -21,17 +21,14 @@ down after it.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import threading
 from collections.abc import Generator, Iterable
 from pathlib import Path
 from typing import Any
 
-from summarizer import errors
-from summarizer.articles import Article
-from summarizer.batch.books import BatchOptions
-from summarizer.batch.outcome import Outcome, attempt
+from summarizer.batch.books import BatchOptions, articles_in_flight
+from summarizer.batch.outcome import ROW_FIELDS, Outcome, article_from_json, article_json, attempt
 from summarizer.batch.runner import BatchRunner
 from summarizer.errors import ConfigurationError
 from summarizer.inputs import InputItem
@@ -62,28 +59,20 @@ class Summarize:
 
         self.loop = asyncio.new_event_loop()  # one loop for the actor's life: its client lives on it
         self.concurrency = concurrency
-        self.engine = Engine(Settings(**settings), concurrency=concurrency, rpm=rpm, tpm=tpm)
+        self.engine = Engine(
+            Settings(**settings), concurrency=concurrency, calls=concurrency, rpm=rpm, tpm=tpm
+        )
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
-        outcomes = self.loop.run_until_complete(self._run(batch))
-        return {
-            "key": [o.key for o in outcomes],
-            "line": [o.line.decode("utf-8") if o.line is not None else "" for o in outcomes],
-            "failed": [o.failed for o in outcomes],
-            "fatal": [f"{type(o.fatal).__name__}\x00{o.fatal}" if o.fatal else "" for o in outcomes],
-            "note": [o.note or "" for o in outcomes],
-            "requests": [o.requests for o in outcomes],
-            "throttled": [o.throttled for o in outcomes],
-            "prompt_tokens": [o.usage.get("prompt_tokens", 0) for o in outcomes],
-            "completion_tokens": [o.usage.get("completion_tokens", 0) for o in outcomes],
-        }
+        rows = [o.to_row() for o in self.loop.run_until_complete(self._run(batch))]
+        return {name: [row[name] for row in rows] for name in ROW_FIELDS}
 
     async def _run(self, batch: dict[str, Any]) -> list[Outcome]:
-        slots = asyncio.Semaphore(self.concurrency)
+        slots = asyncio.Semaphore(articles_in_flight(self.concurrency))
 
         async def one(key: str, name: str, article: str) -> Outcome:
             async with slots:
-                return await attempt(self.engine, name, Article(**_loads(article)), key)
+                return await attempt(self.engine, name, article_from_json(article), key)
 
         rows = zip(batch["key"], batch["input"], batch["article"], strict=True)
         return list(await asyncio.gather(*(one(str(k), str(n), str(a)) for k, n, a in rows)))
@@ -93,22 +82,6 @@ class Summarize:
             self.loop.run_until_complete(self.engine.close())
         except Exception:  # an actor's end: nothing to report to
             logging.getLogger(__name__).debug("engine close failed", exc_info=True)
-
-
-def _loads(text: str) -> dict[str, Any]:
-    import orjson
-
-    data: dict[str, Any] = orjson.loads(text)
-    return data
-
-
-def _fatal(text: str) -> errors.SummarizerError:
-    name, _, message = text.partition("\x00")
-    cls = getattr(errors, name, errors.ConfigurationError)
-    if not (isinstance(cls, type) and issubclass(cls, errors.SummarizerError)):
-        cls = errors.ConfigurationError
-    err: errors.SummarizerError = cls(message)
-    return err
 
 
 class RayRunner(BatchRunner):
@@ -165,7 +138,7 @@ class RayRunner(BatchRunner):
         window: list[dict[str, str]] = []
         async for job in self._new_work(items, self.window):
             item, article, key = job[:3]
-            window.append({"key": key, "input": item.name, "article": _dumps(article)})
+            window.append({"key": key, "input": item.name, "article": article_json(article)})
             if len(window) >= self.window:
                 await self._summarize(window)
                 window = []
@@ -207,7 +180,7 @@ class RayRunner(BatchRunner):
         reader = asyncio.ensure_future(asyncio.to_thread(pull))
         try:
             while (row := await rows.get()) is not None:
-                await self._settle(_outcome(row))
+                await self._settle(Outcome.from_row(row))
             await reader
         finally:
             halt.set()
@@ -216,25 +189,3 @@ class RayRunner(BatchRunner):
 
 def _rows(dataset: Any) -> Generator[dict[str, Any], None, None]:
     yield from dataset.iter_rows()
-
-
-def _dumps(article: Article) -> str:
-    import orjson
-
-    return orjson.dumps(dataclasses.asdict(article)).decode("utf-8")
-
-
-def _outcome(row: dict[str, Any]) -> Outcome:
-    return Outcome(
-        key=str(row["key"]),
-        line=str(row["line"]).encode("utf-8") or None,
-        failed=bool(row["failed"]),
-        fatal=_fatal(str(row["fatal"])) if row["fatal"] else None,
-        note=str(row["note"]) or None,
-        requests=int(row["requests"]),
-        throttled=int(row["throttled"]),
-        usage={
-            "prompt_tokens": int(row["prompt_tokens"]),
-            "completion_tokens": int(row["completion_tokens"]),
-        },
-    )

@@ -1,4 +1,5 @@
-"""``BatchRunner``: inputs in, ledger lines out, ``concurrency`` articles in flight; Ctrl-C,
+"""``BatchRunner``: inputs in, ledger lines out, ``concurrency`` model requests in flight (and a
+few more articles in hand: ``books.articles_in_flight``); Ctrl-C,
 SIGTERM, a bad key or a full disk stop it with finished work kept and the rest pending."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 import httpx2
 
 from summarizer.articles import Article
-from summarizer.batch.books import BatchOptions, failure_line, landed
+from summarizer.batch.books import BatchOptions, articles_in_flight, failure_line, landed
 from summarizer.batch.executor import Executor
 from summarizer.batch.intake import Intake, JobQueue
 from summarizer.batch.outcome import Outcome, attempt
@@ -45,6 +46,7 @@ class BatchRunner(Intake):
             tpm=self.options.tpm,
             transport=transport,
             notify=self.progress.note,  # e.g. "json_schema refused by ...; using json_object"
+            calls=self.options.concurrency,
         )
 
     async def run(self, items: Iterable[InputItem], total: int | None = None) -> Tally:
@@ -53,10 +55,12 @@ class BatchRunner(Intake):
         return self.tally
 
     async def _pool(self, fill: Callable[[JobQueue, int], Awaitable[None]]) -> None:
-        """``concurrency`` workers take the jobs ``fill`` puts in their queue (then one ``None``
-        per worker), until it is done or the run is stopped."""
+        """Workers (``articles_in_flight``: a few more than the requests in flight) take the jobs
+        ``fill`` puts in their queue (then one ``None`` per worker), until it is done or the run
+        is stopped."""
         queue: JobQueue = asyncio.Queue(maxsize=2 * self.options.concurrency)
-        workers = [asyncio.create_task(self._worker(queue)) for _ in range(self.options.concurrency)]
+        n = articles_in_flight(self.options.concurrency)
+        workers = [asyncio.create_task(self._worker(queue)) for _ in range(n)]
         producer = asyncio.ensure_future(fill(queue, len(workers)))
         await self._until_stopped(self._drain(producer, workers), [*workers, producer])
 

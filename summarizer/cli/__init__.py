@@ -94,7 +94,15 @@ def batch(
         ),
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="Append-only JSONL of records.")],
-    concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, help="Articles in flight.")] = 4,
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            "--concurrency",
+            "-c",
+            min=1,
+            help="Model requests in flight (meanwhile the next articles are prepared, the answered checked).",
+        ),
+    ] = 4,
     rpm: Annotated[
         float | None, typer.Option("--rpm", min=1, help="Client-side requests per minute.")
     ] = None,
@@ -141,6 +149,15 @@ def batch(
             help="local: this process. ray: actors on a Ray cluster (the ray extra; needs --base-url).",
         ),
     ] = "local",
+    processes: Annotated[
+        int,
+        typer.Option(
+            "--processes",
+            min=1,
+            help="local: worker processes sharing --concurrency, for a fast endpoint the client "
+            "cannot keep up with on one core (needs --base-url).",
+        ),
+    ] = 1,
     actors: Annotated[
         int, typer.Option("--actors", min=1, help="ray: actors, each with --concurrency in flight.")
     ] = 2,
@@ -173,8 +190,9 @@ def batch(
     --via batch-api sends the articles through the provider's Batch API: request files
     are uploaded and their batches created once, their ids kept in OUT.batch-api/ so a
     stopped run resumes by polling; each answer is checked like a synchronous one.
-    --export/--import do the same through files, for vllm run-batch. --engine ray runs
-    the articles on a Ray cluster's actors (the ray extra), into the same OUT.
+    --export/--import do the same through files, for vllm run-batch. --processes N runs
+    the articles in N worker processes on this machine; --engine ray on a Ray cluster's
+    actors (the ray extra), into the same OUT.
 
     Exit codes: 0 all succeeded, 8 some articles failed (see OUT.failed.jsonl),
     2 configuration, 4 endpoint, 5 bad API key (run stopped), 7 output file
@@ -213,6 +231,11 @@ def batch(
             raise ConfigurationError(
                 "--engine ray runs requests as they go: drop --via, --export and --import"
             )
+        if processes > 1 and (engine != "local" or via != "local" or export or import_):
+            raise ConfigurationError(
+                "--processes is for requests as they go on this machine: drop --engine, --via, "
+                "--export and --import, or --processes"
+            )
         if export is not None and import_ is not None:
             raise ConfigurationError("give --export or --import, not both (export, run, then import)")
         if dry_run and via == "batch-api":
@@ -234,7 +257,7 @@ def batch(
         runner = _runner(
             settings, output, options, pricing, quiet=quiet, via=via, poll=poll,
             batch_requests=batch_requests, export=export, results=import_,
-            ray=(actors, ray_address) if engine == "ray" else None,
+            ray=(actors, ray_address) if engine == "ray" else None, processes=processes,
         )  # fmt: skip
         tally = asyncio.run(runner.run(items, total))
     _after_files(runner, export, import_)
@@ -249,6 +272,7 @@ def batch(
 def _runner(
     settings: Any, output: Path, options: Any, pricing: Any, *, quiet: bool, via: str, poll: float,
     batch_requests: int, export: Path | None, results: Path | None, ray: tuple[int, str | None] | None,
+    processes: int = 1,
 ) -> Any:  # fmt: skip
     """The runner the options ask for: local, Batch API, through a file, or on Ray."""
     from summarizer.batch import BatchRunner
@@ -271,6 +295,11 @@ def _runner(
         provider = ProviderOptions(poll_seconds=poll, max_requests=batch_requests)
         progress = progress_for(pricing.at_batch_rates(), quiet=quiet)
         return ProviderRunner(settings, output, options, provider=provider, progress=progress)
+    if processes > 1:
+        from summarizer.batch.processes import ProcessRunner
+
+        progress = progress_for(pricing, quiet=quiet)
+        return ProcessRunner(settings, output, options, processes=processes, progress=progress)
     return BatchRunner(settings, output, options, progress=progress_for(pricing, quiet=quiet))
 
 

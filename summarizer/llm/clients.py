@@ -3,6 +3,7 @@ transport, wrapped by instructor per form; both drive the one loop of ``summariz
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -180,12 +181,13 @@ class AsyncModelClient(_Client[Coroutine[Any, Any, Extraction]]):
         gate: Gate | None = None,
         max_connections: int = 100,
         notify: Callable[[str], None] | None = None,
+        calls: asyncio.Semaphore | None = None,
     ) -> None:
         super().__init__(endpoint, settings, notify)
         limits = httpx2.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         inner = transport or httpx2.AsyncHTTPTransport(limits=limits)
         http = httpx2.AsyncClient(
-            transport=AsyncRetryingTransport(inner, self._call.policy, throttle, gate),
+            transport=AsyncRetryingTransport(inner, self._call.policy, throttle, gate, calls),
             timeout=self._call.timeout,
         )
         self._sdk = openai.AsyncOpenAI(

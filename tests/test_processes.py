@@ -1,0 +1,203 @@
+"""``batch --processes N`` against the fake server (fault-injection tier): the local runner's
+records, keys and dead letters from worker processes; a worker killed mid-run costs only its
+in-flight articles (dead-lettered with the reason, run again by ``--retry-failed``); the parent
+killed leaves no worker behind and a rerun pays only for what was not on disk."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from summarizer.batch import BatchOptions, BatchRunner
+from summarizer.batch.processes import ProcessRunner
+from summarizer.errors import ConfigurationError
+from summarizer.inputs import iter_inputs
+from summarizer.settings import Settings
+from tests.support.fake_openai import FakeServer
+from tests.test_batch import finished, lines, settings_for, write_archive
+
+
+def _run(runner: BatchRunner, arch: Path) -> object:
+    return asyncio.run(runner.run(iter_inputs([str(arch)], max_bytes=10**6)))
+
+
+def test_processes_give_the_local_runners_records_and_dead_letters(tmp_path: Path) -> None:
+    n = 12
+    arch = tmp_path / "a"
+    write_archive(arch, n, faults={4: "400*"})  # fails on every request, in either runner
+    procs_out, local_out = tmp_path / "procs.jsonl", tmp_path / "local.jsonl"
+    with FakeServer(latency=0.01) as fake:
+        settings = settings_for(fake)
+        procs = ProcessRunner(settings, procs_out, BatchOptions(concurrency=4), processes=2)
+        procs_tally = _run(procs, arch)
+        local_tally = _run(BatchRunner(settings, local_out, BatchOptions(concurrency=4)), arch)
+    assert (procs_tally.succeeded, procs_tally.failed) == (local_tally.succeeded, local_tally.failed)
+    assert (procs_tally.succeeded, procs_tally.failed) == (n - 1, 1)
+    assert procs_tally.model_calls == local_tally.model_calls == n
+    assert procs_tally.completion_tokens == local_tally.completion_tokens > 0
+    procs_records = {r["key"]: r for r in lines(procs_out)}
+    local_records = {r["key"]: r for r in lines(local_out)}
+    assert procs_records.keys() == local_records.keys() and len(procs_records) == n - 1
+    for key, record in procs_records.items():
+        assert record["summary"] == local_records[key]["summary"]
+        assert record["grounding"] == local_records[key]["grounding"]
+    procs_dead = lines(procs_out.with_name("procs.failed.jsonl"))
+    local_dead = lines(local_out.with_name("local.failed.jsonl"))
+    assert [d["key"] for d in procs_dead] == [d["key"] for d in local_dead]
+    assert procs_dead[0]["error_class"] == local_dead[0]["error_class"] == "EndpointError"
+    assert all(w.proc.returncode is not None for w in procs.workers)  # every worker reaped
+
+
+def test_processes_need_an_endpoint(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="--base-url"):
+        ProcessRunner(Settings(), tmp_path / "o.jsonl")
+
+
+def test_a_worker_that_cannot_start_stops_the_run_and_fails_no_article(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arch = tmp_path / "a"
+    write_archive(arch, 3)
+    out = tmp_path / "out.jsonl"
+    monkeypatch.setattr(sys, "executable", "/bin/false")  # the worker's interpreter exits at once
+    with FakeServer(latency=0.01) as fake:
+        runner = ProcessRunner(settings_for(fake), out, BatchOptions(concurrency=2), processes=2)
+        with pytest.raises(ConfigurationError, match=r"worker process could not start \(exit code 1\)"):
+            _run(runner, arch)
+        assert fake.requests == 0
+    assert not lines(out) and not lines(out.with_name("out.failed.jsonl"))  # all still pending
+
+
+def test_a_killed_worker_costs_only_its_articles_in_flight(tmp_path: Path) -> None:
+    n = 24
+    arch = tmp_path / "a"
+    write_archive(arch, n)
+    out = tmp_path / "out.jsonl"
+
+    async def kill_one_worker_mid_run(runner: ProcessRunner) -> tuple[object, int]:
+        run = asyncio.ensure_future(runner.run(iter_inputs([str(arch)], max_bytes=10**6)))
+        deadline = time.monotonic() + 60
+        while not (busy := [w for w in runner.workers if len(w.jobs) >= 2 and w.alive]):
+            assert time.monotonic() < deadline and not run.done(), "no worker ever had work"
+            await asyncio.sleep(0.01)
+        victim = busy[0]
+        in_flight = len(victim.jobs)
+        os.kill(victim.proc.pid, signal.SIGKILL)
+        return await run, in_flight
+
+    with FakeServer(latency=0.3) as fake:
+        settings = settings_for(fake)
+        runner = ProcessRunner(settings, out, BatchOptions(concurrency=4), processes=2)
+        tally, in_flight = asyncio.run(kill_one_worker_mid_run(runner))
+        dead = lines(out.with_name("out.failed.jsonl"))
+        assert 1 <= len(dead) <= in_flight  # answers already in the pipe are still read
+        assert tally.failed == len(dead) and tally.succeeded == n - len(dead)  # nothing lost
+        assert all("worker process running it ended (killed by SIGKILL)" in d["message"] for d in dead)
+        assert {d["key"] for d in dead}.isdisjoint(r["key"] for r in lines(out))
+        assert len(runner.workers) == 2 and all(w.proc.returncode is not None for w in runner.workers)
+        before = fake.requests
+        retry = ProcessRunner(settings, out, BatchOptions(concurrency=4, retry_failed=True), processes=2)
+        again = _run(retry, arch)
+        assert fake.requests - before == len(dead)  # only the dead letters are paid for again
+    assert again.succeeded == n and again.failed == 0
+    keys = [r["key"] for r in lines(out)]
+    assert len(keys) == n and len(set(keys)) == n
+
+
+def _marked(marker: str) -> list[int]:
+    """Processes carrying ``marker`` in their environment (a job's workers inherit it)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        with contextlib.suppress(OSError):
+            if marker.encode() in (entry / "environ").read_bytes():
+                found.append(int(entry.name))
+    return found
+
+
+@contextlib.contextmanager
+def _job(argv: list[str], env: dict[str, str], marker: str) -> Iterator[subprocess.Popen[str]]:
+    """The job in its own session, killed with its process group however the test ends."""
+    proc = subprocess.Popen(
+        argv, env={**env, "SUMMARIZER_TEST_JOB": marker}, start_new_session=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        yield proc
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=30)
+        for pid in _marked(marker):  # a worker the test failed to see end: not left running
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the job's workers through /proc")
+def test_a_killed_parent_leaves_no_worker_and_the_rerun_pays_only_for_the_rest(tmp_path: Path) -> None:
+    n, k = 30, 5
+    arch = tmp_path / "a"
+    write_archive(arch, n)
+    out = tmp_path / "out.jsonl"
+    env = {key: v for key, v in os.environ.items() if not key.startswith(("OPENAI_", "SUMMARIZER_"))}
+    argv = [sys.executable, "-m", "summarizer", "batch", str(arch), "-o", str(out), "--processes", "2",
+            "-c", "4", "-q"]  # fmt: skip
+    with FakeServer(latency=0.2) as fake:
+        env.update(
+            {"OPENAI_BASE_URL": fake.base_url, "SUMMARIZER_MODEL": "fake-model", "OPENAI_API_KEY": "k"}
+        )
+        marker = uuid.uuid4().hex
+        with _job(argv, env, marker) as proc:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and finished(out) < k and proc.poll() is None:
+                time.sleep(0.05)
+            assert len(_marked(marker)) == 3  # the parent and its two workers
+            os.kill(proc.pid, signal.SIGKILL)  # the parent only: its workers must notice
+            proc.wait(timeout=30)
+            deadline = time.monotonic() + 30
+            while _marked(marker) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert not _marked(marker), "a worker outlived its parent"
+        killed_at = finished(out)
+        assert k <= killed_at < n, "kill came too late to test anything"
+        before = fake.requests
+        with _job(argv, env, uuid.uuid4().hex) as proc:
+            _, err = proc.communicate(timeout=180)
+        assert proc.returncode == 0, err
+        rerun_calls = fake.requests - before
+    keys = [r["key"] for r in lines(out)]
+    assert len(keys) == n and len(set(keys)) == n  # nothing lost, nothing twice
+    assert f"{n} inputs = {n} succeeded ({killed_at} already done)" in err
+    assert rerun_calls == n - killed_at  # the rerun paid only for what was not on disk
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        (["--via", "batch-api"], "--processes is for requests as they go"),
+        (["--engine", "ray"], "--processes is for requests as they go"),
+        ([], "--processes needs an endpoint (--base-url)"),
+    ],
+)
+def test_processes_refuse_what_they_cannot_do_in_one_line(
+    tmp_path: Path, extra: list[str], needle: str
+) -> None:
+    from tests.test_cli import assert_one_line_error, run
+
+    write_archive(tmp_path / "a", 1)
+    env = {"OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "SUMMARIZER_MODEL": "m"} if extra else {}
+    proc = run(
+        "batch", str(tmp_path / "a"), "-o", str(tmp_path / "o.jsonl"), "--processes", "2", *extra, env=env
+    )
+    assert_one_line_error(proc, 2, needle)
