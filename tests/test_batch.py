@@ -123,6 +123,8 @@ def test_a_worker_asks_for_its_next_article_while_its_line_is_written(
         return real_write(self, items)
 
     monkeypatch.setattr(Ledger, "_write", held)
+    # One worker (no spare articles in hand), so what is seen is that worker's own doing.
+    monkeypatch.setattr("summarizer.batch.runner.articles_in_flight", lambda concurrency: concurrency)
     tally = run_batch(fake, [str(arch)], tmp_path / "out.jsonl", concurrency=1)
     assert seen_by_first_write == [2]
     assert tally.succeeded == 3 and finished(tmp_path / "out.jsonl") == 3 and fake.requests == 3
