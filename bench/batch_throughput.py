@@ -1,6 +1,6 @@
 """Batch throughput: our runner beside naive baselines, against the fake server, in one run.
 
-    .venv/bin/python bench/batch_throughput.py            # full run (under 5 min on 2 cores)
+    .venv/bin/python bench/batch_throughput.py            # full run (4 min on 2 cores)
     .venv/bin/python bench/batch_throughput.py --quick    # smaller N, for a smoke check
 
 The fake OpenAI-compatible server (tests/support/fake_openai.py) runs in its own process so
@@ -9,7 +9,9 @@ latency. Baselines: ``asyncio.gather`` with a semaphore over plain instructor + 
 and a sequential loop. Ratios are printed; nothing here asserts on time.
 
 Measured, each in a fresh subprocess where it matters:
-- throughput at 200 ms latency, concurrency 16 and 64, no limit: achieved/ideal and ours/naive;
+- throughput at 200 ms latency, concurrency 16 and 64, no limit: achieved/ideal and ours/naive,
+  in this process and with ``--processes 2`` (fresh workers: the steady rate, from a quarter of
+  the articles to the last few, beside the whole run with the workers' start);
 - a 600 requests/min limit enforced by the fake (sliding window): achieved/limit, share of 429s;
 - client CPU ms per article (getrusage of the client process; grounding, ledger included), after
   a warm-up batch of other articles in the same process (the one-time costs: next item);
