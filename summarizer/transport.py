@@ -18,6 +18,7 @@ makes the per-article attempt count exact under asyncio too.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import email.utils
 import time
@@ -224,20 +225,19 @@ class AsyncRetryingTransport(httpx2.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         async def send() -> httpx2.Response:
-            if self._throttle is not None:
-                while (delay := self._throttle.remaining()) > 0:
-                    await asyncio.sleep(delay)
-            if self._gate is not None:
-                await self._gate(request)
-            if self._calls is None:
+            # The request's slot first, then the run's 429 pause and the rate gate inside it: a
+            # request let through is sent at once (no burst of them when slots free together, and
+            # none sent into a pause a 429 has just set); the backoff between tries is outside.
+            async with self._calls or contextlib.nullcontext():
+                if self._throttle is not None:
+                    while (delay := self._throttle.remaining()) > 0:
+                        await asyncio.sleep(delay)
+                if self._gate is not None:
+                    await self._gate(request)
                 _count(request)
                 response = _note(await self._inner.handle_async_request(request))
-            else:
-                async with self._calls:
-                    _count(request)
-                    response = _note(await self._inner.handle_async_request(request))
-            if _retryable_status(response.status_code):
-                await response.aread()
+                if _retryable_status(response.status_code):
+                    await response.aread()
             return response
 
         retrying = AsyncRetrying(**_retry_kwargs(self._policy, self._throttle))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -20,15 +21,15 @@ import pytest
 
 from summarizer.batch import BatchOptions, BatchRunner
 from summarizer.batch.processes import ProcessRunner
-from summarizer.errors import ConfigurationError
+from summarizer.errors import AuthenticationError, ConfigurationError
 from summarizer.inputs import iter_inputs
 from summarizer.settings import Settings
 from tests.support.fake_openai import FakeServer
 from tests.test_batch import finished, lines, settings_for, write_archive
 
 
-def _run(runner: BatchRunner, arch: Path) -> object:
-    return asyncio.run(runner.run(iter_inputs([str(arch)], max_bytes=10**6)))
+def _run(runner: BatchRunner, arch: Path, total: int | None = None) -> object:
+    return asyncio.run(runner.run(iter_inputs([str(arch)], max_bytes=10**6), total))
 
 
 def test_processes_give_the_local_runners_records_and_dead_letters(tmp_path: Path) -> None:
@@ -93,7 +94,9 @@ def test_a_killed_worker_costs_only_its_articles_in_flight(tmp_path: Path) -> No
         victim = busy[0]
         in_flight = len(victim.jobs)
         os.kill(victim.proc.pid, signal.SIGKILL)
-        return await run, in_flight
+        tally = await run
+        assert victim not in runner.workers  # replaced for the articles after it
+        return tally, in_flight
 
     with FakeServer(latency=0.3) as fake:
         settings = settings_for(fake)
@@ -112,6 +115,43 @@ def test_a_killed_worker_costs_only_its_articles_in_flight(tmp_path: Path) -> No
     assert again.succeeded == n and again.failed == 0
     keys = [r["key"] for r in lines(out)]
     assert len(keys) == n and len(set(keys)) == n
+
+
+def test_a_bad_key_in_a_worker_stops_the_run_and_every_worker(tmp_path: Path) -> None:
+    arch = tmp_path / "a"
+    write_archive(arch, 12, faults=dict.fromkeys(range(12), "401*"))
+    out = tmp_path / "out.jsonl"
+    with FakeServer(latency=0.01) as fake:
+        runner = ProcessRunner(settings_for(fake), out, BatchOptions(concurrency=2), processes=2)
+        with pytest.raises(AuthenticationError, match="API key"):
+            _run(runner, arch, total=12)
+        # The first 401s, and the few requests already on their way (the articles in hand).
+        assert 1 <= fake.requests <= 4
+    assert not lines(out) and not lines(out.with_name("out.failed.jsonl"))  # pending, not failed
+    assert runner.tally.pending == 12
+    assert all(w.proc.returncode is not None for w in runner.workers)
+
+
+def test_an_article_orjson_refuses_fails_alone_as_in_the_local_runner(tmp_path: Path) -> None:
+    """A lone surrogate in a JSONL title: the standard library reads it, orjson will not write
+    it. The local runner dead-letters that article; so does a run in worker processes."""
+    src = tmp_path / "in.jsonl"
+    rows = [{"id": f"r{i}", "title": f"Bridges {i}", "text": f"Town{i} council approves {i + 2} bridges, "
+             "officials said on Tuesday after a long debate."} for i in range(4)]  # fmt: skip
+    rows[1]["title"] = "Bad \ud800 title"
+    src.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    results = {}
+    with FakeServer(latency=0.01) as fake:
+        for name, runner in {
+            "local": BatchRunner(settings_for(fake), tmp_path / "local.jsonl", BatchOptions(concurrency=2)),
+            "procs": ProcessRunner(
+                settings_for(fake), tmp_path / "procs.jsonl", BatchOptions(concurrency=2), processes=2
+            ),
+        }.items():
+            tally = asyncio.run(runner.run(iter_inputs([str(src)], max_bytes=10**6)))
+            dead = lines(tmp_path / f"{name}.failed.jsonl")
+            results[name] = (tally.succeeded, tally.failed, [d["id"] for d in dead])
+    assert results["procs"] == results["local"] == (3, 1, ["r1"])
 
 
 def _marked(marker: str) -> list[int]:

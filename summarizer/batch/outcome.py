@@ -6,11 +6,10 @@ process boundary (a Ray actor, a worker process) goes as plain values: ``Outcome
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
-
-import orjson
 
 from summarizer import errors
 from summarizer.articles import Article
@@ -115,9 +114,11 @@ def _dead(out: Outcome, name: str, article: Article, err: SummarizerError) -> No
 
 
 def article_json(article: Article) -> str:
-    """An article as JSON text, to hand to another process (``article_from_json`` reads it)."""
-    return orjson.dumps(asdict(article)).decode("utf-8")
+    """An article as JSON text, to hand to another process (``article_from_json`` reads it). The
+    standard library's JSON, both ways: it carries what orjson refuses (a lone surrogate a JSONL
+    input may hold), so such an article fails in the pipeline, alone, as it does in one process."""
+    return json.dumps(asdict(article))
 
 
 def article_from_json(text: str | bytes) -> Article:
-    return Article(**orjson.loads(text))
+    return Article(**json.loads(text))

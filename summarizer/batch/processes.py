@@ -26,6 +26,7 @@ import asyncio
 import collections
 import contextlib
 import dataclasses
+import json
 import os
 import signal
 import sys
@@ -37,9 +38,9 @@ import orjson
 
 from summarizer.articles import Article
 from summarizer.batch.books import BatchOptions, articles_in_flight, failure_line
-from summarizer.batch.outcome import Outcome, attempt
+from summarizer.batch.outcome import Outcome, article_from_json, article_json, attempt
 from summarizer.batch.runner import BatchRunner
-from summarizer.errors import ConfigurationError, SummarizerError
+from summarizer.errors import ConfigurationError, SummarizerError, internal_error
 from summarizer.inputs import InputItem
 from summarizer.progress import Progress, Tally
 from summarizer.settings import Settings
@@ -53,15 +54,26 @@ DEATHS_PER_WORKER = 3  # a run whose workers died more often than this (each) st
 @dataclasses.dataclass
 class _Worker:
     proc: asyncio.subprocess.Process
+    calls: int  # its share of --concurrency
     jobs: dict[str, tuple[str, str | None]]  # key -> (input name, article id), in flight
     stderr: collections.deque[str]  # its last lines, for the reason it died
     tasks: list[asyncio.Task[None]] = dataclasses.field(default_factory=list)
     alive: bool = True
 
+    @property
+    def usable(self) -> bool:
+        stdin = self.proc.stdin
+        return self.alive and self.proc.returncode is None and stdin is not None and not stdin.is_closing()
+
     def why_ended(self) -> str:
         code = self.proc.returncode
-        if code is not None and code < 0:
-            how = f"killed by {signal.Signals(-code).name}"
+        if code is None:
+            how = "its output ended"
+        elif code < 0:
+            try:
+                how = f"killed by {signal.Signals(-code).name}"
+            except ValueError:  # a real-time signal has no name
+                how = f"killed by signal {-code}"
         else:
             how = f"exit code {code}"
         said = f": {self.stderr[-1]}" if self.stderr else ""
@@ -87,12 +99,25 @@ class ProcessRunner(BatchRunner):
             )
         super().__init__(settings, out, options, progress=progress)
         self.processes = min(processes, self.options.concurrency)  # each has a request at least
+        if self.processes < processes:
+            self.progress.note(
+                f"{self.processes} worker processes: one for each of the {self.options.concurrency} "
+                "requests of --concurrency"
+            )
         self.workers: list[_Worker] = []
+        self._every: list[_Worker] = []  # every worker this run started, replaced ones too
         self._deaths = 0
+        # A job line: the article as sent (JSON escapes) and the rest; the worker reads as much.
+        self._line_limit = max(LINE_LIMIT, 8 * self.settings.max_bytes + 2**16)
 
     async def run(self, items: Iterable[InputItem], total: int | None = None) -> Tally:
         async with self._session(total):
-            await self._until_stopped(self._work(items), [])
+            try:
+                await self._until_stopped(self._work(items), [])
+            finally:
+                # Here, not in ``_work`` (which a stop cancels): the workers are closed, and what
+                # they had answered read, before the session closes the ledger.
+                await self._close_all()
         return self.tally
 
     def _calls(self, index: int) -> int:
@@ -113,13 +138,11 @@ class ProcessRunner(BatchRunner):
                 if not self.workers:  # started for the first article to run: a rerun may have none
                     await self._start()
                 await self._room.acquire()
-                await self._send(await self._least_busy(), key, item.name, article)
+                await self._send(key, item.name, article)
             for _ in range(room):  # every slot back: nothing in flight
                 await self._room.acquire()
         except ConfigurationError as err:  # no worker, or they keep dying: the run stops
             self._abort(err)
-        finally:
-            await asyncio.shield(self._close_all())
 
     async def _start(self) -> None:
         spawns = [self._spawn(i) for i in range(self.processes)]
@@ -130,20 +153,29 @@ class ProcessRunner(BatchRunner):
                 raise failed
 
     async def _spawn(self, index: int) -> _Worker:
-        """A worker process, started and ready (its settings read, its engine made)."""
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "summarizer.batch.processes",
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            limit=LINE_LIMIT,
-        )  # fmt: skip
-        worker = _Worker(proc, {}, collections.deque(maxlen=20))
+        """Worker ``index``, started and ready (its settings read, its engine made)."""
+        # The child moves its stdout to stderr before it imports anything, keeping a copy of the
+        # descriptor for the protocol: nothing a library prints can reach the parent as a line.
+        boot = (
+            "import os; fd = os.dup(1); os.dup2(2, 1); from summarizer.batch.processes import main; main(fd)"
+        )
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-c", boot, str(self._line_limit),
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                limit=self._line_limit,
+            )  # fmt: skip
+        except OSError as err:
+            raise ConfigurationError(f"a worker process could not start: {err}") from None
+        worker = _Worker(proc, self._calls(index), {}, collections.deque(maxlen=20))
+        self._every.append(worker)  # closed at the end whatever happens from here
         worker.tasks.append(asyncio.ensure_future(self._tail(worker)))
         assert proc.stdin is not None
         assert proc.stdout is not None
         config = {
             # Settings go on stdin, never on the command line (an API key in `ps` for all to see).
             "settings": self.settings.model_dump(mode="json"),
-            "calls": self._calls(index),
+            "calls": worker.calls,
             "rpm": self._share(self.options.rpm, index),
             "tpm": self._share(self.options.tpm, index),
         }
@@ -151,49 +183,83 @@ class ProcessRunner(BatchRunner):
             proc.stdin.write(orjson.dumps(config) + b"\n")
             await proc.stdin.drain()
             ready = await asyncio.wait_for(proc.stdout.readline(), START_TIMEOUT)
-        except (OSError, TimeoutError):
+        except (OSError, ValueError, TimeoutError):
             ready = b""
         if not ready.startswith(b'{"ready"'):
+            worker.alive = False
             await self._end(worker)
             raise ConfigurationError(f"a worker process could not start ({worker.why_ended()})")
         worker.tasks.append(asyncio.ensure_future(self._read(worker)))
         return worker
 
     async def _least_busy(self) -> _Worker:
-        """The live worker with the fewest articles in flight; a dead one replaced first."""
+        """The live worker with the fewest articles in flight for its share; a dead one replaced
+        first (a run whose workers died more than ``DEATHS_PER_WORKER`` times each stops)."""
         for i, worker in enumerate(self.workers):
-            if not worker.alive:
+            if not worker.usable:
                 self._deaths += 1
                 if self._deaths > DEATHS_PER_WORKER * self.processes:
                     raise ConfigurationError(
                         f"worker processes keep dying ({self._deaths} so far; the last: "
                         f"{worker.why_ended()}); see the dead letters and rerun"
                     )
+                worker.alive = False  # its reader dead-letters what it had in flight
                 self.workers[i] = await self._spawn(i)
-        return min(self.workers, key=lambda w: len(w.jobs))
+        return min(self.workers, key=lambda w: len(w.jobs) / w.calls)
 
-    async def _send(self, worker: _Worker, key: str, name: str, article: Article) -> None:
-        worker.jobs[key] = (name, article.id)  # before the write: a death from here on fails it
-        assert worker.proc.stdin is not None
-        job = {"key": key, "input": name, "article": dataclasses.asdict(article)}
-        with contextlib.suppress(OSError):  # died: its reader dead-letters the job
-            worker.proc.stdin.write(orjson.dumps(job) + b"\n")
-            await worker.proc.stdin.drain()
+    async def _send(self, key: str, name: str, article: Article) -> None:
+        """One article to the least busy worker; to another if that one turns out dead."""
+        try:
+            # ``article_json``: it carries what orjson refuses (a lone surrogate in a title), so
+            # the article fails, if it must, in the worker like any other.
+            line = json.dumps({"key": key, "input": name, "article": article_json(article)})
+        except (TypeError, ValueError) as exc:
+            await self._settle(_dead(key, name, article.id, internal_error(exc)))
+            self._room.release()
+            return
+        while True:
+            worker = await self._least_busy()
+            worker.jobs[key] = (name, article.id)  # before the write: a death from here on fails it
+            assert worker.proc.stdin is not None
+            try:
+                worker.proc.stdin.write(line.encode("utf-8") + b"\n")
+                await worker.proc.stdin.drain()
+                return
+            except OSError:  # it died before it read the job: never ran there, so sent elsewhere
+                if worker.jobs.pop(key, None) is None:
+                    return  # its reader had already failed the job
+                worker.alive = False
 
     async def _read(self, worker: _Worker) -> None:
-        """A worker's outcomes into the books; at its end, its in-flight articles dead-lettered."""
+        """A worker's outcomes into the books; at its end, its in-flight articles dead-lettered.
+        A line that is not the protocol's ends the worker (killed) like a death."""
         assert worker.proc.stdout is not None
-        while line := await worker.proc.stdout.readline():
-            message = orjson.loads(line)
-            if "key" not in message:
-                self.progress.note(str(message.get("note", "")))
-                continue
-            out = Outcome.from_row(message)
-            if worker.jobs.pop(out.key, None) is not None:
-                self._record(out)  # counted once on disk
-                self._room.release()
-        worker.alive = False
-        await worker.proc.wait()
+        try:
+            while line := await worker.proc.stdout.readline():
+                try:
+                    message = orjson.loads(line)
+                    out = None if "key" not in message else Outcome.from_row(message)
+                except (ValueError, TypeError, KeyError) as exc:
+                    worker.stderr.append(f"unreadable answer from the worker: {type(exc).__name__}: {exc}")
+                    with contextlib.suppress(ProcessLookupError):
+                        worker.proc.kill()
+                    break
+                if out is None:
+                    self.progress.note(str(message.get("note", "")))
+                elif worker.jobs.pop(out.key, None) is not None:
+                    self._record(out)  # counted once on disk
+                    self._room.release()
+        except (OSError, ValueError) as exc:  # a torn or overlong line from a dying worker
+            worker.stderr.append(f"{type(exc).__name__}: {exc}")
+        finally:
+            worker.alive = False
+            with contextlib.suppress(ProcessLookupError):
+                if worker.jobs:
+                    worker.proc.kill()  # it cannot answer for them any more
+            await worker.proc.wait()
+            self._fail_in_flight(worker)
+
+    def _fail_in_flight(self, worker: _Worker) -> None:
         if self._stop.is_set():
             return  # stopping: what was in flight stays pending
         for key, (name, article_id) in list(worker.jobs.items()):
@@ -201,23 +267,24 @@ class ProcessRunner(BatchRunner):
                 f"the worker process running it ended ({worker.why_ended()}); "
                 "rerun with --retry-failed to run it again"
             )
-            self._record(Outcome(key, failure_line(key, name, article_id, err), failed=True,
-                                 note=f"{name}: failed: {err}"))  # fmt: skip
             del worker.jobs[key]
+            self._record(_dead(key, name, article_id, err))
             self._room.release()
 
     @staticmethod
     async def _tail(worker: _Worker) -> None:
         assert worker.proc.stderr is not None
-        while line := await worker.proc.stderr.readline():
-            if text := line.decode("utf-8", "replace").strip():
-                worker.stderr.append(text)
+        with contextlib.suppress(OSError, ValueError):
+            while line := await worker.proc.stderr.readline():
+                if text := line.decode("utf-8", "replace").strip():
+                    worker.stderr.append(text)
 
     async def _close_all(self) -> None:
-        await asyncio.gather(*(self._end(w) for w in self.workers))
+        await asyncio.gather(*(self._end(w) for w in self._every))
 
     async def _end(self, worker: _Worker) -> None:
-        """Close a worker's stdin (it stops), wait for it a while, kill it if it lingers; reaped."""
+        """Close a worker's stdin (it stops), wait for it a while, kill it if it lingers; reaped,
+        and its answers read."""
         proc = worker.proc
         if proc.stdin is not None and not proc.stdin.is_closing():
             proc.stdin.close()
@@ -230,23 +297,29 @@ class ProcessRunner(BatchRunner):
         await asyncio.gather(*worker.tasks, return_exceptions=True)
 
 
+def _dead(key: str, name: str, article_id: str | None, err: SummarizerError) -> Outcome:
+    return Outcome(key, failure_line(key, name, article_id, err), failed=True, note=f"{name}: failed: {err}")
+
+
 # --------------------------------------------------------------------------- the worker side
 
 
-def main() -> None:
-    """A worker process: settings, then jobs, on stdin; ``{"ready": true}``, then outcomes and
-    notes, on stdout. Its stdin closing ends it (the parent is done with it, or gone)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
-    out = os.fdopen(os.dup(1), "wb")  # the protocol's own copy of stdout
-    os.dup2(2, 1)  # anything a library prints goes to stderr, never into the protocol
-    asyncio.run(_serve(out))
+def main(fd: int) -> None:
+    """A worker process (``boot`` in ``_spawn``: ``fd`` is its stdout, moved aside before any
+    import): settings, then jobs, on stdin; ``{"ready": true}``, then outcomes and notes, on
+    ``fd``. Its stdin closing ends it (the parent is done with it, or gone)."""
+    # Ctrl-C and a group's SIGTERM reach every process: the parent decides, and closes our stdin.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    limit = int(sys.argv[1]) if len(sys.argv) > 1 else LINE_LIMIT
+    asyncio.run(_serve(os.fdopen(fd, "wb"), limit))
 
 
-async def _serve(out: BinaryIO) -> None:
+async def _serve(out: BinaryIO, limit: int) -> None:
     from summarizer.engine import Engine
 
     loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=LINE_LIMIT)
+    reader = asyncio.StreamReader(limit=limit)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
 
     def send(message: dict[str, Any]) -> None:
@@ -262,13 +335,22 @@ async def _serve(out: BinaryIO) -> None:
     send({"ready": True})
 
     async def one(job: dict[str, Any]) -> None:
-        outcome = await attempt(engine, job["input"], Article(**job["article"]), job["key"])
-        send(outcome.to_row())
+        try:
+            outcome = await attempt(engine, job["input"], article_from_json(job["article"]), job["key"])
+            send(outcome.to_row())
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # never a job without an answer: the parent would wait for it
+            dead = _dead(job["key"], job["input"], None, internal_error(exc))
+            try:
+                send(dead.to_row())
+            except Exception:  # not even that: ending lets the parent fail it
+                os._exit(1)
 
     running: set[asyncio.Task[None]] = set()
     try:
         while line := await reader.readline():
-            task = asyncio.create_task(one(orjson.loads(line)))
+            task = asyncio.create_task(one(json.loads(line)))
             running.add(task)
             task.add_done_callback(running.discard)
     finally:
@@ -279,4 +361,4 @@ async def _serve(out: BinaryIO) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(os.dup(1))
