@@ -6,15 +6,12 @@ killed leaves no worker behind and a rerun pays only for what was not on disk.""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,6 +22,7 @@ from summarizer.errors import AuthenticationError, ConfigurationError
 from summarizer.inputs import iter_inputs
 from summarizer.settings import Settings
 from tests.support.fake_openai import FakeServer
+from tests.support.jobs import job, marked_processes
 from tests.test_batch import finished, lines, settings_for, write_archive
 
 
@@ -154,36 +152,6 @@ def test_an_article_orjson_refuses_fails_alone_as_in_the_local_runner(tmp_path: 
     assert results["procs"] == results["local"] == (3, 1, ["r1"])
 
 
-def _marked(marker: str) -> list[int]:
-    """Processes carrying ``marker`` in their environment (a job's workers inherit it)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        with contextlib.suppress(OSError):
-            if marker.encode() in (entry / "environ").read_bytes():
-                found.append(int(entry.name))
-    return found
-
-
-@contextlib.contextmanager
-def _job(argv: list[str], env: dict[str, str], marker: str) -> Iterator[subprocess.Popen[str]]:
-    """The job in its own session, killed with its process group however the test ends."""
-    proc = subprocess.Popen(
-        argv, env={**env, "SUMMARIZER_TEST_JOB": marker}, start_new_session=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        yield proc
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate(timeout=30)
-        for pid in _marked(marker):  # a worker the test failed to see end: not left running
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-
-
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the job's workers through /proc")
 def test_a_killed_parent_leaves_no_worker_and_the_rerun_pays_only_for_the_rest(tmp_path: Path) -> None:
     n, k = 30, 5
@@ -198,21 +166,21 @@ def test_a_killed_parent_leaves_no_worker_and_the_rerun_pays_only_for_the_rest(t
             {"OPENAI_BASE_URL": fake.base_url, "SUMMARIZER_MODEL": "fake-model", "OPENAI_API_KEY": "k"}
         )
         marker = uuid.uuid4().hex
-        with _job(argv, env, marker) as proc:
+        with job(argv, env, marker) as proc:
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline and finished(out) < k and proc.poll() is None:
                 time.sleep(0.05)
-            assert len(_marked(marker)) == 3  # the parent and its two workers
+            assert len(marked_processes(marker)) == 3  # the parent and its two workers
             os.kill(proc.pid, signal.SIGKILL)  # the parent only: its workers must notice
             proc.wait(timeout=30)
             deadline = time.monotonic() + 30
-            while _marked(marker) and time.monotonic() < deadline:
+            while marked_processes(marker) and time.monotonic() < deadline:
                 time.sleep(0.05)
-            assert not _marked(marker), "a worker outlived its parent"
+            assert not marked_processes(marker), "a worker outlived its parent"
         killed_at = finished(out)
         assert k <= killed_at < n, "kill came too late to test anything"
         before = fake.requests
-        with _job(argv, env, uuid.uuid4().hex) as proc:
+        with job(argv, env, uuid.uuid4().hex) as proc:
             _, err = proc.communicate(timeout=180)
         assert proc.returncode == 0, err
         rerun_calls = fake.requests - before

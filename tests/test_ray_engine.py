@@ -5,14 +5,11 @@ killed job resumes without paying twice for finished articles."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
-import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,6 +22,7 @@ from summarizer.errors import ConfigurationError
 from summarizer.inputs import iter_inputs
 from summarizer.settings import Settings
 from tests.support.fake_openai import FakeServer
+from tests.support.jobs import job
 from tests.test_batch import finished, lines, settings_for, write_archive
 
 
@@ -60,41 +58,6 @@ def test_ray_needs_an_endpoint_the_actors_share(tmp_path: Path) -> None:
         RayRunner(Settings(), tmp_path / "o.jsonl")
 
 
-def _ray_processes(marker: str) -> list[int]:
-    """Processes carrying ``marker`` in their environment (the job's Ray processes inherit it)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        with contextlib.suppress(OSError):
-            if marker.encode() in (entry / "environ").read_bytes():
-                found.append(int(entry.name))
-    return found
-
-
-@contextlib.contextmanager
-def _job(argv: list[str], env: dict[str, str], marker: str) -> Iterator[subprocess.Popen[str]]:
-    """The job in its own session, killed with every Ray process it started, however the test
-    ends (Ray's workers run in sessions of their own: found by the marker in their environment)."""
-    proc = subprocess.Popen(
-        argv, env={**env, "SUMMARIZER_TEST_JOB": marker}, start_new_session=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    try:
-        yield proc
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate(timeout=30)
-        deadline = time.monotonic() + 30
-        while (left := _ray_processes(marker)) and time.monotonic() < deadline:
-            for pid in left:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            time.sleep(0.2)
-        assert not _ray_processes(marker), "Ray processes outlived the test"
-
-
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the job's Ray processes through /proc")
 def test_a_killed_ray_job_resumes_without_paying_twice(tmp_path: Path) -> None:
     n, k = 30, 5
@@ -108,7 +71,7 @@ def test_a_killed_ray_job_resumes_without_paying_twice(tmp_path: Path) -> None:
         env.update(
             {"OPENAI_BASE_URL": fake.base_url, "SUMMARIZER_MODEL": "fake-model", "OPENAI_API_KEY": "k"}
         )
-        with _job(argv, env, uuid.uuid4().hex) as proc:
+        with job(argv, env, uuid.uuid4().hex) as proc:
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline and finished(out) < k and proc.poll() is None:
                 time.sleep(0.05)
@@ -116,7 +79,7 @@ def test_a_killed_ray_job_resumes_without_paying_twice(tmp_path: Path) -> None:
         killed_at = finished(out)
         assert k <= killed_at < n, "kill came too late to test anything"
         before = fake.requests
-        with _job(argv, env, uuid.uuid4().hex) as proc:
+        with job(argv, env, uuid.uuid4().hex) as proc:
             _, err = proc.communicate(timeout=180)
         assert proc.returncode == 0, err
         rerun_calls = fake.requests - before
