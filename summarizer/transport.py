@@ -63,12 +63,19 @@ class RetryPolicy:
 
 
 class Throttle:
-    """A pause shared by every request of a runner: one 429 slows them all down."""
+    """A pause shared by every request of a runner: one 429 slows them all down. ``on_pause`` is
+    told of each pause a 429 sets (a worker process passes it on to the others, which ``hold``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_pause: Callable[[float], None] | None = None) -> None:
         self._until = 0.0
+        self.on_pause = on_pause
 
     def pause(self, seconds: float) -> None:
+        self.hold(seconds)
+        if self.on_pause is not None:
+            self.on_pause(seconds)
+
+    def hold(self, seconds: float) -> None:
         until = time.monotonic() + seconds
         self._until = max(self._until, until)
 

@@ -130,6 +130,24 @@ def test_a_bad_key_in_a_worker_stops_the_run_and_every_worker(tmp_path: Path) ->
     assert all(w.proc.returncode is not None for w in runner.workers)
 
 
+def test_a_429_in_one_worker_pauses_every_worker(tmp_path: Path) -> None:
+    """One article's first request gets a 429 asking for 1.5 s: no request of either worker
+    reaches the endpoint within that pause (as one process pauses the whole run)."""
+    arch = tmp_path / "a"
+    write_archive(arch, 10, faults={0: "429:1.5, ok"})
+    with FakeServer(latency=0.2) as fake:
+        settings = settings_for(fake, max_retry_wait=3.0)
+        runner = ProcessRunner(settings, tmp_path / "o.jsonl", BatchOptions(concurrency=2), processes=2)
+        tally = _run(runner, arch)
+        log = list(fake.log)
+    assert tally.succeeded == 10 and tally.throttled == 1
+    paused_at = next(seen.at for seen in log if seen.status == 429)
+    # A little for the pause to reach the other worker; the last 0.2 s is the retry's own slack.
+    during = [seen for seen in log if paused_at + 0.15 < seen.at < paused_at + 1.3]
+    assert during == [], [(round(seen.at - paused_at, 2), seen.status) for seen in during]
+    assert any(seen.at >= paused_at + 1.4 for seen in log)  # and the run went on after it
+
+
 def test_an_article_orjson_refuses_fails_alone_as_in_the_local_runner(tmp_path: Path) -> None:
     """A lone surrogate in a JSONL title: the standard library reads it, orjson will not write
     it. The local runner dead-letters that article; so does a run in worker processes."""

@@ -244,7 +244,9 @@ class ProcessRunner(BatchRunner):
                     with contextlib.suppress(ProcessLookupError):
                         worker.proc.kill()
                     break
-                if out is None:
+                if out is None and "pause" in message:
+                    self._pause_others(worker, float(message["pause"]))
+                elif out is None:
                     self.progress.note(str(message.get("note", "")))
                 elif worker.jobs.pop(out.key, None) is not None:
                     self._record(out)  # counted once on disk
@@ -258,6 +260,14 @@ class ProcessRunner(BatchRunner):
                     worker.proc.kill()  # it cannot answer for them any more
             await worker.proc.wait()
             self._fail_in_flight(worker)
+
+    def _pause_others(self, worker: _Worker, seconds: float) -> None:
+        """A 429's pause in one worker, passed on: it pauses the whole run, as in one process."""
+        line = orjson.dumps({"pause": seconds}) + b"\n"
+        for other in self.workers:
+            if other is not worker and other.usable and other.proc.stdin is not None:
+                with contextlib.suppress(OSError):
+                    other.proc.stdin.write(line)
 
     def _fail_in_flight(self, worker: _Worker) -> None:
         if self._stop.is_set():
@@ -332,6 +342,7 @@ async def _serve(out: BinaryIO, limit: int) -> None:
         Settings(**config["settings"]), concurrency=config["calls"], calls=config["calls"],
         rpm=config["rpm"], tpm=config["tpm"], notify=lambda text: send({"note": text}),
     )  # fmt: skip
+    engine.throttle.on_pause = lambda seconds: send({"pause": seconds})  # the others pause too
     send({"ready": True})
 
     async def one(job: dict[str, Any]) -> None:
@@ -350,7 +361,11 @@ async def _serve(out: BinaryIO, limit: int) -> None:
     running: set[asyncio.Task[None]] = set()
     try:
         while line := await reader.readline():
-            task = asyncio.create_task(one(json.loads(line)))
+            job = json.loads(line)
+            if "pause" in job:  # another worker's 429
+                engine.throttle.hold(job["pause"])
+                continue
+            task = asyncio.create_task(one(job))
             running.add(task)
             task.add_done_callback(running.discard)
     finally:
