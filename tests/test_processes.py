@@ -33,16 +33,17 @@ def _run(runner: BatchRunner, arch: Path, total: int | None = None) -> object:
 def test_processes_give_the_local_runners_records_and_dead_letters(tmp_path: Path) -> None:
     n = 12
     arch = tmp_path / "a"
-    write_archive(arch, n, faults={4: "400*"})  # fails on every request, in either runner
+    # 4 fails on every request in either runner; 5 is retried, 6 and 7 re-asked, then answered.
+    write_archive(arch, n, faults={4: "400*", 5: "500x2, ok", 6: "invalid, ok", 7: "ungrounded, ok"})
     procs_out, local_out = tmp_path / "procs.jsonl", tmp_path / "local.jsonl"
-    with FakeServer(latency=0.01) as fake:
-        settings = settings_for(fake)
-        procs = ProcessRunner(settings, procs_out, BatchOptions(concurrency=4), processes=2)
+    with FakeServer(latency=0.01) as fake:  # a server each: the scripted faults are used up
+        procs = ProcessRunner(settings_for(fake), procs_out, BatchOptions(concurrency=4), processes=2)
         procs_tally = _run(procs, arch)
-        local_tally = _run(BatchRunner(settings, local_out, BatchOptions(concurrency=4)), arch)
+    with FakeServer(latency=0.01) as fake:
+        local_tally = _run(BatchRunner(settings_for(fake), local_out, BatchOptions(concurrency=4)), arch)
     assert (procs_tally.succeeded, procs_tally.failed) == (local_tally.succeeded, local_tally.failed)
     assert (procs_tally.succeeded, procs_tally.failed) == (n - 1, 1)
-    assert procs_tally.model_calls == local_tally.model_calls == n
+    assert procs_tally.model_calls == local_tally.model_calls == n + 4  # two retries, two re-asks
     assert procs_tally.completion_tokens == local_tally.completion_tokens > 0
     procs_records = {r["key"]: r for r in lines(procs_out)}
     local_records = {r["key"]: r for r in lines(local_out)}
