@@ -16,6 +16,7 @@ import stat
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -418,12 +419,59 @@ def _reaped(proc: subprocess.Popen[str]) -> Iterator[subprocess.Popen[str]]:
                 pipe.close()
 
 
+def cli_env(fake_url: str, drop: tuple[str, ...] = ("OPENAI_", "SUMMARIZER_")) -> dict[str, str]:
+    """This environment without the user's model settings (``drop``), pointed at the fake."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    return {**env, "OPENAI_BASE_URL": fake_url, "SUMMARIZER_MODEL": "fake-model", "OPENAI_API_KEY": "k"}
+
+
+def wait_for_lines(out: Path, k: int, proc: subprocess.Popen[str], timeout: float = 120.0) -> None:
+    """Until ``out`` has ``k`` whole lines, the job ends, or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and finished(out) < k and proc.poll() is None:
+        time.sleep(0.05)
+
+
+def assert_the_rerun_pays_only_for_the_rest(
+    argv: list[str], env: dict[str, str], fake: FakeServer, out: Path, n: int, k: int
+) -> None:
+    """After a kill that left at least ``k`` of ``n`` lines: ``argv`` run again (``job``: in its
+    own session, reaped) finishes the rest, every article once, paying only for what was not on
+    disk."""
+    from tests.support.jobs import job
+
+    killed_at = finished(out)  # whole lines: a torn tail is cut on rerun
+    assert k <= killed_at < n, "kill came too late to test anything"
+    before = fake.requests
+    with job(argv, env, uuid.uuid4().hex) as proc:
+        _, err = proc.communicate(timeout=180)
+    assert proc.returncode == 0, err
+    keys = [r["key"] for r in lines(out)]
+    assert len(keys) == n and len(set(keys)) == n  # nothing lost, nothing twice
+    assert f"{n} inputs = {n} succeeded ({killed_at} already done)" in err
+    assert fake.requests - before == n - killed_at  # the rerun paid only for what was not on disk
+
+
+def assert_same_records_and_dead_letters(out: Path, local_out: Path, succeeded: int) -> None:
+    """Another runner's ``out`` holds what the local runner's ``local_out`` holds: the same keys,
+    summaries and grounding for ``succeeded`` records, the same dead letters (one failed request:
+    an ``EndpointError``)."""
+    records = {r["key"]: r for r in lines(out)}
+    local_records = {r["key"]: r for r in lines(local_out)}
+    assert records.keys() == local_records.keys() and len(records) == succeeded
+    for key, record in records.items():
+        assert record["summary"] == local_records[key]["summary"]
+        assert record["grounding"] == local_records[key]["grounding"]
+    dead = lines(failed_path_for(out))
+    local_dead = lines(failed_path_for(local_out))
+    assert [d["key"] for d in dead] == [d["key"] for d in local_dead]
+    assert dead[0]["error_class"] == local_dead[0]["error_class"] == "EndpointError"
+
+
 def _cli_batch(fake_url: str, arch: Path, out: Path) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "SUMMARIZER_"))}
-    env.update({"OPENAI_BASE_URL": fake_url, "SUMMARIZER_MODEL": "fake-model", "OPENAI_API_KEY": "k"})
     return subprocess.Popen(
         [sys.executable, "-m", "summarizer", "batch", str(arch), "-o", str(out), "-c", "4", "-q"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(fake_url),
     )  # fmt: skip
 
 

@@ -23,7 +23,15 @@ from summarizer.inputs import iter_inputs
 from summarizer.settings import Settings
 from tests.support.fake_openai import FakeServer
 from tests.support.jobs import job, marked_processes
-from tests.test_batch import finished, lines, settings_for, write_archive
+from tests.test_batch import (
+    assert_same_records_and_dead_letters,
+    assert_the_rerun_pays_only_for_the_rest,
+    cli_env,
+    lines,
+    settings_for,
+    wait_for_lines,
+    write_archive,
+)
 
 
 def _run(runner: BatchRunner, arch: Path, total: int | None = None) -> object:
@@ -45,16 +53,7 @@ def test_processes_give_the_local_runners_records_and_dead_letters(tmp_path: Pat
     assert (procs_tally.succeeded, procs_tally.failed) == (n - 1, 1)
     assert procs_tally.model_calls == local_tally.model_calls == n + 4  # two retries, two re-asks
     assert procs_tally.completion_tokens == local_tally.completion_tokens > 0
-    procs_records = {r["key"]: r for r in lines(procs_out)}
-    local_records = {r["key"]: r for r in lines(local_out)}
-    assert procs_records.keys() == local_records.keys() and len(procs_records) == n - 1
-    for key, record in procs_records.items():
-        assert record["summary"] == local_records[key]["summary"]
-        assert record["grounding"] == local_records[key]["grounding"]
-    procs_dead = lines(procs_out.with_name("procs.failed.jsonl"))
-    local_dead = lines(local_out.with_name("local.failed.jsonl"))
-    assert [d["key"] for d in procs_dead] == [d["key"] for d in local_dead]
-    assert procs_dead[0]["error_class"] == local_dead[0]["error_class"] == "EndpointError"
+    assert_same_records_and_dead_letters(procs_out, local_out, n - 1)
     assert all(w.proc.returncode is not None for w in procs.workers)  # every worker reaped
 
 
@@ -177,18 +176,13 @@ def test_a_killed_parent_leaves_no_worker_and_the_rerun_pays_only_for_the_rest(t
     arch = tmp_path / "a"
     write_archive(arch, n)
     out = tmp_path / "out.jsonl"
-    env = {key: v for key, v in os.environ.items() if not key.startswith(("OPENAI_", "SUMMARIZER_"))}
     argv = [sys.executable, "-m", "summarizer", "batch", str(arch), "-o", str(out), "--processes", "2",
             "-c", "4", "-q"]  # fmt: skip
     with FakeServer(latency=0.2) as fake:
-        env.update(
-            {"OPENAI_BASE_URL": fake.base_url, "SUMMARIZER_MODEL": "fake-model", "OPENAI_API_KEY": "k"}
-        )
+        env = cli_env(fake.base_url)
         marker = uuid.uuid4().hex
         with job(argv, env, marker) as proc:
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline and finished(out) < k and proc.poll() is None:
-                time.sleep(0.05)
+            wait_for_lines(out, k, proc)
             assert len(marked_processes(marker)) == 3  # the parent and its two workers
             os.kill(proc.pid, signal.SIGKILL)  # the parent only: its workers must notice
             proc.wait(timeout=30)
@@ -196,17 +190,7 @@ def test_a_killed_parent_leaves_no_worker_and_the_rerun_pays_only_for_the_rest(t
             while marked_processes(marker) and time.monotonic() < deadline:
                 time.sleep(0.05)
             assert not marked_processes(marker), "a worker outlived its parent"
-        killed_at = finished(out)
-        assert k <= killed_at < n, "kill came too late to test anything"
-        before = fake.requests
-        with job(argv, env, uuid.uuid4().hex) as proc:
-            _, err = proc.communicate(timeout=180)
-        assert proc.returncode == 0, err
-        rerun_calls = fake.requests - before
-    keys = [r["key"] for r in lines(out)]
-    assert len(keys) == n and len(set(keys)) == n  # nothing lost, nothing twice
-    assert f"{n} inputs = {n} succeeded ({killed_at} already done)" in err
-    assert rerun_calls == n - killed_at  # the rerun paid only for what was not on disk
+        assert_the_rerun_pays_only_for_the_rest(argv, env, fake, out, n, k)
 
 
 @pytest.mark.parametrize(

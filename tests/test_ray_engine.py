@@ -8,7 +8,6 @@ import asyncio
 import os
 import signal
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -23,7 +22,14 @@ from summarizer.inputs import iter_inputs
 from summarizer.settings import Settings
 from tests.support.fake_openai import FakeServer
 from tests.support.jobs import job
-from tests.test_batch import finished, lines, settings_for, write_archive
+from tests.test_batch import (
+    assert_same_records_and_dead_letters,
+    assert_the_rerun_pays_only_for_the_rest,
+    cli_env,
+    settings_for,
+    wait_for_lines,
+    write_archive,
+)
 
 
 def test_ray_gives_the_local_runners_records_and_dead_letters(tmp_path: Path) -> None:
@@ -41,16 +47,7 @@ def test_ray_gives_the_local_runners_records_and_dead_letters(tmp_path: Path) ->
         (ray_tally.succeeded, ray_tally.failed) == (local_tally.succeeded, local_tally.failed) == (n - 1, 1)
     )
     assert ray_tally.model_calls == local_tally.model_calls
-    ray_records = {r["key"]: r for r in lines(ray_out)}
-    local_records = {r["key"]: r for r in lines(local_out)}
-    assert ray_records.keys() == local_records.keys() and len(ray_records) == n - 1
-    for key, record in ray_records.items():
-        assert record["summary"] == local_records[key]["summary"]
-        assert record["grounding"] == local_records[key]["grounding"]
-    ray_dead = lines(ray_out.with_name("ray.failed.jsonl"))
-    local_dead = lines(local_out.with_name("local.failed.jsonl"))
-    assert [d["key"] for d in ray_dead] == [d["key"] for d in local_dead]
-    assert ray_dead[0]["error_class"] == local_dead[0]["error_class"] == "EndpointError"
+    assert_same_records_and_dead_letters(ray_out, local_out, n - 1)
 
 
 def test_ray_needs_an_endpoint_the_actors_share(tmp_path: Path) -> None:
@@ -64,26 +61,11 @@ def test_a_killed_ray_job_resumes_without_paying_twice(tmp_path: Path) -> None:
     arch = tmp_path / "a"
     write_archive(arch, n)
     out = tmp_path / "out.jsonl"
-    env = {key: v for key, v in os.environ.items() if not key.startswith(("OPENAI_", "SUMMARIZER_", "RAY_"))}
     argv = [sys.executable, "-m", "summarizer", "batch", str(arch), "-o", str(out), "--engine", "ray",
             "--actors", "2", "-c", "2", "-q"]  # fmt: skip
     with FakeServer(latency=0.2) as fake:
-        env.update(
-            {"OPENAI_BASE_URL": fake.base_url, "SUMMARIZER_MODEL": "fake-model", "OPENAI_API_KEY": "k"}
-        )
+        env = cli_env(fake.base_url, ("OPENAI_", "SUMMARIZER_", "RAY_"))
         with job(argv, env, uuid.uuid4().hex) as proc:
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline and finished(out) < k and proc.poll() is None:
-                time.sleep(0.05)
+            wait_for_lines(out, k, proc)
             os.killpg(proc.pid, signal.SIGKILL)
-        killed_at = finished(out)
-        assert k <= killed_at < n, "kill came too late to test anything"
-        before = fake.requests
-        with job(argv, env, uuid.uuid4().hex) as proc:
-            _, err = proc.communicate(timeout=180)
-        assert proc.returncode == 0, err
-        rerun_calls = fake.requests - before
-    keys = [r["key"] for r in lines(out)]
-    assert len(keys) == n and len(set(keys)) == n  # nothing lost, nothing twice
-    assert f"{n} inputs = {n} succeeded ({killed_at} already done)" in err
-    assert rerun_calls == n - killed_at  # the rerun paid only for what was not on disk
+        assert_the_rerun_pays_only_for_the_rest(argv, env, fake, out, n, k)
