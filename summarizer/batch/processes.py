@@ -38,7 +38,7 @@ import orjson
 
 from summarizer.articles import Article
 from summarizer.batch.books import BatchOptions, articles_in_flight, failure_line
-from summarizer.batch.outcome import Outcome, article_from_json, article_json, attempt
+from summarizer.batch.outcome import Outcome, attempt
 from summarizer.batch.runner import BatchRunner
 from summarizer.errors import ConfigurationError, SummarizerError, internal_error
 from summarizer.inputs import InputItem
@@ -209,14 +209,9 @@ class ProcessRunner(BatchRunner):
 
     async def _send(self, key: str, name: str, article: Article) -> None:
         """One article to the least busy worker; to another if that one turns out dead."""
-        try:
-            # ``article_json``: it carries what orjson refuses (a lone surrogate in a title), so
-            # the article fails, if it must, in the worker like any other.
-            line = json.dumps({"key": key, "input": name, "article": article_json(article)})
-        except (TypeError, ValueError) as exc:
-            await self._settle(_dead(key, name, article.id, internal_error(exc)))
-            self._room.release()
-            return
+        # The standard library's JSON, both ways: it carries what orjson refuses (a lone surrogate
+        # in a title), so such an article fails in the worker like any other.
+        line = json.dumps({"key": key, "input": name, "article": dataclasses.asdict(article)})
         while True:
             worker = await self._least_busy()
             worker.jobs[key] = (name, article.id)  # before the write: a death from here on fails it
@@ -347,7 +342,7 @@ async def _serve(out: BinaryIO, limit: int) -> None:
 
     async def one(job: dict[str, Any]) -> None:
         try:
-            outcome = await attempt(engine, job["input"], article_from_json(job["article"]), job["key"])
+            outcome = await attempt(engine, job["input"], Article(**job["article"]), job["key"])
             send(outcome.to_row())
         except asyncio.CancelledError:
             raise
