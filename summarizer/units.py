@@ -9,8 +9,9 @@ offsets, so every kept item is verbatim by construction.
 
 Sentences come from syntok (segtok's successor): it segments with exact token offsets into the
 original string (no re-searching of sentence text, so repeated sentences keep their own spans),
-knows abbreviations and decimals, and is fast (about 40 ms for a 4,000-character article). Two
-repairs on top: a sentence split inside a quotation is joined again, and a dateline fragment
+knows abbreviations and decimals. A paragraph syntok could not split (no terminal or opening
+bracket before its closing marks: most of wire copy's) is taken whole without it. Two repairs
+on top: a sentence split inside a quotation is joined again, and a dateline fragment
 ("WASHINGTON (Reuters)") is joined to the sentence it heads.
 
 Passages flagged as suspected injections are withheld: their sentences are marked and never
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from syntok import segmenter
+from syntok._segmentation_states import State as _SyntokState
 
 from summarizer.injections import paragraph_spans, withheld_spans
 from summarizer.marks import quote_regions
@@ -149,7 +151,30 @@ def _paragraphs(text: str) -> list[Paragraph]:
     return [Paragraph(a, b) for a, b in paragraph_spans(text)]
 
 
+# Where syntok may end a sentence: at one of its terminals (". ! ? ;" and their wide forms) or
+# an opening bracket. A paragraph with none of them before its closing run (terminals, closing
+# quotes and brackets) is one sentence, and syntok's tokenizer, the larger part of a batch's
+# client CPU, need not read it: wire copy writes most paragraphs as one sentence. Taken from
+# syntok itself, so an upgrade that adds a terminal adds it here.
+_ENDINGS = "".join(sorted({c for t in _SyntokState.terminals for c in t}))
+_SPLITS = re.compile("[" + re.escape(_ENDINGS + "".join(sorted(_SyntokState.opening_brackets))) + "]")
+_CLOSING_RUN = _ENDINGS + "".join(sorted(_SyntokState.closing_quotes | _SyntokState.closing_brackets))
+
+
+def _one_sentence(chunk: str) -> bool:
+    core = chunk.rstrip().rstrip(_CLOSING_RUN)
+    return _SPLITS.search(core) is None
+
+
 def _raw_sentences(text: str, para: Paragraph) -> list[tuple[int, int]]:
+    chunk = text[para.start : para.end]
+    if _one_sentence(chunk):
+        return [(para.start, para.start + len(chunk.rstrip()))]
+    return _segmented(text, para)
+
+
+def _segmented(text: str, para: Paragraph) -> list[tuple[int, int]]:
+    """The paragraph's sentences as syntok segments them, tiling the paragraph."""
     chunk = text[para.start : para.end]
     spans: list[tuple[int, int]] = []
     for paragraph in segmenter.analyze(chunk):

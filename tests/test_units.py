@@ -7,8 +7,12 @@ the answer model's enum), and a headline that only it supports must be rejected.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from summarizer import injections
+from summarizer import units as units_module
 from summarizer.answer import answer_schema, validate_answer
 from summarizer.articles import load_article, normalize_text
 from summarizer.grounding import resolve
@@ -51,6 +55,68 @@ def test_seed_units() -> None:
 def test_sentences(text: str, expected: int) -> None:
     units = analyse(normalize_text(text))
     assert len(units.sentences) == expected, [units.text[s.start : s.end] for s in units.sentences]
+
+
+@pytest.mark.parametrize(
+    ("paragraph", "whole"),
+    [
+        ("WASHINGTON (Reuters)", False),
+        ('"We need them now, not in ten years," said councillor Maria Lopez.', True),
+        ("\u201cWe will rebuild,\u201d the mayor said.\u201d", True),
+        ("He said it was over?!)", True),
+        ("Officials said the count would rise\u2026", True),
+        ("The minister (who spoke to reporters) left", False),
+        ("He left. She stayed", False),
+        ("Is it over? No.", False),
+        ("A list; then more", False),
+        ("The U.S. Army said so", False),
+        ("Photo: Reuters / Jane Doe", True),
+        ("It ended...\u201d", True),
+    ],
+)
+def test_one_sentence_paragraphs_skip_syntok_with_its_own_sentences(paragraph: str, whole: bool) -> None:
+    """A paragraph with no terminal or opening bracket before its closing run is taken whole
+    without syntok, and syntok takes it whole too."""
+    text = f"Title\n\n{paragraph}  "
+    para = units_module.Paragraph(7, 7 + len(paragraph))
+    assert units_module._one_sentence(paragraph) is whole
+    assert units_module._raw_sentences(text, para) == units_module._segmented(text, para)
+
+
+def test_sentences_of_the_test_articles_are_syntoks_with_or_without_it() -> None:
+    taken_whole = 0
+    for path in [SEED, *sorted(ARTICLES.iterdir())]:
+        text = load_article(path).text
+        for para in units_module._paragraphs(text):
+            taken_whole += units_module._one_sentence(text[para.start : para.end])
+            assert units_module._raw_sentences(text, para) == units_module._segmented(text, para)
+    assert taken_whole >= 10
+
+
+def test_every_injection_phrase_starts_with_a_letter_of_the_look_ahead() -> None:
+    """The look-ahead that lets the phrase search skip most positions must not skip a phrase."""
+    from re import _parser  # type: ignore[attr-defined]
+
+    def first(items: list) -> set[str]:  # type: ignore[type-arg]
+        op, arg = items[0]
+        name = str(op)
+        if name == "AT" and len(items) > 1:
+            return first(items[1:])
+        if name == "SUBPATTERN":
+            return first(list(arg[-1]))
+        if name == "BRANCH":
+            return set().union(*(first(list(b)) for b in arg[1]))
+        if name in ("MAX_REPEAT", "MIN_REPEAT"):
+            return first(list(arg[2]))
+        if name == "LITERAL":
+            return {chr(arg)}
+        if name == "IN":
+            return {chr(v) for o, v in arg if str(o) == "LITERAL"}
+        raise AssertionError(f"a phrase opening with {name}: extend this test")
+
+    for pattern in injections._PATTERNS:
+        chars = first(list(_parser.parse(pattern, re.IGNORECASE)))
+        assert chars and all(c.lower() in injections.PHRASE_FIRST for c in chars), pattern
 
 
 def test_quotation_marks_of_many_styles_and_multi_paragraph_quotes() -> None:
