@@ -197,6 +197,16 @@ def _segmented(text: str, para: Paragraph) -> list[tuple[int, int]]:
     return tiled
 
 
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """``[start, end)`` of each sentence of a piece of prose, split as an article's are
+    (``analyse``): "blamed the F.B.I. Director for the loss" is one sentence, not two."""
+    out: list[tuple[int, int]] = []
+    for para in _paragraphs(text):
+        quotes = quote_regions(text, para.start, para.end)
+        out += _merge(_raw_sentences(text, para), text, quotes)
+    return out
+
+
 def quotation_spans(text: str) -> list[tuple[int, int]]:
     """Inner spans of every quoted stretch of ``text``, short ones included (``analyse`` keeps
     the quotations of four words or more)."""

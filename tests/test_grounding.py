@@ -942,6 +942,23 @@ def test_the_brief_does_not_restate_a_rejected_event() -> None:
     ]
 
 
+def test_the_brief_is_checked_by_whole_sentences_abbreviations_and_all() -> None:
+    """The dev set's brief "Clinton's campaign blamed the F.B.I. Director for the loss, ..." was
+    cut after "F.B.I."; the first half restated a rejected event and fell, and the editor got
+    "Director for the loss, ...": a fragment naming no one. A sentence is judged whole."""
+    text = normalize_text(
+        "Seven people died when a tram derailed in Croydon on Wednesday.\n\n"
+        "Martin Bamford, 30, was travelling on the tram when it flipped, the U.S. Embassy said."
+    )
+    units = analyse(text)
+    e = event(units, "Seven people died", "A 30-year-old man was killed when the tram flipped")
+    brief = "A 30-year-old man was killed, the U.S. Embassy said when the tram flipped. Seven people died."
+    draft = pointer_draft(units, [e], "disaster, accident and emergency incident", brief=brief)
+    result = resolve(draft, units)
+    assert result.draft.brief == "Seven people died."
+    assert "Embassy said when the tram flipped." not in [r.value for r in result.rejected]
+
+
 def test_when_no_sentence_of_the_brief_holds_the_lead_stands_in_not_an_empty_line() -> None:
     """The seed's brief and five of the dev set's restated only rejected events, and the brief
     line was left empty: the article's lead stands in, in its own words (a stand-in: a review

@@ -13,7 +13,7 @@ from summarizer.alignment import align, fold
 from summarizer.prose import MIN_SHARE_ELSEWHERE, check_prose, content_stems, word_stems
 from summarizer.schema import Grounded, GroundingStats, Rejected, Span, Summary
 from summarizer.speakers import OPENING_MARKS
-from summarizer.units import Sentence, Units
+from summarizer.units import Sentence, Units, sentence_spans
 
 
 @dataclass
@@ -84,9 +84,10 @@ def whole(prose: str, cap: int | None, *, sentences: bool = False) -> str:
     open_end = not text.endswith((".", "!", "?", '"', "\u201d"))
     cut = open_end and cap is not None and len(prose) >= cap
     if open_end and sentences:
-        end = max(text.rfind(p) for p in (". ", "! ", "? "))
-        if end >= len(text) // 3:
-            return text[: end + 1]
+        spans = sentence_spans(text)  # "the F.B.I. Director" ends no sentence
+        end = text[: spans[-1][0]].rstrip() if len(spans) > 1 else ""
+        if len(end) > len(text) // 3:
+            return end
     if cut:
         words = words[:-1]
     elif not (words and fold(words[-1].strip(",;:")) in _BROKEN_END):
