@@ -806,7 +806,7 @@ def test_client_keeps_an_ungrounded_answer_flagged_after_reasks(fake: FakeServer
     result = resolve(out.value, units)
     # Kept, flagged: the lenient check records, never raises; the lead stands in as the event.
     [event] = result.draft.events
-    assert event.what == event.evidence and event.what.startswith("JAKARTA - One by one")
+    assert event.evidence.startswith("JAKARTA - ") and event.what == event.evidence.removeprefix("JAKARTA - ")
     assert [r.field for r in result.rejected] == ["events[0].what"] and result.needs_review
     assert any("the lead" in note for note in result.notes)
 

@@ -104,7 +104,8 @@ def test_one_word_of_evidence_no_longer_grounds_an_invented_event() -> None:
     bad = event(SEED_UNITS, "One by one", "Russia launched a nuclear strike on Kyiv")
     result = ground(SEED_UNITS, events=[bad])
     [kept] = result.draft.events
-    assert kept.what == kept.evidence and kept.what.startswith("JAKARTA - One by one the areas")
+    assert kept.evidence.startswith("JAKARTA - One by one the areas")
+    assert kept.what == kept.evidence.removeprefix("JAKARTA - ")  # the sentence, its dateline dropped
     assert "nuclear" not in result.draft.model_dump_json()
     assert fields(result) == ["events[0].what"] and result.needs_review
     assert result.rejected[0].reason == (
@@ -116,7 +117,9 @@ def test_one_word_of_evidence_no_longer_grounds_an_invented_event() -> None:
     strict = resolve(unrelated, SEED_UNITS, lead=False)
     assert strict.draft.events == [] and fields(strict) == ["events[0].what"]
     [lead] = resolve(unrelated, SEED_UNITS).draft.events
-    assert lead.what == lead.evidence and lead.sentence == sid(SEED_UNITS, "One by one")
+    assert lead.what == lead.evidence.removeprefix("JAKARTA - ") and lead.sentence == sid(
+        SEED_UNITS, "One by one"
+    )
 
 
 def test_a_changed_number_in_the_prose_is_rejected() -> None:
@@ -1046,6 +1049,13 @@ def test_a_brief_name_must_be_in_a_sentence_that_says_something_of_the_brief_sen
         # not a credit: a sentence that opens with its own parenthesis stays whole
         ("(Updated) Fishermen in Tema hauled their boats ashore before the storm.", "(Updated) Fishermen"),
         ("(and/or) x", "(and/or) x"),  # what would be left is too short to stand alone
+        # a dateline: where the report was filed (the seed's Kyiv story is datelined Jakarta)
+        ("JAKARTA - One by one the areas around the capital Kyiv have been recaptured.", "One by one"),
+        ("WASHINGTON (AP) \u2014 The Latest on the presidential race.", "The Latest"),
+        ("NEWPORT NEWS, Va. -- In a tradition he has kept for 40 years, he fished.", "In a tradition"),
+        ("(Photo: AP) LONDON - Seven people died when a tram overturned.", "Seven people"),
+        ("US - China talks resumed on Monday in Geneva, officials said.", "US - China"),  # no place
+        ("WASHINGTON - short", "WASHINGTON - short"),
     ],
 )
 def test_a_sentence_standing_in_drops_the_picture_credit_it_opens_with(sentence: str, shown: str) -> None:

@@ -63,12 +63,23 @@ _CREDIT_FIRST = re.compile(
 )
 
 
-def without_credit(text: str) -> str:
-    """``text`` without a picture credit it opens with, when a sentence follows it."""
-    if (m := _CREDIT_FIRST.match(text)) and len(text) - m.end() >= 20:
-        first = text[m.end() :].lstrip("\"\u201c'\u2018")[:1]
-        if first.isupper() or first.isdigit():  # "Łódź residents", "12 people died"
-            return text[m.end() :]
+# A dateline heading a lead: "WASHINGTON (AP) — ", "FAIRVIEW, W.Va. - ", "JAKARTA - ": where the
+# report was filed, not where the news happened (the seed's Kyiv story is datelined Jakarta).
+_DATELINE_FIRST = re.compile(
+    r"[A-Z][A-Z.'\u2019-]{2,}(?:\s+[A-Z][A-Z.'\u2019-]+){0,3}"  # the place, in capitals (not "US - ")
+    r"(?:,\s*[A-Z][\w.'\u2019-]+(?:\s+[A-Z][\w.'\u2019-]+){0,2})?"  # its state or country
+    r"(?:\s*\([^()\n]{1,40}\))?\s*(?:--|-|\u2013|\u2014)\s+"  # the agency, the dash
+)
+
+
+def without_credit_or_dateline(text: str) -> str:
+    """``text`` without a picture credit or a dateline it opens with, when a sentence follows
+    it: an article sentence shown in the model's place reads as a sentence."""
+    for lead_in in (_CREDIT_FIRST, _DATELINE_FIRST):
+        if (m := lead_in.match(text)) and len(text) - m.end() >= 20:
+            first = text[m.end() :].lstrip("\"\u201c'\u2018")[:1]
+            if first.isupper() or first.isdigit():  # "Łódź residents", "12 people died"
+                text = text[m.end() :]
     return text
 
 

@@ -6,7 +6,13 @@ from __future__ import annotations
 import re
 
 from summarizer.alignment import fold
-from summarizer.grounding.findings import MIN_LEAD_WORDS, Findings, field_cap, whole, without_credit
+from summarizer.grounding.findings import (
+    MIN_LEAD_WORDS,
+    Findings,
+    field_cap,
+    whole,
+    without_credit_or_dateline,
+)
 from summarizer.meaning import unasserted, unbound_numbers
 from summarizer.prose import (
     HEDGED,
@@ -100,7 +106,7 @@ def _capital_runs(prose: str) -> list[list[str]]:
 def trimmed(text: str, cap: int) -> str:
     """An article sentence shown in the model's place, without a picture credit it opens with,
     cut at a word to ``cap`` characters."""
-    text = without_credit(text.strip())
+    text = without_credit_or_dateline(text.strip())
     if len(text) <= cap:
         return text
     return whole(text[: text.rfind(" ", 0, cap - 1)], None).rstrip(",;: \u2026") + "\u2026"
