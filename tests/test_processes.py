@@ -6,6 +6,7 @@ killed leaves no worker behind and a rerun pays only for what was not on disk.""
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 import os
 import signal
@@ -13,11 +14,12 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from summarizer.batch import BatchOptions, BatchRunner
-from summarizer.batch.processes import ProcessRunner
+from summarizer.batch.processes import ProcessRunner, _Worker
 from summarizer.errors import AuthenticationError, ConfigurationError
 from summarizer.inputs import iter_inputs
 from summarizer.settings import Settings
@@ -103,7 +105,9 @@ def test_a_killed_worker_costs_only_its_articles_in_flight(tmp_path: Path) -> No
         dead = lines(out.with_name("out.failed.jsonl"))
         assert 1 <= len(dead) <= in_flight  # answers already in the pipe are still read
         assert tally.failed == len(dead) and tally.succeeded == n - len(dead)  # nothing lost
-        assert all("worker process running it ended (killed by SIGKILL)" in d["message"] for d in dead)
+        assert all("worker process running it ended (killed by SIGKILL)" in d["message"] for d in dead), [
+            d["message"] for d in dead
+        ]
         assert {d["key"] for d in dead}.isdisjoint(r["key"] for r in lines(out))
         assert len(runner.workers) == 2 and all(w.proc.returncode is not None for w in runner.workers)
         before = fake.requests
@@ -113,6 +117,40 @@ def test_a_killed_worker_costs_only_its_articles_in_flight(tmp_path: Path) -> No
     assert again.succeeded == n and again.failed == 0
     keys = [r["key"] for r in lines(out)]
     assert len(keys) == n and len(set(keys)) == n
+
+
+def test_articles_go_to_the_live_worker_while_a_dead_one_is_replaced(tmp_path: Path) -> None:
+    """A worker takes seconds to start: its replacement starts in the background and the live
+    one takes the articles meanwhile (the run had stalled for the start); once ready, the new
+    one is in the dead one's place. Stand-in workers: no process is started here."""
+
+    def worker(returncode: int | None) -> _Worker:
+        stdin = SimpleNamespace(is_closing=lambda: returncode is not None)
+        proc = SimpleNamespace(returncode=returncode, stdin=stdin)
+        return _Worker(proc, 2, {}, collections.deque())  # type: ignore[arg-type]
+
+    live, dead, fresh = worker(None), worker(-9), worker(None)
+    live.jobs = {"k1": ("a", None), "k2": ("b", None), "k3": ("c", None)}  # busier than any other
+
+    async def scenario() -> None:
+        ready = asyncio.Event()
+
+        async def start(index: int) -> _Worker:
+            assert index == 1
+            await ready.wait()
+            return fresh
+
+        runner = ProcessRunner(Settings(base_url="http://127.0.0.1:9/v1", model="m"), tmp_path / "o.jsonl")
+        runner._spawn = start  # type: ignore[method-assign]
+        runner.workers = [live, dead]
+        assert await asyncio.wait_for(runner._least_busy(), 1) is live  # not waiting for the start
+        assert await asyncio.wait_for(runner._least_busy(), 1) is live  # one start, not two
+        assert runner._deaths == 1 and not dead.alive
+        ready.set()
+        await asyncio.sleep(0)
+        assert await runner._least_busy() is fresh and runner.workers == [live, fresh]
+
+    asyncio.run(scenario())
 
 
 def test_a_bad_key_in_a_worker_stops_the_run_and_every_worker(tmp_path: Path) -> None:

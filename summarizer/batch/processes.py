@@ -48,6 +48,10 @@ from summarizer.settings import Settings
 LINE_LIMIT = 2**27  # one job line: an article of up to ``max_bytes`` and its JSON escapes
 START_TIMEOUT = 120.0  # seconds for a worker to import and say it is ready (a busy machine)
 STOP_GRACE = 10.0  # seconds a worker gets to close its client after its stdin closes
+# Seconds a worker whose output ended gets to be seen gone before it is killed. Not at once:
+# ``Popen.kill`` polls first, reaping a dead child before asyncio's watcher can, which then
+# reports exit code 255, and the dead letters said so instead of "killed by SIGKILL".
+EXIT_GRACE = 2.0
 DEATHS_PER_WORKER = 3  # a run whose workers died more often than this (each) stops
 
 
@@ -107,6 +111,7 @@ class ProcessRunner(BatchRunner):
         self.workers: list[_Worker] = []
         self._every: list[_Worker] = []  # every worker this run started, replaced ones too
         self._deaths = 0
+        self._replacing: dict[int, asyncio.Future[_Worker]] = {}  # worker index -> its start
         # A job line: the article as sent (JSON escapes) and the rest; the worker reads as much.
         self._line_limit = max(LINE_LIMIT, 8 * self.settings.max_bytes + 2**16)
 
@@ -193,10 +198,11 @@ class ProcessRunner(BatchRunner):
         return worker
 
     async def _least_busy(self) -> _Worker:
-        """The live worker with the fewest articles in flight for its share; a dead one replaced
-        first (a run whose workers died more than ``DEATHS_PER_WORKER`` times each stops)."""
+        """The live worker with the fewest articles in flight for its share. A dead one is
+        replaced in the background (a start takes seconds: the others go on taking articles
+        meanwhile); a run whose workers died more than ``DEATHS_PER_WORKER`` times each stops."""
         for i, worker in enumerate(self.workers):
-            if not worker.usable:
+            if not worker.usable and i not in self._replacing:
                 self._deaths += 1
                 if self._deaths > DEATHS_PER_WORKER * self.processes:
                     raise ConfigurationError(
@@ -204,8 +210,18 @@ class ProcessRunner(BatchRunner):
                         f"{worker.why_ended()}); see the dead letters and rerun"
                     )
                 worker.alive = False  # its reader dead-letters what it had in flight
-                self.workers[i] = await self._spawn(i)
-        return min(self.workers, key=lambda w: len(w.jobs) / w.calls)
+                self._replacing[i] = asyncio.ensure_future(self._spawn(i))
+        while True:
+            for i, start in list(self._replacing.items()):
+                if start.done():
+                    del self._replacing[i]
+                    self.workers[i] = start.result()  # a replacement that cannot start stops the run
+            live = [w for w in self.workers if w.usable]
+            if live:
+                return min(live, key=lambda w: len(w.jobs) / w.calls)
+            if not self._replacing:
+                return await self._least_busy()  # every one died just now: replace them
+            await asyncio.wait(self._replacing.values(), return_when=asyncio.FIRST_COMPLETED)
 
     async def _send(self, key: str, name: str, article: Article) -> None:
         """One article to the least busy worker; to another if that one turns out dead."""
@@ -250,9 +266,12 @@ class ProcessRunner(BatchRunner):
             worker.stderr.append(f"{type(exc).__name__}: {exc}")
         finally:
             worker.alive = False
-            with contextlib.suppress(ProcessLookupError):
-                if worker.jobs:
-                    worker.proc.kill()  # it cannot answer for them any more
+            if worker.jobs:  # its output ended with articles in flight: it died, or it hangs
+                try:
+                    await asyncio.wait_for(worker.proc.wait(), EXIT_GRACE)
+                except TimeoutError:
+                    with contextlib.suppress(ProcessLookupError):
+                        worker.proc.kill()  # it cannot answer for them any more
             await worker.proc.wait()
             self._fail_in_flight(worker)
 
@@ -285,6 +304,9 @@ class ProcessRunner(BatchRunner):
                     worker.stderr.append(text)
 
     async def _close_all(self) -> None:
+        for start in self._replacing.values():
+            start.cancel()  # its process is in ``_every`` from its first moment: ended below
+        await asyncio.gather(*self._replacing.values(), return_exceptions=True)
         await asyncio.gather(*(self._end(w) for w in self._every))
 
     async def _end(self, worker: _Worker) -> None:
