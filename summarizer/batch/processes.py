@@ -38,6 +38,7 @@ import orjson
 
 from summarizer.articles import Article
 from summarizer.batch.books import BatchOptions, articles_in_flight, failure_line
+from summarizer.batch.collector import long_run
 from summarizer.batch.outcome import Outcome, attempt
 from summarizer.batch.runner import BatchRunner
 from summarizer.errors import ConfigurationError, SummarizerError, internal_error
@@ -366,6 +367,7 @@ async def _serve(out: BinaryIO, limit: int) -> None:
         try:
             outcome = await attempt(engine, job["input"], Article(**job["article"]), job["key"])
             send(outcome.to_row())
+            loaded()  # the first article done: what the process keeps is loaded
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # never a job without an answer: the parent would wait for it
@@ -377,14 +379,15 @@ async def _serve(out: BinaryIO, limit: int) -> None:
 
     running: set[asyncio.Task[None]] = set()
     try:
-        while line := await reader.readline():
-            job = json.loads(line)
-            if "pause" in job:  # another worker's 429
-                engine.throttle.hold(job["pause"])
-                continue
-            task = asyncio.create_task(one(job))
-            running.add(task)
-            task.add_done_callback(running.discard)
+        with long_run() as loaded:
+            while line := await reader.readline():
+                job = json.loads(line)
+                if "pause" in job:  # another worker's 429
+                    engine.throttle.hold(job["pause"])
+                    continue
+                task = asyncio.create_task(one(job))
+                running.add(task)
+                task.add_done_callback(running.discard)
     finally:
         for task in running:
             task.cancel()

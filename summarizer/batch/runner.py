@@ -15,6 +15,7 @@ import httpx2
 
 from summarizer.articles import Article
 from summarizer.batch.books import BatchOptions, articles_in_flight, failure_line, landed
+from summarizer.batch.collector import long_run
 from summarizer.batch.executor import Executor
 from summarizer.batch.intake import Intake, JobQueue
 from summarizer.batch.outcome import Outcome, attempt
@@ -48,6 +49,7 @@ class BatchRunner(Intake):
             notify=self.progress.note,  # e.g. "json_schema refused by ...; using json_object"
             calls=self.options.concurrency,
         )
+        self._loaded: Callable[[], None] = lambda: None  # ``collector.long_run``'s, in a run
 
     async def run(self, items: Iterable[InputItem], total: int | None = None) -> Tally:
         async with self._session(total):
@@ -102,7 +104,8 @@ class BatchRunner(Intake):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, self._interrupt)
         try:
-            yield
+            with long_run() as self._loaded:
+                yield
         finally:
             if total is not None and self._stop.is_set():
                 # Stopped early: inputs not read yet are pending too.
@@ -169,6 +172,7 @@ class BatchRunner(Intake):
             return None  # stopping: the article stays pending
         if out.note:
             self.progress.note(out.note)
+        self._loaded()  # the first article done: what the process keeps is loaded
         key, ok = out.key, not out.failed
         return self._queue_line(out.line, failed=out.failed, then=lambda: self._finish(key, ok=ok))
 
