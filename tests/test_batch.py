@@ -806,3 +806,32 @@ def test_jsonl_with_a_bom_reads_and_utf16_jsonl_fails_as_one_input(tmp_path: Pat
     assert [items[i].load().id for i in range(3)] == ["r0", "r1", "r2"]  # line 1 parses despite the BOM
     with pytest.raises(InputError, match=r"wide.jsonl: this JSONL file is UTF-16.*iconv -f utf-16 -t utf-8"):
         items[3].load()
+
+
+def test_the_run_collector_is_undone_and_leaves_a_hosts_freeze_alone() -> None:
+    """``collector.long_run``: overlapping runs (the Python API) share one setting, undone by
+    the last to end; the first article done freezes what the process holds, unless the host
+    program froze something itself (its freeze stays); ``loaded`` after the run does nothing."""
+    import gc
+
+    from summarizer.batch.collector import YOUNG, long_run
+
+    before = gc.get_threshold()
+    with long_run() as loaded_a:
+        assert gc.get_threshold()[0] == YOUNG
+        with long_run() as loaded_b:
+            loaded_b()
+            assert gc.get_freeze_count() > 0
+        assert gc.get_threshold()[0] == YOUNG and gc.get_freeze_count() > 0  # A still runs
+        loaded_a()
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+    loaded_a()  # a late call from a task of the finished run
+    assert gc.get_freeze_count() == 0
+    gc.freeze()  # the host's own
+    frozen = gc.get_freeze_count()
+    try:
+        with long_run() as loaded:
+            loaded()
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()

@@ -19,6 +19,7 @@ from summarizer.articles import load_article, normalize_text
 from summarizer.dates import resolve_date
 from summarizer.grounding import GroundingCheck, GroundingError, GroundingResult, resolve, whole
 from summarizer.grounding.figures import NOTHING_COUNTED
+from summarizer.grounding.findings import Findings, without_credit
 from summarizer.grounding.headline import trimmed
 from summarizer.grounding.labels import RELATIVE_TIME
 from summarizer.numbers import find_numbers, numbers_in
@@ -773,6 +774,20 @@ def test_names_of_an_event_may_come_from_the_title_or_its_paragraph_but_not_else
             False,
             "Tram derails in Croydon, killing seven and injuring 51\u2026",
         ),
+        # initials end no sentence, nor does a semicolon: back to the last full stop
+        (
+            "Clinton's campaign blamed the F.B.I. Director for the loss. The meeting lasted over an "
+            "hour and was described as",
+            240,
+            True,
+            "Clinton's campaign blamed the F.B.I. Director for the loss.",
+        ),
+        (
+            "Talks on the grain corridor were held in Kyiv on Monday; Russia said the meeting was described as",
+            240,
+            True,
+            "Talks on the grain corridor were held in Kyiv on Monday; Russia said the meeting was described\u2026",
+        ),
     ],
 )
 def test_prose_broken_off_ends_on_a_whole_word_or_sentence(
@@ -1049,17 +1064,36 @@ def test_a_brief_name_must_be_in_a_sentence_that_says_something_of_the_brief_sen
         # not a credit: a sentence that opens with its own parenthesis stays whole
         ("(Updated) Fishermen in Tema hauled their boats ashore before the storm.", "(Updated) Fishermen"),
         ("(and/or) x", "(and/or) x"),  # what would be left is too short to stand alone
-        # a dateline: where the report was filed (the seed's Kyiv story is datelined Jakarta)
-        ("JAKARTA - One by one the areas around the capital Kyiv have been recaptured.", "One by one"),
-        ("WASHINGTON (AP) \u2014 The Latest on the presidential race.", "The Latest"),
-        ("NEWPORT NEWS, Va. -- In a tradition he has kept for 40 years, he fished.", "In a tradition"),
-        ("(Photo: AP) LONDON - Seven people died when a tram overturned.", "Seven people"),
-        ("US - China talks resumed on Monday in Geneva, officials said.", "US - China"),  # no place
-        ("WASHINGTON - short", "WASHINGTON - short"),
     ],
 )
 def test_a_sentence_standing_in_drops_the_picture_credit_it_opens_with(sentence: str, shown: str) -> None:
     assert trimmed(sentence, 240).startswith(shown)
+
+
+@pytest.mark.parametrize(
+    ("lead", "shown"),
+    [
+        # where the report was filed, not where the news happened (the seed is datelined Jakarta)
+        ("JAKARTA - One by one the areas around the capital Kyiv have been recaptured.", "One by one"),
+        ("WASHINGTON (AP) \u2014 The Latest on the presidential race, hour by hour.", "The Latest"),
+        ("NEWPORT NEWS, Va. -- In a tradition he has kept for 40 years, he fished.", "In a tradition"),
+        ("KYIV - Air raid sirens sounded across the capital overnight.", "Air raid"),
+        ("(Photo: AP) LONDON - Seven people died when a tram overturned.", "Seven people"),
+        # no dateline: initials, a short name alone, or nothing after it
+        ("U.S. - China trade talks collapsed on Monday in Geneva.", "U.S. - China"),
+        ("WHO - The World Health Organization said cases were rising.", "WHO - The"),
+        ("US - China talks resumed on Monday in Geneva, officials said.", "US - China"),
+        ("WASHINGTON - short", "WASHINGTON - short"),
+    ],
+)
+def test_a_lead_standing_in_drops_its_dateline_and_other_sentences_keep_theirs(lead: str, shown: str) -> None:
+    """Only the article's first sentences can carry a dateline: further down, "NATO - Russia
+    relations ..." is a sentence about NATO, and stands in whole (a picture credit still goes)."""
+    units = analyse(normalize_text(f"{lead}\n\nA second sentence of the report, with its own words."))
+    assert Findings(units, None).shown(units.sentences[0]).startswith(shown)
+    body = "\n\n".join(f"Sentence {k} of the report says something else again." for k in range(4))
+    units = analyse(normalize_text(f"{body}\n\n{lead}"))
+    assert Findings(units, None).shown(units.sentences[-1]) == without_credit(lead)
 
 
 @pytest.mark.parametrize(

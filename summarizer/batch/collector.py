@@ -23,24 +23,36 @@ from collections.abc import Callable, Iterator
 YOUNG = 50_000  # allocations between collections of the young generation (default 700)
 
 
+# The collector is the process's: runs that overlap (the Python API) share one setting, made by
+# the first to start and undone by the last to end; a freeze the host program made is its own.
+class _Process:
+    runs = 0
+    before: tuple[int, int, int] = (700, 10, 10)
+    froze = False
+
+
 @contextlib.contextmanager
 def long_run() -> Iterator[Callable[[], None]]:
     """Yields ``loaded``, to call when an article is done: the first call freezes what the
-    process holds by then (one full collection first), later calls do nothing."""
-    before = gc.get_threshold()
-    frozen = False
+    process holds by then (one full collection first), unless something is frozen already;
+    later calls, and calls after the run, do nothing."""
+    if _Process.runs == 0:
+        _Process.before = gc.get_threshold()
+        gc.set_threshold(YOUNG, *_Process.before[1:])
+    _Process.runs += 1
 
     def loaded() -> None:
-        nonlocal frozen
-        if not frozen:
-            frozen = True
+        if _Process.runs and not _Process.froze and gc.get_freeze_count() == 0:
+            _Process.froze = True
             gc.collect()
             gc.freeze()
 
-    gc.set_threshold(YOUNG, *before[1:])
     try:
         yield loaded
     finally:
-        gc.set_threshold(*before)
-        if frozen:
-            gc.unfreeze()
+        _Process.runs -= 1
+        if _Process.runs == 0:
+            gc.set_threshold(*_Process.before)
+            if _Process.froze:
+                _Process.froze = False
+                gc.unfreeze()

@@ -307,7 +307,9 @@ class ProcessRunner(BatchRunner):
     async def _close_all(self) -> None:
         for start in self._replacing.values():
             start.cancel()  # its process is in ``_every`` from its first moment: ended below
-        await asyncio.gather(*self._replacing.values(), return_exceptions=True)
+        for failed in await asyncio.gather(*self._replacing.values(), return_exceptions=True):
+            if isinstance(failed, SummarizerError):  # after the last article went out: said, not raised
+                self.progress.note(str(failed))
         await asyncio.gather(*(self._end(w) for w in self._every))
 
     async def _end(self, worker: _Worker) -> None:

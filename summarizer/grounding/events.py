@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from summarizer.alignment import fold
-from summarizer.grounding.findings import field_cap, whole, without_credit_or_dateline
+from summarizer.grounding.findings import field_cap, whole
 from summarizer.grounding.labels import DEMONYM, Labels
 from summarizer.prose import content_stems, content_words, stem
 from summarizer.schema import Event, EventPick, PointerDraft, Where
@@ -66,7 +66,7 @@ class Events(Labels):
             self.review.append(
                 "the event is the article's lead: none of the model's events held to its sentence"
             )
-            what = without_credit_or_dateline(self.text[lead.start : lead.end])
+            what = self.shown(lead)
             # Only the category carries over: the rejected event's modality, time, place and
             # actors were said of another sentence.
             neutral: dict[str, Any] = {"modality": "reported", "when": None, "where": None, "actors": []}
@@ -95,7 +95,7 @@ class Events(Labels):
                 self.review.append(
                     f"an event is its cited sentence ({s.id}): the model's wording did not hold to it"
                 )
-                out.append((i, e, without_credit_or_dateline(cited), s))
+                out.append((i, e, self.shown(s), s))
             else:
                 out.append((i, e, what, s))
         return out

@@ -65,22 +65,54 @@ _CREDIT_FIRST = re.compile(
 
 # A dateline heading a lead: "WASHINGTON (AP) — ", "FAIRVIEW, W.Va. - ", "JAKARTA - ": where the
 # report was filed, not where the news happened (the seed's Kyiv story is datelined Jakarta).
+# The place in capitals, no initials ("U.S. - China talks" is no dateline); a place of three
+# letters or fewer only with its state or agency ("WHO - The World Health Organization ...").
 _DATELINE_FIRST = re.compile(
-    r"[A-Z][A-Z.'\u2019-]{2,}(?:\s+[A-Z][A-Z.'\u2019-]+){0,3}"  # the place, in capitals (not "US - ")
-    r"(?:,\s*[A-Z][\w.'\u2019-]+(?:\s+[A-Z][\w.'\u2019-]+){0,2})?"  # its state or country
-    r"(?:\s*\([^()\n]{1,40}\))?\s*(?:--|-|\u2013|\u2014)\s+"  # the agency, the dash
+    r"(?P<place>[A-Z][A-Z'\u2019-]+(?:\s+[A-Z][A-Z'\u2019-]+){0,3})"
+    r"(?P<state>,\s*[A-Z][\w.'\u2019-]+(?:\s+[A-Z][\w.'\u2019-]+){0,2})?"
+    r"(?P<agency>\s*\([^()\n]{1,40}\))?\s*(?:--|-|\u2013|\u2014)\s+"
 )
+LEAD_SENTENCES = 3  # citable sentences at the top of an article where a dateline may stand
 
 
-def without_credit_or_dateline(text: str) -> str:
-    """``text`` without a picture credit or a dateline it opens with, when a sentence follows
-    it: an article sentence shown in the model's place reads as a sentence."""
-    for lead_in in (_CREDIT_FIRST, _DATELINE_FIRST):
-        if (m := lead_in.match(text)) and len(text) - m.end() >= 20:
-            first = text[m.end() :].lstrip("\"\u201c'\u2018")[:1]
-            if first.isupper() or first.isdigit():  # "Łódź residents", "12 people died"
-                text = text[m.end() :]
-    return text
+def _lead_in(pattern: re.Pattern[str], text: str) -> int:
+    """Where the sentence after ``pattern``'s lead-in starts in ``text``, or 0: a sentence of
+    20 characters or more, opening with a capital or a digit ("Łódź residents", "12 people")."""
+    m = pattern.match(text)
+    if m is None or len(text) - m.end() < 20:
+        return 0
+    first = text[m.end() :].lstrip("\"\u201c'\u2018")[:1]
+    return m.end() if first.isupper() or first.isdigit() else 0
+
+
+def without_credit(text: str) -> str:
+    """``text`` without a picture credit it opens with, when a sentence follows it."""
+    return text[_lead_in(_CREDIT_FIRST, text) :]
+
+
+def without_dateline(text: str) -> str:
+    """``text`` (an article's lead) without the dateline it opens with."""
+    m = _DATELINE_FIRST.match(text)
+    if m is None or (
+        len(m.group("place").replace(" ", "")) < 4 and not (m.group("state") or m.group("agency"))
+    ):
+        return text
+    return text[_lead_in(_DATELINE_FIRST, text) :]
+
+
+def prose_sentences(prose: str) -> list[tuple[int, int]]:
+    """``[start, end)`` of each sentence of the model's prose: split where syntok ends one with
+    a full stop, "!" or "?" (abbreviations and initials are no end: "the F.B.I. Director" is
+    one sentence); a semicolon or a line break ends none here."""
+    out: list[tuple[int, int]] = []
+    for a, b in sentence_spans(prose):
+        if out and not prose[out[-1][0] : out[-1][1]].rstrip().rstrip("\"'\u201d\u2019)").endswith(
+            (".", "!", "?")
+        ):
+            out[-1] = (out[-1][0], b)
+        else:
+            out.append((a, b))
+    return out
 
 
 def whole(prose: str, cap: int | None, *, sentences: bool = False) -> str:
@@ -95,7 +127,7 @@ def whole(prose: str, cap: int | None, *, sentences: bool = False) -> str:
     open_end = not text.endswith((".", "!", "?", '"', "\u201d"))
     cut = open_end and cap is not None and len(prose) >= cap
     if open_end and sentences:
-        spans = sentence_spans(text)  # "the F.B.I. Director" ends no sentence
+        spans = prose_sentences(text)  # "the F.B.I. Director" ends no sentence
         end = text[: spans[-1][0]].rstrip() if len(spans) > 1 else ""
         if len(end) > len(text) // 3:
             return end
@@ -147,6 +179,12 @@ class Findings:
     def keep(self, path: str, start: int, end: int) -> None:
         span = Span(start=start, end=end, alignment="exact")
         self.grounded.append(Grounded(field=path, value=self.text[start:end], span=span))
+
+    def shown(self, s: Sentence) -> str:
+        """Sentence ``s`` as it stands in for the model's words: without a picture credit it
+        opens with, nor a dateline when it is among the article's first citable sentences."""
+        text = without_credit(self.text[s.start : s.end].strip())
+        return without_dateline(text) if s in self.u.citable[:LEAD_SENTENCES] else text
 
     def sentence(self, path: str, sid: str) -> Sentence | None:
         s = self.u.sentence(sid)

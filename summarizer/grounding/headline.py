@@ -10,8 +10,9 @@ from summarizer.grounding.findings import (
     MIN_LEAD_WORDS,
     Findings,
     field_cap,
+    prose_sentences,
     whole,
-    without_credit_or_dateline,
+    without_credit,
 )
 from summarizer.meaning import unasserted, unbound_numbers
 from summarizer.prose import (
@@ -28,7 +29,7 @@ from summarizer.prose import (
     word_stems,
 )
 from summarizer.schema import PointerDraft
-from summarizer.units import Sentence, sentence_spans
+from summarizer.units import Sentence
 
 _VAGUE_START = re.compile(r"(?i)(tens|hundreds|thousands|millions|billions|dozens|scores)\b")
 
@@ -106,7 +107,7 @@ def _capital_runs(prose: str) -> list[list[str]]:
 def trimmed(text: str, cap: int) -> str:
     """An article sentence shown in the model's place, without a picture credit it opens with,
     cut at a word to ``cap`` characters."""
-    text = without_credit_or_dateline(text.strip())
+    text = without_credit(text.strip())
     if len(text) <= cap:
         return text
     return whole(text[: text.rfind(" ", 0, cap - 1)], None).rstrip(",;: \u2026") + "\u2026"
@@ -115,7 +116,7 @@ def trimmed(text: str, cap: int) -> str:
 def _sentences(prose: str) -> list[str]:
     """The model's prose by sentence, abbreviations kept whole: a split after "F.B.I." left
     the dev set's brief opening "Director for the loss, ..." when the first half fell."""
-    return [prose[a:b] for a, b in sentence_spans(prose)]
+    return [prose[a:b] for a, b in prose_sentences(prose)]
 
 
 def _echoes(prose: str, withheld: str, visible: str) -> bool:
@@ -181,7 +182,7 @@ class Headline(Findings):
             return ""
         best = max(opening, key=lambda s: (len(words & content_stems(self.text[s.start : s.end])), -s.start))
         self.review.append(f"the brief is the article's {best.id}: no sentence of the model's held")
-        return trimmed(self.text[best.start : best.end], field_cap(PointerDraft, "brief") or BRIEF_SENTENCE)
+        return trimmed(self.shown(best), field_cap(PointerDraft, "brief") or BRIEF_SENTENCE)
 
     def said(self, name: str, prose: str, title: str | None) -> str:
         """``prose`` less each sentence that says what its best-supporting sentences of the
@@ -213,7 +214,7 @@ class Headline(Findings):
             self.reject(name, sentence, why)
             if name == "brief" and support and support[0].id not in self.stood_in:
                 self.stood_in.add(support[0].id)
-                kept.append(trimmed(self.text[support[0].start : support[0].end], BRIEF_SENTENCE))
+                kept.append(trimmed(self.shown(support[0]), BRIEF_SENTENCE))
                 self.review.append(
                     f"a sentence of the brief is the article's ({support[0].id}): the model's did not hold"
                 )
@@ -297,10 +298,11 @@ class Headline(Findings):
         return " ".join(kept)
 
     def shows(self, s: Sentence, headline: str) -> bool:
-        """The headline is ``s``, whole or as it stands in for one (credit dropped, cut)."""
+        """The headline is ``s``, whole or as it stands in for one (credit or dateline dropped,
+        cut)."""
         text = self.text[s.start : s.end]
-        return fold(headline) in (fold(text), fold(trimmed(text, HEADLINE_CAP)))
+        return fold(headline) in (fold(text), fold(trimmed(self.shown(s), HEADLINE_CAP)))
 
     def first_sentence(self) -> str:
         s = next(iter(self.u.citable), None)
-        return trimmed(self.text[s.start : s.end], HEADLINE_CAP) if s else ""
+        return trimmed(self.shown(s), HEADLINE_CAP) if s else ""
