@@ -939,18 +939,23 @@ def test_a_where_must_name_a_place_and_time_words_are_never_taken_from_a_quotati
     assert [(r.field, r.reason) for r in result.rejected] == [("events[0].where.place", "names no place")]
 
 
+def _croydon(second: str, *, brief: str) -> GroundingResult:
+    """The dev set's Croydon crash in two paragraphs (``second`` the other one), with an event
+    the model misworded ("A 30-year-old man was killed": he survived) and ``brief``."""
+    units = analyse(
+        normalize_text(f"Seven people died when a tram derailed in Croydon on Wednesday.\n\n{second}")
+    )
+    e = event(units, "Seven people died", "A 30-year-old man was killed when the tram flipped")
+    return resolve(pointer_draft(units, [e], "disaster, accident and emergency incident", brief=brief), units)
+
+
 def test_the_brief_does_not_restate_a_rejected_event() -> None:
     """The dev set's Croydon brief opened with the event grounding had rejected three times ("A
     30-year-old man was killed", where the 30-year-old survived): the brief's sentence goes too."""
-    text = normalize_text(
-        "Seven people died when a tram derailed in Croydon on Wednesday.\n\n"
-        "Martin Bamford, 30, was travelling on the tram when it flipped."
+    result = _croydon(
+        "Martin Bamford, 30, was travelling on the tram when it flipped.",
+        brief="A 30-year-old man was killed when the tram flipped. Seven people died in Croydon.",
     )
-    units = analyse(text)
-    e = event(units, "Seven people died", "A 30-year-old man was killed when the tram flipped")
-    brief = "A 30-year-old man was killed when the tram flipped. Seven people died in Croydon."
-    draft = pointer_draft(units, [e], "disaster, accident and emergency incident", brief=brief)
-    result = resolve(draft, units)
     assert [e.what for e in result.draft.events] == [
         "Seven people died when a tram derailed in Croydon on Wednesday."
     ]
@@ -964,15 +969,10 @@ def test_the_brief_is_checked_by_whole_sentences_abbreviations_and_all() -> None
     """The dev set's brief "Clinton's campaign blamed the F.B.I. Director for the loss, ..." was
     cut after "F.B.I."; the first half restated a rejected event and fell, and the editor got
     "Director for the loss, ...": a fragment naming no one. A sentence is judged whole."""
-    text = normalize_text(
-        "Seven people died when a tram derailed in Croydon on Wednesday.\n\n"
-        "Martin Bamford, 30, was travelling on the tram when it flipped, the U.S. Embassy said."
+    result = _croydon(
+        "Martin Bamford, 30, was travelling on the tram when it flipped, the U.S. Embassy said.",
+        brief="A 30-year-old man was killed, the U.S. Embassy said when the tram flipped. Seven people died.",
     )
-    units = analyse(text)
-    e = event(units, "Seven people died", "A 30-year-old man was killed when the tram flipped")
-    brief = "A 30-year-old man was killed, the U.S. Embassy said when the tram flipped. Seven people died."
-    draft = pointer_draft(units, [e], "disaster, accident and emergency incident", brief=brief)
-    result = resolve(draft, units)
     assert result.draft.brief == "Seven people died."
     assert "Embassy said when the tram flipped." not in [r.value for r in result.rejected]
 
