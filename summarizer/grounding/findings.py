@@ -75,29 +75,34 @@ _DATELINE_FIRST = re.compile(
 LEAD_SENTENCES = 3  # citable sentences at the top of an article where a dateline may stand
 
 
-def _lead_in(pattern: re.Pattern[str], text: str) -> int:
-    """Where the sentence after ``pattern``'s lead-in starts in ``text``, or 0: a sentence of
-    20 characters or more, opening with a capital or a digit ("Łódź residents", "12 people")."""
-    m = pattern.match(text)
-    if m is None or len(text) - m.end() < 20:
-        return 0
-    first = text[m.end() :].lstrip("\"\u201c'\u2018")[:1]
-    return m.end() if first.isupper() or first.isdigit() else 0
+def _after(lead_in: re.Match[str] | None, text: str) -> str:
+    """``text`` from the end of ``lead_in`` when a sentence follows it there (20 characters or
+    more, opening with a capital or a digit: "Łódź residents", "12 people"), else all of it."""
+    if lead_in is None or len(text) - lead_in.end() < 20:
+        return text
+    first = text[lead_in.end() :].lstrip("\"\u201c'\u2018")[:1]
+    return text[lead_in.end() :] if first.isupper() or first.isdigit() else text
 
 
 def without_credit(text: str) -> str:
     """``text`` without a picture credit it opens with, when a sentence follows it."""
-    return text[_lead_in(_CREDIT_FIRST, text) :]
+    return _after(_CREDIT_FIRST.match(text), text)
 
 
 def without_dateline(text: str) -> str:
     """``text`` (an article's lead) without the dateline it opens with."""
     m = _DATELINE_FIRST.match(text)
-    if m is None or (
-        len(m.group("place").replace(" ", "")) < 4 and not (m.group("state") or m.group("agency"))
+    if (
+        m is not None
+        and len(m.group("place").replace(" ", "")) < 4
+        and not (m.group("state") or m.group("agency"))
     ):
         return text
-    return text[_lead_in(_DATELINE_FIRST, text) :]
+    return _after(m, text)
+
+
+def _ends_sentence(text: str) -> bool:
+    return text.rstrip().rstrip("\"'\u201d\u2019)").endswith((".", "!", "?"))
 
 
 def prose_sentences(prose: str) -> list[tuple[int, int]]:
@@ -106,9 +111,7 @@ def prose_sentences(prose: str) -> list[tuple[int, int]]:
     one sentence); a semicolon or a line break ends none here."""
     out: list[tuple[int, int]] = []
     for a, b in sentence_spans(prose):
-        if out and not prose[out[-1][0] : out[-1][1]].rstrip().rstrip("\"'\u201d\u2019)").endswith(
-            (".", "!", "?")
-        ):
+        if out and not _ends_sentence(prose[out[-1][0] : out[-1][1]]):
             out[-1] = (out[-1][0], b)
         else:
             out.append((a, b))

@@ -12,7 +12,6 @@ from summarizer.grounding.findings import (
     field_cap,
     prose_sentences,
     whole,
-    without_credit,
 )
 from summarizer.meaning import unasserted, unbound_numbers
 from summarizer.prose import (
@@ -105,9 +104,9 @@ def _capital_runs(prose: str) -> list[list[str]]:
 
 
 def trimmed(text: str, cap: int) -> str:
-    """An article sentence shown in the model's place, without a picture credit it opens with,
-    cut at a word to ``cap`` characters."""
-    text = without_credit(text.strip())
+    """An article sentence shown in the model's place (``Findings.shown``: its picture credit
+    and a lead's dateline already gone), cut at a word to ``cap`` characters."""
+    text = text.strip()
     if len(text) <= cap:
         return text
     return whole(text[: text.rfind(" ", 0, cap - 1)], None).rstrip(",;: \u2026") + "\u2026"
