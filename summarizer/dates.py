@@ -1,4 +1,5 @@
-"""Dates: time words read against the article's dateline (dateparser, many languages)."""
+"""Dates: time words read against the article's dateline (dateparser: English first, its other
+languages for words that are not English)."""
 
 from __future__ import annotations
 
@@ -75,9 +76,10 @@ def looks_ahead(text: str, start: int, end: int, lo: int, hi: int) -> bool:
 _WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 _WEEKDAY_ONLY = re.compile(rf"(?:(?i:on)\s+)?({_DAY}){_PART}?")
 _PERIOD_FORMAT = {"day": "%Y-%m-%d", "week": "%Y-%m-%d", "month": "%Y-%m", "year": "%Y"}
-# Time words no language of dateparser reads ("later this week"): it tries every one of its
-# ~200 locales for them, 10 ms each time (1.6 s the first time in a process, compiling them),
-# and which locale reads a text does not depend on the dateline. Asked once per process.
+# Time words no language of dateparser reads ("am Montag" in no locale's form): it tries every
+# one of its ~200 locales for them, 10 ms each time (1.6-2.7 s the first time in a process,
+# compiling them), and which locale reads a text does not depend on the dateline. Asked once
+# per process. Words that are all English are read in English only (``_english_only``).
 _UNREAD: set[str] = set()
 _UNREAD_MAX = 4096
 
@@ -112,7 +114,9 @@ def resolve_date(text: str, published_at: str | None, *, future: bool = False) -
         "RETURN_AS_TIMEZONE_AWARE": False,
     }
     try:
-        data = DateDataParser(settings=settings).get_date_data(text)
+        data = DateDataParser(languages=["en"], settings=settings).get_date_data(text)
+        if data.date_obj is None and not _english_only(text):
+            data = DateDataParser(settings=settings).get_date_data(text)
     except (ValueError, TypeError, OverflowError):
         return None
     if data.date_obj is None:
@@ -120,6 +124,16 @@ def resolve_date(text: str, published_at: str | None, *, future: bool = False) -
             _UNREAD.add(text)
         return None
     return str(data.date_obj.strftime(_PERIOD_FORMAT.get(data.period or "day", "%Y-%m-%d")))
+
+
+def _english_only(text: str) -> bool:
+    """Every word of ``text`` is English (``simplemma``'s dictionary): time words English
+    cannot read as a date ("later this week") no other language reads either, and asking all
+    of dateparser's locales would compile them (1.6-2.7 s once per process) to find none."""
+    import simplemma
+
+    words = re.findall(r"[^\W\d_]+", text)
+    return all(simplemma.is_known(w, "en") or simplemma.is_known(w.lower(), "en") for w in words)
 
 
 def find_time_words(text: str, start: int = 0, end: int | None = None) -> tuple[int, int] | None:

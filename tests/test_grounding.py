@@ -484,18 +484,19 @@ def test_relative_dates_resolve_against_the_dateline(words: str, future: bool, e
 
 
 def test_time_words_no_language_reads_are_tried_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    """dateparser tries each of its ~200 locales for words none of them reads: once a process,
-    under any dateline; words it reads are read again under each dateline."""
+    """English words are read in English only; other words in all of dateparser's ~200 locales,
+    and words none of them reads only once a process, under any dateline; words it reads are
+    read again under each dateline."""
     from dateparser.date import DateDataParser
 
     from summarizer import dates
 
     monkeypatch.setattr(dates, "_UNREAD", set())
-    read: list[str] = []
+    read: list[tuple[str, str]] = []
     real = DateDataParser.get_date_data
 
     def counted(self: Any, text: str, *args: Any, **kwargs: Any) -> Any:
-        read.append(text)
+        read.append((text, ",".join(self.languages or ["all"])))
         return real(self, text, *args, **kwargs)
 
     monkeypatch.setattr(DateDataParser, "get_date_data", counted)
@@ -503,7 +504,18 @@ def test_time_words_no_language_reads_are_tried_once(monkeypatch: pytest.MonkeyP
     assert resolve_date("later this week", "2020-01-02") is None
     assert resolve_date("last week", "2016-11-08") == "2016-11-01"
     assert resolve_date("last week", "2020-01-09") == "2020-01-02"
-    assert read == ["later this week", "last week", "last week"]
+    assert resolve_date("la semana pasada", "2016-11-09") == "2016-11-02"
+    assert resolve_date("am Montagabend", "2016-11-09") is None
+    assert resolve_date("am Montagabend", "2020-01-02") is None
+    assert read == [
+        ("later this week", "en"),  # all English and unread: no other locale is asked
+        ("last week", "en"),
+        ("last week", "en"),
+        ("la semana pasada", "en"),
+        ("la semana pasada", "all"),
+        ("am Montagabend", "en"),
+        ("am Montagabend", "all"),  # unread by every locale: not asked again
+    ]
 
 
 # --------------------------------------------------------------------------- properties
